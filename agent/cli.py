@@ -1,0 +1,233 @@
+"""The `diffcrew` command line: the only module that prints or exits.
+
+Exit codes (model-protocol.md): 0 branch made (or dry run done); 1 run failed, no branch;
+2 usage or input error; 3 budget exceeded; 4 --allow-partial made a branch without some files;
+130 interrupted. Heavy modules (GitPython, the anthropic SDK) are imported inside the commands,
+so `diffcrew --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from diffcrew.agent import __version__
+from diffcrew.agent import config as cfg
+
+if TYPE_CHECKING:
+    from diffcrew.agent.run import RunHooks
+    from diffcrew.agent.types import Plan, RunReport
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"diffcrew: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="diffcrew")
+def main() -> None:
+    """diffcrew: describe a change; an orchestrator plans it file by file, workers write the
+    patches in parallel, and the result is committed on a new git branch for review.
+
+    Your working tree, index and current branch are never touched.
+
+    \b
+    Example:
+      diffcrew run "rename Config.load to Config.from_file and update callers"
+      diffcrew demo        # the whole pipeline on a sample repo, no API key needed
+    """
+
+
+def _read_request(request: str | None, message_file: str | None) -> str:
+    from diffcrew.agent.errors import UsageError
+
+    if request is not None and message_file is not None:
+        raise UsageError("give the request either as an argument or with --message-file, not both")
+    if message_file is not None:
+        path = Path(message_file)
+        if not path.is_file():
+            raise UsageError(f"request file not found: {message_file}")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    elif request == "-":
+        text = sys.stdin.read()
+    elif request is None:
+        raise UsageError('no change request: diffcrew run "what to change" (or --message-file FILE, or - for stdin)')
+    else:
+        text = request
+    if not text.strip():
+        raise UsageError("the change request is empty: say what to change")
+    return text.strip()
+
+
+def _print_plan(plan: "Plan") -> None:
+    click.echo(click.style("Plan: ", bold=True) + plan.summary, err=True)
+    for edit in plan.edits:
+        click.echo(f"  {edit.action:<6} {edit.path}: {' '.join(edit.instructions.split())}", err=True)
+
+
+def _hooks(quiet: bool, ask: bool) -> "RunHooks":
+    from diffcrew.agent.run import RunHooks
+
+    def event(kind: str, data: dict[str, Any]) -> None:
+        if quiet:
+            return
+        if kind == "context":
+            click.echo(f"diffcrew: read {data['files']} tracked files (~{data['tokens']} tokens of context)", err=True)
+        elif kind == "plan":
+            _print_plan(data["plan"])
+        elif kind == "worker" and data["state"] == "running":
+            click.echo(f"  worker  {data['path']}: running", err=True)
+        elif kind == "worker" and data["state"] == "repairing":
+            click.echo(f"  worker  {data['path']}: " + click.style("repairing", fg="yellow")
+                       + f" ({data['problem']})", err=True)
+        elif kind == "worker":
+            tail = f" after {data['attempts']} attempt(s)" if data.get("attempts") else ""
+            word = click.style("done", fg="green") if data["state"] == "done" else click.style("failed", fg="red")
+            reason = f": {data['error']}" if data.get("error") else ""
+            click.echo(f"  worker  {data['path']}: {word}{tail}{reason}", err=True)
+        elif kind == "warning":
+            click.echo(click.style("warning: ", fg="yellow") + data["message"], err=True)
+
+    def confirm(plan: "Plan") -> bool:
+        if not ask:
+            return True
+        workers = sum(1 for e in plan.edits if e.action != "delete")
+        return click.confirm(f"Start {workers} worker(s)?", default=True, err=True)
+
+    return RunHooks(event=event, confirm=confirm)
+
+
+def _usage_line(report: "RunReport") -> str:
+    total_in = sum(u.input_tokens + u.cache_read_tokens + u.cache_write_tokens for u in report.usage_by_role.values())
+    total_out = sum(u.output_tokens for u in report.usage_by_role.values())
+    calls = sum(u.calls for u in report.usage_by_role.values())
+    cost = "unknown (model not in the price table)" if report.cost_usd is None else f"${report.cost_usd:.4f}"
+    return f"{calls} model call(s), {total_in:,} input / {total_out:,} output tokens, cost {cost}"
+
+
+def _print_report(report: "RunReport") -> None:
+    if report.status == "dry-run":
+        click.echo(report.diff, nl=False)
+        click.echo(f"diffcrew: dry run, no branch made. {_usage_line(report)}", err=True)
+        return
+    if report.exit_code not in (0, 4):
+        click.echo(f"diffcrew: error: {report.errors[0] if report.errors else report.status}", err=True)
+        click.echo(f"diffcrew: nothing was changed in your repository. Transcript: {report.transcript}", err=True)
+        return
+    short = report.base[:12]
+    click.echo(click.style(f"Branch {report.branch}", fg="green", bold=True) + f" (commit {report.commit[:12]},"
+               f" on base {short})")
+    click.echo(report.diffstat.rstrip("\n"))
+    click.echo(f"Review:     git diff {short}...{report.branch}")
+    click.echo(f"Usage:      {_usage_line(report)}")
+    click.echo(f"Transcript: {report.transcript}")
+    if report.exit_code == 4:
+        left = ", ".join(r.path for r in report.results if not r.ok)
+        click.echo(click.style(f"warning: --allow-partial left out: {left}", fg="yellow"), err=True)
+
+
+@main.command()
+@click.argument("request", required=False)
+@click.option("--message-file", "-F", metavar="FILE", help="Read the change request from FILE.")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the current directory).")
+@click.option("--base", default="HEAD", show_default=True, help="The commit the change is built on.")
+@click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>); never overwritten.")
+@click.option("--model", default=cfg.DEFAULT_MODEL, show_default=True, help="Model of the orchestrator.")
+@click.option("--worker-model", default=cfg.DEFAULT_WORKER_MODEL, show_default=True, help="Model of the workers.")
+@click.option("--max-workers", type=click.IntRange(1, 64), default=cfg.DEFAULT_MAX_WORKERS, show_default=True,
+              help="Workers (model requests) in flight at once.")
+@click.option("--repair-rounds", type=click.IntRange(0, 10), default=cfg.DEFAULT_REPAIR_ROUNDS, show_default=True,
+              help="Times a worker may fix a patch that does not apply.")
+@click.option("--request-timeout", type=click.FloatRange(min=1), envvar="DIFFCREW_REQUEST_TIMEOUT",
+              default=cfg.DEFAULT_REQUEST_TIMEOUT, show_default=True, help="Seconds per model call.")
+@click.option("--dry-run", is_flag=True, help="Plan and patch, print one unified diff, make no branch.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
+@click.option("--yes", "-y", is_flag=True, help="Never ask before starting the workers.")
+@click.option("--allow-partial", is_flag=True, help="Commit the files that succeeded even if others failed (exit 4).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the result.")
+def run(request: str | None, message_file: str | None, repo: str, base: str, branch: str | None, model: str,
+        worker_model: str, max_workers: int, repair_rounds: int, request_timeout: float, dry_run: bool,
+        as_json: bool, yes: bool, allow_partial: bool, quiet: bool) -> None:
+    """Plan, patch and commit REQUEST on a new branch (REQUEST may be - for stdin).
+
+    \b
+    Example:
+      diffcrew run "rename Config.load to Config.from_file and update callers"
+      diffcrew run --dry-run "add type hints to utils.py" > change.patch
+    """
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.agent.llm import prefetch_sdk, require_api_key
+
+    try:
+        text = _read_request(request, message_file)
+        require_api_key()
+        prefetch_sdk()
+        options = cfg.RunOptions(request=text, repo=Path(repo), base=base, branch=branch, model=model,
+                                 worker_model=worker_model, max_workers=max_workers, repair_rounds=repair_rounds,
+                                 request_timeout=request_timeout, dry_run=dry_run, allow_partial=allow_partial)
+        ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
+        report = _execute(options, _hooks(quiet or as_json, ask))
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    _finish(report, as_json)
+
+
+def _execute(options: cfg.RunOptions, hooks: "RunHooks", make_client: Any = None) -> "RunReport":
+    from diffcrew.agent.llm import AnthropicClient
+    from diffcrew.agent.run import run_change
+
+    factory = make_client or (lambda: AnthropicClient(timeout=options.request_timeout))
+    try:
+        return run_change(options, hooks, factory)
+    except KeyboardInterrupt:
+        _fail("interrupted; your repository is unchanged", 130)
+
+
+def _finish(report: "RunReport", as_json: bool) -> NoReturn:
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_report(report)
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
+def demo(as_json: bool) -> None:
+    """Run the whole pipeline on a bundled sample repository with a SCRIPTED model.
+
+    Needs no API key and no network: the model's answers come from a script shipped with
+    diffcrew, and everything else (planning checks, parallel workers, the patch engine, the
+    repair loop, the commit on a new branch) is the real code.
+    """
+    from diffcrew.agent.demo import DEMO_REQUEST, prepare_demo_repo, scripted_client
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.tools.git import GitRepo
+
+    note = ("diffcrew demo: the model is SCRIPTED (answers shipped with diffcrew; no API key, no network).\n"
+            "Everything else is the real pipeline.")
+    try:
+        repo = prepare_demo_repo()
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    if not as_json:
+        click.echo(click.style(note, fg="cyan", bold=True), err=True)
+        click.echo(f"Sample repository: {repo}\nRequest: {DEMO_REQUEST}\n", err=True)
+    options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo")
+    try:
+        report = _execute(options, _hooks(as_json, ask=False), make_client=scripted_client)
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    if as_json or not report.commit:
+        _finish(report, as_json)
+    _print_report(report)
+    click.echo(click.style(f"\n$ git diff {report.base[:12]}...{report.branch}", bold=True))
+    click.echo(GitRepo(repo).diff(report.base, report.commit), nl=False)
+    click.echo(click.style("\nThe model was scripted: this was a demonstration.", fg="cyan", bold=True) +
+               f" With ANTHROPIC_API_KEY set, try:\n  cd {repo} && diffcrew run \"your own change\"")
+    sys.exit(report.exit_code)

@@ -1,0 +1,59 @@
+"""`diffcrew demo`: the real pipeline on a bundled sample repository, with a scripted model.
+
+The sample repository and the script ship inside the package (agent/demo/), so the demo works
+on a fresh machine with no key and no network. The script is the same format the test fakes
+use (`diffcrew.agent.script`), answered at the model seam by `ScriptedClient`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import git
+
+from diffcrew.agent.llm import ModelClient, ScriptedClient
+from diffcrew.agent.script import load_script
+
+DEMO_REQUEST = ("Rename Store.load to Store.from_file, update its callers, "
+                "and add a CHANGELOG.md entry about the rename")
+_IDENTITY = {"GIT_AUTHOR_NAME": "diffcrew demo", "GIT_AUTHOR_EMAIL": "demo@diffcrew.invalid",
+             "GIT_COMMITTER_NAME": "diffcrew demo", "GIT_COMMITTER_EMAIL": "demo@diffcrew.invalid"}
+
+
+def _demo_files() -> resources.abc.Traversable:
+    return resources.files("diffcrew.agent").joinpath("demo")
+
+
+def _copy_tree(source: resources.abc.Traversable, target: Path) -> None:
+    for item in source.iterdir():
+        if item.name == "__pycache__":
+            continue
+        if item.is_dir():
+            (target / item.name).mkdir()
+            _copy_tree(item, target / item.name)
+        else:
+            (target / item.name).write_bytes(item.read_bytes())
+
+
+def prepare_demo_repo(parent: Path | None = None) -> Path:
+    """A fresh git repository holding the sample project in one commit; returns its path."""
+    root = Path(tempfile.mkdtemp(prefix="diffcrew-demo-", dir=parent))
+    try:
+        _copy_tree(_demo_files().joinpath("sample"), root)
+        repo = git.Repo.init(root, initial_branch="main")
+        repo.git.add("--all")
+        repo.git.execute(["git", "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify",
+                          "-m", "Sample inventory project"], env=_IDENTITY)
+    except Exception:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return root
+
+
+def scripted_client() -> ModelClient:
+    """The demo's model: answers read from agent/demo/script.json, with a short think time."""
+    text = _demo_files().joinpath("script.json").read_text(encoding="utf-8")
+    return ScriptedClient(load_script(text), delay=0.2)

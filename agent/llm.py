@@ -1,0 +1,239 @@
+"""The model seam: one small async client interface, over the anthropic SDK or a script.
+
+`ModelClient.call(ModelRequest) -> ModelReply` is all the roles see. `AnthropicClient` is the only
+code in diffcrew that imports `anthropic` (lazily, so commands that need no model never pay for
+it); `ScriptedClient` answers from a script (the demo, and later replays) with no key and no
+network. `TrackedClient` wraps either to tally usage per role and write the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from diffcrew.agent import script as scripts
+from diffcrew.agent.errors import ModelError, UsageError
+from diffcrew.agent.pricing import cost_of
+from diffcrew.agent.transcript import Transcript
+from diffcrew.agent.types import Usage
+
+KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One Messages API call, as the roles describe it."""
+
+    role: str
+    model: str
+    system: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    tool_choice: dict[str, Any]
+    max_tokens: int
+    path: str | None = None
+    stream: bool = False
+
+    def body(self) -> dict[str, Any]:
+        """The request as sent on the wire (without transport options)."""
+        return {"model": self.model, "max_tokens": self.max_tokens, "system": self.system,
+                "messages": self.messages, "tools": self.tools, "tool_choice": self.tool_choice}
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """The parts of a model answer diffcrew uses: content blocks as plain dicts, stop reason, usage."""
+
+    content: list[dict[str, Any]]
+    stop_reason: str
+    usage: Usage
+
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [b for b in self.content if b.get("type") == "tool_use"]
+
+    def text(self) -> str:
+        return "\n".join(b.get("text", "") for b in self.content if b.get("type") == "text")
+
+
+class ModelClient(Protocol):
+    async def call(self, request: ModelRequest) -> ModelReply: ...
+
+    async def aclose(self) -> None: ...
+
+
+def require_api_key(env: dict[str, str] | None = None) -> None:
+    """Fail early, before anything is written, when no credential variable is set."""
+    env = dict(os.environ) if env is None else env
+    if not any(env.get(name) for name in KEY_VARIABLES):
+        raise UsageError("no API key: set ANTHROPIC_API_KEY (export ANTHROPIC_API_KEY=sk-ant-...); "
+                         "`diffcrew demo` shows the whole pipeline without one")
+
+
+def prefetch_sdk() -> None:
+    """Start importing the SDK in the background, so the ~1 s it costs overlaps with git work."""
+    threading.Thread(target=importlib.import_module, args=("anthropic",), name="sdk-import", daemon=True).start()
+
+
+def _usage_of(raw: Any) -> Usage:
+    def get(name: str) -> int:
+        value = raw.get(name) if isinstance(raw, dict) else getattr(raw, name, 0)
+        return int(value or 0)
+    return Usage(get("input_tokens"), get("output_tokens"), get("cache_read_input_tokens"),
+                 get("cache_creation_input_tokens"), calls=1)
+
+
+def _plain_blocks(blocks: list[Any]) -> list[dict[str, Any]]:
+    """Keep text and tool_use blocks in the shape the API accepts back as an assistant turn."""
+    plain: list[dict[str, Any]] = []
+    for block in blocks:
+        data = block if isinstance(block, dict) else block.model_dump()
+        if data.get("type") == "text":
+            plain.append({"type": "text", "text": data.get("text", "")})
+        elif data.get("type") == "tool_use":
+            plain.append({"type": "tool_use", "id": data["id"], "name": data["name"], "input": data.get("input")})
+    return plain
+
+
+class AnthropicClient:
+    """Calls the Messages API through the official SDK (async, streaming for long outputs)."""
+
+    def __init__(self, *, timeout: float = 600.0, max_retries: int = 3, base_url: str | None = None) -> None:
+        import anthropic  # deferred: importing the SDK costs about a second
+
+        self._anthropic = anthropic
+        self._timeout = timeout
+        self._client = anthropic.AsyncAnthropic(timeout=timeout, max_retries=max_retries, base_url=base_url)
+
+    async def call(self, request: ModelRequest) -> ModelReply:
+        try:
+            if request.stream:
+                async with self._client.messages.stream(**request.body()) as stream:
+                    message = await stream.get_final_message()
+            else:
+                message = await self._client.messages.create(**request.body())
+        except self._anthropic.APIError as exc:
+            raise self._error(exc) from exc
+        return ModelReply(_plain_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage))
+
+    def _error(self, exc: Exception) -> ModelError:
+        sdk = self._anthropic
+        where = str(self._client.base_url).rstrip("/")
+        if isinstance(exc, sdk.AuthenticationError):
+            return ModelError(f"the model service at {where} rejected the API key (HTTP 401): check ANTHROPIC_API_KEY")
+        if isinstance(exc, sdk.APITimeoutError):
+            return ModelError(f"the model did not answer within {self._timeout:g} s; raise --request-timeout")
+        if isinstance(exc, sdk.APIConnectionError):
+            return ModelError(f"could not reach the model service at {where}: {exc}")
+        if isinstance(exc, sdk.APIStatusError):
+            return ModelError(f"the model service answered HTTP {exc.status_code}: {getattr(exc, 'message', exc)}")
+        return ModelError(f"model call failed: {exc}")
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class ScriptedClient:
+    """Answers from a diffcrew script (see `diffcrew.agent.script`): deterministic, offline."""
+
+    def __init__(self, turns: dict[str, list[dict[str, Any]]], *, delay: float = 0.0) -> None:
+        self._turns = turns
+        self._delay = delay
+
+    async def call(self, request: ModelRequest) -> ModelReply:
+        if self._delay:
+            await asyncio.sleep(self._delay)
+        try:
+            reply = scripts.answer(self._turns, request.body())
+        except scripts.ScriptError as exc:
+            raise ModelError(f"scripted model: {exc}") from exc
+        return ModelReply(_plain_blocks(reply["content"]), reply["stop_reason"], _usage_of(reply["usage"]))
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class Ledger:
+    """Usage and cost per role over a run."""
+
+    by_role: dict[str, Usage] = field(default_factory=dict)
+    cost_usd: float | None = 0.0
+
+    def add(self, role: str, model: str, usage: Usage) -> None:
+        self.by_role[role] = self.by_role.get(role, Usage()) + usage
+        cost = cost_of(model, usage)
+        self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+
+
+class TrackedClient:
+    """Wraps a client: every call is tallied in the ledger and appended to the transcript."""
+
+    def __init__(self, inner: ModelClient, ledger: Ledger, transcript: Transcript | None) -> None:
+        self._inner = inner
+        self.ledger = ledger
+        self._transcript = transcript
+
+    async def call(self, request: ModelRequest) -> ModelReply:
+        started = time.monotonic()
+        try:
+            reply = await self._inner.call(request)
+        except ModelError as exc:
+            self._record(request, started, error=str(exc))
+            raise
+        self.ledger.add(request.role, request.model, reply.usage)
+        self._record(request, started, reply=reply)
+        return reply
+
+    def _record(self, request: ModelRequest, started: float, *, reply: ModelReply | None = None,
+                error: str | None = None) -> None:
+        if self._transcript is None:
+            return
+        entry: dict[str, Any] = {"kind": "call", "role": request.role, "path": request.path,
+                                 "seconds": round(time.monotonic() - started, 3), "request": request.body()}
+        if reply is not None:
+            entry["reply"] = {"content": reply.content, "stop_reason": reply.stop_reason,
+                              "usage": reply.usage.to_dict()}
+        if error is not None:
+            entry["error"] = error
+        self._transcript.append(entry)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def answer_turns(reply: ModelReply, problem: str) -> list[dict[str, Any]]:
+    """The assistant turn and the follow-up that tells the model what was wrong (repair / re-ask).
+
+    When the model called tools, every call gets a `tool_result` (the API requires one per call),
+    flagged `is_error`; otherwise the follow-up is a plain user message.
+    """
+    assistant = {"role": "assistant", "content": reply.content or [{"type": "text", "text": "(no answer)"}]}
+    calls = reply.tool_calls()
+    if not calls:
+        return [assistant, {"role": "user", "content": problem}]
+    results = [{"type": "tool_result", "tool_use_id": c["id"], "is_error": True, "content": problem} for c in calls]
+    return [assistant, {"role": "user", "content": results}]
+
+
+def single_tool_call(reply: ModelReply, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The one call of tool `name` in a reply, or the problem to send back instead."""
+    if reply.stop_reason == "max_tokens":
+        return None, (f"Your answer was cut off at the output token limit before the `{name}` call was complete. "
+                      "Send a shorter answer: only the call, with a smaller input.")
+    calls = reply.tool_calls()
+    wanted = [c for c in calls if c.get("name") == name]
+    if not calls:
+        return None, f"You answered with text only. Call the `{name}` tool."
+    if not wanted:
+        other = ", ".join(sorted({str(c.get('name')) for c in calls}))
+        return None, f"You called {other}; that tool is not available here. Call the `{name}` tool."
+    if len(wanted) > 1:
+        return None, f"You called `{name}` {len(wanted)} times; call it exactly once."
+    if not isinstance(wanted[0].get("input"), dict) or not wanted[0]["input"]:
+        return None, f"The `{name}` call had an empty or malformed input. Call it again with every required field."
+    return wanted[0], None

@@ -1,0 +1,1 @@
+"""diffcrew.sandbox: isolated worktrees and validation commands (deepened by the validation issue)."""

@@ -1,0 +1,408 @@
+"""A fake Anthropic Messages API server on loopback, answering from a diffcrew script.
+
+Point the real `anthropic` SDK at it (`base_url=server.url`, or `server.env()` for
+`ANTHROPIC_BASE_URL`); it speaks real HTTP/1.1, so nothing in the SDK is patched.
+
+    with FakeMessagesServer(turns, latency=0.1) as server:
+        client = anthropic.Anthropic(base_url=server.url, api_key="k")
+        ...
+        assert [r.status for r in server.requests] == [200, 200]
+
+`POST /v1/messages` (any query string) is answered with `diffcrew.agent.script.answer`: a
+JSON message, or, when the body says `"stream": true`, the Server-Sent Events the real API
+sends (`message_start`, `ping`, per block `content_block_start` / deltas /
+`content_block_stop`, `message_delta`, `message_stop`) in a chunked response. A
+`ScriptError` (no answers for the key, answers exhausted, role or worker file not
+derivable) becomes HTTP 400 `invalid_request_error` carrying the error's message, which the
+SDK raises as `BadRequestError` without retrying.
+
+Fault turns
+-----------
+A script list may also hold fault entries:
+
+    {"http_error": 529, "retry_after": 0.01, "times": 2, "message": "optional"}
+    {"drop_connection": true, "times": 1}      close the socket without any response
+    {"cut_stream": true, "times": 1}           send the headers and part of the answer, then close
+
+Rule: fault entries do not count as turns. Turn index N of a key (as `turn_index` computes
+it) is answered by the N-th *non-fault* entry of its list; the fault entries placed directly
+before that entry (after entry N-1) form its fault run. The requests for (key, N) play the
+run in order, each fault `times` times (default 1), and every later request for (key, N)
+gets the real answer. Faults after the last real entry are played for the turn past the
+end, which then reports the script exhausted. So
+
+    [{"tool": "plan_edits", ...},                     # turn 0
+     {"http_error": 529, "times": 2},                 # turn 1, 1st and 2nd request: 529
+     {"drop_connection": true},                       # turn 1, 3rd request: dropped
+     {"tool": "plan_edits", ...}]                     # turn 1, 4th request on: the answer
+
+Fault playback counts requests per (key, turn index), counted on arrival; requests turned
+away by `max_concurrent` do not count. `set_script` restarts the counts. `cut_stream`
+needs the real answer for that turn (it sends part of it); when there is none the request
+gets the 400 instead.
+
+Recording: every request to the server is appended to `requests` on arrival (status 0
+until answered; it stays 0 for a dropped connection). Header names are lower-cased.
+`peak_in_flight` counts the requests admitted at once (those turned away by
+`max_concurrent` with 429 are recorded but never in flight, so the peak never exceeds it).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from diffcrew.agent.script import FORMAT, ScriptError, answer, is_fault, key_for_request, load_script, turn_index
+
+__all__ = ["FakeMessagesServer", "RecordedRequest", "is_fault"]
+
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+               404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+               500: "api_error", 529: "overloaded_error"}
+Turns = dict[str, list[dict[str, Any]]]
+
+
+def _error_type(status: int) -> str:
+    return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+
+
+@dataclass
+class RecordedRequest:
+    key: str | None
+    turn: int
+    body: dict
+    headers: dict[str, str]
+    stream: bool
+    status: int = 0
+    fault: dict | None = field(default=None, repr=False)  # the fault entry played, if any
+
+
+def _split(text: str, pieces: int) -> list[str]:
+    """`text` in up to `pieces` consecutive non-empty chunks (one empty chunk for "")."""
+    if not text:
+        return [""]
+    size = -(-len(text) // pieces)
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def sse_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The stream of (event type, data) the Messages API sends for a complete `message`."""
+    usage = message.get("usage") or {}
+    start = dict(message, content=[], stop_reason=None, stop_sequence=None,
+                 usage=dict(usage, output_tokens=min(1, usage.get("output_tokens", 1))))
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start}),
+                                                ("ping", {"type": "ping"})]
+    for index, block in enumerate(message.get("content") or []):
+        kind = block.get("type")
+        if kind == "text":
+            first, deltas = dict(block, text=""), [{"type": "text_delta", "text": t} for t in _split(block["text"], 3)]
+        elif kind in ("tool_use", "server_tool_use"):
+            raw = json.dumps(block.get("input", {}), ensure_ascii=False) if block.get("input") else ""
+            first = dict(block, input={})
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in _split(raw, 4)]
+        elif kind == "thinking":
+            first = dict(block, thinking="", signature="")
+            deltas = [{"type": "thinking_delta", "thinking": t} for t in _split(block.get("thinking", ""), 3)]
+            deltas.append({"type": "signature_delta", "signature": block.get("signature", "")})
+        else:
+            first, deltas = block, []
+        events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": first}))
+        events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+                   for d in deltas]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events.append(("message_delta", {"type": "message_delta",
+                                     "delta": {"stop_reason": message.get("stop_reason"),
+                                               "stop_sequence": message.get("stop_sequence")},
+                                     "usage": {"output_tokens": usage.get("output_tokens", 0)}}))
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_HTTPServer"
+    timeout = 60  # an idle keep-alive connection ends after this; stop() closes them at once
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._drain()
+        self._send_error(404, f"fake server: no route {self.command} {self.path}")
+
+    def do_POST(self) -> None:
+        body_bytes = self._drain()
+        if urlsplit(self.path).path.rstrip("/") != "/v1/messages":
+            self._send_error(404, f"fake server: no route {self.command} {self.path}")
+            return
+        self.server.fake._handle(self, body_bytes)
+
+    def _drain(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    # -- writing -------------------------------------------------------------------------
+    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _send_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        self._send_json(status, {"type": "error", "error": {"type": _error_type(status), "message": message}},
+                        headers)
+
+    def _send_stream(self, message: dict[str, Any], cut: bool = False) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
+        self.end_headers()
+        events = sse_events(message)
+        if cut:  # message_start, ping, the first block's start and its first delta
+            events = events[:4]
+        for kind, data in events:
+            chunk = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        if cut:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    fake: "FakeMessagesServer"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up is no news
+            super().handle_error(request, client_address)
+
+
+class FakeMessagesServer:
+    """A scripted Messages API on 127.0.0.1; use as a context manager (or start()/stop())."""
+
+    retry_after: float = 0.05  # the `retry-after` header (seconds) of a max_concurrent 429
+
+    def __init__(self, script: Turns | str | None = None, *, latency: float | Callable[[], float] = 0.0,
+                 max_concurrent: int | None = None) -> None:
+        self.latency = latency
+        self.max_concurrent = max_concurrent
+        self.url = ""
+        self.requests: list[RecordedRequest] = []
+        self.peak_in_flight = 0
+        self.in_flight = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.set_script(script)
+
+    # -- script --------------------------------------------------------------------------
+    def set_script(self, script: Turns | str | None) -> None:
+        """Replace the script (turns dict, whole script document, JSON text, or None) and restart fault counts."""
+        if script is None:
+            turns: Turns = {}
+        elif isinstance(script, str):
+            turns = load_script(script)
+        elif isinstance(script, dict) and script.get("format") == FORMAT and isinstance(script.get("turns"), dict):
+            turns = script["turns"]
+        else:
+            turns = script
+        if not isinstance(turns, dict) or not all(isinstance(v, list) for v in turns.values()):
+            raise ScriptError("script turns must map keys to lists of turns")
+        answers: Turns = {}
+        faults: dict[str, list[list[dict[str, Any]]]] = {}
+        for key, entries in turns.items():
+            runs: list[list[dict[str, Any]]] = [[]]
+            answers[key] = []
+            for entry in entries:
+                if is_fault(entry):
+                    runs[-1].append(entry)
+                else:
+                    answers[key].append(entry)
+                    runs.append([])
+            faults[key] = runs
+        with self._lock:
+            self.turns = turns
+            self._answers = answers
+            self._faults = faults
+            self._seen: dict[tuple[str, int], int] = {}
+
+    def _fault_for(self, key: str, index: int) -> dict[str, Any] | None:
+        """Count one more request for (key, index); the fault it must get, if any. Holds the lock."""
+        runs = self._faults.get(key) or []
+        n = self._seen.get((key, index), 0)
+        self._seen[(key, index)] = n + 1
+        for fault in runs[index] if index < len(runs) else []:
+            times = int(fault.get("times", 1))
+            if n < times:
+                return fault
+            n -= times
+        return None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> "FakeMessagesServer":
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        httpd.fake = self
+        self._httpd = httpd
+        self.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-messages-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()  # wakes requests sleeping in latency
+        httpd.shutdown()
+        httpd.server_close()
+        with self._lock:
+            conns = list(self._connections)
+        for conn in conns:  # unblocks handler threads waiting on keep-alive connections
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def __enter__(self) -> "FakeMessagesServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        return {"ANTHROPIC_BASE_URL": self.url, "ANTHROPIC_API_KEY": "test-key"}
+
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            (self._connections.add if add else self._connections.discard)(conn)
+
+    # -- one request ---------------------------------------------------------------------
+    def _handle(self, handler: _Handler, raw: bytes) -> None:
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        try:
+            body = json.loads(raw or b"null")
+            if not isinstance(body, dict):
+                raise ValueError("the request body must be a JSON object")
+        except ValueError as exc:
+            record = RecordedRequest(None, 0, {}, headers, False)
+            self._append(record)
+            record.status = 400
+            handler._send_error(400, f"fake server: bad request body: {exc}")
+            return
+        key: str | None
+        try:
+            key = key_for_request(body)
+        except ScriptError:
+            key = None
+        try:
+            index = turn_index(body)
+        except Exception:  # a malformed messages list; answer() reports it below
+            index = 0
+        record = RecordedRequest(key, index, body, headers, bool(body.get("stream")))
+        with self._lock:
+            self.requests.append(record)
+            if self.max_concurrent is not None and self.in_flight >= self.max_concurrent:
+                admitted = False
+            else:
+                admitted = True
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                record.fault = self._fault_for(key, index) if key is not None else None
+        if not admitted:
+            record.status = 429
+            handler._send_error(429, f"fake server: {self.max_concurrent} request(s) already in flight",
+                                {"retry-after": f"{self.retry_after:g}"})
+            return
+        try:
+            delay = self.latency() if callable(self.latency) else self.latency
+            if delay > 0 and self._stopping.wait(delay):
+                record.status = 0
+                handler.close_connection = True
+                return
+            self._respond(handler, record)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _append(self, record: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(record)
+
+    def _respond(self, handler: _Handler, record: RecordedRequest) -> None:
+        fault = record.fault or {}
+        if "http_error" in fault:
+            status = int(fault["http_error"])
+            extra = {"retry-after": f"{float(fault['retry_after']):g}"} if "retry_after" in fault else {}
+            record.status = status
+            handler._send_error(status, fault.get("message") or f"fake server: scripted {status} for "
+                                f"{record.key!r} turn {record.turn}", extra)
+            return
+        if fault.get("drop_connection"):
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        try:
+            with self._lock:
+                answers = self._answers
+            message = answer(answers, record.body)
+        except ScriptError as exc:
+            record.status = 400
+            handler._send_error(400, f"fake server: {exc}")
+            return
+        except Exception as exc:  # a malformed body the script helpers could not read
+            record.status = 400
+            handler._send_error(400, f"fake server: cannot read the request: {exc!r}")
+            return
+        record.status = 200
+        if record.stream or fault.get("cut_stream"):
+            if record.stream:
+                handler._send_stream(message, cut=bool(fault.get("cut_stream")))
+            else:  # a cut non-streaming answer: headers promise the whole body, half arrives
+                data = json.dumps(message).encode()
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", str(len(data)))
+                handler.end_headers()
+                handler.wfile.write(data[: len(data) // 2])
+                handler.wfile.flush()
+                handler.close_connection = True
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        handler._send_json(200, message)

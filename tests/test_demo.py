@@ -1,0 +1,28 @@
+"""`diffcrew demo` runs the whole pipeline with no key and no network, and says the model is scripted."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import git
+
+
+def test_demo_makes_a_branch_with_no_key(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    env["TMPDIR"] = str(tmp_path)
+    out = subprocess.run(["diffcrew", "demo"], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "the model is SCRIPTED" in out.stderr
+    assert "inventory/report.py: done after 2 attempt(s)" in out.stderr  # the repair loop, shown
+    repo = Path(re.search(r"Sample repository: (\S+)", out.stderr).group(1))
+    assert repo.parent == tmp_path
+    assert git(repo, "branch", "--list", "diffcrew/demo").strip()
+    assert "def from_file(cls, path: str)" in git(repo, "show", "diffcrew/demo:inventory/store.py")
+    assert "Store.from_file(path)" in git(repo, "show", "diffcrew/demo:inventory/report.py")
+    assert "Store.from_file" in git(repo, "show", "diffcrew/demo:CHANGELOG.md")
+    assert "+    def from_file(cls, path: str)" in out.stdout
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"

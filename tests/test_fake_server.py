@@ -1,0 +1,412 @@
+"""The fake Messages API server, exercised through the real anthropic SDK over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import anthropic
+import httpx2
+import pytest
+
+try:  # tests/ on sys.path (pytest's default for a folder without __init__.py)
+    from fakes.server import FakeMessagesServer, sse_events
+except ImportError:  # tests/ imported as a package
+    from tests.fakes.server import FakeMessagesServer, sse_events
+
+from diffcrew.agent.script import FORMAT, reply_for_turn
+
+MODEL = "claude-test"
+
+
+def tool(name: str) -> dict:
+    return {"name": name, "description": name, "input_schema": {"type": "object"}}
+
+
+PLAN_INPUT = {
+    "summary": 'Rename "foo" to bar — with a \\ backslash,\nnewlines, "quotes" and ünïcödé ✓',
+    "edits": [{"path": "pkg/mod.py", "action": "modify", "instructions": "rename foo() to bar() " * 5},
+              {"path": "pkg/new.py", "action": "create", "instructions": "add bar tests"},
+              {"path": "old.py", "action": "delete", "instructions": ""}],
+    "nested": {"n": [1, 2.5, -3, None, True, False, {}, []]},
+}
+PATCH_MOD = "--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -1 +1 @@\n-def foo():\n+def bar():\n"
+PATCH_NEW = "--- /dev/null\n+++ b/pkg/new.py\n@@ -0,0 +1 @@\n+import pkg.mod\n"
+
+SCRIPT = {
+    "orchestrator": [
+        {"tool": "read_file", "input": {"path": "pkg/mod.py"}, "text": "Let me look first."},
+        {"tool": "plan_edits", "input": PLAN_INPUT},
+    ],
+    "worker:pkg/mod.py": [{"tool": "submit_patch", "input": {"patch": PATCH_MOD}}],
+    "worker:pkg/new.py": [{"tool": "submit_patch", "input": {"patch": PATCH_NEW}}],
+    "synthesizer": [{"tool": "write_summary", "input": {"title": "Rename foo", "body": "Because."}}],
+    "text": [{"text": "Plain words, " * 20}],
+}
+ORCH_TOOLS = [tool("read_file"), tool("search_code"), tool("plan_edits")]
+
+
+def worker_prompt(path: str) -> str:
+    return (f"Change request: rename foo\n\nFile: {path}\n\nInstructions: do it\n\n"
+            "Other files in this change:\n- pkg/other.py (modify): also rename\n")
+
+
+def worker_body(path: str) -> dict:
+    return dict(model=MODEL, max_tokens=1024, tools=[tool("submit_patch")],
+                tool_choice={"type": "tool", "name": "submit_patch"},
+                messages=[{"role": "user", "content": worker_prompt(path)}])
+
+
+def orch_body(*extra: dict) -> dict:
+    return dict(model=MODEL, max_tokens=1024, tools=ORCH_TOOLS,
+                messages=[{"role": "user", "content": "Rename foo to bar."}, *extra])
+
+
+def client(server: FakeMessagesServer, retries: int = 0) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=server.url, api_key="k", max_retries=retries)
+
+
+def tool_block(message):
+    return next(b for b in message.content if b.type == "tool_use")
+
+
+@pytest.fixture
+def server():
+    with FakeMessagesServer(SCRIPT) as srv:
+        yield srv
+
+
+# -- answers ------------------------------------------------------------------------------
+def test_non_streaming_tool_use(server):
+    raw = client(server).messages.with_raw_response.create(**orch_body(
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "read_file",
+                                           "input": {"path": "pkg/mod.py"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "def foo(): ..."}]}))
+    assert raw.headers["content-type"] == "application/json"
+    assert raw.headers["request-id"].startswith("req_")
+    message = raw.parse()
+    block = tool_block(message)
+    assert (block.name, block.input) == ("plan_edits", PLAN_INPUT)
+    assert message.stop_reason == "tool_use"
+    assert message.usage.output_tokens > 0
+    [rec] = server.requests
+    assert (rec.key, rec.turn, rec.stream, rec.status) == ("orchestrator", 1, False, 200)
+    assert rec.headers["authorization"] == "Bearer k"  # this SDK sends the key as a bearer token
+    assert rec.body["tools"][2]["name"] == "plan_edits"
+
+
+def test_stream_helper_reconstructs_tool_input(server):
+    with client(server).messages.stream(**worker_body("pkg/mod.py")) as stream:
+        assert stream.response.headers["content-type"].startswith("text/event-stream")
+        final = stream.get_final_message()
+    block = tool_block(final)
+    assert (block.name, block.input) == ("submit_patch", {"patch": PATCH_MOD})
+    assert final.stop_reason == "tool_use"
+    # the same message as the non-streaming answer
+    plain = client(server).messages.create(**worker_body("pkg/mod.py"))
+    assert final.model_dump(exclude_none=True) == plain.model_dump(exclude_none=True)
+    assert [(r.key, r.stream) for r in server.requests] == [("worker:pkg/mod.py", True), ("worker:pkg/mod.py", False)]
+
+    with client(server).messages.stream(**orch_body()) as stream:  # text before the call
+        texts = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert "".join(texts) == "Let me look first." and len(texts) > 1
+    assert [b.type for b in final.content] == ["text", "tool_use"]
+    assert tool_block(final).input == {"path": "pkg/mod.py"}
+
+
+def test_raw_stream_events(server):
+    body = orch_body({"role": "assistant", "content": "I read it."}, {"role": "user", "content": "go on"})
+    events = list(client(server).messages.create(**body, stream=True))
+    types = [e.type for e in events]
+    assert types[0] == "message_start" and types[-2:] == ["message_delta", "message_stop"]
+    assert events[0].message.content == [] and events[0].message.usage.input_tokens > 0
+    start = next(e for e in events if e.type == "content_block_start")
+    assert start.content_block.type == "tool_use" and start.content_block.input == {}
+    assert start.content_block.name == "plan_edits"
+    parts = [e.delta.partial_json for e in events if e.type == "content_block_delta"]
+    assert len(parts) > 1 and all(e.delta.type == "input_json_delta" for e in events if e.type == "content_block_delta")
+    assert json.loads("".join(parts)) == PLAN_INPUT
+    assert events[-2].delta.stop_reason == "tool_use" and events[-2].usage.output_tokens > 0
+
+
+def test_wire_format_is_sse_and_chunked(server):
+    payload = json.dumps({**worker_body("pkg/new.py"), "stream": True}).encode()
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=5) as sock:
+        sock.sendall(b"POST /v1/messages?beta=true HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert b"200" in head.split(b"\r\n")[0] and b"Transfer-Encoding: chunked" in head
+    assert rest.endswith(b"0\r\n\r\n")
+    assert b"event: message_start\ndata: {" in rest and b"event: ping\n" in rest
+    assert server.requests[0].key == "worker:pkg/new.py"
+
+
+def test_text_answers(server):
+    body = dict(model=MODEL, max_tokens=50, tools=[tool("write_summary")],
+                messages=[{"role": "user", "content": "x"}])
+    server.set_script({"synthesizer": [{"text": "No tool today, " * 10}]})
+    message = client(server).messages.create(**body)
+    assert [b.type for b in message.content] == ["text"] and message.content[0].text == "No tool today, " * 10
+    assert message.stop_reason == "end_turn"
+    with client(server).messages.stream(**body) as stream:
+        assert stream.get_final_text() == "No tool today, " * 10
+
+
+def test_async_client(server):
+    async def run():
+        aclient = anthropic.AsyncAnthropic(base_url=server.url, api_key="k", max_retries=0)
+        plain, streamed = await asyncio.gather(
+            aclient.messages.create(**worker_body("pkg/mod.py")),
+            _astream(aclient, worker_body("pkg/new.py")))
+        await aclient.close()
+        return plain, streamed
+
+    plain, streamed = asyncio.run(run())
+    assert tool_block(plain).input == {"patch": PATCH_MOD}
+    assert tool_block(streamed).input == {"patch": PATCH_NEW}
+    assert sorted(r.key for r in server.requests) == ["worker:pkg/mod.py", "worker:pkg/new.py"]
+
+
+async def _astream(aclient, body):
+    async with aclient.messages.stream(**body) as stream:
+        return await stream.get_final_message()
+
+
+def test_sse_events_for_raw_content_and_empty_input():
+    body = {"messages": []}
+    message = reply_for_turn({"content": [{"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                                          {"type": "tool_use", "id": "t", "name": "x", "input": {}}],
+                              "stop_reason": "max_tokens"}, body, "k", 0)
+    events = sse_events(message)
+    deltas = [d["delta"] for t, d in events if t == "content_block_delta"]
+    assert {"type": "signature_delta", "signature": "sig"} in deltas
+    assert {"type": "input_json_delta", "partial_json": ""} in deltas
+    assert events[-2][1]["delta"]["stop_reason"] == "max_tokens"
+
+
+# -- keys and turns ----------------------------------------------------------------------
+def test_key_derivation_for_each_role(server):
+    c = client(server)
+    assert tool_block(c.messages.create(**orch_body())).name == "read_file"
+    assert tool_block(c.messages.create(**worker_body("pkg/new.py"))).input == {"patch": PATCH_NEW}
+    assert tool_block(c.messages.create(**worker_body("pkg/mod.py"))).input == {"patch": PATCH_MOD}
+    summary = c.messages.create(model=MODEL, max_tokens=100, tools=[tool("write_summary")],
+                                tool_choice={"type": "tool", "name": "write_summary"},
+                                messages=[{"role": "user", "content": "File: is not read here\nwrite it"}])
+    assert tool_block(summary).input == {"title": "Rename foo", "body": "Because."}
+    assert [(r.key, r.turn, r.status) for r in server.requests] == [
+        ("orchestrator", 0, 200), ("worker:pkg/new.py", 0, 200), ("worker:pkg/mod.py", 0, 200), ("synthesizer", 0, 200)]
+
+
+def test_second_turn_after_tool_result(server):
+    c = client(server)
+    first = c.messages.create(**orch_body())
+    call = tool_block(first)
+    second = c.messages.create(**orch_body(
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "def foo(): ..."}]}))
+    assert tool_block(second).name == "plan_edits" and tool_block(second).input == PLAN_INPUT
+    assert [r.turn for r in server.requests] == [0, 1]  # turn_index: 0-based, the second scripted turn
+
+
+def test_repair_round_for_worker_gets_next_turn():
+    script = {"worker:a.py": [{"tool": "submit_patch", "input": {"patch": "bad"}},
+                              {"tool": "submit_patch", "input": {"patch": "good"}}]}
+    with FakeMessagesServer(json.dumps({"format": FORMAT, "turns": script})) as srv:  # JSON text works too
+        c = client(srv)
+        first = c.messages.create(**worker_body("a.py"))
+        body = worker_body("a.py")
+        body["messages"] += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+                             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_block(first).id,
+                                                           "is_error": True, "content": "does not apply"}]}]
+        assert tool_block(c.messages.create(**body)).input == {"patch": "good"}
+
+
+# -- errors -------------------------------------------------------------------------------
+def test_script_exhausted_is_bad_request(server):
+    c = client(server, retries=2)
+    c.messages.create(**worker_body("pkg/mod.py"))
+    body = worker_body("pkg/mod.py")
+    body["messages"] += [{"role": "assistant", "content": "done"}, {"role": "user", "content": "again"}]
+    with pytest.raises(anthropic.BadRequestError) as info:
+        c.messages.create(**body)
+    assert "worker:pkg/mod.py" in str(info.value)
+    assert info.value.body["error"]["type"] == "invalid_request_error"
+    assert [r.status for r in server.requests] == [200, 400]  # not retried
+
+
+def test_unknown_key_and_underivable_key_are_bad_requests(server):
+    c = client(server)
+    with pytest.raises(anthropic.BadRequestError, match="worker:nope.py"):
+        c.messages.create(**worker_body("nope.py"))
+    with pytest.raises(anthropic.BadRequestError, match="cannot tell the role"):
+        c.messages.create(model=MODEL, max_tokens=10, tools=[tool("mystery")], messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(anthropic.BadRequestError, match="File:"):
+        c.messages.create(model=MODEL, max_tokens=10, tools=[tool("submit_patch")],
+                          messages=[{"role": "user", "content": "no file line"}])
+    assert [(r.key, r.status) for r in server.requests] == [("worker:nope.py", 400), (None, 400), (None, 400)]
+
+
+# -- concurrency --------------------------------------------------------------------------
+def _parallel(fn, n: int) -> list:
+    results: list = [None] * n
+    def run(i):
+        try:
+            results[i] = fn(i)
+        except Exception as exc:  # reported by the caller's asserts
+            results[i] = exc
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return results
+
+
+def test_concurrent_requests_overlap():
+    paths = [f"f{i}.py" for i in range(5)]
+    script = {f"worker:{p}": [{"tool": "submit_patch", "input": {"patch": p}}] for p in paths}
+    with FakeMessagesServer(script, latency=0.3) as srv:
+        c = client(srv)
+        began = time.monotonic()
+        results = _parallel(lambda i: c.messages.create(**worker_body(paths[i])), 5)
+        wall = time.monotonic() - began
+    assert [tool_block(r).input["patch"] for r in results] == paths
+    assert srv.peak_in_flight == 5
+    assert wall < 1.0, wall
+
+
+def test_latency_callable():
+    calls = []
+    def jitter():
+        calls.append(1)
+        return 0.01
+    with FakeMessagesServer(SCRIPT, latency=jitter) as srv:
+        client(srv).messages.create(**orch_body())
+    assert calls == [1]
+
+
+def test_max_concurrent_rejects_with_retry_after_and_sdk_recovers():
+    paths = [f"f{i}.py" for i in range(5)]
+    script = {f"worker:{p}": [{"tool": "submit_patch", "input": {"patch": p}}] for p in paths}
+    with FakeMessagesServer(script, latency=0.2, max_concurrent=2) as srv:
+        # two slow requests hold both slots; a third without retries sees the 429
+        holders = [threading.Thread(target=client(srv).messages.create, kwargs=worker_body(p)) for p in paths[:2]]
+        for t in holders:
+            t.start()
+        deadline = time.monotonic() + 2
+        while srv.in_flight < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        with pytest.raises(anthropic.RateLimitError) as info:
+            client(srv).messages.create(**worker_body(paths[2]))
+        assert info.value.response.headers["retry-after"] == "0.05"
+        assert info.value.body["error"]["type"] == "rate_limit_error"
+        for t in holders:
+            t.join(5)
+
+        c = client(srv, retries=20)
+        results = _parallel(lambda i: c.messages.create(**worker_body(paths[i])), 5)
+    assert [tool_block(r).input["patch"] for r in results] == paths
+    assert srv.peak_in_flight == 2
+    statuses = [r.status for r in srv.requests]
+    assert statuses.count(200) == 7 and statuses.count(429) >= 2
+    assert all(r.key and r.key.startswith("worker:") for r in srv.requests)
+
+
+# -- fault turns ---------------------------------------------------------------------------
+def test_overloaded_fault_then_answer():
+    script = {"orchestrator": [{"http_error": 529, "retry_after": 0.01, "times": 1},
+                               {"tool": "plan_edits", "input": PLAN_INPUT}]}
+    with FakeMessagesServer(script) as srv:
+        message = client(srv, retries=2).messages.create(**orch_body())
+    assert tool_block(message).input == PLAN_INPUT
+    assert [(r.turn, r.status) for r in srv.requests] == [(0, 529), (0, 200)]
+    assert srv.requests[1].headers["x-stainless-retry-count"] == "1"
+
+
+def test_fault_runs_attach_to_the_next_real_turn():
+    script = {"orchestrator": [{"text": "zero"},
+                               {"http_error": 429, "retry_after": 0.01, "times": 2},
+                               {"http_error": 500, "message": "boom"},
+                               {"text": "one"},
+                               {"http_error": 529}]}
+    second = orch_body({"role": "assistant", "content": "zero"}, {"role": "user", "content": "more"})
+    third = orch_body({"role": "assistant", "content": "zero"}, {"role": "user", "content": "more"},
+                      {"role": "assistant", "content": "one"}, {"role": "user", "content": "more"})
+    with FakeMessagesServer(script) as srv:
+        c = client(srv)
+        assert c.messages.create(**orch_body()).content[0].text == "zero"
+        with pytest.raises(anthropic.RateLimitError) as info:
+            c.messages.create(**second)
+        assert info.value.response.headers["retry-after"] == "0.01"
+        with pytest.raises(anthropic.RateLimitError):
+            c.messages.create(**second)
+        with pytest.raises(anthropic.InternalServerError, match="boom") as info:
+            c.messages.create(**second)
+        assert info.value.body["error"]["type"] == "api_error"
+        assert c.messages.create(**second).content[0].text == "one"
+        assert c.messages.create(**second).content[0].text == "one"  # faults are spent
+        with pytest.raises(anthropic.OverloadedError):  # a trailing run plays for the turn past the end
+            c.messages.create(**third)
+        with pytest.raises(anthropic.BadRequestError, match="turn 3 was asked for"):
+            c.messages.create(**third)
+        srv.set_script(script)  # restarts the fault counts
+        with pytest.raises(anthropic.RateLimitError):
+            c.messages.create(**second)
+    assert [r.status for r in srv.requests] == [200, 429, 429, 500, 200, 200, 529, 400, 429]
+
+
+def test_drop_connection_and_cut_stream_are_retryable_failures():
+    script = {"orchestrator": [{"drop_connection": True}, {"cut_stream": True},
+                               {"tool": "plan_edits", "input": PLAN_INPUT}]}
+    with FakeMessagesServer(script) as srv:
+        with pytest.raises(anthropic.APIConnectionError):
+            client(srv).messages.create(**orch_body())
+        # a stream cut after its headers is not wrapped by the SDK: httpx2 raises while iterating
+        with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
+            with client(srv).messages.stream(**orch_body()) as stream:
+                stream.get_final_message()
+        with client(srv).messages.stream(**orch_body()) as stream:
+            assert tool_block(stream.get_final_message()).input == PLAN_INPUT
+    assert [r.status for r in srv.requests] == [0, 200, 200]
+
+
+def test_drop_connection_recovered_by_sdk_retry():
+    script = {"orchestrator": [{"drop_connection": True}, {"tool": "plan_edits", "input": PLAN_INPUT}]}
+    with FakeMessagesServer(script) as srv:
+        assert tool_block(client(srv, retries=2).messages.create(**orch_body())).input == PLAN_INPUT
+    assert [r.status for r in srv.requests] == [0, 200]
+
+
+# -- lifecycle ----------------------------------------------------------------------------
+def test_env_points_the_sdk_at_the_server(server, monkeypatch):
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    assert server.env() == {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "test-key"}
+    assert server.url.startswith("http://127.0.0.1:")
+    message = anthropic.Anthropic(max_retries=0).messages.create(**orch_body())
+    assert tool_block(message).name == "read_file"
+    assert server.requests[0].headers["authorization"] == "Bearer test-key"
+
+
+def test_stop_is_prompt_with_open_connections_and_sleeping_requests():
+    srv = FakeMessagesServer(SCRIPT, latency=30).start()
+    c = client(srv)
+    t = threading.Thread(target=lambda: pytest.raises(Exception, c.messages.create, **orch_body()), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 2
+    while srv.in_flight < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    began = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - began < 1.0
+    t.join(3)
+    assert not t.is_alive()
+    srv.stop()  # idempotent

@@ -1,0 +1,43 @@
+"""The distribution installs everything under the one namespace `diffcrew`, and the CLI starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_has_only_the_diffcrew_namespace(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("diffcrew-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert top == {"diffcrew"}
+    for package in ("agent", "tools", "prompts", "sandbox"):
+        assert f"diffcrew/{package}/__init__.py" in names
+    assert "diffcrew/prompts/worker.md" in names
+    assert "diffcrew/agent/demo/script.json" in names
+    assert "diffcrew/agent/demo/sample/inventory/store.py" in names
+    assert not any(n.startswith(("tests/", "bench/")) for n in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "diffcrew = diffcrew.agent.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_version_and_help_do_not_import_the_sdk() -> None:
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom diffcrew.agent.cli import main\n"
+            "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0, r.output\n"
+            "r2 = CliRunner().invoke(main, ['run', '--help']); assert 'Example' in r2.output\n"
+            "print('anthropic' in sys.modules, 'git' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_console_script_runs() -> None:
+    out = subprocess.run(["diffcrew", "--version"], capture_output=True, text=True, check=True,
+                         env={**os.environ})
+    assert out.stdout.strip() == "diffcrew, version 0.1.0"

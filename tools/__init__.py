@@ -1,0 +1,1 @@
+"""diffcrew.tools: deterministic capabilities (repository context, patch engine, git). Never calls a model."""

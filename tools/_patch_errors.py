@@ -1,0 +1,216 @@
+"""Words for the repair loop: every refusal of the patch engine, as text a model can act on.
+
+Owns PatchRejected (the PatchError the engine raises, carrying structured failures),
+the paragraph for each kind of failure, and the search for the closest real lines of
+the file. The first line of every message is a one-line summary; the rest says which
+hunk, why, and what the file really holds there, so one repair round is enough.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from diffcrew.tools.errors import PatchError
+
+if TYPE_CHECKING:
+    from diffcrew.tools._patch_parse import Hunk
+
+_SHOWN_HUNK_LINES = 4  # enough of a hunk to recognise it without repeating all of it
+_SHOWN_FILE_LINES = 14  # file lines quoted per failure: enough to copy context from
+_MAX_WIDTH = 160
+_MAX_CANDIDATES = 10
+_FUZZY_PROBES = 3  # hunk lines compared character-wise when no line matches even loosely
+_MIN_SIMILARITY = 0.5
+
+TIER_WORDS = {
+    "exact": "exactly",
+    "trailing-ws": "ignoring trailing whitespace",
+    "whitespace": "ignoring whitespace runs and blank lines",
+    "indent": "ignoring indentation",
+    "trimmed": "after trimming outer context lines",
+}
+
+
+@dataclass(frozen=True)
+class HunkFailure:
+    """One reason a diff was refused. `hunk` is 1-based; 0 when the whole diff is at fault."""
+
+    hunk: int
+    reason: str  # no-diff | malformed | wrong-path | no-hunks | not-creation | exists
+    #              | missing | not-deletion | no-anchor | no-match | ambiguous | overlap
+    summary: str  # a short clause for the first line
+    message: str  # the full paragraph
+    lines: tuple[int, ...] = ()  # 1-based file lines: candidates, or the conflicting span
+
+
+class PatchRejected(PatchError):
+    """The PatchError raised by the patch engine; `failures` says the same as str(), structured."""
+
+    def __init__(self, text: str, failures: Sequence[HunkFailure] = ()) -> None:
+        super().__init__(text)
+        self.failures: tuple[HunkFailure, ...] = tuple(failures)
+
+
+def whole_diff_error(reason: str, summary: str, detail: str = "", hunk: int = 0) -> PatchRejected:
+    """A refusal that concerns the diff as a whole (or one line of it), not a located hunk."""
+    failure = HunkFailure(hunk, reason, summary, detail or summary)
+    text = summary if not detail else f"{summary}\n{detail}"
+    return PatchRejected(text, (failure,))
+
+
+def hunk_errors(path: str, total: int, failures: Sequence[HunkFailure]) -> PatchRejected:
+    """One error for every hunk that could not be placed; nothing was applied."""
+    failures = sorted(failures, key=lambda f: f.hunk)
+    if len(failures) == 1:
+        f = failures[0]
+        head = f"patch for {path} not applied: hunk {f.hunk} of {total} {f.summary}"
+        fix = "Fix that hunk"
+    else:
+        clauses = "; ".join(f"hunk {f.hunk} {f.summary}" for f in failures)
+        head = f"patch for {path} not applied: {len(failures)} of {total} hunks failed ({clauses})"
+        fix = "Fix those hunks"
+    advice = f"No hunk was applied. {fix} and send the complete diff for {path} again."
+    body = "\n\n".join(f.message for f in failures)
+    return PatchRejected(f"{head}\n{advice}\n\n{body}", failures)
+
+
+def describe_hunk(hunk: Hunk, total: int) -> str:
+    """The heading that identifies a hunk: number, where it is in the reply, first lines."""
+    where = f"line {hunk.diff_line} of the diff"
+    head = f"Hunk {hunk.index} of {total} ({where}" + (f", {hunk.header!r})" if hunk.header else ")")
+    shown = [f"    {line.kind}{_clip(line.text)}" for line in hunk.lines[:_SHOWN_HUNK_LINES]]
+    if len(hunk.lines) > _SHOWN_HUNK_LINES:
+        more = len(hunk.lines) - _SHOWN_HUNK_LINES
+        shown.append(f"    ... ({more} more line{'s' if more > 1 else ''})")
+    return f"{head} begins:\n" + "\n".join(shown)
+
+
+def no_anchor(hunk: Hunk, total: int) -> HunkFailure:
+    """A hunk of added lines only, in a file that is not empty: nothing says where it goes."""
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        "It has only added lines, so nothing says where they go. Include at least one unchanged "
+        "line (starting with ' ') copied from the file above or below the insertion point."
+    )
+    return HunkFailure(hunk.index, "no-anchor", "has no context or removed lines to locate it by", text)
+
+
+def ambiguous(hunk: Hunk, total: int, tier: str, starts: Sequence[int]) -> HunkFailure:
+    """A hunk whose old side fits several places equally well at the first tier that fits at all."""
+    listed = _list_lines(starts)
+    how = TIER_WORDS.get(tier, tier)
+    stated = ""
+    if hunk.old_start is not None:
+        stated = f" The @@ header says line {hunk.old_start}, which is not one of them."
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        f"Its unchanged and removed lines match {len(starts)} places in the file ({how}), "
+        f"starting at lines {listed}.{stated} Add unchanged lines above or below the change that "
+        "differ between those places, or put the intended start line in the @@ header."
+    )
+    summary = f"matches {len(starts)} places (lines {listed})"
+    return HunkFailure(hunk.index, "ambiguous", summary, text, tuple(starts))
+
+
+def overlap(hunk: Hunk, other: Hunk, span: tuple[int, int], other_span: tuple[int, int]) -> HunkFailure:
+    """Two hunks whose located old sides share file lines; applying both would be guesswork."""
+    text = (
+        f"Hunk {hunk.index} (line {hunk.diff_line} of the diff) overlaps hunk {other.index}: "
+        f"hunk {other.index} covers file lines {other_span[0]}-{other_span[1]} and hunk {hunk.index} "
+        f"covers lines {span[0]}-{span[1]}. Merge them into one hunk, or drop the duplicate."
+    )
+    summary = f"overlaps hunk {other.index}"
+    return HunkFailure(hunk.index, "overlap", summary, text, span)
+
+
+def no_match(hunk: Hunk, total: int, lines: Sequence[str], squashed: Sequence[str]) -> HunkFailure:
+    """A hunk whose old side fits nowhere: quote the closest real lines so the model can copy them."""
+    old = [line.text for line in hunk.lines if line.kind != "+"]
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        f"Its {len(old)} unchanged and removed lines match no place in the file, even ignoring "
+        "whitespace and indentation and trimming outer context lines."
+    )
+    start = closest_start(old, squashed, hunk.old_start)
+    if start is None:
+        text += " No line of the file resembles them; check that this is the right file."
+    else:
+        text += "\n" + _window(old, lines, start)
+    text += "\nCopy unchanged and removed lines exactly from the file, each prefixed by ' ' or '-'."
+    return HunkFailure(hunk.index, "no-match", "matches no place in the file", text)
+
+
+def squash(text: str) -> str:
+    """A line with all whitespace runs collapsed and ends stripped: the loosest comparison."""
+    return " ".join(text.split())
+
+
+def closest_start(old: Sequence[str], squashed: Sequence[str], stated: int | None) -> int | None:
+    """0-based file line where the hunk's old side most plausibly was meant to start."""
+    wanted: dict[str, list[int]] = {}
+    for j, text in enumerate(old):
+        key = squash(text)
+        if key:
+            wanted.setdefault(key, []).append(j)
+    votes: Counter[int] = Counter()
+    for i, key in enumerate(squashed):
+        for j in wanted.get(key, ())[:8]:  # a line repeated in the hunk must not swamp the vote
+            votes[i - j] += 1
+    near = (stated - 1) if stated else 0
+    if votes:
+        best = max(votes, key=lambda s: (votes[s], -abs(s - near)))
+        return max(0, best)
+    return _fuzzy_start(old, squashed)
+
+
+def _fuzzy_start(old: Sequence[str], squashed: Sequence[str]) -> int | None:
+    """Fall back to character similarity (error path only) for the first few hunk lines."""
+    probes = [(j, squash(t)) for j, t in enumerate(old) if t.strip()][:_FUZZY_PROBES]
+    best, where = _MIN_SIMILARITY, None
+    matcher = difflib.SequenceMatcher(None, autojunk=False)
+    for j, probe in probes:
+        matcher.set_seq2(probe)  # seq2 is the cached side; the file lines vary
+        for i, key in enumerate(squashed):
+            if not key:
+                continue
+            matcher.set_seq1(key)
+            if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
+                continue
+            ratio = matcher.ratio()
+            if ratio > best:
+                best, where = ratio, max(0, i - j)
+    return where
+
+
+def _window(old: Sequence[str], lines: Sequence[str], start: int) -> str:
+    """The file lines around `start` with numbers, and the first line where the hunk differs."""
+    start = min(start, max(0, len(lines) - 1))
+    lo = max(0, start - 1)
+    hi = min(len(lines), start + len(old) + 1, lo + _SHOWN_FILE_LINES)
+    quoted = "\n".join(f"{i + 1:>6} | {_clip(lines[i])}" for i in range(lo, hi))
+    text = f"The closest lines in the file are {lo + 1}-{hi}:\n{quoted}"
+    for j, want in enumerate(old):
+        i = start + j
+        if i >= len(lines):
+            return text + f"\nThe file ends at line {len(lines)}, before the hunk's line {want!r}."
+        if lines[i] != want:
+            same_words = lines[i].split() == want.split()
+            show = repr if same_words else (lambda s: repr(_clip(s)))
+            note = " (they differ only in whitespace)" if same_words else ""
+            return text + f"\nFirst difference: the diff has {show(want)} where line {i + 1} is {show(lines[i])}{note}."
+    return text
+
+
+def _list_lines(starts: Sequence[int]) -> str:
+    shown = ", ".join(str(s) for s in starts[:_MAX_CANDIDATES])
+    if len(starts) > _MAX_CANDIDATES:
+        shown += f" and {len(starts) - _MAX_CANDIDATES} more"
+    return shown
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_WIDTH else text[: _MAX_WIDTH - 3] + "..."

@@ -1,0 +1,352 @@
+"""Reading diffs out of model text: fences, prose, file sections and tolerant hunks.
+
+Owns the syntax side of the patch engine: where the diff is in a reply, where each
+file's section starts, which paths its headers name, and what each hunk line means.
+It never looks at the file being patched; locating and applying live elsewhere.
+
+Tolerated: prose and markdown fences around the diff, missing `diff --git`/`index`
+lines, missing or wrong @@ numbers and counts, `@@ @@`, hunks with no @@ line right
+after the file headers, blank context lines that lost their leading space, CRLF diffs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
+
+Numbered = list[tuple[int, str]]  # (1-based line number in the model's text, line without ending)
+
+_FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})[ \t]*([^\s`]*)")
+_HUNK_INNER = re.compile(r"^@@+(.*?)(?:@@|$)")
+_NUMBERS = re.compile(r"-\s*(\d+)(?:\s*,\s*(\d+))?(?:\s+\+\s*(\d+)(?:\s*,\s*(\d+))?)?")
+_DIFF_LANGS = frozenset({"diff", "patch", "udiff"})
+_GIT_META = ("index ", "similarity index", "dissimilarity index", "old mode", "new mode",
+             "copy from", "copy to", "Binary files", "GIT binary patch")
+_BODY = (" ", "+", "-")
+
+
+@dataclass(frozen=True)
+class HunkLine:
+    kind: str  # " " unchanged, "-" removed, "+" added
+    text: str
+    soft: bool = False  # a blank line written without its leading space
+
+
+@dataclass(frozen=True)
+class Hunk:
+    index: int  # 1-based order in the diff text
+    diff_line: int  # where it starts in the model's text, for error messages
+    header: str  # the @@ line as written ("" when the hunk had none)
+    old_start: int | None  # numbers from the @@ line; only ever hints
+    new_start: int | None
+    lines: tuple[HunkLine, ...]
+    old_no_eol: bool = False  # "\ No newline at end of file" after a removed/unchanged line
+    new_no_eol: bool = False  # ... after an added/unchanged line
+
+
+@dataclass(frozen=True)
+class Section:
+    old_path: str | None  # a/ b/ ./ stripped; None for /dev/null or when no header named it
+    new_path: str | None
+    old_raw: str | None  # as written, quotes and ./ removed but a/ b/ kept
+    new_raw: str | None
+    created: bool
+    deleted: bool
+    hunks: tuple[Hunk, ...]
+    text: str  # this section's lines of the model's text
+
+
+@dataclass
+class _Draft:
+    """A section while it is being read (mutable; frozen into a Section at the end)."""
+
+    first: int
+    last: int
+    old: str | None = None  # path text of the --- line; "/dev/null" kept verbatim here
+    new: str | None = None
+    git_old: str | None = None
+    git_new: str | None = None
+    created: bool = False
+    deleted: bool = False
+    hunks: list[Hunk] = field(default_factory=list)
+
+    @property
+    def has_header(self) -> bool:
+        return self.old is not None or self.new is not None
+
+
+def parse_diff(text: str) -> list[Section]:
+    """Every file section of every diff in `text`, in order. Raises PatchRejected when there is none."""
+    counter = itertools.count(1)
+    sections: list[Section] = []
+    for block in _blocks(text):
+        sections.extend(_Parser(block, counter).run())
+    if not sections:
+        raise whole_diff_error(
+            "no-diff",
+            "no diff found: expected a unified diff",
+            "Send the change as a unified diff: '--- a/PATH' and '+++ b/PATH' lines, then hunks "
+            "that start with '@@' and whose lines start with ' ' (unchanged), '-' (removed) or '+' (added).",
+        )
+    return sections
+
+
+def clean_path(raw: str | None) -> str | None:
+    """A header path without its a/ or b/ prefix and leading ./ (None stays None)."""
+    if raw is None:
+        return None
+    path = _strip_dot(raw)
+    if path.startswith(("a/", "b/")):
+        path = _strip_dot(path[2:])
+    return path
+
+
+def _strip_dot(path: str) -> str:
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def _header_path(rest: str) -> str | None:
+    """The path of a ---/+++ line: timestamps after a tab dropped, quotes removed, /dev/null is None."""
+    path = rest.split("\t", 1)[0].strip()
+    if len(path) >= 2 and path[0] == path[-1] == '"':
+        path = path[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return None if path == "/dev/null" else _strip_dot(path)
+
+
+def _numbered(text: str) -> Numbered:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    raw = text.split("\n")
+    if raw[-1] == "":
+        raw.pop()  # the text's final newline ends its last line; it does not start another
+    return [(n, line[:-1] if line.endswith("\r") else line) for n, line in enumerate(raw, 1)]
+
+
+def _blocks(text: str) -> list[Numbered]:
+    """The fenced blocks that hold a diff, or the whole text when no fence does."""
+    lines = _numbered(text)
+    blocks: list[tuple[str, Numbered]] = []
+    current: Numbered | None = None
+    fence, lang = "", ""
+    for n, line in lines:
+        opener = _FENCE_OPEN.match(line)
+        if current is None:
+            if opener:
+                current, fence, lang = [], opener.group(1), opener.group(2).lower()
+        elif line.strip() and line.rstrip() == fence[0] * len(line.rstrip()) and len(line.rstrip()) >= len(fence):
+            blocks.append((lang, current))
+            current = None
+        else:
+            current.append((n, line))
+    if current is not None:  # an unclosed fence runs to the end (a truncated reply)
+        blocks.append((lang, current))
+    chosen = [b for lang, b in blocks if lang in _DIFF_LANGS or _has_structure(b)]
+    return chosen or [lines]
+
+
+def _has_structure(block: Numbered) -> bool:
+    return any(line.startswith(("@@", "--- ", "+++ ", "diff --git ")) for _, line in block)
+
+
+def _is_bare(block: Numbered) -> bool:
+    """Hunk lines only, no headers at all: e.g. a creation written as '+' lines."""
+    solid = [line for _, line in block if line.strip()]
+    return bool(solid) and not _has_structure(block) and all(
+        line.startswith((*_BODY, "\\")) for line in solid
+    ) and any(line.startswith(("+", "-")) for line in solid)
+
+
+class _Parser:
+    """A line-by-line reader of one block; the state is the section being read."""
+
+    def __init__(self, lines: Numbered, counter: Iterator[int]) -> None:
+        self.lines = lines
+        self.counter = counter
+        self.drafts: list[_Draft] = []
+
+    @property
+    def cur(self) -> _Draft | None:
+        return self.drafts[-1] if self.drafts else None
+
+    def run(self) -> list[Section]:
+        i = self._hunk(0, has_header=False) if _is_bare(self.lines) else 0
+        while i < len(self.lines):
+            i = self._step(i)
+        return [self._freeze(d) for d in self.drafts]
+
+    def _new(self, i: int) -> _Draft:
+        self.drafts.append(_Draft(first=i, last=i))
+        return self.drafts[-1]
+
+    def _next_starts(self, i: int, prefixes: tuple[str, ...]) -> bool:
+        return i + 1 < len(self.lines) and self.lines[i + 1][1].startswith(prefixes)
+
+    def _step(self, i: int) -> int:
+        line = self.lines[i][1]
+        if line.startswith("diff --git "):
+            draft = self._new(i)
+            draft.git_old, draft.git_new = _git_paths(line[len("diff --git "):])
+            return i + 1
+        if line.startswith("--- ") and self._next_starts(i, ("+++ ", "@@")):
+            draft = self._for_header(i, old=True)
+            draft.old, draft.last = line[4:], i
+            return i + 1
+        if line.startswith("+++ "):
+            draft = self._for_header(i, old=False)
+            draft.new, draft.last = line[4:], i
+            return i + 1
+        if line.startswith("@@"):
+            return self._hunk(i, has_header=True)
+        draft = self.cur
+        if draft is not None and not draft.hunks:
+            if _meta(draft, line):
+                draft.last = i
+                return i + 1
+            # Models often skip the @@ line and start the hunk right after the file headers.
+            if draft.has_header and line.startswith(_BODY) and line.strip():
+                return self._hunk(i, has_header=False)
+        return i + 1  # prose between or around diffs
+
+    def _for_header(self, i: int, old: bool) -> _Draft:
+        draft = self.cur
+        taken = draft is None or bool(draft.hunks) or (draft.has_header if old else draft.new is not None)
+        return self._new(i) if taken else draft
+
+    def _hunk(self, i: int, has_header: bool) -> int:
+        draft = self.cur if self.cur is not None else self._new(i)
+        number, head = self.lines[i]
+        nums = _parse_numbers(head) if has_header else (None, None, None, None)
+        index = next(self.counter)
+        body, flags, end, last = _read_body(self.lines, i + 1 if has_header else i, nums[1], nums[3], index)
+        draft.hunks.append(Hunk(
+            index=index, diff_line=number, header=head.strip() if has_header else "",
+            old_start=nums[0], new_start=nums[2], lines=tuple(body),
+            old_no_eol=flags[0], new_no_eol=flags[1],
+        ))
+        draft.last = max(last, i)
+        return end
+
+    def _freeze(self, d: _Draft) -> Section:
+        old_raw = _header_path(d.old) if d.old is not None else d.git_old
+        new_raw = _header_path(d.new) if d.new is not None else d.git_new
+        created = d.created or (d.old is not None and old_raw is None)
+        deleted = d.deleted or (d.new is not None and new_raw is None)
+        text = "\n".join(line for _, line in self.lines[d.first: d.last + 1]) + "\n"
+        return Section(
+            old_path=None if created else clean_path(old_raw), new_path=None if deleted else clean_path(new_raw),
+            old_raw=None if created else old_raw, new_raw=None if deleted else new_raw,
+            created=created, deleted=deleted, hunks=tuple(d.hunks), text=text,
+        )
+
+
+def _meta(draft: _Draft, line: str) -> bool:
+    """Git's extended header lines; the ones that matter set the draft's flags."""
+    if line.startswith("new file mode"):
+        draft.created = True
+    elif line.startswith("deleted file mode"):
+        draft.deleted = True
+    elif line.startswith(("rename from ", "rename to ")):
+        path = _strip_dot(line.split(" ", 2)[2].strip())
+        if line.startswith("rename from "):
+            draft.git_old = path
+        else:
+            draft.git_new = path
+    return line.startswith(("new file mode", "deleted file mode", "rename from ", "rename to ", *_GIT_META))
+
+
+def _git_paths(rest: str) -> tuple[str | None, str | None]:
+    parts = rest.split()
+    if len(parts) == 2:
+        return _strip_dot(parts[0]), _strip_dot(parts[1])
+    if " b/" in rest:  # paths with spaces: split at the b/ prefix
+        old, new = rest.split(" b/", 1)
+        return _strip_dot(old.strip()), "b/" + new.strip()
+    return None, None
+
+
+def _parse_numbers(header: str) -> tuple[int | None, int | None, int | None, int | None]:
+    """(old start, old count, new start, new count) from an @@ line; None for each one missing."""
+    inner = _HUNK_INNER.match(header)
+    found = _NUMBERS.search(inner.group(1) if inner else "")
+    if not found:
+        return None, None, None, None
+    values = [int(g) if g is not None else None for g in found.groups()]
+    return values[0], values[1], values[2], values[3]
+
+
+def _read_body(
+    lines: Numbered, i: int, old_count: int | None, new_count: int | None, index: int
+) -> tuple[list[HunkLine], list[bool], int, int]:
+    """Hunk lines from line i on: (lines, [old lacks final newline, new lacks it], next i, last line used)."""
+    body: list[HunkLine] = []
+    flags = [False, False]
+    old_seen = new_seen = 0
+    last = i - 1
+    while i < len(lines):
+        number, line = lines[i]
+        if line.startswith("\\"):
+            _mark_no_eol(body, flags)
+        elif _ends_hunk(lines, i, old_count is None or old_seen >= old_count):
+            break
+        elif old_count is not None and new_count is not None and old_seen >= old_count \
+                and new_seen >= new_count and not _body_follows(lines, i):
+            break  # the header's counts are met and what follows is not more hunk
+        elif line.startswith(_BODY) or not line.strip():
+            entry = HunkLine(line[0], line[1:]) if line.startswith(_BODY) else HunkLine(" ", "", soft=True)
+            body.append(entry)
+            old_seen += entry.kind != "+"
+            new_seen += entry.kind != "-"
+        elif _body_follows(lines, i + 1):
+            raise _malformed(number, line, index)
+        else:
+            break  # prose after the diff
+        last = i
+        i += 1
+    # Blank lines at the end are separators, unless the header's counts say they are context.
+    while body and body[-1].soft and (old_count is None or old_seen > old_count):
+        body.pop()
+        old_seen -= 1
+    return body, flags, i, last
+
+
+def _ends_hunk(lines: Numbered, i: int, old_side_done: bool) -> bool:
+    line = lines[i][1]
+    if line.startswith(("@@", "diff --git ")):
+        return True
+    # "--- x" is a removed "-- x" while the header still expects removed lines.
+    return old_side_done and line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1][1].startswith("+++ ")
+
+
+def _body_follows(lines: Numbered, i: int) -> bool:
+    """Whether the next non-blank line from i on continues a hunk."""
+    while i < len(lines) and not lines[i][1].strip():
+        i += 1
+    if i >= len(lines):
+        return False
+    line = lines[i][1]
+    return line.startswith((*_BODY, "\\")) and not _ends_hunk(lines, i, True)
+
+
+def _mark_no_eol(body: list[HunkLine], flags: list[bool]) -> None:
+    if body:
+        kind = body[-1].kind
+        flags[0] = flags[0] or kind != "+"
+        flags[1] = flags[1] or kind != "-"
+
+
+def _malformed(number: int, line: str, index: int) -> PatchRejected:
+    shown = line if len(line) <= 120 else line[:117] + "..."
+    return whole_diff_error(
+        "malformed",
+        f"diff not applied: line {number} of the diff (in hunk {index}) is not a diff line: {shown!r}",
+        "Inside a hunk every line starts with ' ' (unchanged), '-' (removed) or '+' (added): "
+        "if it is an unchanged line, put a space before it. Write unchanged lines out in full "
+        "instead of eliding them with '...', and keep explanations outside the diff.",
+        hunk=index,
+    )

@@ -1,0 +1,107 @@
+"""The file side of patching: lines with their own endings, the BOM, and assembling the result.
+
+Owns byte fidelity: unchanged lines keep the file's exact text and line ending, added
+lines take the file's dominant ending, and the BOM and final-newline state survive
+unless the diff says otherwise with "\\ No newline at end of file".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from diffcrew.tools._patch_locate import Placement
+from diffcrew.tools._patch_parse import Hunk
+
+_BOM = "\ufeff"
+Placed = Sequence[tuple[Hunk, Placement]]
+
+
+@dataclass(frozen=True)
+class FileText:
+    bom: bool
+    lines: tuple[str, ...] | list[str]  # contents without line endings
+    eols: tuple[str, ...] | None  # per-line endings, only when they are mixed
+    eol: str  # the dominant ending: every line's when eols is None, and added lines'
+    final_newline: bool  # an empty file counts as True: text added to it ends with a newline
+
+    @classmethod
+    def parse(cls, text: str) -> FileText:
+        bom = text.startswith(_BOM)
+        if bom:
+            text = text[1:]
+        if not text:
+            return cls(bom, (), None, "\n", True)
+        final = text.endswith("\n")
+        crlf, lf = text.count("\r\n"), text.count("\n")
+        if crlf == 0 or crlf == lf:  # uniform endings: one C-level split, no per-line work
+            eol = "\r\n" if crlf else "\n"
+            lines = text.split(eol)
+            if final:
+                lines.pop()
+            return cls(bom, lines, None, eol, final)
+        raw = text.split("\n")
+        if final:
+            raw.pop()
+        # The last line's missing newline is kept as final_newline, so every line has an ending here.
+        eols = tuple("\r\n" if s.endswith("\r") else "\n" for s in raw)
+        lines = [s[:-1] if s.endswith("\r") else s for s in raw]
+        return cls(bom, lines, eols, "\r\n" if crlf * 2 > lf else "\n", final)
+
+    def ending(self, i: int) -> str:
+        return self.eol if self.eols is None else self.eols[i]
+
+    def chunk(self, start: int, end: int) -> str:
+        """Lines start..end-1 exactly as the file has them, each with its ending."""
+        if end <= start:
+            return ""
+        if self.eols is None:
+            return self.eol.join(self.lines[start:end]) + self.eol
+        return "".join(c + e for c, e in zip(self.lines[start:end], self.eols[start:end]))
+
+
+def final_newline(file: FileText, placed: Placed) -> bool:
+    """Whether the result ends with a newline: the file's state unless a hunk at the end says otherwise."""
+    state = file.final_newline
+    for hunk, placement in placed:
+        if placement.tier == "already-applied" or placement.end < len(file.lines):
+            continue
+        if hunk.new_no_eol:
+            state = False
+        elif hunk.old_no_eol:
+            state = True  # the old side lacked it and the new side does not: the diff adds it
+    return state
+
+
+def render(file: FileText, placed: Placed, final_nl: bool) -> str:
+    """The new text: file lines outside the placements untouched, each placement applied in file order."""
+    parts: list[str] = [_BOM if file.bom else ""]
+    pos = 0
+    for _, placement in sorted(placed, key=lambda hp: (hp[1].start, hp[0].index)):
+        if placement.tier == "already-applied":
+            continue
+        parts.append(file.chunk(pos, placement.start))
+        _render_one(file, placement, parts)
+        pos = max(pos, placement.end)
+    parts.append(file.chunk(pos, len(file.lines)))
+    text = "".join(parts)
+    if not final_nl and text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    return text
+
+
+def _render_one(file: FileText, placement: Placement, parts: list[str]) -> None:
+    at = placement.start
+    shift = placement.shift
+    for line, target in zip(placement.lines, placement.mapping):
+        if line.kind == "+":
+            parts.append((shift.apply(line.text) if shift else line.text) + file.eol)
+            continue
+        if target is None:
+            continue  # a blank line of the hunk that the file does not have
+        # Blank lines the file has and the hunk skipped stay where they are.
+        parts.append(file.chunk(at, target))
+        if line.kind == " ":
+            parts.append(file.lines[target] + file.ending(target))
+        at = target + 1
+    parts.append(file.chunk(at, placement.end))

@@ -1,0 +1,168 @@
+"""Git through GitPython: read the base commit, and build a commit and branch from objects alone.
+
+Nothing here touches the user's working tree, index, HEAD or stash: trees are built in a
+temporary index file (GIT_INDEX_FILE), commits with `commit-tree` (which runs no hooks), and
+the branch is created with `update-ref` against the all-zero id, so an existing branch is never
+overwritten. Every command runs with GIT_OPTIONAL_LOCKS=0 so that even read-only commands never
+refresh the user's index behind their back.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+import git
+from gitdb.base import IStream
+
+from diffcrew.tools.errors import GitError, UsageError
+
+ZERO_OID = "0" * 40
+FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "diffcrew", "GIT_AUTHOR_EMAIL": "diffcrew@localhost",
+                     "GIT_COMMITTER_NAME": "diffcrew", "GIT_COMMITTER_EMAIL": "diffcrew@localhost"}
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """A file in a commit's tree."""
+
+    path: str
+    mode: str
+    blob: str
+    size: int
+
+
+@dataclass(frozen=True)
+class TreeChange:
+    """A file to write (data) or remove (data None) when building a tree."""
+
+    path: str
+    data: bytes | None
+    mode: str = "100644"
+
+
+class GitRepo:
+    """The user's repository, read-only except for new objects, diffcrew's branches and its own files."""
+
+    def __init__(self, path: str | Path) -> None:
+        try:
+            self.repo = git.Repo(path, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise UsageError(f"not a git repository: {path} (run diffcrew inside one, or pass --repo DIR)") from None
+        if self.repo.bare or self.repo.working_tree_dir is None:
+            raise UsageError(f"{path} is a bare repository; diffcrew needs a checkout")
+        self.root = Path(self.repo.working_tree_dir)
+        self.git = self.repo.git
+        self.git.update_environment(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0")
+
+    def _run(self, *args: str, **kwargs: object) -> str:
+        try:
+            return self.git.execute(["git", *args], **kwargs)  # type: ignore[call-overload]
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().strip("'").strip() or str(exc)
+            raise GitError(f"git {args[0]} failed: {detail.splitlines()[-1] if detail else exc}") from None
+
+    @property
+    def common_dir(self) -> Path:
+        """The git directory shared by all worktrees (where diffcrew keeps transcripts and caches)."""
+        value = Path(self._run("rev-parse", "--git-common-dir"))
+        return value if value.is_absolute() else (self.root / value).resolve()
+
+    def resolve(self, ref: str) -> str:
+        """The full commit id of `ref`; a clear error for an unknown ref or an empty repository."""
+        try:
+            return self.git.execute(["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"])
+        except git.GitCommandError:
+            pass
+        if not self.repo.head.is_valid():
+            raise UsageError("the repository has no commits yet: make a first commit, then run diffcrew")
+        raise UsageError(f"unknown base ref {ref!r}: pass --base with a branch, tag or commit that exists")
+
+    def ls_tree(self, commit: str) -> list[TreeEntry]:
+        """Every file (blob) in the commit's tree, with its mode, blob id and size."""
+        out = self._run("ls-tree", "-r", "-l", "-z", "--full-tree", commit, strip_newline_in_stdout=False)
+        entries = []
+        for record in out.split("\0"):
+            if not record:
+                continue
+            meta, path = record.split("\t", 1)
+            mode, kind, blob, size = meta.split()
+            if kind == "blob":
+                entries.append(TreeEntry(path=path, mode=mode, blob=blob, size=int(size)))
+        return entries
+
+    def read_blob(self, blob: str) -> bytes:
+        return self.repo.odb.stream(bytes.fromhex(blob)).read()
+
+    def write_blob(self, data: bytes) -> str:
+        return self.repo.odb.store(IStream("blob", len(data), BytesIO(data))).hexsha.decode()
+
+    def worktree_changes(self, commit: str, paths: list[str]) -> list[str]:
+        """Which of `paths` differ between the commit and the user's working tree (for warnings)."""
+        if not paths:
+            return []
+        out = self._run("diff", "--name-only", "-z", "--no-ext-diff", commit, "--", *paths,
+                        strip_newline_in_stdout=False)
+        return [p for p in out.split("\0") if p]
+
+    def build_tree(self, base: str, changes: list[TreeChange]) -> str:
+        """A tree id: the base commit's tree with `changes` applied, built in a throwaway index."""
+        records = []
+        for change in changes:
+            if change.data is None:
+                records.append(f"0 {ZERO_OID}\t{change.path}")
+            else:
+                records.append(f"{change.mode} {self.write_blob(change.data)}\t{change.path}")
+        with tempfile.TemporaryDirectory(prefix="diffcrew-index-") as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            self._run("read-tree", base, env=env)
+            with tempfile.TemporaryFile() as stdin:
+                stdin.write(("\0".join(records) + "\0").encode("utf-8"))
+                stdin.seek(0)
+                self._run("update-index", "-z", "--index-info", env=env, istream=stdin)
+            return self._run("write-tree", env=env)
+
+    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        """A new commit object (no hooks run, no ref moved); falls back to a diffcrew identity."""
+        env = {} if self._has_identity() else FALLBACK_IDENTITY
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(message.encode("utf-8"))
+            stdin.seek(0)
+            return self._run("commit-tree", tree, "-p", parent, "-F", "-", env=env, istream=stdin)
+
+    def _has_identity(self) -> bool:
+        try:
+            self.git.execute(["git", "var", "GIT_COMMITTER_IDENT"])
+            self.git.execute(["git", "var", "GIT_AUTHOR_IDENT"])
+            return True
+        except git.GitCommandError:
+            return False
+
+    def check_branch_name(self, name: str) -> None:
+        try:
+            self.git.execute(["git", "check-ref-format", "--branch", name])
+        except git.GitCommandError:
+            raise UsageError(f"{name!r} is not a valid branch name") from None
+
+    def branch_exists(self, name: str) -> bool:
+        try:
+            self.git.execute(["git", "show-ref", "--verify", "--quiet", f"refs/heads/{name}"])
+            return True
+        except git.GitCommandError:
+            return False
+
+    def create_branch(self, name: str, commit: str, reason: str) -> None:
+        """Create refs/heads/<name> at commit; fails rather than overwrite an existing branch."""
+        if self.branch_exists(name):
+            raise UsageError(f"branch {name!r} already exists; pass another --branch")
+        self._run("update-ref", "-m", reason, f"refs/heads/{name}", commit, ZERO_OID)
+
+    def diff(self, base: str, target: str, *, stat: bool = False) -> str:
+        """`git diff` between two commits or trees (text, no colour, no external tools)."""
+        args = ["diff", "--no-color", "--no-ext-diff", "--no-renames"]
+        if stat:
+            args.append("--stat=100")
+        return self._run(*args, base, target, strip_newline_in_stdout=False)

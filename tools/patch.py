@@ -1,0 +1,230 @@
+"""The patch engine: apply one model-written, possibly sloppy unified diff to one file.
+
+Owns the public API (apply_diff, split_diff and their result types) and the
+file-level rules: which path a diff may touch, creation, deletion, the all-or-nothing
+check over every hunk (including overlaps) and the per-hunk reports. Reading diff
+syntax lives in _patch_parse, locating hunks in _patch_locate, byte-exact assembly in
+_patch_text and the repair-loop wording of every refusal in _patch_errors.
+
+Every refusal is a PatchError (PatchRejected) whose str() is the complete text to
+send back to the model: first line a summary, then which hunk, why, and the closest
+real lines of the file with their numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diffcrew.tools._patch_errors import (
+    HunkFailure, PatchRejected, ambiguous, hunk_errors, no_anchor, no_match, overlap, squash, whole_diff_error,
+)
+from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Placement, locate
+from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
+from diffcrew.tools._patch_text import FileText, final_newline, render
+
+__all__ = ["Applied", "FileDiff", "HunkFailure", "HunkReport", "PatchRejected", "apply_diff", "split_diff"]
+
+# Tier names in the order they are tried ("create": added lines into a missing or empty file).
+TIERS = ("exact-line", "exact", "trailing-ws", "whitespace", "indent", "already-applied", "trimmed", "create")
+
+
+@dataclass(frozen=True)
+class HunkReport:
+    index: int  # 1-based, order of the hunk in the diff text
+    tier: str  # one of TIERS: how the hunk was located
+    line: int  # 1-based line in the OLD file where its old side starts (already-applied: its new side)
+
+
+@dataclass(frozen=True)
+class Applied:
+    path: str
+    new_text: str | None  # None when the diff deletes the file
+    hunks: tuple[HunkReport, ...]
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    old_path: str | None  # None for /dev/null (or no header); a/ b/ ./ prefixes stripped
+    new_path: str | None
+    text: str  # this file's diff text alone (headers + hunks)
+
+
+def split_diff(text: str) -> list[FileDiff]:
+    """Find the diff(s) in a model's text (markdown fences, prose around it) and split it by file.
+
+    A section without file headers has both paths None. Raises PatchError when there is no diff.
+    """
+    return [FileDiff(s.old_path, s.new_path, s.text) for s in parse_diff(text)]
+
+
+def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
+    """Apply a possibly sloppy diff for the single file `path` to old_text (None = file does not exist: creation).
+
+    Raises PatchError whose str() is the complete, model-readable repair text (first line = one-line summary).
+    """
+    section = _section_for(parse_diff(diff_text), path)
+    if section.deleted:
+        return _delete(old_text, section, path)
+    if old_text is None:
+        return _create(section, path)
+    if not section.hunks:
+        raise whole_diff_error("no-hunks", f"patch for {path} has no hunks", "Send hunks that start with '@@'.")
+    file = FileText.parse(old_text)
+    if section.created and file.lines:
+        return _recreate(file, old_text, section, path)
+    placed = _place_all(section.hunks, file, path)
+    return Applied(path, render(file, placed, final_newline(file, placed)), _reports(placed))
+
+
+def _section_for(sections: list[Section], path: str) -> Section:
+    """The one section for `path` (sections naming it, or naming nothing, are merged)."""
+    want = _norm(path)
+    mine = [s for s in sections if _names_only(s, want)]
+    others = [s for s in sections if not _names_only(s, want)]
+    if others:
+        names = sorted({_shown_name(s, want) for s in others})
+        raise whole_diff_error(
+            "wrong-path",
+            f"this patch changes {', '.join(names)}; it may change only {path}",
+            f"Send a diff for {path} alone, with headers '--- a/{want}' and '+++ b/{want}' (or none).",
+        )
+    if len(mine) == 1:
+        return mine[0]
+    return Section(
+        old_path=want, new_path=want, old_raw=want, new_raw=want,
+        created=any(s.created for s in mine), deleted=any(s.deleted for s in mine),
+        hunks=tuple(h for s in mine for h in s.hunks), text="".join(s.text for s in mine),
+    )
+
+
+def _norm(path: str) -> str:
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def _names_only(section: Section, want: str) -> bool:
+    """Whether every path the section's headers name is `want` (with or without a/ b/ prefixes)."""
+    pairs = ((section.old_raw, section.old_path), (section.new_raw, section.new_path))
+    return all(raw is None or want in (raw, clean) for raw, clean in pairs)
+
+
+def _shown_name(section: Section, want: str) -> str:
+    names = [p for p in (section.old_path, section.new_path) if p is not None and p != want]
+    return names[0] if names else want
+
+
+def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple[Hunk, Placement]]:
+    """Locate every hunk; refuse them all if any fails or two overlap."""
+    index = FileIndex(file.lines)
+    placed: list[tuple[Hunk, Placement]] = []
+    failures: list[HunkFailure] = []
+    squashed: list[str] | None = None  # the error path's view of the file, built once if needed
+    for hunk in hunks:
+        result = _place_one(hunk, file, index)
+        if isinstance(result, Placement):
+            placed.append((hunk, result))
+        elif isinstance(result, Ambiguous):
+            failures.append(ambiguous(hunk, len(hunks), result.tier, result.starts))
+        elif result == "no-anchor":
+            failures.append(no_anchor(hunk, len(hunks)))
+        else:
+            squashed = squashed if squashed is not None else [squash(s) for s in file.lines]
+            failures.append(no_match(hunk, len(hunks), file.lines, squashed))
+    failures.extend(_overlaps(placed))
+    if failures:
+        raise hunk_errors(path, len(hunks), failures)
+    return placed
+
+
+def _place_one(hunk: Hunk, file: FileText, index: FileIndex) -> Placement | Ambiguous | str | None:
+    if not file.lines:
+        lines = _creation_lines(hunk)
+        if lines is not None:
+            return Placement("create", 0, 0, lines, (None,) * len(lines))
+    # A blank line that lost its prefix is too weak to anchor a hunk on its own.
+    if all(line.kind == "+" or line.soft for line in hunk.lines):
+        return "no-anchor"
+    return locate(hunk, index)
+
+
+def _creation_lines(hunk: Hunk) -> tuple[HunkLine, ...] | None:
+    """The hunk as added lines only, when it is one: blank lines that lost their '+' count as added."""
+    if any(line.kind != "+" and not line.soft for line in hunk.lines):
+        return None
+    return tuple(line if line.kind == "+" else HunkLine("+", "") for line in hunk.lines)
+
+
+def _overlaps(placed: list[tuple[Hunk, Placement]]) -> list[HunkFailure]:
+    spans = sorted(
+        ((p.start, p.end, h) for h, p in placed if p.tier not in ("already-applied", "create")),
+        key=lambda s: (s[0], s[2].index),
+    )
+    failures = []
+    reach: tuple[int, int, Hunk] | None = None  # the span that reaches furthest so far
+    for start, end, hunk in spans:
+        if reach is not None and start < reach[1]:
+            first, second = sorted((reach, (start, end, hunk)), key=lambda s: s[2].index)
+            failures.append(overlap(second[2], first[2], (second[0] + 1, second[1]), (first[0] + 1, first[1])))
+        if reach is None or end > reach[1]:
+            reach = (start, end, hunk)
+    return failures
+
+
+def _reports(placed: list[tuple[Hunk, Placement]]) -> tuple[HunkReport, ...]:
+    ordered = sorted(placed, key=lambda hp: hp[0].index)
+    return tuple(HunkReport(h.index, p.tier, p.start + 1) for h, p in ordered)
+
+
+def _create(section: Section, path: str) -> Applied:
+    """old_text is None: the diff must add every line it has."""
+    if not section.hunks and not section.created:
+        raise whole_diff_error(
+            "missing", f"patch for {path} not applied: {path} does not exist and the diff has no hunks",
+            "To create it, send '--- /dev/null', '+++ b/PATH' and its content as '+' lines.",
+        )
+    for hunk in section.hunks:
+        if _creation_lines(hunk) is None:
+            raise whole_diff_error(
+                "not-creation",
+                f"patch for {path} not applied: {path} does not exist, but hunk {hunk.index} has unchanged or removed lines",
+                f"{path} is a new file: every line of the diff must start with '+' "
+                "(headers '--- /dev/null' and '+++ b/PATH'). Send its whole content that way.",
+                hunk=hunk.index,
+            )
+    file = FileText.parse("")
+    placed = _place_all(section.hunks, file, path)
+    return Applied(path, render(file, placed, final_newline(file, placed)), _reports(placed))
+
+
+def _recreate(file: FileText, old_text: str, section: Section, path: str) -> Applied:
+    """A creation diff for a file that exists: fine only if it holds exactly that content already."""
+    created = [line.text for h in section.hunks for line in (_creation_lines(h) or h.lines) if line.kind == "+"]
+    if list(file.lines) == created:
+        reports = tuple(HunkReport(h.index, "already-applied", 1) for h in section.hunks)
+        return Applied(path, old_text, reports)
+    raise whole_diff_error(
+        "exists",
+        f"patch for {path} not applied: it creates {path}, but {path} already exists ({len(file.lines)} lines)",
+        "Send a diff against its current content (headers '--- a/PATH', '+++ b/PATH'), not against /dev/null.",
+    )
+
+
+def _delete(old_text: str | None, section: Section, path: str) -> Applied:
+    """A diff whose new side is /dev/null: valid when it removes the whole file or has no hunks."""
+    if old_text is None:
+        raise whole_diff_error("missing", f"patch for {path} not applied: it deletes {path}, which does not exist")
+    if not section.hunks:
+        return Applied(path, None, ())
+    file = FileText.parse(old_text)
+    placed = _place_all(section.hunks, file, path)
+    left = render(file, placed, final_newline(file, placed)).lstrip("\ufeff")
+    if left:
+        count = len(left.splitlines())
+        raise whole_diff_error(
+            "not-deletion",
+            f"patch for {path} not applied: it deletes {path} ('+++ /dev/null') but leaves {count} of its lines",
+            "To delete the file, remove every line; to edit it, use '+++ b/PATH' instead of /dev/null.",
+        )
+    return Applied(path, None, _reports(placed))
