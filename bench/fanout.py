@@ -10,7 +10,10 @@ shared, noisy machine:
 
 Goal (pipeline issue): wall <= 1.15 x ideal + floor.
 
-    python bench/fanout.py [--files 6] [--latency 1.0] [--max-workers 8]
+Each figure is the median of --repeat runs (default 3), interleaved, to damp the noise of a
+shared machine.
+
+    python bench/fanout.py [--files 6] [--latency 1.0] [--max-workers 8] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -75,13 +78,10 @@ def timed_run(repo: Path, server: FakeMessagesServer, max_workers: int, branch: 
     return wall, json.loads(out.stdout)
 
 
-def import_floor(repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import anthropic"], check=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def import_floor() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import anthropic"], check=True)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -89,15 +89,22 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=6)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--max-workers", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="diffcrew-bench-") as tmp, \
             FakeMessagesServer(latency=args.latency) as server:
         repo = Path(tmp)
         server.set_script(script_for(make_repo(repo, args.files)))
-        floor = import_floor()
-        wall, report = timed_run(repo, server, args.max_workers, "bench/parallel")
-        peak = server.peak_in_flight
-        sequential, _ = timed_run(repo, server, 1, "bench/sequential")
+        floors, walls, sequentials, peaks = [], [], [], []
+        for i in range(args.repeat):
+            floors.append(import_floor())
+            wall, report = timed_run(repo, server, args.max_workers, f"bench/parallel-{i}")
+            walls.append(wall)
+            peaks.append(server.peak_in_flight)
+            server.peak_in_flight = 0
+            sequentials.append(timed_run(repo, server, 1, f"bench/sequential-{i}")[0])
+    floor, wall, sequential = (statistics.median(v) for v in (floors, walls, sequentials))
+    peak = max(peaks)
     rounds = math.ceil(args.files / args.max_workers)
     ideal = (2 + rounds) * args.latency
     goal = 1.15 * ideal + floor
@@ -105,7 +112,8 @@ def main() -> None:
     print(f"wall          {wall:7.2f} s   ({wall / ideal:.2f} x ideal)")
     print(f"ideal         {ideal:7.2f} s   (plan + {rounds} worker round(s) + summary)")
     print(f"sequential    {sequential:7.2f} s   ({sequential / wall:.2f} x wall; {args.files + 2} calls in a row)")
-    print(f"floor         {floor:7.2f} s   (python -c 'import anthropic', median of 3)")
+    print(f"floor         {floor:7.2f} s   (python -c 'import anthropic')")
+    print(f"(medians of {args.repeat} interleaved runs; walls {', '.join(f'{w:.2f}' for w in walls)})")
     print(f"overhead      {wall - ideal:7.2f} s   outside model latency ({(wall - ideal - floor) * 1000 / args.files:.0f}"
           f" ms per file beyond the floor)")
     print(f"peak in-flight requests: {peak}; worker calls: {report['usage']['worker']['calls']}")

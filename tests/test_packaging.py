@@ -25,7 +25,7 @@ def test_wheel_has_only_the_diffcrew_namespace(tmp_path: Path) -> None:
     assert "diffcrew/agent/demo/sample/inventory/store.py" in names
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "diffcrew = diffcrew.agent.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "diffcrew = diffcrew.agent.cli:entry" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_version_and_help_do_not_import_the_sdk() -> None:

@@ -68,6 +68,8 @@ def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
     if old_text is None:
         return _create(section, path)
     if not section.hunks:
+        if section.created and not old_text.lstrip("\ufeff"):
+            return Applied(path, old_text, ())  # git's creation of an empty file, already there
         raise whole_diff_error("no-hunks", f"patch for {path} has no hunks", "Send hunks that start with '@@'.")
     file = FileText.parse(old_text)
     if section.created and file.lines:

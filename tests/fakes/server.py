@@ -53,6 +53,7 @@ import json
 import socket
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,6 +83,7 @@ class RecordedRequest:
     stream: bool
     status: int = 0
     fault: dict | None = field(default=None, repr=False)  # the fault entry played, if any
+    arrived: float = field(default_factory=time.monotonic)  # time.monotonic() on arrival (for benchmarks)
 
 
 def _split(text: str, pieces: int) -> list[str]:

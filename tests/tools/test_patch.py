@@ -599,3 +599,10 @@ def test_split_diff_headerless_section_has_no_paths() -> None:
 def test_svn_style_index_lines_are_ignored() -> None:
     diff = "Index: m.py\n===================================================================\n" + udiff(PY, PY.replace("os", "io"))
     assert apply_diff(PY, diff, "m.py").new_text == PY.replace("os", "io")
+
+
+def test_git_creation_of_empty_file() -> None:
+    diff = "diff --git a/e.txt b/e.txt\nnew file mode 100644\nindex 0000000..e69de29\n"
+    assert apply_diff(None, diff, "e.txt") == Applied("e.txt", "", ())
+    assert apply_diff("", diff, "e.txt") == Applied("e.txt", "", ())
+    assert rejected("x\n", "--- a/e.txt\n+++ b/e.txt\n", "e.txt").failures[0].reason == "no-hunks"
