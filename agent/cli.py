@@ -247,3 +247,53 @@ def demo(as_json: bool) -> None:
     click.echo(click.style("\nThe model was scripted: this was a demonstration.", fg="cyan", bold=True) +
                f" With ANTHROPIC_API_KEY set, try:\n  cd {repo} && diffcrew run \"your own change\"")
     sys.exit(report.exit_code)
+
+
+@main.command("apply")
+@click.argument("patch", required=False, metavar="[PATCH | -]")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the one holding the current directory).")
+@click.option("--check", is_flag=True, help="Only check that the patch applies; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
+def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> None:
+    """Apply a sloppy unified diff (say, pasted from a chat) to the working tree: every file or none.
+
+    Line numbers, counts, headers and fences may be wrong or missing; each hunk must still match
+    exactly one place in its file, or nothing is written. Exit 0 applied, 1 refused, 2 usage error.
+
+    \b
+    Example:
+      pbpaste | diffcrew apply --check -
+      diffcrew apply fix.patch
+    """
+    from diffcrew.tools.applyfiles import ApplyRefused, find_root, plan_changes, write_changes
+    from diffcrew.tools.errors import DiffcrewError
+
+    if patch is None and sys.stdin.isatty():
+        _fail("no patch: diffcrew apply FILE (or - to read stdin)", 2)
+    source = Path(patch) if patch not in (None, "-") else None
+    if source is not None and not source.is_file():
+        _fail(f"patch file not found: {patch}", 2)
+    text = source.read_text(encoding="utf-8", errors="replace") if source else sys.stdin.read()
+    root = find_root(Path(repo))
+    try:
+        changes = plan_changes(root, text)
+        if not check:
+            write_changes(root, changes)
+    except ApplyRefused as exc:
+        if as_json:
+            click.echo(json.dumps({"status": "refused", "files": [], "errors": exc.reasons}, indent=2))
+        for reason in exc.reasons:
+            click.echo(f"diffcrew: refused: {reason}", err=True)
+        click.echo("diffcrew: nothing was written", err=True)
+        sys.exit(1)
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    files = [{"path": c.path, "action": c.action, "changed": c.old != c.new,
+              "hunks": [{"index": h.index, "tier": h.tier, "line": h.line} for h in c.hunks]} for c in changes]
+    if as_json:
+        click.echo(json.dumps({"status": "checked" if check else "applied", "files": files, "errors": []}, indent=2))
+        sys.exit(0)
+    for item in files:
+        tiers = ", ".join(f"{h['tier']} at line {h['line']}" for h in item["hunks"]) or "whole file"
+        verb = ("would apply" if check else "applied") if item["changed"] else "already applied"
+        click.echo(f"{verb}: {item['path']} ({item['action']}; {tiers})")

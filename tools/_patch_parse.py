@@ -319,8 +319,11 @@ def _ends_hunk(lines: Numbered, i: int, old_side_done: bool) -> bool:
     line = lines[i][1]
     if line.startswith(("@@", "diff --git ")):
         return True
-    # "--- x" is a removed "-- x" while the header still expects removed lines.
-    return old_side_done and line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1][1].startswith("+++ ")
+    if not (line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1][1].startswith("+++ ")):
+        return False
+    # "--- x" is a removed "-- x" while the header still expects removed lines, unless a hunk
+    # header follows the pair: then it is the next file's header and the counts were wrong.
+    return old_side_done or (i + 2 < len(lines) and lines[i + 2][1].startswith("@@"))
 
 
 def _body_follows(lines: Numbered, i: int) -> bool:
