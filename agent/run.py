@@ -23,7 +23,7 @@ from diffcrew.agent.orchestrator import PlanInputs, plan_change
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.types import FileResult, Plan, RunReport
-from diffcrew.agent.worker import WorkerJob, run_worker, shared_blocks
+from diffcrew.agent.worker import Worker, WorkerJob, shared_blocks
 from diffcrew.tools.context import build_context
 from diffcrew.tools.git import GitRepo, TreeEntry
 
@@ -155,7 +155,7 @@ async def _dispatch(client: ModelClient, repo: GitRepo, options: RunOptions, pla
                             shared, options.worker_model, options.repair_rounds, on_repair=repairing)
             async with gate:
                 hooks.event("worker", {"path": edit.path, "state": "running"})
-                result = await run_worker(client, job)
+                result = await Worker(client, job).run()
         hooks.event("worker", {"path": edit.path, "state": "done" if result.ok else "failed",
                                "attempts": result.attempts, "error": result.error})
         return result

@@ -16,7 +16,7 @@ from diffcrew.agent.errors import ModelError, PatchError
 from diffcrew.agent.llm import ModelClient, ModelRequest, answer_turns, single_tool_call
 from diffcrew.agent.types import FileEdit, FileResult, Plan
 from diffcrew.tools.context import fenced
-from diffcrew.tools.patch import apply_diff
+from diffcrew.tools.patch import Applied, apply_diff
 
 SUBMIT_PATCH_TOOL: dict[str, Any] = {
     "name": "submit_patch",
@@ -62,8 +62,8 @@ def _file_block(edit: FileEdit, old_text: str | None) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
-def _apply(edit: FileEdit, old_text: str | None, patch: Any, attempt: int) -> tuple[FileResult | None, str]:
-    """The result of one submitted patch, or the problem to send back for repair."""
+def _apply(edit: FileEdit, old_text: str | None, patch: Any) -> tuple[Applied | None, str]:
+    """The engine's result for one submitted patch, or the problem to send back for repair."""
     if not isinstance(patch, str) or not patch.strip():
         return None, "The `patch` field was empty. Send the unified diff of your file in `patch`."
     try:
@@ -72,34 +72,70 @@ def _apply(edit: FileEdit, old_text: str | None, patch: Any, attempt: int) -> tu
         return None, str(exc)
     if applied.new_text is None:
         return None, f"Your patch deletes {edit.path}; your task is to {edit.action} it. Send a diff that edits it."
-    tiers = tuple(h.tier for h in applied.hunks)
-    return FileResult(edit.path, edit.action, applied.new_text, patch, attempts=attempt, tiers=tiers), ""
+    return applied, ""
 
 
-async def run_worker(client: ModelClient, job: WorkerJob) -> FileResult:
-    """Produce the new text of the job's file, repairing the patch when it does not apply."""
-    edit = job.edit
-    old_text = job.read_text() if edit.action == "modify" else None
-    system = [{"type": "text", "text": prompts.render("worker", "system"), "cache_control": {"type": "ephemeral"}}]
-    messages: list[dict[str, Any]] = [{"role": "user", "content": [*job.shared, _file_block(edit, old_text)]}]
-    problem = ""
-    attempts = job.repair_rounds + 1
-    for attempt in range(1, attempts + 1):
-        request = ModelRequest(role="worker", model=job.model, system=system, messages=list(messages),
-                               tools=[SUBMIT_PATCH_TOOL], tool_choice={"type": "tool", "name": "submit_patch"},
-                               max_tokens=WORKER_MAX_TOKENS, path=edit.path, stream=True)
-        try:
-            reply = await client.call(request)
-        except ModelError as exc:
-            return FileResult(edit.path, edit.action, error=str(exc), attempts=attempt)
-        call, problem = single_tool_call(reply, "submit_patch")
-        if call is not None:
-            result, problem = _apply(edit, old_text, call["input"].get("patch"), attempt)
-            if result is not None:
-                return result
-        messages.extend(answer_turns(reply, problem))
-        if attempt < attempts:
-            job.on_repair(edit.path, problem.splitlines()[0] if problem else "")
-    reason = problem.splitlines()[0] if problem else "no usable patch"
-    return FileResult(edit.path, edit.action, error=f"no usable patch after {attempts} attempt(s): {reason}",
-                      attempts=attempts)
+class Worker:
+    """One file's conversation with the model, kept so later checks can send failures back to it.
+
+    `run()` asks for the first patch; `revise(problem)` continues the same conversation after
+    the synthesizer's checks failed on this file. Each asks at most `repair_rounds + 1` times.
+    """
+
+    def __init__(self, client: ModelClient, job: WorkerJob) -> None:
+        self.client = client
+        self.job = job
+        self.messages: list[dict[str, Any]] = []
+        self.current: str | None = None  # the text the next patch applies to
+        self.attempts = 0
+        self.result = FileResult(job.edit.path, job.edit.action, error="not started")
+        self._system = [{"type": "text", "text": prompts.render("worker", "system"),
+                         "cache_control": {"type": "ephemeral"}}]
+
+    async def run(self) -> FileResult:
+        """Produce the new text of the job's file, repairing the patch when it does not apply."""
+        edit = self.job.edit
+        self.current = self.job.read_text() if edit.action == "modify" else None
+        self.messages = [{"role": "user", "content": [*self.job.shared, _file_block(edit, self.current)]}]
+        self.result = await self._converse()
+        return self.result
+
+    async def revise(self, problem: str) -> FileResult:
+        """Send a check failure back as the answer to the accepted patch, and take a corrected one."""
+        if not self.result.ok or not self.messages or self.messages[-1]["role"] != "assistant":
+            return self.result
+        call = next(c for c in self.messages[-1]["content"] if c.get("type") == "tool_use")
+        text = (f"Your patch applied, but checks on the result failed:\n\n{problem}\n\n"
+                f"The file now reads (your previous patch applied):\n\n{fenced(self.current or '')}\n"
+                "Send a patch against this version that fixes the failure.")
+        self.messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": call["id"], "is_error": True, "content": text}]})
+        self.result = await self._converse()
+        return self.result
+
+    async def _converse(self) -> FileResult:
+        edit, job = self.job.edit, self.job
+        problem, calls = "", job.repair_rounds + 1
+        for call_number in range(1, calls + 1):
+            self.attempts += 1
+            request = ModelRequest(role="worker", model=job.model, system=self._system, messages=list(self.messages),
+                                   tools=[SUBMIT_PATCH_TOOL], tool_choice={"type": "tool", "name": "submit_patch"},
+                                   max_tokens=WORKER_MAX_TOKENS, path=edit.path, stream=True)
+            try:
+                reply = await self.client.call(request)
+            except ModelError as exc:
+                return FileResult(edit.path, edit.action, error=str(exc), attempts=self.attempts)
+            call, problem = single_tool_call(reply, "submit_patch")
+            if call is not None:
+                applied, problem = _apply(edit, self.current, call["input"].get("patch"))
+                if applied is not None:
+                    self.messages.append({"role": "assistant", "content": reply.content})
+                    self.current = applied.new_text
+                    return FileResult(edit.path, edit.action, applied.new_text, call["input"]["patch"],
+                                      attempts=self.attempts, tiers=tuple(h.tier for h in applied.hunks))
+            self.messages.extend(answer_turns(reply, problem))
+            if call_number < calls:
+                job.on_repair(edit.path, problem.splitlines()[0] if problem else "")
+        reason = problem.splitlines()[0] if problem else "no usable patch"
+        return FileResult(edit.path, edit.action, attempts=self.attempts,
+                          error=f"no usable patch after {calls} attempt(s): {reason}")
