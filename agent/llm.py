@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -99,26 +100,85 @@ def _plain_blocks(blocks: list[Any]) -> list[dict[str, Any]]:
     return plain
 
 
-class AnthropicClient:
-    """Calls the Messages API through the official SDK (async, streaming for long outputs)."""
+@dataclass
+class RetryPolicy:
+    """How transient failures are retried: backoff with full jitter, `retry-after` honoured,
+    at most `per_call` retries of one call and `per_run` retries over the whole run."""
 
-    def __init__(self, *, timeout: float = 600.0, max_retries: int = 3, base_url: str | None = None) -> None:
+    per_call: int = 4
+    per_run: int = 24
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    used: int = 0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** attempt))
+
+    def take(self, attempt: int) -> bool:
+        """Whether one more retry is allowed (and count it)."""
+        if attempt >= self.per_call or self.used >= self.per_run:
+            return False
+        self.used += 1
+        return True
+
+
+class AnthropicClient:
+    """Calls the Messages API through the official SDK (async, streaming for long outputs).
+
+    The SDK's own retries are off: diffcrew retries transient failures itself (429, 5xx, 529,
+    connection errors, timeouts, a stream cut mid-way) under one per-run budget, so that every
+    retry is counted, logged and bounded.
+    """
+
+    def __init__(self, *, timeout: float = 600.0, retry: RetryPolicy | None = None, base_url: str | None = None) -> None:
         import anthropic  # deferred: importing the SDK costs about a second
+        import httpx2
 
         self._anthropic = anthropic
+        self._transport_errors = (anthropic.APIConnectionError, httpx2.TransportError)
+        self._model_errors = (anthropic.APIError, httpx2.HTTPError)
         self._timeout = timeout
-        self._client = anthropic.AsyncAnthropic(timeout=timeout, max_retries=max_retries, base_url=base_url)
+        self.retry = retry or RetryPolicy()
+        self._client = anthropic.AsyncAnthropic(timeout=timeout, max_retries=0, base_url=base_url)
 
     async def call(self, request: ModelRequest) -> ModelReply:
-        try:
-            if request.stream:
-                async with self._client.messages.stream(**request.body()) as stream:
-                    message = await stream.get_final_message()
-            else:
-                message = await self._client.messages.create(**request.body())
-        except self._anthropic.APIError as exc:
-            raise self._error(exc) from exc
+        attempt = 0
+        while True:
+            try:
+                return await self._call_once(request)
+            except self._model_errors as exc:
+                transient, retry_after = self._classify(exc)
+                if not transient:
+                    raise self._error(exc) from exc
+                if not self.retry.take(attempt):
+                    error = self._error(exc)
+                    raise ModelError(f"{error} (gave up after {attempt} retr{'y' if attempt == 1 else 'ies'}; "
+                                     f"{self.retry.used} used this run)") from exc
+                await asyncio.sleep(self.retry.delay(attempt, retry_after))
+                attempt += 1
+
+    async def _call_once(self, request: ModelRequest) -> ModelReply:
+        if request.stream:
+            async with self._client.messages.stream(**request.body()) as stream:
+                message = await stream.get_final_message()
+        else:
+            message = await self._client.messages.create(**request.body())
         return ModelReply(_plain_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage))
+
+    def _classify(self, exc: Exception) -> tuple[bool, float | None]:
+        """(transient?, seconds the server asked us to wait)."""
+        sdk = self._anthropic
+        if isinstance(exc, sdk.APIStatusError):
+            status = exc.status_code
+            header = exc.response.headers.get("retry-after") if exc.response is not None else None
+            try:
+                retry_after = float(header) if header is not None else None
+            except ValueError:
+                retry_after = None
+            return status in (408, 409, 429) or status >= 500, retry_after
+        return isinstance(exc, self._transport_errors), None
 
     def _error(self, exc: Exception) -> ModelError:
         sdk = self._anthropic
@@ -127,11 +187,11 @@ class AnthropicClient:
             return ModelError(f"the model service at {where} rejected the API key (HTTP 401): check ANTHROPIC_API_KEY")
         if isinstance(exc, sdk.APITimeoutError):
             return ModelError(f"the model did not answer within {self._timeout:g} s; raise --request-timeout")
-        if isinstance(exc, sdk.APIConnectionError):
+        if isinstance(exc, self._transport_errors):
             return ModelError(f"could not reach the model service at {where}: {exc}")
         if isinstance(exc, sdk.APIStatusError):
             return ModelError(f"the model service answered HTTP {exc.status_code}: {getattr(exc, 'message', exc)}")
-        return ModelError(f"model call failed: {exc}")
+        return ModelError(f"model call failed: {type(exc).__name__}: {exc}")
 
     async def aclose(self) -> None:
         await self._client.close()
