@@ -106,6 +106,17 @@ def _hooks(quiet: bool, ask: bool) -> "RunHooks":
             word = click.style("done", fg="green") if data["state"] == "done" else click.style("failed", fg="red")
             reason = f": {data['error']}" if data.get("error") else ""
             click.echo(f"  worker  {data['path']}: {word}{tail}{reason}", err=True)
+        elif kind == "checks" and data["state"] == "running":
+            click.echo(f"  checks  round {data['round'] + 1}: {', '.join(data['names'])}", err=True)
+        elif kind == "checks":
+            for check in data["results"]:
+                colour = "green" if not check.new_failure else "red"
+                note = "" if check.new_failure or check.status == "pass" else " (failed on the base too)"
+                click.echo(f"  check   {check.name}: " + click.style(check.status, fg=colour)
+                           + f"{note} in {check.duration_s:.1f} s", err=True)
+        elif kind == "explore":
+            detail = " ".join(f"{k}={v!r}" for k, v in data["input"].items())
+            click.echo(f"  explore {data['tool']} {detail}", err=True)
         elif kind == "warning":
             click.echo(click.style("warning: ", fg="yellow") + data["message"], err=True)
 
@@ -161,14 +172,24 @@ def _print_report(report: "RunReport") -> None:
               help="Times a worker may fix a patch that does not apply.")
 @click.option("--request-timeout", type=click.FloatRange(min=1), envvar="DIFFCREW_REQUEST_TIMEOUT",
               default=cfg.DEFAULT_REQUEST_TIMEOUT, show_default=True, help="Seconds per model call.")
+@click.option("--plan-turns", type=click.IntRange(1, 50), default=cfg.DEFAULT_PLAN_TURNS, show_default=True,
+              help="Model turns the orchestrator may spend exploring the repository before it must plan.")
 @click.option("--dry-run", is_flag=True, help="Plan and patch, print one unified diff, make no branch.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
 @click.option("--yes", "-y", is_flag=True, help="Never ask before starting the workers.")
 @click.option("--allow-partial", is_flag=True, help="Commit the files that succeeded even if others failed (exit 4).")
+@click.option("--check", "checks", multiple=True, metavar="CMD",
+              help="A command that must pass on the result, run in a sandbox worktree ({files}: changed files); "
+                   "repeatable, added to [tool.diffcrew] checks.")
+@click.option("--check-timeout", type=click.FloatRange(min=1), default=cfg.DEFAULT_CHECK_TIMEOUT, show_default=True,
+              help="Seconds each check may run.")
+@click.option("--run-pre-commit", is_flag=True, help="Also run the repository's pre-commit hooks on the changed files.")
+@click.option("--allow-failing", is_flag=True, help="Commit even if checks still fail (named in the commit message).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result.")
 def run(request: str | None, message_file: str | None, repo: str, base: str, branch: str | None, model: str,
-        worker_model: str, max_workers: int, repair_rounds: int, request_timeout: float, dry_run: bool,
-        as_json: bool, yes: bool, allow_partial: bool, quiet: bool) -> None:
+        worker_model: str, max_workers: int, repair_rounds: int, request_timeout: float, plan_turns: int, dry_run: bool,
+        as_json: bool, yes: bool, allow_partial: bool, checks: tuple[str, ...], check_timeout: float,
+        run_pre_commit: bool, allow_failing: bool, quiet: bool) -> None:
     """Plan, patch and commit REQUEST on a new branch (REQUEST may be - for stdin).
 
     \b
@@ -185,7 +206,9 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
         prefetch_sdk()
         options = cfg.RunOptions(request=text, repo=Path(repo), base=base, branch=branch, model=model,
                                  worker_model=worker_model, max_workers=max_workers, repair_rounds=repair_rounds,
-                                 request_timeout=request_timeout, dry_run=dry_run, allow_partial=allow_partial)
+                                 request_timeout=request_timeout, plan_turns=plan_turns, dry_run=dry_run, allow_partial=allow_partial,
+                                 checks=checks, check_timeout=check_timeout, run_pre_commit=run_pre_commit,
+                                 allow_failing=allow_failing)
         ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
         report = _execute(options, _hooks(quiet or as_json, ask))
     except DiffcrewError as exc:
@@ -297,3 +320,49 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
         tiers = ", ".join(f"{h['tier']} at line {h['line']}" for h in item["hunks"]) or "whole file"
         verb = ("would apply" if check else "applied") if item["changed"] else "already applied"
         click.echo(f"{verb}: {item['path']} ({item['action']}; {tiers})")
+
+
+@main.command("context")
+@click.argument("request", required=False, default="")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the current directory).")
+@click.option("--base", default="HEAD", show_default=True, help="The commit to read.")
+@click.option("--model", default=cfg.DEFAULT_MODEL, show_default=True, help="Model whose price is used for the estimate.")
+@click.option("--budget", type=click.IntRange(1_000), default=cfg.DEFAULT_CONTEXT_TOKENS, show_default=True,
+              help="Token budget of the context.")
+@click.option("--show", is_flag=True, help="Also print the context text exactly as the orchestrator gets it.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: ranked files, tokens, estimated cost.")
+def context_command(request: str, repo: str, base: str, model: str, budget: int, show: bool, as_json: bool) -> None:
+    """Show what the orchestrator would see for REQUEST, without calling any model.
+
+    Ranked files with their scores and why, the token count and the estimated cost of the
+    planning call. Secrets, binaries and generated files are left out, as in a run.
+
+    \b
+    Example:
+      diffcrew context "rename Config.load to Config.from_file" --json
+    """
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.agent.orchestrator import planning_tokens
+    from diffcrew.agent.pricing import PLAN_OUTPUT_ESTIMATE, estimate_cost
+    from diffcrew.tools.context import build_context, context_report
+    from diffcrew.tools.git import GitRepo
+
+    try:
+        git_repo = GitRepo(Path(repo))
+        ctx = build_context(git_repo, git_repo.resolve(base), request, budget)
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    tokens = planning_tokens(request, ctx)
+    cost = estimate_cost(model, tokens, PLAN_OUTPUT_ESTIMATE)
+    report = {**context_report(ctx), "planning_input_tokens": tokens, "model": model,
+              "estimated_cost": None if cost is None else round(cost, 6)}
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    price = "unknown (model not in the price table)" if cost is None else f"~${cost:.4f}"
+    click.echo(f"{report['tracked_files']} tracked files at {ctx.base[:12]}; context {ctx.tokens:,} tokens "
+               f"(budget {budget:,}); planning call ~{tokens:,} input tokens, {price} with {model}")
+    for rank, item in enumerate(report["files"][:30], 1):
+        click.echo(f"{rank:3}. {item['score']:8.2f}  {item['path']}  ({'; '.join(item['reasons'])})")
+    if show:
+        click.echo("\n" + ctx.text)

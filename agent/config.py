@@ -12,6 +12,8 @@ DEFAULT_MAX_WORKERS = 8
 DEFAULT_REPAIR_ROUNDS = 2
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_CONTEXT_TOKENS = 24_000
+DEFAULT_PLAN_TURNS = 8
+DEFAULT_CHECK_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -29,5 +31,10 @@ class RunOptions:
     repair_rounds: int = DEFAULT_REPAIR_ROUNDS
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    plan_turns: int = DEFAULT_PLAN_TURNS
     dry_run: bool = False
     allow_partial: bool = False
+    checks: tuple[str, ...] = ()
+    run_pre_commit: bool = False
+    allow_failing: bool = False
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT

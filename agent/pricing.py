@@ -53,3 +53,11 @@ def cost_of(model: str, usage: Usage) -> float | None:
         return None
     return (usage.input_tokens * price.input + usage.output_tokens * price.output
             + usage.cache_write_tokens * price.cache_write + usage.cache_read_tokens * price.cache_read) / 1e6
+
+
+PLAN_OUTPUT_ESTIMATE = 1_500  # tokens a plan usually takes; an estimate, shown as one
+
+
+def estimate_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """USD for one call of that size, or None when the model's price is unknown."""
+    return cost_of(model, Usage(input_tokens=input_tokens, output_tokens=output_tokens, calls=1))

@@ -22,9 +22,11 @@ from diffcrew.agent.llm import Ledger, ModelClient, TrackedClient
 from diffcrew.agent.orchestrator import PlanInputs, plan_change
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
+from diffcrew.agent.validation import CheckInputs, check_and_repair
 from diffcrew.agent.types import FileResult, Plan, RunReport
 from diffcrew.agent.worker import Worker, WorkerJob, shared_blocks
 from diffcrew.tools.context import build_context
+from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -50,6 +52,7 @@ class _Outcome:
     diff: str = ""
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     partial: bool = False
 
 
@@ -89,113 +92,166 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     base = repo.resolve(options.base)
     run_id = new_run_id()
     branch = None if options.dry_run else choose_branch(repo, options, run_id)
+    if not options.dry_run:
+        prune_stale(repo)  # worktrees left by runs that were killed
     transcript = Transcript(repo.common_dir / "diffcrew" / "runs" / f"{run_id}.jsonl")
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run})
-    ledger, outcome, started = Ledger(), _Outcome(branch=branch), time.monotonic()
+    run = _Run(repo, base, run_id, options, hooks, transcript, Ledger(), _Outcome(branch=branch))
+    started = time.monotonic()
     try:
-        asyncio.run(_pipeline(repo, base, run_id, options, hooks, make_client, ledger, transcript, outcome))
+        asyncio.run(run.pipeline(make_client))
         error = None
     except DiffcrewError as exc:
         error = exc
-    report = _report(options, repo, base, run_id, outcome, ledger, time.monotonic() - started, error, transcript)
+    report = _report(run, time.monotonic() - started, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
                        "branch": report.branch, "commit": report.commit, "errors": list(report.errors)})
     transcript.close()
     return report
 
 
-async def _pipeline(repo: GitRepo, base: str, run_id: str, options: RunOptions, hooks: RunHooks,
-                    make_client: Callable[[], ModelClient], ledger: Ledger, transcript: Transcript,
-                    outcome: _Outcome) -> None:
-    context = build_context(repo, base, options.request, options.context_tokens)
-    hooks.event("context", {"files": len(context.files), "tokens": context.tokens})
-    client = TrackedClient(make_client(), ledger, transcript)
-    try:
-        plan = await plan_change(client, PlanInputs(options.request, options.model, context, context.text_paths))
-        outcome.plan = plan
-        transcript.append({"kind": "plan", "plan": plan.to_dict()})
-        hooks.event("plan", {"plan": plan})
-        _warn_uncommitted(repo, base, plan, outcome, hooks)
-        if not hooks.confirm(plan):
+@dataclass
+class _Run:
+    """One run's fixed inputs and what it has produced so far."""
+
+    repo: GitRepo
+    base: str
+    run_id: str
+    options: RunOptions
+    hooks: RunHooks
+    transcript: Transcript
+    ledger: Ledger
+    outcome: _Outcome
+    tree: dict[str, TreeEntry] = field(default_factory=dict)
+
+    async def pipeline(self, make_client: Callable[[], ModelClient]) -> None:
+        """Context, plan, workers, checks, then a commit on the new branch (or only a diff)."""
+        options, outcome = self.options, self.outcome
+        context = build_context(self.repo, self.base, options.request, options.context_tokens)
+        self.tree = {e.path: e for e in context.files}
+        self.hooks.event("context", {"files": len(context.files), "tokens": context.tokens})
+        client = TrackedClient(make_client(), self.ledger, self.transcript)
+        try:
+            plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo, options.plan_turns, self._explored))
+            self._planned(plan)
+            workers = self._workers(client, plan)
+            outcome.results = await self._dispatch(plan, workers)
+            changed = self._changed_results()
+            if not options.dry_run:
+                changed = await self._validate(plan, changed, workers)
+            new_tree = build_tree(self.repo, self.base, plan, changed, self.tree)
+            outcome.diffstat = self.repo.diff(self.base, new_tree, stat=True)
+            if options.dry_run:
+                outcome.diff = self.repo.diff(self.base, new_tree)
+                return
+            summary = await write_summary(client, options.summary_model, options.request, plan, outcome.diffstat)
+            failing = tuple(c.name for c in outcome.checks if c.new_failure)
+            self._commit(new_tree, commit_message(summary, plan, changed, self.run_id, self._left_out(), failing))
+        finally:
+            await client.aclose()
+
+    def _explored(self, name: str, data: dict[str, Any]) -> None:
+        self.transcript.append({"kind": "explore", "tool": name, "input": data})
+        self.hooks.event("explore", {"tool": name, "input": data})
+
+    def _planned(self, plan: Plan) -> None:
+        self.outcome.plan = plan
+        self.transcript.append({"kind": "plan", "plan": plan.to_dict()})
+        self.hooks.event("plan", {"plan": plan})
+        dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
+        if dirty:
+            self._warn("uncommitted changes are not included (workers see the base commit): " + ", ".join(dirty))
+        if not self.hooks.confirm(plan):
             raise RunFailed("stopped before the workers started: you declined the plan")
-        tree = {e.path: e for e in context.files}
-        outcome.results = await _dispatch(client, repo, options, plan, tree, hooks)
-        changed = _changed_results(outcome, tree, repo, options, hooks)
-        new_tree = build_tree(repo, base, plan, changed, tree)
-        outcome.diffstat = repo.diff(base, new_tree, stat=True)
-        if options.dry_run:
-            outcome.diff = repo.diff(base, new_tree)
-            return
-        summary = await write_summary(client, options.summary_model, options.request, plan, outcome.diffstat)
-        failed = [r for r in outcome.results if not r.ok]
-        outcome.message = commit_message(summary, plan, changed, run_id, failed)
-        commit = repo.commit_tree(new_tree, base, outcome.message)
-        repo.create_branch(outcome.branch or "", commit, reason=f"diffcrew run {run_id}")
-        outcome.commit = commit
-    finally:
-        await client.aclose()
+
+    def _workers(self, client: ModelClient, plan: Plan) -> dict[str, Worker]:
+        """One worker per modify/create edit; a worker reads its file only when it starts."""
+        shared = shared_blocks(self.options.request, plan)
+
+        def repairing(path: str, problem: str) -> None:
+            self.hooks.event("worker", {"path": path, "state": "repairing", "problem": problem})
+
+        def reader(path: str) -> Callable[[], str | None]:
+            entry = self.tree.get(path)
+            return lambda: self.repo.read_blob(entry.blob).decode("utf-8") if entry else None
+
+        return {e.path: Worker(client, WorkerJob(e, reader(e.path), shared, self.options.worker_model,
+                                                 self.options.repair_rounds, on_repair=repairing))
+                for e in plan.edits if e.action != "delete"}
+
+    async def _dispatch(self, plan: Plan, workers: dict[str, Worker]) -> list[FileResult]:
+        """All workers at once, at most --max-workers in flight; deletes need no model."""
+        gate = asyncio.Semaphore(max(1, self.options.max_workers))
+
+        async def one(edit: Any) -> FileResult:
+            if edit.action == "delete":
+                result = FileResult(edit.path, "delete")
+            else:
+                async with gate:
+                    self.hooks.event("worker", {"path": edit.path, "state": "running"})
+                    result = await workers[edit.path].run()
+            self._worker_done(result)
+            return result
+
+        return list(await asyncio.gather(*(one(edit) for edit in plan.edits)))
+
+    def _worker_done(self, result: FileResult) -> None:
+        self.hooks.event("worker", {"path": result.path, "state": "done" if result.ok else "failed",
+                                    "attempts": result.attempts, "error": result.error})
+
+    def _changed_results(self) -> list[FileResult]:
+        """The results that go into the commit; failures end the run unless --allow-partial."""
+        results = self.outcome.results
+        failed = [r for r in results if not r.ok]
+        if failed and not self.options.allow_partial:
+            names = "; ".join(f"{r.path}: {r.error}" for r in failed)
+            raise RunFailed(f"{len(failed)} of {len(results)} file(s) failed, no branch was made: {names}")
+        changed = []
+        for result in results:
+            entry = self.tree.get(result.path)
+            if not result.ok:
+                continue
+            if result.action == "modify" and entry and \
+                    self.repo.read_blob(entry.blob) == (result.new_text or "").encode("utf-8"):
+                self._warn(f"{result.path}: the worker's patch left it unchanged")
+                continue
+            changed.append(result)
+        if not changed:
+            raise RunFailed("the change is empty: no file would change, so no branch was made")
+        self.outcome.partial = bool(failed)
+        return changed
+
+    async def _validate(self, plan: Plan, changed: list[FileResult], workers: dict[str, Worker]) -> list[FileResult]:
+        """Checks in a sandbox worktree; new failures go back to the workers for --repair-rounds rounds."""
+        checked = await check_and_repair(
+            CheckInputs(self.repo, self.base, self.run_id, self.options, plan, self.tree), changed, workers,
+            self.hooks.event)
+        self.outcome.checks = checked.checks
+        self.outcome.results = [checked.by_path.get(r.path, r) for r in self.outcome.results]
+        failing = [c for c in checked.checks if c.new_failure]
+        if failing and not self.options.allow_failing:
+            names = ", ".join(f"{c.name} ({c.status})" for c in failing)
+            raise RunFailed(f"checks failed after {self.options.repair_rounds} repair round(s), no branch was made: "
+                            f"{names}; see the report for their output, or pass --allow-failing")
+        return checked.changed
+
+    def _commit(self, new_tree: str, message: str) -> None:
+        self.outcome.message = message
+        commit = self.repo.commit_tree(new_tree, self.base, message)
+        self.repo.create_branch(self.outcome.branch or "", commit, reason=f"diffcrew run {self.run_id}")
+        self.outcome.commit = commit
+
+    def _left_out(self) -> list[FileResult]:
+        return [r for r in self.outcome.results if not r.ok]
+
+    def _warn(self, message: str) -> None:
+        self.outcome.warnings.append(message)
+        self.hooks.event("warning", {"message": message})
 
 
-async def _dispatch(client: ModelClient, repo: GitRepo, options: RunOptions, plan: Plan,
-                    tree: dict[str, TreeEntry], hooks: RunHooks) -> list[FileResult]:
-    """One worker per modify/create edit, at most --max-workers at once; deletes need no model."""
-    gate = asyncio.Semaphore(max(1, options.max_workers))
-    shared = shared_blocks(options.request, plan)
-
-    def repairing(path: str, problem: str) -> None:
-        hooks.event("worker", {"path": path, "state": "repairing", "problem": problem})
-
-    async def one(edit: Any) -> FileResult:
-        if edit.action == "delete":
-            result = FileResult(edit.path, "delete")
-        else:
-            entry = tree.get(edit.path)
-            job = WorkerJob(edit, lambda: repo.read_blob(entry.blob).decode("utf-8") if entry else None,
-                            shared, options.worker_model, options.repair_rounds, on_repair=repairing)
-            async with gate:
-                hooks.event("worker", {"path": edit.path, "state": "running"})
-                result = await Worker(client, job).run()
-        hooks.event("worker", {"path": edit.path, "state": "done" if result.ok else "failed",
-                               "attempts": result.attempts, "error": result.error})
-        return result
-
-    return list(await asyncio.gather(*(one(edit) for edit in plan.edits)))
-
-
-def _changed_results(outcome: _Outcome, tree: dict[str, TreeEntry], repo: GitRepo, options: RunOptions,
-                     hooks: RunHooks) -> list[FileResult]:
-    """The results that go into the commit; failures end the run unless --allow-partial."""
-    failed = [r for r in outcome.results if not r.ok]
-    if failed and not options.allow_partial:
-        names = "; ".join(f"{r.path}: {r.error}" for r in failed)
-        raise RunFailed(f"{len(failed)} of {len(outcome.results)} file(s) failed, no branch was made: {names}")
-    changed = []
-    for result in outcome.results:
-        if not result.ok:
-            continue
-        entry = tree.get(result.path)
-        if result.action == "modify" and entry and repo.read_blob(entry.blob) == (result.new_text or "").encode():
-            outcome.warnings.append(f"{result.path}: the worker's patch left it unchanged")
-            hooks.event("warning", {"message": outcome.warnings[-1]})
-            continue
-        changed.append(result)
-    if not changed:
-        raise RunFailed("the change is empty: no file would change, so no branch was made")
-    outcome.partial = bool(failed)
-    return changed
-
-
-def _warn_uncommitted(repo: GitRepo, base: str, plan: Plan, outcome: _Outcome, hooks: RunHooks) -> None:
-    dirty = repo.worktree_changes(base, [e.path for e in plan.edits if e.action != "create"])
-    if dirty:
-        outcome.warnings.append("uncommitted changes are not included (workers see the base commit): "
-                                + ", ".join(dirty))
-        hooks.event("warning", {"message": outcome.warnings[-1]})
-
-
-def _report(options: RunOptions, repo: GitRepo, base: str, run_id: str, outcome: _Outcome, ledger: Ledger,
-            seconds: float, error: DiffcrewError | None, transcript: Transcript) -> RunReport:
+def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport:
+    options, outcome = run.options, run.outcome
     if error is not None:
         status, code = "failed", error.exit_code
     elif options.dry_run:
@@ -203,9 +259,10 @@ def _report(options: RunOptions, repo: GitRepo, base: str, run_id: str, outcome:
     else:
         status, code = ("partial", 4) if outcome.partial else ("ok", 0)
     return RunReport(
-        run_id=run_id, status=status, exit_code=code, request=options.request, repo=str(repo.root), base=base,
-        base_ref=options.base, branch=outcome.branch if outcome.commit else None, commit=outcome.commit, plan=outcome.plan,
-        results=tuple(outcome.results), usage_by_role=dict(ledger.by_role), cost_usd=ledger.cost_usd,
-        duration_s=seconds, diffstat=outcome.diffstat, diff=outcome.diff, message=outcome.message,
-        warnings=tuple(outcome.warnings), transcript=str(transcript.path),
-        errors=(str(error),) if error is not None else ())
+        run_id=run.run_id, status=status, exit_code=code, request=options.request, repo=str(run.repo.root),
+        base=run.base, base_ref=options.base, branch=outcome.branch if outcome.commit else None,
+        commit=outcome.commit, plan=outcome.plan, results=tuple(outcome.results),
+        usage_by_role=dict(run.ledger.by_role), cost_usd=run.ledger.cost_usd, duration_s=seconds,
+        diffstat=outcome.diffstat, diff=outcome.diff, message=outcome.message, warnings=tuple(outcome.warnings),
+        transcript=str(run.transcript.path), errors=(str(error),) if error is not None else (),
+        checks=tuple(c.to_dict() for c in outcome.checks))

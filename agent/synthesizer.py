@@ -88,8 +88,8 @@ async def write_summary(client: ModelClient, model: str, request: str, plan: Pla
 
 
 def commit_message(summary: Summary, plan: Plan, results: list[FileResult], run_id: str,
-                   missing: list[FileResult]) -> str:
-    """Title, body, one line per file with its instructions, the files left out, and the trailer."""
+                   missing: list[FileResult], failing_checks: tuple[str, ...] = ()) -> str:
+    """Title, body, one line per file with its instructions, what was left out or fails, and the trailer."""
     landed = {r.path for r in results}
     lines = [summary.title, ""]
     if summary.body:
@@ -101,6 +101,8 @@ def commit_message(summary: Summary, plan: Plan, results: list[FileResult], run_
     if missing:
         lines += ["", "Left out (--allow-partial), these files failed:"]
         lines += [f"- {r.path}: {r.error}" for r in missing]
+    if failing_checks:
+        lines += ["", "Checks still failing (--allow-failing):"] + [f"- {name}" for name in failing_checks]
     lines += ["", f"Diffcrew-Run: {run_id}"]
     return "\n".join(lines) + "\n"
 

@@ -116,6 +116,7 @@ class RunReport:
     warnings: tuple[str, ...] = ()
     transcript: str = ""
     errors: tuple[str, ...] = field(default_factory=tuple)
+    checks: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The machine report printed by `--json`."""
@@ -129,6 +130,7 @@ class RunReport:
             "usage": {role: u.to_dict() for role, u in self.usage_by_role.items()},
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
             "duration_s": round(self.duration_s, 3), "diffstat": self.diffstat, "diff": self.diff,
+            "checks": list(self.checks),
             "message": self.message, "warnings": list(self.warnings), "errors": list(self.errors),
             "transcript": self.transcript,
         }

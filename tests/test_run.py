@@ -31,6 +31,12 @@ def four_file_script() -> dict:
     }
 
 
+def first_text(body: dict) -> str:
+    """The text of a request's first user message."""
+    content = body["messages"][0]["content"]
+    return content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
+
+
 def show(repo: Path, rev: str, path: str) -> bytes:
     return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, check=True).stdout
 
@@ -219,12 +225,12 @@ def test_request_from_stdin_and_from_file(tmp_path: Path, server) -> None:
     server.set_script(four_file_script())
     result = run_cli(["run", "--repo", str(repo), "--yes", "--dry-run", "-"], server, input="type the greeting\n")
     assert result.exit_code == 0, result.output
-    assert "type the greeting" in server.requests[0].body["messages"][0]["content"]
+    assert "type the greeting" in first_text(server.requests[0].body)
     request_file = tmp_path / "request.txt"
     request_file.write_text("from a file please\n")
     result = run_cli(["run", "--repo", str(repo), "--yes", "--dry-run", "-F", str(request_file)], server)
     assert result.exit_code == 0, result.output
-    assert "from a file please" in server.requests[-4].body["messages"][0]["content"]
+    assert "from a file please" in first_text(server.requests[-4].body)
 
 
 def test_default_branch_name_is_a_slug_and_never_overwrites(tmp_path: Path, server) -> None:

@@ -1,0 +1,130 @@
+"""Running one check command: a shell in the workspace, no stdin, a scrubbed environment, a timeout.
+
+The command gets its own session (process group), so a timeout or an interrupted run kills the
+command and everything it started, not just the shell. Output (stdout and stderr interleaved) goes
+to a temporary file rather than a pipe, so a chatty command can never block on a full pipe and a
+grandchild that keeps the pipe open can never hang us after the kill.
+
+The environment is the caller's minus anything that looks like a credential: the model key must
+not reach a test suite that may phone home, nor a pre-commit hook downloaded from the internet.
+Git's own location variables are dropped too, so a check never reaches the user's repository
+through an inherited GIT_DIR (diffcrew may itself be run from a git hook).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable, Mapping
+
+SECRET_NAME = re.compile(
+    r"^(ANTHROPIC_|OPENAI_|AWS_|AZURE_|GOOGLE_|GCP_|GCLOUD_|DOCKER_AUTH)"
+    r"|(_API_?KEY|_KEY|_TOKEN|_PAT|_DSN)$"
+    r"|_AUTH(_|$)|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|COOKIE",
+    re.IGNORECASE)
+# Values that are credentials whatever the variable is called.
+SECRET_VALUE = re.compile(r"^(sk-ant-|sk-|ghp_|gho_|ghs_|github_pat_|glpat-|xox[abpr]-|AKIA[0-9A-Z]{12})"
+                          r"|://[^/\s:@]+:[^/\s@]+@")
+GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES",
+                "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
+OUTPUT_CAP = 2_000_000  # bytes kept from the end of a command's output; enough for any verdict
+KILL_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one command ended: status is pass | fail | timeout | error (could not run at all)."""
+
+    status: str
+    exit_code: int | None
+    output: str
+    duration_s: float
+
+
+def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: os.environ) without credentials or git location variables, with prompts off."""
+    source = os.environ if env is None else env
+    clean = {}
+    for name, value in source.items():
+        if SECRET_NAME.search(name) or SECRET_VALUE.search(value):
+            continue
+        if name in GIT_LOCATION or name.startswith("GIT_CONFIG_KEY_") or name.startswith("GIT_CONFIG_VALUE_"):
+            continue
+        clean[name] = value
+    # Nothing may wait for a password or a pager: there is no one at stdin.
+    clean.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "PAGER": "cat"})
+    return clean
+
+
+def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] | None = None,
+                on_start: Callable[[int | None], None] | None = None) -> Outcome:
+    """Run `command` through the shell in `cwd`; kill its whole process group at the timeout."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as sink:
+        try:
+            proc = subprocess.Popen(command, shell=True, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
+                                    stderr=subprocess.STDOUT, env=scrubbed_env(env), start_new_session=True)
+        except OSError as exc:
+            return Outcome("error", None, f"could not start the check: {exc}", time.monotonic() - started)
+        if on_start:
+            on_start(proc.pid)
+        try:
+            status, code = _wait(proc, timeout)
+        finally:
+            # Also on KeyboardInterrupt: never leave a check running behind us.
+            _kill_group(proc)
+            if on_start:
+                on_start(None)
+        duration = time.monotonic() - started
+        output = _read_tail(sink)
+    if status == "timeout":
+        output += f"\n[diffcrew: killed after the {timeout:g}s timeout]"
+    elif code in (126, 127):
+        status = "error"  # the shell could not find or execute the command: the check, not the change
+    return Outcome(status, code, output, duration)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[str, int | None]:
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout", None
+    return ("pass" if code == 0 else "fail"), code
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """TERM the group, give the shell a moment to clean up, then KILL whatever is left in the group.
+
+    We wait on the shell, not on the group: an orphaned grandchild can linger as a zombie where
+    init does not reap, and the group would look alive until the grace period ran out.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _read_tail(sink: IO[bytes]) -> str:
+    size = sink.seek(0, os.SEEK_END)
+    sink.seek(max(0, size - OUTPUT_CAP))
+    text = sink.read().decode("utf-8", "replace")
+    return (f"[diffcrew: {size - OUTPUT_CAP} earlier bytes dropped]\n" + text) if size > OUTPUT_CAP else text

@@ -1,0 +1,121 @@
+"""The workspace: a temporary worktree at the base commit that never touches the user's checkout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import git, make_repo, snapshot
+
+from diffcrew.sandbox.workspace import Workspace, prune_stale
+from diffcrew.tools.errors import UsageError
+from diffcrew.tools.git import GitRepo, TreeChange
+
+FILES = {"a.py": "A = 1\n", "pkg/b.py": "B = 2\n", "run.sh": "#!/bin/sh\necho hi\n"}
+
+
+def worktrees(repo: Path) -> list[str]:
+    out = git(repo, "worktree", "list", "--porcelain")
+    return [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("worktree ")]
+
+
+def setup(tmp_path: Path) -> tuple[Path, GitRepo, str]:
+    root = make_repo(tmp_path / "repo", FILES)
+    return root, GitRepo(root), git(root, "rev-parse", "HEAD").strip()
+
+
+def test_create_write_remove_leaves_the_checkout_alone(tmp_path: Path) -> None:
+    root, repo, base = setup(tmp_path)
+    hook = root / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {tmp_path / 'hook-ran'}\n")
+    hook.chmod(0o755)
+    (root / "a.py").write_text("A = 'uncommitted'\n")  # the user's own edit stays theirs
+    before = snapshot(root)
+    with Workspace.create(repo, base, "t1") as ws:
+        assert root not in ws.path.parents and ws.path != root
+        assert (ws.path / "a.py").read_text() == "A = 1\n"
+        assert git(ws.path, "rev-parse", "HEAD").strip() == base
+        ws.write([TreeChange("a.py", b"A = 3\n"), TreeChange("new/c.py", b"C = 1\n"), TreeChange("pkg/b.py", None)])
+        assert (ws.path / "a.py").read_text() == "A = 3\n"
+        assert (ws.path / "new" / "c.py").read_text() == "C = 1\n"
+        assert not (ws.path / "pkg").exists()
+        assert len(worktrees(root)) == 2
+        assert snapshot(root) == before
+    assert not ws.path.exists()
+    assert worktrees(root) == [str(root)]
+    assert not (tmp_path / "hook-ran").exists(), "the user's post-checkout hook ran"
+    assert snapshot(root) == before
+    assert not list((repo.common_dir / "diffcrew" / "worktrees").iterdir())
+
+
+def test_write_is_idempotent_and_resets_earlier_files(tmp_path: Path) -> None:
+    root, repo, base = setup(tmp_path)
+    with Workspace.create(repo, base, "t2") as ws:
+        ws.write([TreeChange("a.py", b"A = 3\n"), TreeChange("new.py", b"N = 1\n"), TreeChange("pkg/b.py", None),
+                  TreeChange("tool.sh", b"#!/bin/sh\n", "100755")])
+        assert os.access(ws.path / "tool.sh", os.X_OK)
+        ws.write([TreeChange("a.py", b"A = 4\n")])
+        ws.write([TreeChange("a.py", b"A = 4\n")])
+        assert (ws.path / "a.py").read_text() == "A = 4\n"
+        assert not (ws.path / "new.py").exists() and not (ws.path / "tool.sh").exists()
+        assert (ws.path / "pkg" / "b.py").read_text() == "B = 2\n"
+        assert git(ws.path, "status", "--porcelain").splitlines() == [" M a.py"]
+
+
+def test_write_refuses_paths_outside_the_workspace(tmp_path: Path) -> None:
+    _, repo, base = setup(tmp_path)
+    with Workspace.create(repo, base, "t3") as ws:
+        for bad in ("../escape.py", "/etc/passwd", ".git/config", "a/../../b"):
+            with pytest.raises(UsageError):
+                ws.write([TreeChange(bad, b"x")])
+    assert not (tmp_path / "escape.py").exists()
+
+
+def test_removed_after_an_exception_and_safe_to_remove_twice(tmp_path: Path) -> None:
+    root, repo, base = setup(tmp_path)
+    temp_mode = os.stat(tempfile.gettempdir()).st_mode
+    with pytest.raises(RuntimeError):
+        with Workspace.create(repo, base, "t4") as ws:
+            (ws.path / "junk").mkdir()
+            (ws.path / "junk" / "ro.txt").write_text("x")
+            (ws.path / "junk").chmod(0o500)  # a check may leave read-only directories behind
+            raise RuntimeError("boom")
+    assert not ws.path.exists()
+    ws.remove()
+    assert worktrees(root) == [str(root)]
+    assert os.stat(tempfile.gettempdir()).st_mode == temp_mode  # cleanup never touches the temp dir itself
+
+
+def test_prune_stale_removes_the_worktree_of_a_killed_run_only(tmp_path: Path) -> None:
+    root, repo, base = setup(tmp_path)
+    script = textwrap.dedent("""
+        import sys, time
+        from diffcrew.tools.git import GitRepo
+        from diffcrew.sandbox.workspace import Workspace
+        ws = Workspace.create(GitRepo(sys.argv[1]), sys.argv[2], "child")
+        print(ws.path, flush=True)
+        time.sleep(60)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script, str(root), base], stdout=subprocess.PIPE, text=True)
+    try:
+        stale = Path(child.stdout.readline().strip())  # type: ignore[union-attr]
+        assert stale.is_dir()
+        with Workspace.create(repo, base, "alive") as mine:
+            assert prune_stale(repo) == []  # the child still runs: not stale
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+            assert prune_stale(repo) == [str(stale)]
+            assert not stale.exists()
+            assert worktrees(root) == [str(root), str(mine.path)]
+            assert mine.path.is_dir()
+        assert prune_stale(repo) == []
+    finally:
+        child.kill()
+        child.wait()
+    assert worktrees(root) == [str(root)]

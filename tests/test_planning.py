@@ -1,0 +1,75 @@
+"""The orchestrator's read-only exploration turns, answered from the base commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import diffcrew_branches, make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+
+OLD = "def load(path):\n    return open(path).read()\n"
+NEW = "def from_file(path):\n    return open(path).read()\n"
+FILES = {"cfg.py": OLD, "app.py": "from cfg import load\n\nprint(load('x'))\n", ".env": "API_KEY=sk-secret-123\n"}
+PLAN = plan_turn("Rename load.", [("cfg.py", "modify", "Rename load to from_file.")])
+
+
+def explore(name: str, **tool_input: object) -> dict:
+    return {"tool": name, "input": tool_input}
+
+
+def base_script(orchestrator: list[dict]) -> dict:
+    return {"orchestrator": orchestrator, "worker:cfg.py": [patch_turn(udiff("cfg.py", OLD, NEW))],
+            "synthesizer": [summary_turn()]}
+
+
+def results_of(request) -> list[dict]:
+    return [b for b in request.body["messages"][-1]["content"] if b.get("type") == "tool_result"]
+
+
+def test_exploration_turns_are_answered_then_the_plan_is_taken(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(base_script([explore("read_file", path="app.py"), explore("search_code", pattern="load\\("),
+                                   explore("list_files", path=""), PLAN]))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], server)
+    assert result.exit_code == 0, result.output
+    asks = [r for r in server.requests if r.key == "orchestrator"]
+    assert len(asks) == 4
+    assert all(r.body["tool_choice"] == {"type": "auto"} for r in asks)
+    assert {t["name"] for t in asks[0].body["tools"]} == {"plan_edits", "read_file", "search_code", "list_files"}
+    assert "print(load('x'))" in results_of(asks[1])[0]["content"]
+    assert "app.py:3:" in results_of(asks[2])[0]["content"]
+    listing = results_of(asks[3])[0]["content"]
+    assert "cfg.py" in listing and ".env" not in listing
+    assert "explore read_file path='app.py'" in result.stderr
+    assert len(diffcrew_branches(repo)) == 1
+
+
+def test_secrets_and_escapes_are_refused_to_the_model(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(base_script([explore("read_file", path=".env"), explore("read_file", path="../../etc/passwd"),
+                                   explore("search_code", pattern="sk-secret"), PLAN]))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], server)
+    assert result.exit_code == 0, result.output
+    asks = [r for r in server.requests if r.key == "orchestrator"]
+    for ask in asks[1:]:
+        (answer,) = results_of(ask)
+        assert "sk-secret-123" not in answer["content"]
+    assert results_of(asks[1])[0]["is_error"] and results_of(asks[2])[0]["is_error"]
+    assert all("sk-secret-123" not in str(r.body) for r in server.requests)
+
+
+def test_last_turn_forces_plan_edits(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(base_script([explore("read_file", path="app.py"), PLAN]))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], server)
+    assert result.exit_code == 0, result.output
+    first, second = [r for r in server.requests if r.key == "orchestrator"]
+    assert first.body["tool_choice"] == {"type": "auto"}
+    assert second.body["tool_choice"] == {"type": "tool", "name": "plan_edits"}
+
+
+def test_exploring_past_the_turn_limit_fails_clean(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(base_script([explore("read_file", path="app.py")] * 4))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], server)
+    assert result.exit_code == 1
+    assert "plan was still invalid" in result.stderr and diffcrew_branches(repo) == []

@@ -1,0 +1,178 @@
+"""Read-only exploration tools the orchestrator may call while planning, answered from the base commit.
+
+`read_file`, `search_code` and `list_files` see the base commit's tree, never the working tree,
+so the plan is made on the same files the workers will patch. Every path is checked before use:
+relative, '/'-separated, no '..', nothing under `.git/`, and inside `allowed` (the caller passes
+RepoContext.text_paths, from which secrets and denied paths are already gone). Symlinks are
+followed only when their target stays inside the repository and is itself allowed. Outputs are
+cut at MAX_LINES / MAX_CHARS with a note saying so.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+import git
+
+from diffcrew.tools.git import GitRepo
+from diffcrew.tools.inventory import is_secret_path
+
+MAX_LINES = 400
+MAX_CHARS = 20_000
+MAX_MATCHES = 200
+
+EXPLORE_TOOLS: list[dict[str, Any]] = [
+    {"name": "read_file",
+     "description": "Read a file of the repository at the base commit, optionally a range of lines (1-based, "
+                    f"inclusive). Long output is cut at {MAX_LINES} lines.",
+     "input_schema": {"type": "object", "properties": {
+         "path": {"type": "string", "description": "Relative to the repository root, '/'-separated."},
+         "start_line": {"type": "integer", "minimum": 1}, "end_line": {"type": "integer", "minimum": 1}},
+         "required": ["path"]}},
+    {"name": "search_code",
+     "description": "Search the repository at the base commit with a regular expression (git grep -E); "
+                    "answers path:line:text lines.",
+     "input_schema": {"type": "object", "properties": {
+         "pattern": {"type": "string", "description": "An extended regular expression."},
+         "path_glob": {"type": "string", "description": "Optional glob limiting the files, e.g. 'src/**/*.py'."}},
+         "required": ["pattern"]}},
+    {"name": "list_files",
+     "description": "List the files and directories directly inside a directory of the repository "
+                    "('' or '.' for the root).",
+     "input_schema": {"type": "object", "properties": {
+         "path": {"type": "string", "description": "A directory, relative to the repository root."}},
+         "required": ["path"]}},
+]
+
+
+class _Refused(Exception):
+    """A tool input diffcrew will not act on; the message goes back to the model."""
+
+
+def answer_tool(repo: GitRepo, base: str, name: str, input: dict[str, Any],
+                allowed: frozenset[str]) -> tuple[str, bool]:
+    """The tool_result text for one exploration call, and whether it is an error."""
+    handlers = {"read_file": _read_file, "search_code": _search_code, "list_files": _list_files}
+    handler = handlers.get(name)
+    if handler is None:
+        return f"unknown tool {name!r}; the exploration tools are {', '.join(handlers)}", True
+    if not isinstance(input, dict):
+        return "the tool input must be an object", True
+    try:
+        return handler(repo, base, input, allowed), False
+    except _Refused as exc:
+        return str(exc), True
+
+
+def check_path(path: Any, *, directory: bool = False) -> str:
+    """The normalised relative path, or a refusal saying why it cannot be used."""
+    if not isinstance(path, str):
+        raise _Refused("path must be a string")
+    if directory and path.strip() in ("", ".", "./"):
+        return ""
+    if not path or path.startswith(("/", "~")) or "\\" in path or "\0" in path or (len(path) > 1 and path[1] == ":"):
+        raise _Refused(f"{path!r}: paths must be relative to the repository root and use '/'")
+    parts = path.rstrip("/").split("/") if directory else path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise _Refused(f"{path!r}: paths may not contain empty, '.' or '..' parts")
+    if parts[0].lower() == ".git":
+        raise _Refused(f"{path!r}: the .git directory is not part of the repository's files")
+    return "/".join(parts)
+
+
+def _tree_entry(repo: GitRepo, base: str, path: str) -> tuple[str, str] | None:
+    """(mode, blob) of a path in the base tree, or None."""
+    try:
+        out = repo.git.execute(["git", "ls-tree", "-z", "--full-tree", base, "--", path],
+                               strip_newline_in_stdout=False)
+    except git.GitCommandError:
+        return None
+    for record in out.split("\0"):
+        if record and record.split("\t", 1)[1] == path:
+            mode, _kind, blob = record.split("\t", 1)[0].split()
+            return mode, blob
+    return None
+
+
+def _resolve(repo: GitRepo, base: str, path: str, allowed: frozenset[str]) -> str:
+    """The blob to read for path, following in-repository symlinks (a few hops at most)."""
+    for _ in range(5):
+        entry = _tree_entry(repo, base, path)
+        if entry is None:
+            raise _Refused(f"{path}: no such file at the base commit")
+        mode, blob = entry
+        if mode != "120000":
+            if path not in allowed or is_secret_path(path):
+                raise _Refused(f"{path}: not readable (a secret, denied, binary or too large file)")
+            return blob
+        target = repo.read_blob(blob).decode("utf-8", "replace")
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or joined.startswith("..") or joined.split("/")[0] == ".git":
+            raise _Refused(f"{path}: a symlink that leads outside the repository")
+        path = joined
+    raise _Refused(f"{path}: too many symlinks")
+
+
+def _read_file(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozenset[str]) -> str:
+    path = check_path(input.get("path"))
+    text = repo.read_blob(_resolve(repo, base, path, allowed)).decode("utf-8", "replace")
+    lines = text.splitlines()
+    start, end = input.get("start_line") or 1, input.get("end_line") or len(lines)
+    if not isinstance(start, int) or not isinstance(end, int) or start < 1 or end < start:
+        raise _Refused("start_line and end_line must be integers with 1 <= start_line <= end_line")
+    chosen = lines[start - 1:end]
+    body = "\n".join(f"{start + i:>6}\t{line}" for i, line in enumerate(chosen[:MAX_LINES]))
+    note = ""
+    if len(chosen) > MAX_LINES or len(body) > MAX_CHARS:
+        last = start + min(len(chosen), MAX_LINES) - 1
+        body = body[:MAX_CHARS]
+        note = (f"\n[output cut: {path} has {len(lines)} lines; shown from line {start}, at most {MAX_LINES} "
+                f"lines and {MAX_CHARS} characters (up to about line {last}); ask for a range with start_line]")
+    return f"{path} (lines {start}-{min(end, len(lines))} of {len(lines)})\n{body}{note}"
+
+
+def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozenset[str]) -> str:
+    pattern, glob = input.get("pattern"), input.get("path_glob")
+    if not isinstance(pattern, str) or not pattern:
+        raise _Refused("pattern must be a non-empty string")
+    spec = ["--", f":(glob){check_path(glob)}"] if glob else []
+    try:
+        out = repo.git.execute(["git", "grep", "-n", "-I", "-E", "--no-color", "-e", pattern, base, *spec],
+                               strip_newline_in_stdout=False, with_extended_output=False)
+    except git.GitCommandError as exc:
+        if exc.status == 1:
+            return f"no match for {pattern!r}"
+        raise _Refused(f"search failed: {(exc.stderr or '').strip()[:300]}") from None
+    prefix, matches = f"{base}:", []
+    for line in out.splitlines():
+        rest = line[len(prefix):] if line.startswith(prefix) else line
+        path = rest.split(":", 1)[0]
+        if path in allowed and not is_secret_path(path):
+            matches.append(rest[:300])
+    return _capped(matches, f"{len(matches)} matching line(s) for {pattern!r}", MAX_MATCHES)
+
+
+def _list_files(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozenset[str]) -> str:
+    directory = check_path(input.get("path", ""), directory=True)
+    prefix = f"{directory}/" if directory else ""
+    files, dirs = [], {}
+    for path in allowed:
+        if path.startswith(prefix) and not is_secret_path(path):
+            rest = path[len(prefix):]
+            if "/" in rest:
+                sub = rest.split("/", 1)[0]
+                dirs[sub] = dirs.get(sub, 0) + 1
+            else:
+                files.append(rest)
+    if not files and not dirs:
+        raise _Refused(f"{directory or '.'}: no such directory, or nothing readable in it")
+    lines = [f"{d}/ ({n} files)" for d, n in sorted(dirs.items())] + sorted(files)
+    return _capped(lines, f"{directory or '.'}: {len(dirs)} directories, {len(files)} files", MAX_LINES)
+
+
+def _capped(lines: list[str], head: str, limit: int) -> str:
+    body = "\n".join(lines[:limit])
+    cut = len(lines) > limit or len(body) > MAX_CHARS
+    note = f"\n[output cut: showing {min(limit, len(lines))} of {len(lines)} lines; narrow the request]" if cut else ""
+    return f"{head}\n{body[:MAX_CHARS]}{note}"
