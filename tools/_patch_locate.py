@@ -8,8 +8,9 @@ edits text and never words errors.
 Tiers, in order: exact-line (exact, at the @@ line), exact, trailing-ws, whitespace
 (runs collapsed, blank lines skipped on both sides), indent (leading whitespace
 ignored but the shift must be uniform; added lines are re-indented by it),
-already-applied (new side present, old side absent), trimmed (outer context dropped,
-at least one unchanged line kept). The first tier with any candidate decides: one
+already-applied (old side absent, new side present with every added line byte for
+byte; never for a removal alone), trimmed (outer context dropped, at least one
+unchanged line kept). The first tier with any candidate decides: one
 candidate, or the one at the @@ line, wins; otherwise the hunk is ambiguous.
 """
 
@@ -51,7 +52,7 @@ class IndentShift:
     def apply(self, text: str) -> str:
         body = text.lstrip(" \t")
         if not body:
-            return ""
+            return text  # a whitespace-only added line: nothing shows how to re-indent it, so keep it
         width = max(0, _width(text[: len(text) - len(body)], self.tab_size) + self.delta)
         lead = "\t" * (width // self.tab_size) + " " * (width % self.tab_size) if self.tabs else " " * width
         return lead + body
@@ -83,8 +84,9 @@ class FileIndex:
     so candidates come from a dict lookup and only they are checked with the tier's key.
     """
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, lines: Sequence[str], final_newline: bool = True) -> None:
         self.lines = lines
+        self.final_newline = final_newline  # whether the file's last line ends with a newline
         self._exact: dict[str, list[int]] | None = None
         self._loose: dict[str, list[int]] | None = None
         self._rank: list[int] | None = None  # file line -> position among non-blank lines (-1: blank)
@@ -265,14 +267,20 @@ def _measure(pairs: list[tuple[str, str]]) -> IndentShift | None:
 
 
 def _already_applied(hunk: Hunk, index: FileIndex) -> Placement | None:
-    """The hunk's new side, found once while its old side is absent: the change is already there."""
-    if all(line.kind == " " for line in hunk.lines):
+    """The hunk's new side, found once while its old side is absent: the change is already there.
+
+    Only added text is evidence: a hunk must add a non-blank line, and every added line must be in
+    the file byte for byte (context may match loosely). A removal alone proves nothing (what it
+    leaves is in the file either way), nor does a whitespace-only change matched at a loose tier.
+    A hunk that sets the final-newline state must end at the file's end, in that state.
+    """
+    if not any(line.kind == "+" and line.text.strip() for line in hunk.lines):
         return None
-    new = [line.text for line in hunk.lines if line.kind != "-"]
-    if not any(t.strip() for t in new):
-        return None
+    new_lines = [line for line in hunk.lines if line.kind != "-"]
+    new = [line.text for line in new_lines]
     for tier in ("exact", "trailing-ws", "whitespace"):
-        spans = {min(t for t in m if t is not None): m for m in match_side(tier, new, index)}
+        found = [m for m in match_side(tier, new, index) if _added_exact(new_lines, m, index)]
+        spans = {min(t for t in m if t is not None): m for m in found}
         if not spans:
             continue
         start = next(iter(spans)) if len(spans) == 1 else None
@@ -281,8 +289,19 @@ def _already_applied(hunk: Hunk, index: FileIndex) -> Placement | None:
         if start is None:
             return None
         end = max(t for t in spans[start] if t is not None) + 1
+        if (hunk.old_no_eol or hunk.new_no_eol) and (
+            end != len(index.lines) or index.final_newline == hunk.new_no_eol
+        ):
+            return None  # the diff changes the final newline, and the file is not in its new state
         return Placement("already-applied", start, end, (), ())
     return None
+
+
+def _added_exact(new_lines: Sequence[HunkLine], mapping: Mapping, index: FileIndex) -> bool:
+    return all(
+        line.kind != "+" or (target is not None and index.lines[target] == line.text)
+        for line, target in zip(new_lines, mapping)
+    )
 
 
 def _trimmed(hunk: Hunk, index: FileIndex) -> Placement | Ambiguous | None:

@@ -119,7 +119,7 @@ def _shown_name(section: Section, want: str) -> str:
 
 def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple[Hunk, Placement]]:
     """Locate every hunk; refuse them all if any fails or two overlap."""
-    index = FileIndex(file.lines)
+    index = FileIndex(file.lines, file.final_newline)
     placed: list[tuple[Hunk, Placement]] = []
     failures: list[HunkFailure] = []
     squashed: list[str] | None = None  # the error path's view of the file, built once if needed
