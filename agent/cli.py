@@ -185,11 +185,22 @@ def _print_report(report: "RunReport") -> None:
               help="Seconds each check may run.")
 @click.option("--run-pre-commit", is_flag=True, help="Also run the repository's pre-commit hooks on the changed files.")
 @click.option("--allow-failing", is_flag=True, help="Commit even if checks still fail (named in the commit message).")
+@click.option("--allow-path", "allow_paths", multiple=True, metavar="GLOB",
+              help="Let the plan touch this protected path (CI files, workflows, git config); repeatable.")
+@click.option("--max-files", type=click.IntRange(1), default=cfg.DEFAULT_MAX_FILES, show_default=True,
+              help="Most files one plan may change.")
+@click.option("--max-file-bytes", type=click.IntRange(1), default=cfg.DEFAULT_MAX_FILE_BYTES, show_default=True,
+              help="Largest file that may be edited.")
+@click.option("--max-calls", type=click.IntRange(1), default=cfg.DEFAULT_MAX_CALLS, show_default=True,
+              help="Most model calls in one run (exit 3 when reached).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Wall-clock limit of the run in seconds "
+              "(exit 3 when reached).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result.")
 def run(request: str | None, message_file: str | None, repo: str, base: str, branch: str | None, model: str,
         worker_model: str, max_workers: int, repair_rounds: int, request_timeout: float, plan_turns: int, dry_run: bool,
         as_json: bool, yes: bool, allow_partial: bool, checks: tuple[str, ...], check_timeout: float,
-        run_pre_commit: bool, allow_failing: bool, quiet: bool) -> None:
+        run_pre_commit: bool, allow_failing: bool, allow_paths: tuple[str, ...], max_files: int,
+        max_file_bytes: int, max_calls: int, timeout: float | None, quiet: bool) -> None:
     """Plan, patch and commit REQUEST on a new branch (REQUEST may be - for stdin).
 
     \b
@@ -208,7 +219,8 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
                                  worker_model=worker_model, max_workers=max_workers, repair_rounds=repair_rounds,
                                  request_timeout=request_timeout, plan_turns=plan_turns, dry_run=dry_run, allow_partial=allow_partial,
                                  checks=checks, check_timeout=check_timeout, run_pre_commit=run_pre_commit,
-                                 allow_failing=allow_failing)
+                                 allow_failing=allow_failing, allow_paths=allow_paths, max_files=max_files,
+                                 max_file_bytes=max_file_bytes, max_calls=max_calls, timeout=timeout)
         ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
         report = _execute(options, _hooks(quiet or as_json, ask))
     except DiffcrewError as exc:

@@ -13,6 +13,10 @@ DEFAULT_REPAIR_ROUNDS = 2
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_CONTEXT_TOKENS = 24_000
 DEFAULT_PLAN_TURNS = 8
+DEFAULT_MAX_FILES = 50
+DEFAULT_MAX_FILE_BYTES = 1_000_000
+DEFAULT_MAX_CALLS = 200
+MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_CHECK_TIMEOUT = 300.0
 
 
@@ -38,3 +42,8 @@ class RunOptions:
     run_pre_commit: bool = False
     allow_failing: bool = False
     check_timeout: float = DEFAULT_CHECK_TIMEOUT
+    allow_paths: tuple[str, ...] = ()
+    max_files: int = DEFAULT_MAX_FILES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_calls: int = DEFAULT_MAX_CALLS
+    timeout: float | None = None

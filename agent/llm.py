@@ -14,14 +14,15 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from diffcrew.agent import script as scripts
-from diffcrew.agent.errors import ModelError, UsageError
+from diffcrew.agent.errors import BudgetExceeded, ModelError, UsageError
 from diffcrew.agent.pricing import cost_of
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.types import Usage
+from diffcrew.tools.redact import Redactor
 
 KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
@@ -231,14 +232,27 @@ class Ledger:
 
 
 class TrackedClient:
-    """Wraps a client: every call is tallied in the ledger and appended to the transcript."""
+    """Wraps a client: secrets are redacted from every request and restored in every reply, every
+    call is tallied in the ledger and appended to the transcript (redacted, as sent), and the
+    run's call budget is enforced."""
 
-    def __init__(self, inner: ModelClient, ledger: Ledger, transcript: Transcript | None) -> None:
+    def __init__(self, inner: ModelClient, ledger: Ledger, transcript: Transcript | None,
+                 redactor: Redactor | None = None, max_calls: int | None = None) -> None:
         self._inner = inner
         self.ledger = ledger
         self._transcript = transcript
+        self._redactor = redactor
+        self._max_calls = max_calls
+        self._calls = 0
 
     async def call(self, request: ModelRequest) -> ModelReply:
+        self._calls += 1
+        if self._max_calls is not None and self._calls > self._max_calls:
+            raise BudgetExceeded(f"the run reached its limit of {self._max_calls} model calls (--max-calls); "
+                                 "no branch was made")
+        if self._redactor is not None:
+            request = replace(request, system=self._redactor.redact_value(request.system),
+                              messages=self._redactor.redact_value(request.messages))
         started = time.monotonic()
         try:
             reply = await self._inner.call(request)
@@ -247,6 +261,8 @@ class TrackedClient:
             raise
         self.ledger.add(request.role, request.model, reply.usage)
         self._record(request, started, reply=reply)
+        if self._redactor is not None:
+            reply = replace(reply, content=self._redactor.restore_value(reply.content))
         return reply
 
     def _record(self, request: ModelRequest, started: float, *, reply: ModelReply | None = None,
@@ -256,8 +272,8 @@ class TrackedClient:
         entry: dict[str, Any] = {"kind": "call", "role": request.role, "path": request.path,
                                  "seconds": round(time.monotonic() - started, 3), "request": request.body()}
         if reply is not None:
-            entry["reply"] = {"content": reply.content, "stop_reason": reply.stop_reason,
-                              "usage": reply.usage.to_dict()}
+            content = reply.content if self._redactor is None else self._redactor.redact_value(reply.content)
+            entry["reply"] = {"content": content, "stop_reason": reply.stop_reason, "usage": reply.usage.to_dict()}
         if error is not None:
             entry["error"] = error
         self._transcript.append(entry)

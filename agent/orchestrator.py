@@ -6,6 +6,7 @@ against the base commit's tree, and asks once more, saying what was wrong, when 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -13,7 +14,7 @@ from typing import Any, Callable
 from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PlanError
 from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest, single_tool_call
-from diffcrew.agent.types import Plan
+from diffcrew.agent.types import FileEdit, Plan
 from diffcrew.tools.context import RepoContext, estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool
 from diffcrew.tools.git import GitRepo, TreeEntry
@@ -46,6 +47,26 @@ EXPLORE_NAMES = frozenset(t["name"] for t in EXPLORE_TOOLS)
 REGULAR_MODES = ("100644", "100755")
 
 
+DEFAULT_PROTECTED = (".github/workflows/", ".github/actions/", ".git*", "**/.git*", ".circleci/", ".travis.yml",
+                     "Jenkinsfile", "azure-pipelines.yml", "bitbucket-pipelines.yml", ".buildkite/", ".drone.yml",
+                     ".pre-commit-config.yaml")
+
+
+@dataclass(frozen=True)
+class PlanRules:
+    """Limits a plan must respect besides the tree itself (configurable by the user)."""
+
+    protected: tuple[str, ...] = DEFAULT_PROTECTED
+    allowed: tuple[str, ...] = ()  # --allow-path: protected paths the user lets the plan touch
+    max_files: int = 50
+    max_file_bytes: int = 1_000_000
+
+
+def matches(path: str, patterns: tuple[str, ...]) -> bool:
+    """A pattern ending in '/' matches everything under it; others are globs on the whole path."""
+    return any(path.startswith(p) if p.endswith("/") else fnmatch.fnmatchcase(path, p) for p in patterns)
+
+
 @dataclass(frozen=True)
 class PlanInputs:
     """What planning needs besides the client."""
@@ -55,6 +76,7 @@ class PlanInputs:
     context: RepoContext
     repo: GitRepo
     plan_turns: int = 8
+    rules: PlanRules = PlanRules()
     on_explore: Callable[[str, dict[str, Any]], None] = lambda name, data: None
 
 
@@ -65,35 +87,60 @@ def planning_tokens(request: str, context: RepoContext) -> int:
     return estimate_tokens(prompts.render("orchestrator", "system") + user + tools)
 
 
-def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[str]) -> list[str]:
-    """Why a plan cannot be carried out on this tree (empty when it can)."""
-    problems, seen = [], set()
-    directories = {p.rsplit("/", 1)[0] for p in tree if "/" in p}
-    directories |= {d.rsplit("/", i)[0] for d in list(directories) for i in range(1, d.count("/") + 1)}
+def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[str],
+                  rules: PlanRules = PlanRules()) -> list[str]:
+    """Why a plan cannot be carried out on this tree under these rules (empty when it can)."""
+    problems: list[str] = []
+    if len(plan.edits) > rules.max_files:
+        problems.append(f"the plan has {len(plan.edits)} files; at most {rules.max_files} are allowed (--max-files)")
+    directories = {p.rsplit("/", i)[0] for p in tree for i in range(1, p.count("/") + 1)}
+    folded = {p.casefold(): p for p in tree}
+    seen: set[str] = set()
     for edit in plan.edits:
-        path = edit.path
-        parts = path.split("/")
-        if path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):
-            problems.append(f"{path}: paths must be relative to the repository root and use '/'")
-        elif any(part in ("", ".", "..") for part in parts):
-            problems.append(f"{path}: paths may not contain empty, '.' or '..' parts")
-        elif parts[0].lower() == ".git":
-            problems.append(f"{path}: files under .git cannot be edited")
-        elif path in seen:
-            problems.append(f"{path}: listed more than once; give each file one edit")
-        elif edit.action == "create":
-            if path in tree or path in directories:
-                problems.append(f"{path}: cannot create it, it already exists (use modify)")
-            elif any("/".join(parts[:i]) in tree for i in range(1, len(parts))):
-                problems.append(f"{path}: cannot create it, a parent of it is a file")
-        elif path not in tree:
-            problems.append(f"{path}: no such file in the repository (use create for a new file)")
-        elif tree[path].mode not in REGULAR_MODES:
-            problems.append(f"{path}: not a regular file (a symlink or submodule), it cannot be edited")
-        elif path not in text_paths:
-            problems.append(f"{path}: not a UTF-8 text file (binary, too large or another encoding)")
-        seen.add(path)
+        problem = _path_problem(edit.path) or _edit_problem(edit, tree, text_paths, rules, directories)
+        if problem is None and edit.path in seen:
+            problem = "listed more than once; give each file one edit"
+        twin = folded.get(edit.path.casefold())
+        if problem is None and twin is not None and twin != edit.path:
+            problem = f"differs from {twin} only in letter case (a collision on case-insensitive file systems)"
+        folded.setdefault(edit.path.casefold(), edit.path)
+        seen.add(edit.path)
+        if problem:
+            problems.append(f"{edit.path}: {problem}")
     return problems
+
+
+def _path_problem(path: str) -> str | None:
+    parts = path.split("/")
+    if path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):
+        return "paths must be relative to the repository root and use '/'"
+    if any(part in ("", ".", "..") for part in parts):
+        return "paths may not contain empty, '.' or '..' parts"
+    if parts[0].lower() == ".git":
+        return "files under .git cannot be edited"
+    return None
+
+
+def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozenset[str], rules: PlanRules,
+                  directories: set[str]) -> str | None:
+    path, parts = edit.path, edit.path.split("/")
+    if matches(path, rules.protected) and not matches(path, rules.allowed):
+        return "a protected path (CI, workflows, git config); the user must allow it with --allow-path"
+    if edit.action == "create":
+        if path in tree or path in directories:
+            return "cannot create it, it already exists (use modify)"
+        if any("/".join(parts[:i]) in tree for i in range(1, len(parts))):
+            return "cannot create it, a parent of it is a file"
+        return None
+    if path not in tree:
+        return "no such file in the repository (use create for a new file)"
+    if tree[path].mode not in REGULAR_MODES:
+        return "not a regular file (a symlink or submodule), it cannot be edited"
+    if tree[path].size > rules.max_file_bytes:
+        return f"too large to edit ({tree[path].size:,} bytes; the limit is {rules.max_file_bytes:,}, --max-file-bytes)"
+    if path not in text_paths:
+        return "not a UTF-8 text file diffcrew may edit (binary, another encoding, generated, or a secret)"
+    return None
 
 
 async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
@@ -146,7 +193,7 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
         except ValueError as exc:
             problem = f"The plan is malformed: {exc}. Call plan_edits again with a corrected plan."
         else:
-            found = plan_problems(plan, tree, inputs.context.text_paths)
+            found = plan_problems(plan, tree, inputs.context.text_paths, inputs.rules)
             if not found:
                 return plan, "", []
             problem = ("The plan cannot be carried out:\n" + "\n".join(f"- {p}" for p in found)

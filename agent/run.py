@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from diffcrew.agent.config import RunOptions
-from diffcrew.agent.errors import DiffcrewError, RunFailed, UsageError
+from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
+from diffcrew.agent.errors import BudgetExceeded, DiffcrewError, RunFailed, UsageError
 from diffcrew.agent.llm import Ledger, ModelClient, TrackedClient
-from diffcrew.agent.orchestrator import PlanInputs, plan_change
+from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
@@ -28,6 +28,7 @@ from diffcrew.agent.worker import Worker, WorkerJob, shared_blocks
 from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
+from diffcrew.tools.redact import Redactor
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -88,6 +89,9 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     """Run the whole pipeline; usage errors raise before anything is written, later failures are reported."""
     if not options.request.strip():
         raise UsageError("the change request is empty: say what to change")
+    if len(options.request.encode("utf-8")) > MAX_REQUEST_BYTES:
+        raise UsageError(f"the change request is {len(options.request.encode('utf-8')):,} bytes; "
+                         f"the limit is {MAX_REQUEST_BYTES:,}: describe the change, do not paste the code")
     repo = GitRepo(options.repo)
     base = repo.resolve(options.base)
     run_id = new_run_id()
@@ -100,10 +104,14 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     run = _Run(repo, base, run_id, options, hooks, transcript, Ledger(), _Outcome(branch=branch))
     started = time.monotonic()
     try:
-        asyncio.run(run.pipeline(make_client))
+        asyncio.run(run.within_timeout(make_client))
         error = None
     except DiffcrewError as exc:
         error = exc
+    except KeyboardInterrupt:  # workers are cancelled and the sandbox removed by the time we get here
+        transcript.append({"kind": "end", "status": "interrupted", "exit_code": 130})
+        transcript.close()
+        raise
     report = _report(run, time.monotonic() - started, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
                        "branch": report.branch, "commit": report.commit, "errors": list(report.errors)})
@@ -124,6 +132,19 @@ class _Run:
     ledger: Ledger
     outcome: _Outcome
     tree: dict[str, TreeEntry] = field(default_factory=dict)
+    redactor: Redactor = field(default_factory=Redactor)
+
+    async def within_timeout(self, make_client: Callable[[], ModelClient]) -> None:
+        """The pipeline under --timeout; secrets redacted on the way are reported either way."""
+        try:
+            await asyncio.wait_for(self.pipeline(make_client), self.options.timeout)
+        except asyncio.TimeoutError:
+            raise BudgetExceeded(f"the run took longer than --timeout {self.options.timeout:g} s; "
+                                 "no branch was made") from None
+        finally:
+            if self.redactor.count:
+                self._warn(f"{self.redactor.count} secret-looking string(s) were redacted before anything was "
+                           "sent to the model")
 
     async def pipeline(self, make_client: Callable[[], ModelClient]) -> None:
         """Context, plan, workers, checks, then a commit on the new branch (or only a diff)."""
@@ -131,9 +152,12 @@ class _Run:
         context = build_context(self.repo, self.base, options.request, options.context_tokens)
         self.tree = {e.path: e for e in context.files}
         self.hooks.event("context", {"files": len(context.files), "tokens": context.tokens})
-        client = TrackedClient(make_client(), self.ledger, self.transcript)
+        client = TrackedClient(make_client(), self.ledger, self.transcript, self.redactor, options.max_calls)
         try:
-            plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo, options.plan_turns, self._explored))
+            rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
+                              max_file_bytes=options.max_file_bytes)
+            plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo,
+                                                        options.plan_turns, rules, self._explored))
             self._planned(plan)
             workers = self._workers(client, plan)
             outcome.results = await self._dispatch(plan, workers)

@@ -8,6 +8,7 @@ as a `tool_result` with `is_error: true`, up to `repair_rounds` times.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -28,6 +29,8 @@ SUBMIT_PATCH_TOOL: dict[str, Any] = {
     },
 }
 WORKER_MAX_TOKENS = 16_000
+_METADATA = re.compile(r"^(old mode|new mode|rename from|rename to|copy from|copy to|similarity index"
+                       r"|(new|deleted) file mode 1[26]0000)\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ def _apply(edit: FileEdit, old_text: str | None, patch: Any) -> tuple[Applied | 
     """The engine's result for one submitted patch, or the problem to send back for repair."""
     if not isinstance(patch, str) or not patch.strip():
         return None, "The `patch` field was empty. Send the unified diff of your file in `patch`."
+    if _METADATA.search(patch):
+        return None, (f"Your patch changes file metadata (a mode, a rename, a copy or a symlink); only the "
+                      f"content of {edit.path} may change. Send a diff of its content alone.")
     try:
         applied = apply_diff(old_text, patch, edit.path)
     except PatchError as exc:

@@ -95,3 +95,19 @@ def test_cost_uses_the_price_table_and_refuses_to_guess() -> None:
 def test_slugify() -> None:
     assert slugify("Rename Config.load to Config.from_file, and update callers!") == "rename-config-load-to-config-from-file"
     assert slugify("!!!") == "change"
+
+
+def test_redactor_tokens_are_stable_and_restore_exactly() -> None:
+    from diffcrew.tools.redact import Redactor
+
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----"
+    text = (f'token = "ghp_{"a" * 36}"\npassword: "hunter2hunter2"\n{key}\nAKIAABCDEFGHIJKLMNOP\n'
+            "env: the-env-secret-value\n")
+    redactor = Redactor(extra=("the-env-secret-value",))
+    redacted = redactor.redact(text)
+    for secret in ("ghp_", "hunter2", "MIIEow", "AKIAABCD", "the-env-secret-value"):
+        assert secret not in redacted
+    assert redactor.count == 5 and redactor.redact(text) == redacted
+    assert redactor.restore(redacted) == text
+    assert redactor.restore_value({"patch": [redacted]}) == {"patch": [text]}
+    assert Redactor(extra=()).redact("x = 1  # no secrets, sk-short\n") == "x = 1  # no secrets, sk-short\n"
