@@ -1,23 +1,33 @@
-"""A first repository context for the orchestrator: tracked files with sizes, ranked against the
-request, and the full text of the most relevant ones within a token budget.
+"""The repository context for the orchestrator: what it is shown about the base commit.
 
-Ranking here is lexical (path and content against the request's words and identifiers); the
-repository-context issue deepens it with symbols, a reference graph and a cache.
+`build_context` runs the whole deterministic pipeline: the tree's index (from the cache when the
+tree was seen before, else built from the blobs, reusing every blob already analysed), the
+inventory rules (secrets and the deny list out, generated files not used as context), the
+ranking (rank.py), outlines of the top candidates (repomap.py), and a rendering that fits the
+token budget: a tree summary, the ranked files with reasons, the full text of the top few and
+the outlines of the next ones. Nothing here calls a model.
 """
 
 from __future__ import annotations
 
-import math
+import os
 import re
+import subprocess
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
+from diffcrew.tools import inventory, rank, repomap
+from diffcrew.tools.ctxcache import ContextCache, NoCache, read_blobs
 from diffcrew.tools.git import GitRepo, TreeEntry
+from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES
+from diffcrew.tools.textindex import DOC, GENERATED, SECRET, analyse_blob, build_index, needs_content
 
-MAX_TEXT_BYTES = 256 * 1024
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_STOP = frozenset("the and for with from into that this then them are was were has have had not but all any "
-                  "add use make change update file files code function functions class method rename new old "
-                  "its their should must can will also each when where what which how why".split())
+CANDIDATES = 40      # files whose outline is parsed for the graph pass and the rendering
+FULL_FILES = 5       # at most this many files shown in full
+LISTED = 30          # ranked files listed with their reasons
+_INDEX_KEYS = frozenset(("paths", "modes", "blobs", "sizes", "statuses", "docs", "lengths", "postings",
+                         "vocabulary", "path_postings", "ignored"))
 
 
 @dataclass(frozen=True)
@@ -63,66 +73,200 @@ def fenced(text: str, info: str = "") -> str:
     return f"{ticks}{info}\n{body}{ticks}"
 
 
-def request_terms(request: str) -> set[str]:
-    """Lower-cased words and identifier parts of the request that can point at files."""
-    terms: set[str] = set()
-    for word in _WORD.findall(request):
-        parts = {word} | set(re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", word)) | set(word.split("_"))
-        terms.update(p.lower() for p in parts if len(p) >= 3)
-    return terms - _STOP
-
-
-def _score(entry: TreeEntry, text: str | None, request: str, terms: set[str]) -> RankedFile:
-    score, reasons = 0.0, []
-    if entry.path in request:
-        score += 100.0
-        reasons.append("path named in the request")
-    path_words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", entry.path)}
-    if hits := sorted(terms & path_words):
-        score += 5.0 * len(hits)
-        reasons.append("path matches " + ", ".join(hits))
-    if text:
-        lowered = text.lower()
-        found = {t: lowered.count(t) for t in terms if t in lowered}
-        if found:
-            score += sum(1.0 + math.log1p(n) for n in found.values())
-            reasons.append("mentions " + ", ".join(sorted(found)[:6]))
-    return RankedFile(entry.path, round(score, 3), tuple(reasons))
-
-
-def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 24_000) -> RepoContext:
+def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 24_000, *,
+                  deny: tuple[str, ...] = (), max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                  cache: bool = True) -> RepoContext:
     """Rank the base commit's files for the request and render what fits the token budget."""
-    entries = repo.ls_tree(base)
-    terms = request_terms(request)
+    store: ContextCache = ContextCache(repo.common_dir) if cache else NoCache()
+    index = load_index(repo, base, store, max_file_bytes)
+    paths, docs = index["paths"], index["docs"]
+    statuses = [SECRET if inventory.is_denied(p, deny) else s for p, s in zip(paths, index["statuses"])]
+    ignored = set(index["ignored"])
+    allowed = {d for d, i in enumerate(docs) if statuses[i] == DOC and paths[i] not in ignored}
+    query = rank.parse_request(request)
+    scores = rank.lexical_pass(index, query, allowed)
     texts: dict[str, str] = {}
-    for entry in entries:
-        if entry.size <= MAX_TEXT_BYTES and entry.mode != "160000":
-            data = repo.read_blob(entry.blob)
-            if is_text(data):
-                texts[entry.path] = data.decode("utf-8")
-    ranked = sorted((_score(e, texts.get(e.path), request, terms) for e in entries),
-                    key=lambda r: (-r.score, r.path))
-    text = _render(entries, ranked, texts, budget_tokens)
-    return RepoContext(base, tuple(entries), tuple(ranked), text, estimate_tokens(text), frozenset(texts))
+    outlines: dict[int, tuple[repomap.Symbol, ...] | None] = {}
+    _prepare(repo, store, index, scores.top(CANDIDATES), texts, outlines)
+    rank.graph_pass(index, query, scores, {d: tuple(s.name for s in o or ()) for d, o in outlines.items()},
+                    allowed)
+    _prepare(repo, store, index, [d for d in scores.top(LISTED) if d not in outlines], texts, outlines)
+    ranked = _ranked(index, scores, allowed)
+    by_path = {paths[docs[d]]: o for d, o in outlines.items()}
+    text = render(_Render(len(paths), [p for p, s in zip(paths, statuses) if s != SECRET], ranked, texts,
+                          by_path, budget_tokens))
+    files = tuple(TreeEntry(p, m, b, s) for p, m, b, s in zip(paths, index["modes"], index["blobs"],
+                                                              index["sizes"]))
+    text_paths = frozenset(p for p, s in zip(paths, statuses) if s in (DOC, GENERATED))
+    return RepoContext(base, files, tuple(ranked), text, estimate_tokens(text), text_paths)
 
 
-def _render(entries: list[TreeEntry], ranked: list[RankedFile], texts: dict[str, str], budget: int) -> str:
-    listing = [f"- {e.path} ({e.size} bytes{'' if e.path in texts else ', not text'})" for e in entries]
-    head = f"## Tracked files ({len(entries)})\n\n" + "\n".join(listing)
-    if estimate_tokens(head) > budget // 3:
-        keep = [f"- {r.path}" for r in ranked[:200]]
-        head = f"## Tracked files ({len(entries)}; the 200 most relevant listed)\n\n" + "\n".join(keep)
-    parts, used = [head, "\n\n## Contents of the most relevant files\n"], estimate_tokens(head)
-    for item in ranked:
-        if item.score <= 0 and len(parts) > 2:
-            break
-        body = texts.get(item.path)
-        if body is None:
+def tree_id(repo: GitRepo, base: str) -> str:
+    return repo.git.execute(["git", "rev-parse", "--verify", f"{base}^{{tree}}"])
+
+
+def load_index(repo: GitRepo, base: str, store: ContextCache, max_file_bytes: int) -> dict[str, Any]:
+    """The tree's index from the cache, or built now from cached and freshly read blob records."""
+    key = f"{tree_id(repo, base)}-{max_file_bytes}"
+    index = store.load_tree(key)
+    if index is not None and _INDEX_KEYS <= index.keys():  # else damaged or older: rebuild
+        return index
+    ignored = _start_ignored(repo)
+    entries = repo.ls_tree(base)
+    records = store.blobs.load()
+    wanted = list(dict.fromkeys(e.blob for e in entries if needs_content(e, max_file_bytes)
+                                and e.blob not in records))
+    fresh = {blob: analyse_blob(data).to_plain() for blob, data in read_blobs(repo.root, wanted)}
+    store.blobs.add(fresh)
+    records = {**records, **fresh} if not isinstance(store, NoCache) else store.blobs.load()
+    attributes = [(e.path, e.blob) for e in entries if e.path.rsplit("/", 1)[-1] == ".gitattributes"]
+    texts = _read_texts(repo, attributes)
+    index = build_index(entries, records, inventory.attribute_patterns(texts), max_file_bytes)
+    index["ignored"] = _finish_ignored(ignored)
+    store.save_tree(key, index)
+    return index
+
+
+def _start_ignored(repo: GitRepo) -> subprocess.Popen[bytes]:
+    """Tracked files that the repository's ignore rules match (started early: it runs alongside)."""
+    return subprocess.Popen(["git", "-C", str(repo.root), "ls-files", "-z", "-c", "-i", "--exclude-standard"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+
+
+def _finish_ignored(proc: subprocess.Popen[bytes]) -> list[str]:
+    out, _ = proc.communicate()
+    return [p for p in out.decode("utf-8", "replace").split("\0") if p] if proc.returncode == 0 else []
+
+
+def _prepare(repo: GitRepo, store: ContextCache, index: dict[str, Any], docs: list[int], texts: dict[str, str],
+             outlines: dict[int, tuple[repomap.Symbol, ...] | None]) -> None:
+    """Read the texts and outlines of these docs (parse only what ranking and rendering need)."""
+    entries = [index["docs"][d] for d in docs]
+    texts.update(_read_texts(repo, [(index["paths"][i], index["blobs"][i]) for i in entries]))
+    outlines.update(_outlines(store, index, docs, texts))
+
+
+def _read_texts(repo: GitRepo, items: list[tuple[str, str]]) -> dict[str, str]:
+    """path -> text for the given (path, blob) pairs; binary blobs are left out."""
+    by_blob: dict[str, list[str]] = {}
+    for path, blob in items:
+        by_blob.setdefault(blob, []).append(path)
+    texts: dict[str, str] = {}
+    for blob, data in read_blobs(repo.root, list(by_blob)):
+        if is_text(data):
+            for path in by_blob[blob]:
+                texts[path] = data.decode("utf-8")
+    return texts
+
+
+def _outlines(store: ContextCache, index: dict[str, Any], docs: list[int],
+              texts: dict[str, str]) -> dict[int, tuple[repomap.Symbol, ...] | None]:
+    """Outlines of the given docs, from the cache by blob id or parsed now (and cached)."""
+    cached, fresh = store.outlines.load(), {}
+    found: dict[int, tuple[repomap.Symbol, ...] | None] = {}
+    for doc in docs:
+        entry = index["docs"][doc]
+        path, blob = index["paths"][entry], index["blobs"][entry]
+        key = f"{blob}:{repomap.language_of(path)}"
+        if key not in cached and path in texts:
+            symbols = repomap.outline(path, texts[path])
+            fresh[key] = None if symbols is None else tuple(
+                (s.name, s.kind, s.line, s.signature, s.depth) for s in symbols)
+        plain = fresh.get(key, cached.get(key))
+        found[doc] = None if plain is None else tuple(repomap.Symbol(*s) for s in plain)
+    store.outlines.add(fresh)
+    return found
+
+
+def _ranked(index: dict[str, Any], scores: rank.Scores, allowed: set[int]) -> list[RankedFile]:
+    """Every rankable file: scored ones best first, then the rest by path."""
+    paths, docs = index["paths"], index["docs"]
+    scored = sorted((d for d in scores.score if d in allowed), key=lambda d: (-scores.score[d], paths[docs[d]]))
+    # Full reasons for the head of the list; the long tail (thousands of files) keeps its main one.
+    ranked = [RankedFile(paths[docs[d]], round(scores.score[d], 3), scores.reasons(d, 6 if n < 200 else 1))
+              for n, d in enumerate(scored)]
+    rest = sorted(paths[docs[d]] for d in allowed - set(scores.score))
+    return ranked + [RankedFile(p, 0.0, ()) for p in rest]
+
+
+@dataclass(frozen=True)
+class _Render:
+    total: int
+    visible: list[str]
+    ranked: list[RankedFile]
+    texts: dict[str, str]
+    outlines: dict[str, tuple[repomap.Symbol, ...] | None]
+    budget: int
+
+
+def render(r: _Render) -> str:
+    """Tree summary, ranked list, full text of the top files, outlines of the next: within budget."""
+    parts = [_tree_summary(r.total, r.visible, r.budget // 10)]
+    parts.append(_ranked_list(r.ranked[:LISTED]))
+    used = sum(estimate_tokens(p) for p in parts)
+    full, shown = [], set()
+    for item in r.ranked[:FULL_FILES]:
+        body = r.texts.get(item.path)
+        if item.score <= 0 or body is None:
             continue
         block = f"\n### {item.path}\n\n{fenced(body)}\n"
-        cost = estimate_tokens(block)
-        if used + cost > budget:
+        if used + estimate_tokens(block) > r.budget * 0.6:
             continue
-        parts.append(block)
-        used += cost
+        full.append(block)
+        shown.add(item.path)
+        used += estimate_tokens(block)
+    if full:
+        parts.append("\n## Full text of the most relevant files\n" + "".join(full))
+    outlines = []
+    for item in r.ranked[:CANDIDATES + LISTED]:
+        if item.path in shown or item.score <= 0 or item.path not in r.texts:
+            continue
+        block = _outline_block(item.path, r.texts[item.path], r.outlines.get(item.path))
+        if used + estimate_tokens(block) > r.budget:
+            continue
+        outlines.append(block)
+        used += estimate_tokens(block)
+    if outlines:
+        parts.append("\n## Outlines of other relevant files\n" + "".join(outlines))
     return "".join(parts)
+
+
+def _outline_block(path: str, text: str, symbols: tuple[repomap.Symbol, ...] | None) -> str:
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if symbols:
+        return f"\n### {path} ({lines} lines; outline)\n\n{fenced(repomap.render_outline(symbols))}\n"
+    return f"\n### {path} ({lines} lines; first lines)\n\n{fenced(repomap.head_excerpt(text))}\n"
+
+
+def _tree_summary(total: int, visible: list[str], budget: int) -> str:
+    """Directories with file counts, as deep as the budget allows (a list of files when small)."""
+    head = f"## Repository: {total} tracked files\n\n"
+    if sum(len(p) + 3 for p in visible) // 4 <= budget:
+        return head + "\n".join(f"- {p}" for p in visible) + "\n"
+    # Count per directory once, then fold the (far fewer) directories to the depth that fits.
+    per_dir = Counter(p[:p.rfind("/")] if "/" in p else "." for p in visible)
+    for depth in (3, 2, 1):
+        counts: Counter[str] = Counter()
+        for directory, n in per_dir.items():
+            counts["/".join(directory.split("/")[:depth])] += n
+        listing = "\n".join(f"- {d}/ ({n} files)" for d, n in sorted(counts.items()))
+        if estimate_tokens(listing) <= budget or depth == 1:
+            return head + "Directories (file counts):\n" + listing[: budget * 4] + "\n"
+    return head
+
+
+def _ranked_list(ranked: list[RankedFile]) -> str:
+    lines = [f"- {r.path} (score {r.score:g}: {'; '.join(r.reasons) or 'no match'})" for r in ranked if r.score > 0]
+    return "\n## Files ranked for this request\n\n" + ("\n".join(lines) or "(no file matched the request)") + "\n"
+
+
+def context_report(ctx: RepoContext, limit: int = 50) -> dict[str, Any]:
+    """The object `diffcrew context --json` prints (the caller adds `estimated_cost`)."""
+    files = [{"path": r.path, "score": r.score, "reasons": list(r.reasons)} for r in ctx.ranked[:limit]
+             if r.score > 0]
+    return {"base": ctx.base, "files": files, "tokens": ctx.tokens, "tracked_files": len(ctx.files)}
+
+
+__all__ = ["RankedFile", "RepoContext", "build_context", "context_report", "estimate_tokens", "fenced",
+           "is_text"]

@@ -156,7 +156,8 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: froze
 def _list_files(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozenset[str]) -> str:
     directory = check_path(input.get("path", ""), directory=True)
     prefix = f"{directory}/" if directory else ""
-    files, dirs = [], {}
+    files: list[str] = []
+    dirs: dict[str, int] = {}
     for path in allowed:
         if path.startswith(prefix) and not is_secret_path(path):
             rest = path[len(prefix):]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from functools import lru_cache
 
 DEFAULT_MAX_FILE_BYTES = 256 * 1024
 
@@ -43,14 +43,6 @@ _BINARY_EXTS = frozenset((
     "webm pyc pyo whl egg npy npz pkl pickle parquet h5 onnx pt wasm").split())
 
 
-@dataclass(frozen=True)
-class PathRules:
-    """The configurable part of the rules: the user's deny list and the size limit."""
-
-    deny: tuple[str, ...] = ()
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-
-
 def _basename(path: str) -> str:
     return path.rsplit("/", 1)[-1].lower()
 
@@ -64,6 +56,7 @@ _SECRET_NAME_RE, _SECRET_PATH_RE = _any_glob(_SECRET_NAMES), _any_glob(_SECRET_P
 _GENERATED_RE = _any_glob(_GENERATED_GLOBS)
 
 
+@lru_cache(maxsize=1 << 17)  # a cold build asks twice per path (before reading and when classifying)
 def is_secret_path(path: str, deny: tuple[str, ...] = ()) -> bool:
     """True for paths that must never reach a model: secret-looking names and the deny list."""
     if _SECRET_NAME_RE.match(_basename(path)) or _SECRET_PATH_RE.match(path.lower()):
@@ -102,6 +95,7 @@ def generated_reason(path: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 17)
 def is_binary_name(path: str) -> bool:
     name = _basename(path)
     return "." in name and name.rsplit(".", 1)[1] in _BINARY_EXTS

@@ -1,0 +1,149 @@
+"""Reading blobs in bulk, and the context cache under `<git-common-dir>/diffcrew/cache/`.
+
+Everything cached is keyed by git object ids, so it never goes stale: a blob's token counts and
+outline depend only on the blob, a tree's index only on the tree (and the index format). A run on
+a commit that changed a few files finds almost every blob already analysed and reads only the new
+ones. Files are written with `marshal` (plain data only, so loading one can never run code) to a
+temporary name and renamed into place, so concurrent runs never see half a file.
+
+Layout: `v2/blobs/*.seg` and `v2/outlines/*.seg` are append-only segments of per-blob records (a
+new segment per run that analysed something new, merged when there are many); `v2/trees/<id>`
+holds one tree's ranking index, the few most recent trees kept.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+FORMAT = "v2"
+MAX_SEGMENTS = 8
+KEEP_TREES = 8
+
+
+def read_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
+    """(blob id, data) for each id, through one `git cat-file --batch` process: one process for
+    thousands of blobs, where one call per blob would spend seconds on process start-up."""
+    if not blobs:
+        return
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    proc = subprocess.Popen(["git", "-C", str(root), "cat-file", "--batch"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=1 << 20)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def feed() -> None:  # a thread, so git never blocks on a full stdout while we still write
+        try:
+            proc.stdin.write("".join(f"{b}\n" for b in blobs).encode())  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except (BrokenPipeError, OSError):
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for _ in blobs:
+            header = proc.stdout.readline().split()
+            if len(header) != 3:
+                continue  # "<id> missing": skip it, the caller treats it as unreadable
+            data = proc.stdout.read(int(header[2]))
+            proc.stdout.read(1)
+            yield header[0].decode(), data
+    finally:
+        proc.stdout.close()
+        proc.wait()
+        writer.join()
+
+
+def _write_atomic(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(marshal.dumps(value))
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> Any:
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None  # absent or damaged: the caller recomputes
+
+
+class SegmentStore:
+    """Per-blob records (blob id -> plain data) in append-only segment files."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._records: dict[str, Any] | None = None
+
+    def load(self) -> dict[str, Any]:
+        if self._records is None:
+            merged: dict[str, Any] = {}
+            for segment in sorted(self.directory.glob("*.seg")):
+                records = _read(segment)
+                if isinstance(records, dict):
+                    merged.update(records)
+            self._records = merged
+        return self._records
+
+    def add(self, records: dict[str, Any]) -> None:
+        """Persist new records; merge all segments into one when there are too many."""
+        if not records:
+            return
+        self.load().update(records)
+        segments = sorted(self.directory.glob("*.seg"))
+        if len(segments) >= MAX_SEGMENTS:
+            _write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", self._records)
+            for old in segments:
+                old.unlink(missing_ok=True)
+        else:
+            _write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", records)
+
+
+class ContextCache:
+    """The cache of one repository: blob analyses, outlines, tree indexes."""
+
+    def __init__(self, common_dir: Path) -> None:
+        self.root = common_dir / "diffcrew" / "cache" / FORMAT
+        self.blobs = SegmentStore(self.root / "blobs")
+        self.outlines = SegmentStore(self.root / "outlines")
+
+    def load_tree(self, key: str) -> dict[str, Any] | None:
+        value = _read(self.root / "trees" / key)
+        return value if isinstance(value, dict) else None
+
+    def save_tree(self, key: str, index: dict[str, Any]) -> None:
+        directory = self.root / "trees"
+        _write_atomic(directory / key, index)
+        try:  # another run may be pruning at the same time: losing this race is harmless
+            trees = sorted(directory.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in trees[KEEP_TREES:]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+class NoCache(ContextCache):
+    """The same interface, keeping nothing (for `cache=False` and benchmarks of the cold path)."""
+
+    def __init__(self) -> None:
+        self.blobs = _MemoryStore()  # type: ignore[assignment]
+        self.outlines = _MemoryStore()  # type: ignore[assignment]
+
+    def load_tree(self, key: str) -> dict[str, Any] | None:
+        return None
+
+    def save_tree(self, key: str, index: dict[str, Any]) -> None:
+        return None
+
+
+class _MemoryStore(SegmentStore):
+    def __init__(self) -> None:
+        self._records = {}
+
+    def add(self, records: dict[str, Any]) -> None:
+        self.load().update(records)

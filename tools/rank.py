@@ -1,0 +1,194 @@
+"""Ranking the files of a tree for a change request.
+
+Two passes. The lexical pass scores every ranking document from the cached index alone: BM25 of
+the request's words against each file's identifiers (split into words, lightly stemmed), words
+in the path, an exact path or file name named in the request, and the identifiers the request
+names (`get_user_name`, `UserStore`) used as whole tokens, which is how callers of a function
+to rename come up. The graph pass then looks at the top candidates only: their outlines (parsed
+on demand) say which of them define the named identifiers, and which rare symbols they define;
+the files that use those symbols, and the tests named after them, get a share of their score.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from diffcrew.tools.textindex import decode_postings, stem, tokens_with_word, word_parts
+
+K1, B = 1.2, 0.75
+W_PATH, W_IDENT, W_DEFINES, W_GRAPH, W_TEST = 2.0, 3.0, 8.0, 0.6, 0.5
+NAMED_PATH, NAMED_FILE = 1000.0, 40.0
+SEEDS, SYMBOLS_PER_SEED, RARE_DF = 8, 24, 0.02
+_WORD = re.compile(r"`[^`]+`|[A-Za-z_][A-Za-z0-9_]*")
+_PATHLIKE = re.compile(r"[\w.\-/]*[\w\-]\.[A-Za-z0-9]+|[\w.\-]+/[\w.\-/]+")
+_STOP = frozenset(
+    "the and for with from into that this then them are was were has have had not but all any add use make "
+    "change update file files code function functions class method rename new old its their should must can "
+    "will also each when where what which how why fix fixed fixes support allow remove don doesn isn "
+    "instead more less only some other like just via after before than there here now get set".split())
+
+
+@dataclass(frozen=True)
+class Query:
+    """The request as ranking sees it: weighted words, and identifiers to match as whole tokens."""
+
+    text: str
+    words: dict[str, float]
+    identifiers: frozenset[str]
+
+
+def parse_request(request: str) -> Query:
+    """Words (stemmed, stop words out), identifiers (snake_case, camelCase, `backticked`), file names."""
+    words: dict[str, float] = {}
+    identifiers: set[str] = set()
+    for raw in _WORD.findall(request):
+        token = raw.strip("`").strip()
+        for piece in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", token):
+            looks_like_code = raw.startswith("`") or "_" in piece.strip("_") or bool(re.search(r"[a-z][A-Z]", piece))
+            if looks_like_code and len(piece) >= 3:
+                identifiers.add(piece.lower())
+            for part in word_parts(piece):
+                if len(part) >= 3 and part not in _STOP:
+                    words[part] = max(words.get(part, 0.0), 1.5 if looks_like_code else 1.0)
+    return Query(request, dict(sorted(words.items())), frozenset(identifiers))
+
+
+@dataclass
+class Scores:
+    """Scores and reasons per document index, built up pass by pass."""
+
+    score: dict[int, float] = field(default_factory=dict)
+    parts: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    def add(self, doc: int, amount: float, reason: str) -> None:
+        self.score[doc] = self.score.get(doc, 0.0) + amount
+        found = self.parts.setdefault(doc, {})
+        found[reason] = found.get(reason, 0.0) + amount
+
+    def reasons(self, doc: int, limit: int = 6) -> tuple[str, ...]:
+        """The reasons that weigh most, heaviest first."""
+        found = self.parts.get(doc, {})
+        if limit == 1 and found:
+            return (max(found, key=lambda r: (found[r], r)),)
+        return tuple(sorted(found, key=lambda r: (-found[r], r))[:limit])
+
+    def top(self, n: int) -> list[int]:
+        return sorted(self.score, key=lambda d: -self.score[d])[:n]
+
+
+def _idf(df: int, n: int) -> float:
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def _term_postings(index: dict[str, Any], word: str) -> dict[int, int]:
+    """doc -> occurrences of any identifier containing the word."""
+    merged: dict[int, int] = {}
+    for token in tokens_with_word(index, word):
+        for doc, count in decode_postings(index["postings"][token]):
+            merged[doc] = merged.get(doc, 0) + count
+    return merged
+
+
+def lexical_pass(index: dict[str, Any], query: Query, allowed: set[int]) -> Scores:
+    """BM25 over content, path words, named paths and file names, named identifiers."""
+    scores, n = Scores(), max(1, len(index["docs"]))
+    lengths = index["lengths"]
+    avgdl = (sum(lengths) / n) or 1.0
+    for word, weight in query.words.items():
+        hits = {d: c for d, c in _term_postings(index, word).items() if d in allowed}
+        idf = _idf(len(hits), n)
+        for doc, tf in hits.items():
+            norm = tf * (K1 + 1) / (tf + K1 * (1 - B + B * lengths[doc] / avgdl))
+            scores.add(doc, weight * idf * norm, f"mentions {word}")
+        path_docs = [d for d in index["path_postings"].get(word, ()) if d in allowed]
+        path_idf = _idf(len(path_docs), n)
+        for doc in path_docs:
+            scores.add(doc, W_PATH * weight * path_idf, f"path matches {word}")
+    _identifier_hits(index, query, allowed, scores, n)
+    _named_files(index, query, allowed, scores)
+    return scores
+
+
+def _identifier_hits(index: dict[str, Any], query: Query, allowed: set[int], scores: Scores, n: int) -> None:
+    """Files that use an identifier the request names, as a whole token (any case)."""
+    for ident in query.identifiers:
+        tokens = [t for t in tokens_with_word(index, stem(ident)) if t.lower() == ident]
+        docs: set[int] = set()
+        for token in tokens:
+            docs.update(d for d, _ in decode_postings(index["postings"][token]) if d in allowed)
+        idf = _idf(len(docs), n)
+        for doc in docs:
+            scores.add(doc, W_IDENT * idf, f"uses {ident}")
+
+
+def _named_files(index: dict[str, Any], query: Query, allowed: set[int], scores: Scores) -> None:
+    """An exact path in the request ranks first; a file name (`helpers.py`) ranks high."""
+    paths, docs = index["paths"], index["docs"]
+    named = {m.strip("./") for m in _PATHLIKE.findall(query.text)}
+    if not named:
+        return
+    names = {n.rsplit("/", 1)[-1].lower() for n in named}
+    for doc in allowed:
+        path = paths[docs[doc]]
+        if path in named:
+            scores.add(doc, NAMED_PATH, "path named in the request")
+        elif path[path.rfind("/") + 1:].lower() in names:
+            scores.add(doc, NAMED_FILE, "file name named in the request")
+
+
+def graph_pass(index: dict[str, Any], query: Query, scores: Scores, outlines: dict[int, tuple[str, ...]],
+               allowed: set[int]) -> None:
+    """Definitions of named identifiers, users of the top files' rare symbols, and their tests.
+
+    `outlines` maps candidate docs to the names of the symbols they define."""
+    n = max(1, len(index["docs"]))
+    for doc, names in outlines.items():
+        lowered = {name.lower() for name in names}
+        for ident in query.identifiers & lowered:
+            scores.add(doc, W_DEFINES * _idf(1, n), f"defines {ident}")
+    seeds = scores.top(SEEDS)
+    if not seeds:
+        return
+    best = scores.score[seeds[0]] or 1.0
+    paths, docs = index["paths"], index["docs"]
+    tests = set(index["path_postings"].get("test", ())) & allowed
+    for seed in seeds:
+        share = scores.score[seed] / best
+        seed_path = paths[docs[seed]]
+        _spread_to_users(index, seed, outlines.get(seed, ()), share, scores, allowed)
+        _spread_to_tests(index, seed, seed_path, share, scores, tests)
+
+
+def _spread_to_users(index: dict[str, Any], seed: int, names: tuple[str, ...], share: float, scores: Scores,
+                     allowed: set[int]) -> None:
+    """Files that use the seed's rarest symbols: its callers and importers."""
+    n = max(1, len(index["docs"]))
+    rated = []
+    for name in set(names):
+        raw = index["postings"].get(name)
+        if raw is None or len(name) < 4:
+            continue
+        users = {d for d, _ in decode_postings(raw)} - {seed}
+        if users and len(users) <= max(3, RARE_DF * n):
+            rated.append((_idf(len(users), n), name, users))
+    rated.sort(reverse=True)
+    base = index["paths"][index["docs"][seed]].rsplit("/", 1)[-1]
+    for idf, name, users in rated[:SYMBOLS_PER_SEED]:
+        for doc in users & allowed:
+            scores.add(doc, W_GRAPH * share * idf / 4, f"uses {name} from {base}")
+
+
+def _spread_to_tests(index: dict[str, Any], seed: int, seed_path: str, share: float, scores: Scores,
+                     tests: set[int]) -> None:
+    """Tests named after the seed file (test_x.py, x_test.go, x.test.ts, XTest.java); `tests` holds
+    the allowed docs with 'test' in their path."""
+    name = seed_path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
+    if len(name) < 3 or "test" in name:
+        return
+    best = max(scores.score.values())
+    for doc in tests.intersection(index["path_postings"].get(stem(name), ())):
+        if doc != seed and name in index["paths"][index["docs"][doc]].lower():
+            scores.add(doc, W_TEST * share * best / 4, f"test of {seed_path.rsplit('/', 1)[-1]}")
