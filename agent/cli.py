@@ -153,6 +153,8 @@ def _print_report(report: "RunReport") -> None:
     click.echo(f"Review:     git diff {short}...{report.branch}")
     click.echo(f"Usage:      {_usage_line(report)}")
     click.echo(f"Transcript: {report.transcript}")
+    if report.remote:
+        click.echo(f"Pushed:     {report.branch} to {report.remote}")
     if report.exit_code == 4:
         left = ", ".join(r.path for r in report.results if not r.ok)
         click.echo(click.style(f"warning: --allow-partial left out: {left}", fg="yellow"), err=True)
@@ -193,14 +195,23 @@ def _print_report(report: "RunReport") -> None:
               help="Largest file that may be edited.")
 @click.option("--max-calls", type=click.IntRange(1), default=cfg.DEFAULT_MAX_CALLS, show_default=True,
               help="Most model calls in one run (exit 3 when reached).")
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
+              help="Hard cap on the run's model cost: no call is sent that could exceed it (exit 3).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Wall-clock limit of the run in seconds "
               "(exit 3 when reached).")
+@click.option("--deny", multiple=True, metavar="GLOB",
+              help="Never send files matching GLOB to the model (added to the built-in secret rules); repeatable.")
+@click.option("--push", "push", is_flag=False, flag_value="origin", default=None, metavar="[REMOTE]",
+              help="Push the new branch to REMOTE (default origin) after the commit; never forced.")
+@click.option("--pr-body", "pr_body", metavar="FILE", help="Write a Markdown pull-request description to FILE.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result.")
 def run(request: str | None, message_file: str | None, repo: str, base: str, branch: str | None, model: str,
         worker_model: str, max_workers: int, repair_rounds: int, request_timeout: float, plan_turns: int, dry_run: bool,
         as_json: bool, yes: bool, allow_partial: bool, checks: tuple[str, ...], check_timeout: float,
         run_pre_commit: bool, allow_failing: bool, allow_paths: tuple[str, ...], max_files: int,
-        max_file_bytes: int, max_calls: int, timeout: float | None, quiet: bool) -> None:
+        max_file_bytes: int, max_calls: int, max_cost: float | None, timeout: float | None, deny: tuple[str, ...],
+        push: str | None,
+        pr_body: str | None, quiet: bool) -> None:
     """Plan, patch and commit REQUEST on a new branch (REQUEST may be - for stdin).
 
     \b
@@ -220,12 +231,25 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
                                  request_timeout=request_timeout, plan_turns=plan_turns, dry_run=dry_run, allow_partial=allow_partial,
                                  checks=checks, check_timeout=check_timeout, run_pre_commit=run_pre_commit,
                                  allow_failing=allow_failing, allow_paths=allow_paths, max_files=max_files,
-                                 max_file_bytes=max_file_bytes, max_calls=max_calls, timeout=timeout)
+                                 max_file_bytes=max_file_bytes, max_calls=max_calls, timeout=timeout, push=push,
+                                 deny=deny, max_cost=max_cost)
         ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
         report = _execute(options, _hooks(quiet or as_json, ask))
+        if pr_body and report.commit:
+            _write_pr_body(Path(pr_body), report)
     except DiffcrewError as exc:
         _fail(exc.summary, exc.exit_code)
     _finish(report, as_json)
+
+
+def _write_pr_body(path: Path, report: "RunReport") -> None:
+    from diffcrew.agent.errors import UsageError
+    from diffcrew.agent.prbody import render_pr_body
+
+    try:
+        path.write_text(render_pr_body(report.to_dict()), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the pull-request body to {path}: {exc.strerror}") from None
 
 
 def _execute(options: cfg.RunOptions, hooks: "RunHooks", make_client: Any = None) -> "RunReport":

@@ -47,3 +47,6 @@ class RunOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_calls: int = DEFAULT_MAX_CALLS
     timeout: float | None = None
+    push: str | None = None
+    deny: tuple[str, ...] = ()
+    max_cost: float | None = None

@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from diffcrew.agent import script as scripts
 from diffcrew.agent.errors import BudgetExceeded, ModelError, UsageError
@@ -101,13 +101,55 @@ def _plain_blocks(blocks: list[Any]) -> list[dict[str, Any]]:
     return plain
 
 
+class AdaptiveLimit:
+    """How many model calls may be in flight: additive increase, multiplicative decrease.
+
+    Starts at the ceiling (--max-workers). A 429/529 halves the limit, but only when the refused
+    call started under the current limit (its epoch): calls sent before the last decrease say
+    nothing about the new limit, so one burst of refusals halves it once. After `limit`
+    successes in a row the limit grows by one, back up to the ceiling.
+    """
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = max(1, ceiling)
+        self.limit = self.ceiling
+        self.in_flight = 0
+        self.peak = 0
+        self.epoch = 0  # how many times the limit was lowered
+        self._successes = 0
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> int:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            return self.epoch
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+
+    def throttled(self, epoch: int) -> None:
+        if epoch == self.epoch:
+            self.limit = max(1, self.limit // 2)
+            self.epoch += 1
+            self._successes = 0
+
+    def succeeded(self) -> None:
+        self._successes += 1
+        if self.limit < self.ceiling and self._successes >= self.limit:
+            self.limit, self._successes = self.limit + 1, 0
+
+
 @dataclass
 class RetryPolicy:
     """How transient failures are retried: backoff with full jitter, `retry-after` honoured,
     at most `per_call` retries of one call and `per_run` retries over the whole run."""
 
     per_call: int = 4
-    per_run: int = 24
+    per_run: int = 40
     base_delay: float = 0.5
     max_delay: float = 30.0
     used: int = 0
@@ -125,15 +167,24 @@ class RetryPolicy:
         return True
 
 
+class TransientModelError(ModelError):
+    """A failure worth retrying (429, 5xx, 529, connection, timeout, a stream cut mid-way)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.throttled = throttled
+
+
 class AnthropicClient:
     """Calls the Messages API through the official SDK (async, streaming for long outputs).
 
-    The SDK's own retries are off: diffcrew retries transient failures itself (429, 5xx, 529,
-    connection errors, timeouts, a stream cut mid-way) under one per-run budget, so that every
-    retry is counted, logged and bounded.
+    One call, one attempt: the SDK's own retries are off, and transient failures are raised as
+    TransientModelError for TrackedClient to retry under the run's budget and its concurrency
+    limit, so that every retry is counted, bounded and spaced.
     """
 
-    def __init__(self, *, timeout: float = 600.0, retry: RetryPolicy | None = None, base_url: str | None = None) -> None:
+    def __init__(self, *, timeout: float = 600.0, base_url: str | None = None) -> None:
         import anthropic  # deferred: importing the SDK costs about a second
         import httpx2
 
@@ -141,31 +192,21 @@ class AnthropicClient:
         self._transport_errors = (anthropic.APIConnectionError, httpx2.TransportError)
         self._model_errors = (anthropic.APIError, httpx2.HTTPError)
         self._timeout = timeout
-        self.retry = retry or RetryPolicy()
         self._client = anthropic.AsyncAnthropic(timeout=timeout, max_retries=0, base_url=base_url)
 
     async def call(self, request: ModelRequest) -> ModelReply:
-        attempt = 0
-        while True:
-            try:
-                return await self._call_once(request)
-            except self._model_errors as exc:
-                transient, retry_after = self._classify(exc)
-                if not transient:
-                    raise self._error(exc) from exc
-                if not self.retry.take(attempt):
-                    error = self._error(exc)
-                    raise ModelError(f"{error} (gave up after {attempt} retr{'y' if attempt == 1 else 'ies'}; "
-                                     f"{self.retry.used} used this run)") from exc
-                await asyncio.sleep(self.retry.delay(attempt, retry_after))
-                attempt += 1
-
-    async def _call_once(self, request: ModelRequest) -> ModelReply:
-        if request.stream:
-            async with self._client.messages.stream(**request.body()) as stream:
-                message = await stream.get_final_message()
-        else:
-            message = await self._client.messages.create(**request.body())
+        try:
+            if request.stream:
+                async with self._client.messages.stream(**request.body()) as stream:
+                    message = await stream.get_final_message()
+            else:
+                message = await self._client.messages.create(**request.body())
+        except self._model_errors as exc:
+            transient, retry_after = self._classify(exc)
+            if transient:
+                throttled = getattr(exc, "status_code", None) in (429, 529)
+                raise TransientModelError(str(self._error(exc)), retry_after, throttled) from exc
+            raise self._error(exc) from exc
         return ModelReply(_plain_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage))
 
     def _classify(self, exc: Exception) -> tuple[bool, float | None]:
@@ -220,15 +261,42 @@ class ScriptedClient:
 
 @dataclass
 class Ledger:
-    """Usage and cost per role over a run."""
+    """Usage and cost per role over a run, and the hard cost cap (--max-cost).
+
+    Before a call is sent, its worst case (estimated input plus `max_tokens` of output) is
+    reserved against the cap; once it returns, the reservation is replaced by what it cost.
+    Calls run concurrently, so reserving is what keeps parallel workers from overshooting
+    together. Reserving and checking happen without an await in between (one event loop).
+    """
 
     by_role: dict[str, Usage] = field(default_factory=dict)
     cost_usd: float | None = 0.0
+    max_cost: float | None = None
+    reserved: float = 0.0
 
-    def add(self, role: str, model: str, usage: Usage) -> None:
+    def reserve(self, request: ModelRequest) -> float:
+        """Reserve the worst-case cost of a call, or BudgetExceeded when it might break the cap."""
+        if self.max_cost is None:
+            return 0.0
+        worst = cost_of(request.model, Usage(input_tokens=scripts.estimate_tokens(request.body()),
+                                             output_tokens=request.max_tokens, calls=1))
+        spent = self.cost_usd or 0.0
+        if worst is None:
+            raise BudgetExceeded(f"--max-cost cannot be enforced: no price is known for {request.model}")
+        if spent + self.reserved + worst > self.max_cost:
+            raise BudgetExceeded(f"the next {request.role} call could cost up to ${worst:.4f}, which would exceed "
+                                 f"--max-cost ${self.max_cost:g} (spent ${spent:.4f}); no branch was made")
+        self.reserved += worst
+        return worst
+
+    def add(self, role: str, model: str, usage: Usage, reserved: float = 0.0) -> None:
+        self.reserved = max(0.0, self.reserved - reserved)
         self.by_role[role] = self.by_role.get(role, Usage()) + usage
         cost = cost_of(model, usage)
         self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+
+    def release(self, reserved: float) -> None:
+        self.reserved = max(0.0, self.reserved - reserved)
 
 
 class TrackedClient:
@@ -237,8 +305,11 @@ class TrackedClient:
     run's call budget is enforced."""
 
     def __init__(self, inner: ModelClient, ledger: Ledger, transcript: Transcript | None,
-                 redactor: Redactor | None = None, max_calls: int | None = None) -> None:
+                 redactor: Redactor | None = None, max_calls: int | None = None,
+                 limit: AdaptiveLimit | None = None, retry: RetryPolicy | None = None) -> None:
         self._inner = inner
+        self.limit = limit
+        self.retry = retry or RetryPolicy()
         self.ledger = ledger
         self._transcript = transcript
         self._redactor = redactor
@@ -253,17 +324,42 @@ class TrackedClient:
         if self._redactor is not None:
             request = replace(request, system=self._redactor.redact_value(request.system),
                               messages=self._redactor.redact_value(request.messages))
+        reserved = self.ledger.reserve(request)
         started = time.monotonic()
         try:
-            reply = await self._inner.call(request)
-        except ModelError as exc:
-            self._record(request, started, error=str(exc))
+            reply = await self._retrying(request)
+        except BaseException as exc:
+            self.ledger.release(reserved)
+            if isinstance(exc, ModelError):
+                self._record(request, started, error=str(exc))
             raise
-        self.ledger.add(request.role, request.model, reply.usage)
+        self.ledger.add(request.role, request.model, reply.usage, reserved)
         self._record(request, started, reply=reply)
         if self._redactor is not None:
             reply = replace(reply, content=self._redactor.restore_value(reply.content))
         return reply
+
+    async def _retrying(self, request: ModelRequest) -> ModelReply:
+        """One call, retried on transient failures: the call gives its place in the concurrency
+        limit back while it waits, and a 429/529 lowers the limit for everyone."""
+        attempt = epoch = 0
+        while True:
+            try:
+                if self.limit is None:
+                    return await self._inner.call(request)
+                async with self.limit as epoch:
+                    reply = await self._inner.call(request)
+                self.limit.succeeded()
+                return reply
+            except TransientModelError as exc:
+                if exc.throttled and self.limit is not None:
+                    self.limit.throttled(epoch)
+                if not self.retry.take(attempt):
+                    plural = "y" if attempt == 1 else "ies"
+                    raise ModelError(f"{exc} (gave up after {attempt} retr{plural}; "
+                                     f"{self.retry.used} used this run)") from exc
+                await asyncio.sleep(self.retry.delay(attempt, exc.retry_after))
+                attempt += 1
 
     def _record(self, request: ModelRequest, started: float, *, reply: ModelReply | None = None,
                 error: str | None = None) -> None:

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
-from diffcrew.agent.errors import BudgetExceeded, DiffcrewError, RunFailed, UsageError
-from diffcrew.agent.llm import Ledger, ModelClient, TrackedClient
+from diffcrew.agent.errors import BudgetExceeded, DiffcrewError, GitError, RunFailed, UsageError
+from diffcrew.agent.llm import AdaptiveLimit, Ledger, ModelClient, TrackedClient
 from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
@@ -31,6 +31,10 @@ from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor
 
 Event = Callable[[str, dict[str, Any]], None]
+
+
+class PushFailed(GitError):
+    """The branch exists locally, but the push did not go through."""
 
 
 @dataclass
@@ -55,6 +59,7 @@ class _Outcome:
     warnings: list[str] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     partial: bool = False
+    remote: str | None = None
 
 
 def new_run_id() -> str:
@@ -101,7 +106,7 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     transcript = Transcript(repo.common_dir / "diffcrew" / "runs" / f"{run_id}.jsonl")
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run})
-    run = _Run(repo, base, run_id, options, hooks, transcript, Ledger(), _Outcome(branch=branch))
+    run = _Run(repo, base, run_id, options, hooks, transcript, Ledger(max_cost=options.max_cost), _Outcome(branch=branch))
     started = time.monotonic()
     try:
         asyncio.run(run.within_timeout(make_client))
@@ -149,10 +154,11 @@ class _Run:
     async def pipeline(self, make_client: Callable[[], ModelClient]) -> None:
         """Context, plan, workers, checks, then a commit on the new branch (or only a diff)."""
         options, outcome = self.options, self.outcome
-        context = build_context(self.repo, self.base, options.request, options.context_tokens)
+        context = build_context(self.repo, self.base, options.request, options.context_tokens, deny=options.deny)
         self.tree = {e.path: e for e in context.files}
         self.hooks.event("context", {"files": len(context.files), "tokens": context.tokens})
-        client = TrackedClient(make_client(), self.ledger, self.transcript, self.redactor, options.max_calls)
+        client = TrackedClient(make_client(), self.ledger, self.transcript, self.redactor, options.max_calls,
+                               AdaptiveLimit(options.max_workers))
         try:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
                               max_file_bytes=options.max_file_bytes)
@@ -265,6 +271,13 @@ class _Run:
         commit = self.repo.commit_tree(new_tree, self.base, message)
         self.repo.create_branch(self.outcome.branch or "", commit, reason=f"diffcrew run {self.run_id}")
         self.outcome.commit = commit
+        if self.options.push:
+            try:
+                self.repo.push(self.options.push, self.outcome.branch or "")
+            except GitError as exc:
+                raise PushFailed(f"the branch {self.outcome.branch} was made, but pushing it to "
+                                 f"{self.options.push} failed: {exc.summary}") from exc
+            self.outcome.remote = self.options.push
 
     def _left_out(self) -> list[FileResult]:
         return [r for r in self.outcome.results if not r.ok]
@@ -288,5 +301,5 @@ def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport
         commit=outcome.commit, plan=outcome.plan, results=tuple(outcome.results),
         usage_by_role=dict(run.ledger.by_role), cost_usd=run.ledger.cost_usd, duration_s=seconds,
         diffstat=outcome.diffstat, diff=outcome.diff, message=outcome.message, warnings=tuple(outcome.warnings),
-        transcript=str(run.transcript.path), errors=(str(error),) if error is not None else (),
+        transcript=str(run.transcript.path), errors=(str(error),) if error is not None else (), remote=outcome.remote,
         checks=tuple(c.to_dict() for c in outcome.checks))

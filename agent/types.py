@@ -117,13 +117,14 @@ class RunReport:
     transcript: str = ""
     errors: tuple[str, ...] = field(default_factory=tuple)
     checks: tuple[dict[str, Any], ...] = ()
+    remote: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The machine report printed by `--json`."""
         return {
             "version": 1, "run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
             "request": self.request, "repo": self.repo, "base": self.base, "base_ref": self.base_ref,
-            "branch": self.branch, "commit": self.commit,
+            "branch": self.branch, "commit": self.commit, "remote": self.remote,
             "plan": self.plan.to_dict() if self.plan else None,
             "files": [{"path": r.path, "action": r.action, "status": "ok" if r.ok else "failed",
                        "attempts": r.attempts, "tiers": list(r.tiers), "error": r.error} for r in self.results],

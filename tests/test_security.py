@@ -114,3 +114,10 @@ def test_oversized_request_is_a_usage_error(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     result = run_cli(["run", "--repo", str(repo), "--yes", "-"], server, input="x" * 70_000)
     assert result.exit_code == 2 and "the limit is 65,536" in result.stderr and not server.requests
+
+
+def test_denied_paths_are_never_sent_and_cannot_be_planned(tmp_path: Path, server) -> None:
+    plan = plan_turn("x", [("app.py", "modify", "y")])
+    result, repo, _ = run(tmp_path, server, script([plan, plan]), "--deny", "app.py")
+    assert result.exit_code == 1 and "app.py: not a UTF-8 text file diffcrew may edit" in result.stderr
+    assert "print('hi')" not in all_traffic(server)

@@ -160,6 +160,10 @@ class GitRepo:
             raise UsageError(f"branch {name!r} already exists; pass another --branch")
         self._run("update-ref", "-m", reason, f"refs/heads/{name}", commit, ZERO_OID)
 
+    def push(self, remote: str, branch: str) -> None:
+        """Push one new branch to a remote (never forced, so nothing there is overwritten)."""
+        self._run("push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+
     def diff(self, base: str, target: str, *, stat: bool = False) -> str:
         """`git diff` between two commits or trees (text, no colour, no external tools)."""
         args = ["diff", "--no-color", "--no-ext-diff", "--no-renames"]
