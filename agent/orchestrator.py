@@ -59,7 +59,7 @@ class PlanRules:
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     allowed: tuple[str, ...] = ()  # --allow-path: protected paths the user lets the plan touch
     max_files: int = 50
-    max_file_bytes: int = 1_000_000
+    max_file_bytes: int = 262_144
 
 
 def matches(path: str, patterns: tuple[str, ...]) -> bool:
@@ -77,6 +77,7 @@ class PlanInputs:
     repo: GitRepo
     plan_turns: int = 8
     rules: PlanRules = PlanRules()
+    submodules: tuple[TreeEntry, ...] = ()
     on_explore: Callable[[str, dict[str, Any]], None] = lambda name, data: None
 
 
@@ -130,12 +131,14 @@ def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozen
         if path in tree or path in directories:
             return "cannot create it, it already exists (use modify)"
         if any("/".join(parts[:i]) in tree for i in range(1, len(parts))):
-            return "cannot create it, a parent of it is a file"
+            return "cannot create it, a parent of it is a file or a submodule"
         return None
     if path not in tree:
         return "no such file in the repository (use create for a new file)"
+    if tree[path].mode == "160000":
+        return "a submodule; diffcrew does not edit submodules"
     if tree[path].mode not in REGULAR_MODES:
-        return "not a regular file (a symlink or submodule), it cannot be edited"
+        return "not a regular file (a symlink), it cannot be edited"
     if tree[path].size > rules.max_file_bytes:
         return f"too large to edit ({tree[path].size:,} bytes; the limit is {rules.max_file_bytes:,}, --max-file-bytes)"
     if path not in text_paths:
@@ -155,7 +158,7 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
     user = prompts.render("orchestrator", "user", request=inputs.request, base=ctx.base, context=ctx.text)
     messages: list[dict[str, Any]] = [{"role": "user", "content": [
         {"type": "text", "text": user, "cache_control": {"type": "ephemeral"}}]}]
-    tree = {e.path: e for e in ctx.files}
+    tree = {e.path: e for e in (*ctx.files, *inputs.submodules)}
     invalid, turn, problem = 0, 0, ""
     while True:
         turn += 1

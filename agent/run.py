@@ -12,12 +12,13 @@ import asyncio
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
-from diffcrew.agent.errors import BudgetExceeded, DiffcrewError, GitError, RunFailed, UsageError
+from diffcrew.agent.errors import BudgetExceeded, DiffcrewError, GitError, Interrupted, RunFailed, UsageError
 from diffcrew.agent.llm import AdaptiveLimit, Ledger, ModelClient, TrackedClient
 from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
@@ -28,7 +29,7 @@ from diffcrew.agent.worker import Worker, WorkerJob, shared_blocks
 from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
-from diffcrew.tools.redact import Redactor
+from diffcrew.tools.redact import Redactor, repository_key
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -60,6 +61,12 @@ class _Outcome:
     checks: list[CheckResult] = field(default_factory=list)
     partial: bool = False
     remote: str | None = None
+
+
+def options_record(options: RunOptions) -> dict[str, Any]:
+    """The options as the transcript keeps them (what a replay needs to run the same way)."""
+    return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(options).items() if k not in ("request", "repo")}
 
 
 def new_run_id() -> str:
@@ -101,12 +108,17 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     base = repo.resolve(options.base)
     run_id = new_run_id()
     branch = None if options.dry_run else choose_branch(repo, options, run_id)
+    if options.push and not repo.has_remote(options.push):
+        raise UsageError(f"--push: no remote named {options.push!r} (write the remote after --push, e.g. "
+                         "--push origin, and the request last)")
     if not options.dry_run:
         prune_stale(repo)  # worktrees left by runs that were killed
     transcript = Transcript(repo.common_dir / "diffcrew" / "runs" / f"{run_id}.jsonl")
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
-                       "base_ref": options.base, "branch": branch, "dry_run": options.dry_run})
-    run = _Run(repo, base, run_id, options, hooks, transcript, Ledger(max_cost=options.max_cost), _Outcome(branch=branch))
+                       "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
+                       "options": options_record(options)})
+    run = _Run(repo, base, run_id, options, hooks, transcript, Ledger(max_cost=options.max_cost),
+               _Outcome(branch=branch), redactor=Redactor(key=repository_key(repo.common_dir)))
     started = time.monotonic()
     try:
         asyncio.run(run.within_timeout(make_client))
@@ -114,9 +126,14 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     except DiffcrewError as exc:
         error = exc
     except KeyboardInterrupt:  # workers are cancelled and the sandbox removed by the time we get here
-        transcript.append({"kind": "end", "status": "interrupted", "exit_code": 130})
+        made = run.outcome.branch if run.outcome.commit else None
+        transcript.append({"kind": "end", "status": "interrupted", "exit_code": 130, "branch": made,
+                           "commit": run.outcome.commit})
         transcript.close()
-        raise
+        if made:
+            raise Interrupted(f"interrupted after the branch {made} was made (commit {run.outcome.commit[:12]}); "
+                              "nothing else changed") from None
+        raise Interrupted("interrupted; your repository is unchanged") from None
     report = _report(run, time.monotonic() - started, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
                        "branch": report.branch, "commit": report.commit, "errors": list(report.errors)})
@@ -154,8 +171,12 @@ class _Run:
     async def pipeline(self, make_client: Callable[[], ModelClient]) -> None:
         """Context, plan, workers, checks, then a commit on the new branch (or only a diff)."""
         options, outcome = self.options, self.outcome
-        context = build_context(self.repo, self.base, options.request, options.context_tokens, deny=options.deny)
+        context = build_context(self.repo, self.base, options.request, options.context_tokens, deny=options.deny,
+                                max_file_bytes=options.max_file_bytes)
         self.tree = {e.path: e for e in context.files}
+        submodules = tuple(self.repo.gitlinks(self.base))
+        if submodules:
+            self._warn("submodules are not edited: " + ", ".join(e.path for e in submodules))
         self.hooks.event("context", {"files": len(context.files), "tokens": context.tokens})
         client = TrackedClient(make_client(), self.ledger, self.transcript, self.redactor, options.max_calls,
                                AdaptiveLimit(options.max_workers))
@@ -163,7 +184,7 @@ class _Run:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
                               max_file_bytes=options.max_file_bytes)
             plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo,
-                                                        options.plan_turns, rules, self._explored))
+                                                        options.plan_turns, rules, submodules, self._explored))
             self._planned(plan)
             workers = self._workers(client, plan)
             outcome.results = await self._dispatch(plan, workers)

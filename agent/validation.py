@@ -10,6 +10,8 @@ names (to every changed file's worker when it names none), in the same conversat
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -17,10 +19,11 @@ from diffcrew.agent.config import RunOptions
 from diffcrew.agent.synthesizer import tree_changes
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.agent.worker import Worker
-from diffcrew.sandbox.checks import CheckResult, run_checks
+from diffcrew.sandbox.checks import Check, CheckResult, run_checks
+from diffcrew.sandbox.process import stop_all
 from diffcrew.sandbox.settings import load_checks
 from diffcrew.sandbox.workspace import Workspace
-from diffcrew.tools.git import GitRepo, TreeEntry
+from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -55,8 +58,7 @@ async def check_and_repair(inputs: CheckInputs, changed: list[FileResult], worke
             changes = tree_changes(inputs.plan, checked.changed, inputs.tree)
             workspace.write(changes)
             event("checks", {"state": "running", "round": round_number, "names": [c.name for c in checks]})
-            checked.checks = await asyncio.to_thread(run_checks, checks, workspace, inputs.repo, inputs.base,
-                                                     {c.path: c.data for c in changes})
+            checked.checks = await _checks_in_thread(checks, workspace, inputs, changes)
             event("checks", {"state": "done", "results": checked.checks})
             failing = [c for c in checked.checks if c.new_failure]
             if not failing or round_number == options.repair_rounds:
@@ -67,6 +69,22 @@ async def check_and_repair(inputs: CheckInputs, changed: list[FileResult], worke
             checked.by_path.update(revised)
             checked.changed = [revised.get(r.path, r) for r in checked.changed]
     return checked
+
+
+async def _checks_in_thread(checks: list[Check], workspace: Workspace, inputs: CheckInputs,
+                            changes: list[TreeChange]) -> list[CheckResult]:
+    """Run the checks off the event loop; if the run is interrupted, kill them and wait for the
+    thread, so the worktree is removed only once nothing runs in it any more."""
+    work = asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(run_checks, checks, workspace, inputs.repo, inputs.base,
+                                {c.path: c.data for c in changes}))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        stop_all()
+        with contextlib.suppress(Exception):
+            await work
+        raise
 
 
 async def _repair(failing: list[CheckResult], changed: list[FileResult], workers: dict[str, Worker],

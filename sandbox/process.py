@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,16 +64,33 @@ def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return clean
 
 
+_running: set[int] = set()  # process groups of the checks running now, in this process
+_stopping = threading.Event()
+
+
+def stop_all() -> None:
+    """The run is being interrupted: kill every running check's process group, start no new one."""
+    _stopping.set()
+    for pgid in list(_running):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] | None = None,
                 on_start: Callable[[int | None], None] | None = None) -> Outcome:
     """Run `command` through the shell in `cwd`; kill its whole process group at the timeout."""
     started = time.monotonic()
+    if _stopping.is_set():
+        return Outcome("error", None, "not started: the run was interrupted", 0.0)
     with tempfile.TemporaryFile() as sink:
         try:
             proc = subprocess.Popen(command, shell=True, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
                                     stderr=subprocess.STDOUT, env=scrubbed_env(env), start_new_session=True)
         except OSError as exc:
             return Outcome("error", None, f"could not start the check: {exc}", time.monotonic() - started)
+        _running.add(proc.pid)
         if on_start:
             on_start(proc.pid)
         try:
@@ -80,6 +98,7 @@ def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] 
         finally:
             # Also on KeyboardInterrupt: never leave a check running behind us.
             _kill_group(proc)
+            _running.discard(proc.pid)
             if on_start:
                 on_start(None)
         duration = time.monotonic() - started

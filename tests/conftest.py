@@ -22,8 +22,10 @@ IDENTITY = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.in
 
 
 def git(repo: Path, *args: str, input: bytes | None = None) -> str:
+    # GIT_OPTIONAL_LOCKS=0: the helper's own `git status` must not refresh (rewrite) the index
+    # it is comparing, nor fire the user's post-index-change hook.
     out = subprocess.run(["git", *args], cwd=repo, input=input, capture_output=True, check=True,
-                         env={**os.environ, **IDENTITY})
+                         env={**os.environ, **IDENTITY, "GIT_OPTIONAL_LOCKS": "0"})
     return out.stdout.decode("utf-8", "replace")
 
 

@@ -21,6 +21,7 @@ from gitdb.base import IStream
 from diffcrew.tools.errors import GitError, UsageError
 
 ZERO_OID = "0" * 40
+NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": os.devnull}
 FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "diffcrew", "GIT_AUTHOR_EMAIL": "diffcrew@localhost",
                      "GIT_COMMITTER_NAME": "diffcrew", "GIT_COMMITTER_EMAIL": "diffcrew@localhost"}
 
@@ -56,7 +57,9 @@ class GitRepo:
             raise UsageError(f"{path} is a bare repository; diffcrew needs a checkout")
         self.root = Path(self.repo.working_tree_dir)
         self.git = self.repo.git
-        self.git.update_environment(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0")
+        # No user hook runs on diffcrew's own plumbing (post-index-change on the throwaway index,
+        # reference-transaction on the new branch): hooks are for the user's own git actions.
+        self.git.update_environment(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", **NO_HOOKS)
 
     def _run(self, *args: str, **kwargs: object) -> str:
         try:
@@ -93,6 +96,18 @@ class GitRepo:
             if kind == "blob":
                 entries.append(TreeEntry(path=path, mode=mode, blob=blob, size=int(size)))
         return entries
+
+    def gitlinks(self, commit: str) -> list[TreeEntry]:
+        """The submodules (gitlinks) in the commit's tree: never edited, but plans must see them."""
+        out = self._run("ls-tree", "-r", "-z", "--full-tree", commit, strip_newline_in_stdout=False)
+        links = []
+        for record in out.split("\0"):
+            if record:
+                meta, path = record.split("\t", 1)
+                mode, kind, target = meta.split()
+                if kind == "commit":
+                    links.append(TreeEntry(path=path, mode=mode, blob=target, size=0))
+        return links
 
     def read_blob(self, blob: str) -> bytes:
         return self.repo.odb.stream(bytes.fromhex(blob)).read()
@@ -160,9 +175,21 @@ class GitRepo:
             raise UsageError(f"branch {name!r} already exists; pass another --branch")
         self._run("update-ref", "-m", reason, f"refs/heads/{name}", commit, ZERO_OID)
 
+    def has_remote(self, remote: str) -> bool:
+        """Whether `remote` names a configured remote, or is a URL or path git can push to."""
+        if "://" in remote or remote.startswith(("/", "./", "../", "git@")):
+            return True
+        try:
+            self.git.execute(["git", "remote", "get-url", "--", remote])
+            return True
+        except git.GitCommandError:
+            return False
+
     def push(self, remote: str, branch: str) -> None:
         """Push one new branch to a remote (never forced, so nothing there is overwritten)."""
-        self._run("push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        # A push is the user's own request: their pre-push hook, if any, has its say.
+        self._run("push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}",
+                  env={"GIT_CONFIG_COUNT": "0"})
 
     def diff(self, base: str, target: str, *, stat: bool = False) -> str:
         """`git diff` between two commits or trees (text, no colour, no external tools)."""
