@@ -219,10 +219,13 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
       diffcrew run "rename Config.load to Config.from_file and update callers"
       diffcrew run --dry-run "add type hints to utils.py" > change.patch
     """
-    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.agent.errors import DiffcrewError, UsageError
     from diffcrew.agent.llm import prefetch_sdk, require_api_key
 
     try:
+        if request is None and message_file is None and push is not None:
+            raise UsageError(f"no change request: did --push take {push!r} as the remote name? "
+                             "Write --push REMOTE, and the request last")
         text = _read_request(request, message_file)
         require_api_key()
         prefetch_sdk()
@@ -402,3 +405,34 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
         click.echo(f"{rank:3}. {item['score']:8.2f}  {item['path']}  ({'; '.join(item['reasons'])})")
     if show:
         click.echo("\n" + ctx.text)
+
+
+@main.command("replay")
+@click.argument("run_id", metavar="RUN")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the current directory).")
+@click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>).")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
+@click.option("--yes", "-y", is_flag=True, help="Never ask before starting the workers.")
+def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool) -> None:
+    """Run a recorded run again from its transcript: no key, no network, onto a new branch.
+
+    The model's answers are read from .git/diffcrew/runs/RUN.jsonl; everything else (plan
+    checks, the patch engine, the sandbox checks, the commit) runs for real, on the run's
+    recorded base commit, so the new branch holds the same tree.
+
+    \b
+    Example:
+      diffcrew replay 20261122-153000-a1b2c3 --yes
+    """
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.agent.llm import ScriptedClient
+    from diffcrew.agent.replay import load_replay
+    from diffcrew.tools.git import GitRepo
+
+    try:
+        options, turns = load_replay(GitRepo(Path(repo)), run_id, branch)
+        ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
+        report = _execute(options, _hooks(as_json, ask), make_client=lambda: ScriptedClient(turns))
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    _finish(report, as_json)

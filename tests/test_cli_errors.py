@@ -89,3 +89,12 @@ def test_model_service_unreachable_fails_clean(repo: Path) -> None:
     assert result.exit_code == 1
     assert "could not reach the model service" in result.stderr
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
+
+
+def test_push_to_an_unknown_remote_is_refused_before_anything_runs(repo: Path, server) -> None:
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--push", "fix the bug"], server)
+    assert result.exit_code == 2
+    assert "did --push take 'fix the bug' as the remote name?" in _one_error_line(result.stderr)
+    named = run_cli(["run", "--repo", str(repo), "--yes", "--push", "upstream", "fix the bug"], server)
+    assert named.exit_code == 2 and "--push: no remote named 'upstream'" in _one_error_line(named.stderr)
+    assert not server.requests and diffcrew_branches(repo) == []

@@ -61,7 +61,7 @@ def test_prompt_injection_cannot_widen_the_scope_or_leak_the_key(tmp_path: Path,
     assert git(repo, "show", f"{branch}:settings.py") == patched  # the real secret is kept in the file
     traffic = all_traffic(server)
     assert SECRET not in traffic and key not in traffic.replace(f"Bearer {key}", "")
-    assert "[REDACTED-SECRET-1]" in traffic
+    assert "[REDACTED-SECRET-" in traffic
     transcript = next((repo / ".git" / "diffcrew" / "runs").glob("*.jsonl")).read_text()
     assert SECRET not in transcript and key not in transcript
     assert "secret-looking string(s) were redacted" in result.stderr

@@ -103,11 +103,14 @@ def test_redactor_tokens_are_stable_and_restore_exactly() -> None:
     key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----"
     text = (f'token = "ghp_{"a" * 36}"\npassword: "hunter2hunter2"\n{key}\nAKIAABCDEFGHIJKLMNOP\n'
             "env: the-env-secret-value\n")
-    redactor = Redactor(extra=("the-env-secret-value",))
+    redactor = Redactor(extra=("the-env-secret-value",), key=b"k" * 32)
     redacted = redactor.redact(text)
     for secret in ("ghp_", "hunter2", "MIIEow", "AKIAABCD", "the-env-secret-value"):
         assert secret not in redacted
     assert redactor.count == 5 and redactor.redact(text) == redacted
     assert redactor.restore(redacted) == text
     assert redactor.restore_value({"patch": [redacted]}) == {"patch": [text]}
+    same_key = Redactor(extra=("the-env-secret-value",), key=b"k" * 32)
+    assert same_key.redact("AKIAABCDEFGHIJKLMNOP") in redacted  # stable for a key, whatever the order
+    assert Redactor(key=b"x" * 32).redact("AKIAABCDEFGHIJKLMNOP") not in redacted
     assert Redactor(extra=()).redact("x = 1  # no secrets, sk-short\n") == "x = 1  # no secrets, sk-short\n"

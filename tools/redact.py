@@ -1,15 +1,21 @@
 """Secret-looking strings are replaced before text goes to a model, and put back in what returns.
 
-Each distinct secret gets a stable token (`[REDACTED-SECRET-1]`, ...) for the whole run, so the
-same file reads the same in every prompt (prompt caching still works) and a diff whose context
-copies the token still applies once the token is restored. Besides the patterns, the exact
-values of the credential variables in the environment are always redacted.
+Each distinct secret gets a token derived from it with a keyed hash (`[REDACTED-SECRET-1f3a9c2b]`):
+stable whatever order concurrent workers meet it in, and across runs of the same repository when
+the same key is given (runs use a random key kept under the git directory), so the same file
+reads the same in every prompt (prompt caching still works), a diff whose context copies the
+token still applies once it is restored, and a replayed transcript restores the same secrets.
+The key never leaves the machine, so a token says nothing about a short secret. Besides the
+patterns, the exact values of the credential variables in the environment are always redacted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
+import secrets
 import threading
 from typing import Any
 
@@ -26,15 +32,16 @@ _PATTERNS = [re.compile(p) for p in (
 # `api_key = "..."`-style assignments: only the quoted value is redacted.
 _ASSIGNED = re.compile(r"(?i)\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|passwd)"
                        r"\b\s*[:=]\s*[\"']([^\"'\s]{12,})[\"']")
-_TOKEN = re.compile(r"\[REDACTED-SECRET-\d+\]")
+_TOKEN = re.compile(r"\[REDACTED-SECRET-[0-9a-f]{12}\]")
 ENV_SECRETS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 
 class Redactor:
     """Replaces secrets by stable tokens and restores them; safe to share between workers."""
 
-    def __init__(self, extra: tuple[str, ...] | None = None) -> None:
+    def __init__(self, extra: tuple[str, ...] | None = None, key: bytes | None = None) -> None:
         values = extra if extra is not None else tuple(os.environ.get(n, "") for n in ENV_SECRETS)
+        self._key = key or secrets.token_bytes(32)
         self._exact = tuple(v for v in values if len(v) >= 8)
         self._tokens: dict[str, str] = {}   # secret -> token
         self._secrets: dict[str, str] = {}  # token -> secret
@@ -48,7 +55,8 @@ class Redactor:
     def _token(self, secret: str) -> str:
         with self._lock:
             if secret not in self._tokens:
-                token = f"[REDACTED-SECRET-{len(self._tokens) + 1}]"
+                digest = hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+                token = f"[REDACTED-SECRET-{digest}]"
                 self._tokens[secret], self._secrets[token] = token, secret
             return self._tokens[secret]
 
@@ -85,3 +93,21 @@ def _walk(value: Any, change: Any) -> Any:
     if isinstance(value, dict):
         return {k: _walk(v, change) for k, v in value.items()}
     return value
+
+
+def repository_key(git_dir: os.PathLike[str] | str) -> bytes:
+    """The redaction key of a repository, created on first use (readable by its owner only)."""
+    path = os.path.join(git_dir, "diffcrew", "redaction.key")
+    try:
+        with open(path, "rb") as handle:
+            key = handle.read()
+        if len(key) == 32:
+            return key
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    key = secrets.token_bytes(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(key)
+    return key
