@@ -96,6 +96,10 @@ def _hooks(quiet: bool, ask: bool) -> "RunHooks":
             click.echo(f"diffcrew: read {data['files']} tracked files (~{data['tokens']} tokens of context)", err=True)
         elif kind == "plan":
             _print_plan(data["plan"])
+            cost = data.get("estimated_cost")
+            workers = sum(1 for e in data["plan"].edits if e.action != "delete")
+            price = "unknown (model not in the price table)" if cost is None else f"~${cost:.4f}"
+            click.echo(f"  {workers} worker(s), estimated cost {price} (before repairs)", err=True)
         elif kind == "worker" and data["state"] == "running":
             click.echo(f"  worker  {data['path']}: running", err=True)
         elif kind == "worker" and data["state"] == "repairing":

@@ -26,6 +26,7 @@ from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
 from diffcrew.agent.types import FileResult, Plan, RunReport
 from diffcrew.agent.worker import Worker, WorkerJob, shared_blocks
+from diffcrew.agent.worker import estimate_cost as estimate_worker_cost
 from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
@@ -209,7 +210,10 @@ class _Run:
     def _planned(self, plan: Plan) -> None:
         self.outcome.plan = plan
         self.transcript.append({"kind": "plan", "plan": plan.to_dict()})
-        self.hooks.event("plan", {"plan": plan})
+        sizes = {path: entry.size for path, entry in self.tree.items()}
+        estimate = estimate_worker_cost(plan, shared_blocks(self.options.request, plan), sizes,
+                                        self.options.worker_model)
+        self.hooks.event("plan", {"plan": plan, "estimated_cost": estimate})
         dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
         if dirty:
             self._warn("uncommitted changes are not included (workers see the base commit): " + ", ".join(dirty))

@@ -16,7 +16,8 @@ from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PatchError
 from diffcrew.agent.llm import ModelClient, ModelRequest, answer_turns, single_tool_call
 from diffcrew.agent.types import FileEdit, FileResult, Plan
-from diffcrew.tools.context import fenced
+from diffcrew.agent.pricing import estimate_cost as cost_estimate
+from diffcrew.tools.context import estimate_tokens, fenced
 from diffcrew.tools.patch import Applied, apply_diff
 
 SUBMIT_PATCH_TOOL: dict[str, Any] = {
@@ -51,6 +52,22 @@ def shared_blocks(request: str, plan: Plan) -> tuple[dict[str, Any], ...]:
     edits = "\n".join(f"- {e.path} ({e.action}): {e.instructions}" for e in plan.edits)
     text = prompts.render("worker", "shared", request=request, summary=plan.summary, edits=edits)
     return ({"type": "text", "text": text, "cache_control": {"type": "ephemeral"}},)
+
+
+def estimate_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[str, int], model: str) -> float | None:
+    """A rough price of the workers before they start: each sends the prompt and its file once and
+    writes a diff about a third of the file's size (at least 300 tokens); repairs are not counted."""
+    prompt = estimate_tokens(prompts.render("worker", "system") + "".join(b["text"] for b in shared))
+    total = 0.0
+    for edit in plan.edits:
+        if edit.action == "delete":
+            continue
+        file_tokens = sizes.get(edit.path, 0) // 4
+        cost = cost_estimate(model, prompt + file_tokens, max(300, file_tokens // 3))
+        if cost is None:
+            return None
+        total += cost
+    return total
 
 
 def _file_block(edit: FileEdit, old_text: str | None) -> dict[str, Any]:

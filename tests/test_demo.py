@@ -16,6 +16,7 @@ def test_demo_makes_a_branch_with_no_key(tmp_path: Path) -> None:
     out = subprocess.run(["diffcrew", "demo"], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "the model is SCRIPTED" in out.stderr
+    assert re.search(r"3 worker\(s\), estimated cost ~\$0\.0\d+ \(before repairs\)", out.stderr)
     assert "inventory/report.py: done after 2 attempt(s)" in out.stderr  # the repair loop, shown
     repo = Path(re.search(r"Sample repository: (\S+)", out.stderr).group(1))
     assert repo.parent == tmp_path
