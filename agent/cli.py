@@ -9,8 +9,10 @@ so `diffcrew --help` stays fast.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -51,6 +53,8 @@ def entry() -> None:
     collection over them costs about half a second at every exit. Freezing the heap first skips
     that pass (everything diffcrew writes is flushed and closed before it returns).
     """
+    if sys.argv[1:2] == ["run"]:  # start the ~1 s SDK import before anything else
+        threading.Thread(target=importlib.import_module, args=("anthropic",), daemon=True).start()
     try:
         main()
     finally:

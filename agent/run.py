@@ -156,6 +156,7 @@ class _Run:
     outcome: _Outcome
     tree: dict[str, TreeEntry] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
+    context_text: str = ""
 
     async def within_timeout(self, make_client: Callable[[], ModelClient]) -> None:
         """The pipeline under --timeout; secrets redacted on the way are reported either way."""
@@ -175,6 +176,7 @@ class _Run:
         context = build_context(self.repo, self.base, options.request, options.context_tokens, deny=options.deny,
                                 max_file_bytes=options.max_file_bytes)
         self.tree = {e.path: e for e in context.files}
+        self.context_text = context.text
         submodules = tuple(self.repo.gitlinks(self.base))
         if submodules:
             self._warn("submodules are not edited: " + ", ".join(e.path for e in submodules))
@@ -211,7 +213,7 @@ class _Run:
         self.outcome.plan = plan
         self.transcript.append({"kind": "plan", "plan": plan.to_dict()})
         sizes = {path: entry.size for path, entry in self.tree.items()}
-        estimate = estimate_worker_cost(plan, shared_blocks(self.options.request, plan), sizes,
+        estimate = estimate_worker_cost(plan, shared_blocks(self.options.request, plan, self.context_text), sizes,
                                         self.options.worker_model)
         self.hooks.event("plan", {"plan": plan, "estimated_cost": estimate})
         dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
@@ -222,7 +224,7 @@ class _Run:
 
     def _workers(self, client: ModelClient, plan: Plan) -> dict[str, Worker]:
         """One worker per modify/create edit; a worker reads its file only when it starts."""
-        shared = shared_blocks(self.options.request, plan)
+        shared = shared_blocks(self.options.request, plan, self.context_text)
 
         def repairing(path: str, problem: str) -> None:
             self.hooks.event("worker", {"path": path, "state": "repairing", "problem": problem})

@@ -1,13 +1,13 @@
 """The JSONL transcript of a run: one line per event, flushed as written, kept under the git directory.
 
-Flushing per line means a crashed or killed run can still be read; the file lives in
-`<git-common-dir>/diffcrew/runs/`, never in the working tree.
+Flushing per line (to the operating system; no fsync, which costs milliseconds a call and
+guards only against power loss) means a crashed or killed run can still be read; the file
+lives in `<git-common-dir>/diffcrew/runs/`, never in the working tree.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -30,7 +30,6 @@ class Transcript:
                 return
             self._file.write(line + "\n")
             self._file.flush()
-            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         with self._lock:

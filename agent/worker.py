@@ -47,10 +47,11 @@ class WorkerJob:
     on_repair: Callable[[str, str], None] = lambda path, problem: None
 
 
-def shared_blocks(request: str, plan: Plan) -> tuple[dict[str, Any], ...]:
-    """The part of every worker's first message that is byte-identical across workers (cached)."""
+def shared_blocks(request: str, plan: Plan, context: str) -> tuple[dict[str, Any], ...]:
+    """The part of every worker's first message that is byte-identical across workers and marked
+    for prompt caching: the repository context the planner saw, the request and the whole plan."""
     edits = "\n".join(f"- {e.path} ({e.action}): {e.instructions}" for e in plan.edits)
-    text = prompts.render("worker", "shared", request=request, summary=plan.summary, edits=edits)
+    text = prompts.render("worker", "shared", context=context, request=request, summary=plan.summary, edits=edits)
     return ({"type": "text", "text": text, "cache_control": {"type": "ephemeral"}},)
 
 

@@ -182,6 +182,12 @@ def test_workers_run_concurrently(tmp_path: Path, server) -> None:
     assert server.peak_in_flight == 5
     workers = [r for r in server.requests if r.key and r.key.startswith("worker:")]
     assert len(workers) == 5 and all(r.stream for r in workers)
+    # one cached prefix for all: system prompt, then repository context + request + plan
+    prefixes = {json.dumps([r.body["system"], r.body["messages"][0]["content"][0]]) for r in workers}
+    assert len(prefixes) == 1
+    shared = workers[0].body["messages"][0]["content"][0]
+    assert shared["cache_control"] == {"type": "ephemeral"} and "# Repository" in shared["text"]
+    assert "File: " not in shared["text"] and "- m3.py" in shared["text"]
 
 
 def test_max_workers_bounds_concurrency(tmp_path: Path, server) -> None:

@@ -74,6 +74,9 @@ def test_script_keys_and_turns() -> None:
     worker = {"tools": [{"name": "submit_patch"}], "messages": [
         {"role": "user", "content": [{"type": "text", "text": "shared"}, {"type": "text", "text": "File: a.py\nFile: b"}]}]}
     assert key_for_request(worker) == "worker:a.py"
+    tricky = {"tools": [{"name": "submit_patch"}], "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "context:\nFile: README.md\n"}, {"type": "text", "text": "File: b.py\nFile: c"}]}]}
+    assert key_for_request(tricky) == "worker:b.py"
     assert key_for_request({"tools": [{"name": "plan_edits"}], "messages": []}) == "orchestrator"
     turns = {"worker:a.py": [{"http_error": 529}, {"tool": "submit_patch", "input": {"patch": "p1"}},
                              {"tool": "submit_patch", "input": {"patch": "p2"}}]}

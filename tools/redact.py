@@ -45,6 +45,7 @@ class Redactor:
         self._exact = tuple(v for v in values if len(v) >= 8)
         self._tokens: dict[str, str] = {}   # secret -> token
         self._secrets: dict[str, str] = {}  # token -> secret
+        self._memo: dict[str, str] = {}  # long text -> its redacted form
         self._lock = threading.Lock()
 
     @property
@@ -61,6 +62,16 @@ class Redactor:
             return self._tokens[secret]
 
     def redact(self, text: str) -> str:
+        # The shared prompt block is the same string in every worker's request: scan it once.
+        if len(text) >= 256 and text in self._memo:
+            return self._memo[text]
+        redacted = self._redact(text)
+        if len(text) >= 256:
+            with self._lock:
+                self._memo[text] = redacted
+        return redacted
+
+    def _redact(self, text: str) -> str:
         for value in self._exact:
             if value in text:
                 text = text.replace(value, self._token(value))
