@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from diffcrew.tools.context import build_context
 from diffcrew.tools.git import GitRepo

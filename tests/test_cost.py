@@ -81,7 +81,7 @@ def test_rate_limited_server_is_met_by_lowering_concurrency(tmp_path: Path, serv
 def test_adaptive_limit_halves_once_per_burst_and_grows_back() -> None:
     import asyncio
 
-    from diffcrew.agent.llm import AdaptiveLimit
+    from diffcrew.agent.limits import AdaptiveLimit
 
     limit = AdaptiveLimit(8)
     limit.throttled(0)
