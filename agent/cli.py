@@ -444,3 +444,101 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
     except DiffcrewError as exc:
         _fail(exc.summary, exc.exit_code)
     _finish(report, as_json)
+
+
+@main.command("log")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the current directory).")
+@click.option("-n", "limit", type=click.IntRange(1), default=20, show_default=True, help="How many runs to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def log_command(repo: str, limit: int, as_json: bool) -> None:
+    """List recorded runs, newest first: id, time, status, cost, branch and request.
+
+    \b
+    Example:
+      diffcrew log -n 5
+    """
+    import time as clock
+
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.agent.runs import list_runs
+    from diffcrew.tools.git import GitRepo
+
+    try:
+        runs = list_runs(GitRepo(Path(repo)))[:limit]
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False))
+        return
+    for run in runs:
+        when = clock.strftime("%Y-%m-%d %H:%M", clock.localtime(run.started))
+        cost = "?" if run.cost_usd is None else f"${run.cost_usd:.4f}"
+        request = " ".join(run.request.split())
+        click.echo(f"{run.run_id}  {when}  {run.status:<10} {cost:>9}  {run.branch or '-'}  "
+                   f"{request[:60]}{'…' if len(request) > 60 else ''}")
+
+
+@main.command("show")
+@click.argument("run_id", metavar="RUN")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the current directory).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's report and patches as JSON.")
+def show_command(run_id: str, repo: str, as_json: bool) -> None:
+    """Show a recorded run: its plan, per-file results and patches, checks, usage and cost.
+
+    \b
+    Example:
+      diffcrew show 20261122-153000-a1b2c3
+    """
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.agent.replay import find_transcript
+    from diffcrew.agent.runs import patches, read_run
+    from diffcrew.tools.git import GitRepo
+
+    try:
+        path = find_transcript(GitRepo(Path(repo)), run_id)
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    run, diffs = read_run(path), patches(path)
+    if as_json:
+        click.echo(json.dumps({**run.to_dict(), "report": run.report, "patches": diffs}, indent=2,
+                              ensure_ascii=False))
+        return
+    report = run.report or {}
+    click.echo(f"Run {run.run_id}: {run.status}; branch {run.branch or '-'}; transcript {run.path}")
+    click.echo(f"Request: {run.request}")
+    plan = report.get("plan") or {}
+    if plan:
+        click.echo(click.style("Plan: ", bold=True) + plan.get("summary", ""))
+    for item in report.get("files", []):
+        error = f": {item['error']}" if item.get("error") else ""
+        click.echo(f"  {item['action']:<6} {item['path']}: {item['status']} after {item['attempts']} "
+                   f"attempt(s){error}")
+    for check in report.get("checks", []):
+        click.echo(f"  check  {check['name']}: {check['status']}")
+    if report:
+        cost = report.get("cost_usd")
+        click.echo(f"Cost: {'unknown' if cost is None else f'${cost:.4f}'}; {report.get('duration_s', 0):.1f} s")
+    for path_name, diff in diffs.items():
+        click.echo(click.style(f"\n# patch for {path_name}", bold=True))
+        click.echo(diff.rstrip("\n"))
+
+
+@main.command("discard")
+@click.argument("run_id", metavar="RUN")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the current directory).")
+def discard_command(run_id: str, repo: str) -> None:
+    """Delete the branch a run made (only if it still holds that run's commit).
+
+    \b
+    Example:
+      diffcrew discard 20261122-153000-a1b2c3
+    """
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.agent.runs import discard
+    from diffcrew.tools.git import GitRepo
+
+    try:
+        branch = discard(GitRepo(Path(repo)), run_id)
+    except DiffcrewError as exc:
+        _fail(exc.summary, exc.exit_code)
+    click.echo(f"deleted branch {branch}")

@@ -138,7 +138,8 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
         raise Interrupted("interrupted; your repository is unchanged") from None
     report = _report(run, time.monotonic() - started, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
-                       "branch": report.branch, "commit": report.commit, "errors": list(report.errors)})
+                       "branch": report.branch, "commit": report.commit, "errors": list(report.errors),
+                       "report": {k: v for k, v in report.to_dict().items() if k != "diff"}})
     transcript.close()
     return report
 

@@ -175,6 +175,17 @@ class GitRepo:
             raise UsageError(f"branch {name!r} already exists; pass another --branch")
         self._run("update-ref", "-m", reason, f"refs/heads/{name}", commit, ZERO_OID)
 
+    def current_branch(self) -> str | None:
+        """The branch checked out in the user's worktree (None when HEAD is detached)."""
+        try:
+            return self.git.execute(["git", "symbolic-ref", "--quiet", "--short", "HEAD"])
+        except git.GitCommandError:
+            return None
+
+    def delete_branch(self, name: str, expected: str) -> None:
+        """Delete refs/heads/<name>, only if it still points at `expected`."""
+        self._run("update-ref", "-d", f"refs/heads/{name}", expected)
+
     def has_remote(self, remote: str) -> bool:
         """Whether `remote` names a configured remote, or is a URL or path git can push to."""
         if "://" in remote or remote.startswith(("/", "./", "../", "git@")):

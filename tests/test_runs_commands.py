@@ -1,0 +1,56 @@
+"""`diffcrew log`, `show` and `discard` read the recorded runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, run_cli, snapshot, summary_turn, udiff
+
+OLD = "def area(w, h):\n    return w * h\n"
+NEW = "def area(w: float, h: float) -> float:\n    return w * h\n"
+
+
+def one_run(tmp_path: Path, server) -> tuple[Path, dict]:
+    repo = make_repo(tmp_path / "repo", {"geo.py": OLD})
+    server.set_script({"orchestrator": [plan_turn("Type area.", [("geo.py", "modify", "Add hints.")])],
+                       "worker:geo.py": [patch_turn(udiff("geo.py", OLD, NEW))], "synthesizer": [summary_turn()]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "type the area function"], server)
+    assert result.exit_code == 0, result.output
+    return repo, json.loads(result.stdout)
+
+
+def test_log_and_show_list_the_recorded_runs(tmp_path: Path, server) -> None:
+    repo, report = one_run(tmp_path, server)
+    listed = run_cli(["log", "--repo", str(repo), "--json"])
+    (entry,) = json.loads(listed.stdout)
+    assert entry["run_id"] == report["run_id"] and entry["status"] == "ok" and entry["branch"] == report["branch"]
+    assert entry["cost_usd"] == report["cost_usd"] and entry["request"] == "type the area function"
+    text = run_cli(["log", "--repo", str(repo)]).stdout
+    assert report["run_id"] in text and report["branch"] in text
+    shown = run_cli(["show", report["run_id"], "--repo", str(repo)])
+    assert shown.exit_code == 0
+    assert "Plan: Type area." in shown.stdout and "geo.py: ok after 1 attempt(s)" in shown.stdout
+    assert "+def area(w: float, h: float) -> float:" in shown.stdout and "check  syntax: pass" in shown.stdout
+
+
+def test_discard_deletes_only_the_runs_own_branch(tmp_path: Path, server) -> None:
+    repo, report = one_run(tmp_path, server)
+    before = snapshot(repo)
+    done = run_cli(["discard", report["run_id"], "--repo", str(repo)])
+    assert done.exit_code == 0 and f"deleted branch {report['branch']}" in done.stdout
+    assert diffcrew_branches(repo) == [] and snapshot(repo) == before
+    again = run_cli(["discard", report["run_id"], "--repo", str(repo)])
+    assert again.exit_code == 2 and "no longer exists" in again.stderr
+
+
+def test_discard_refuses_a_branch_that_moved_or_is_checked_out(tmp_path: Path, server) -> None:
+    repo, report = one_run(tmp_path, server)
+    git(repo, "checkout", "-q", report["branch"])
+    checked_out = run_cli(["discard", report["run_id"], "--repo", str(repo)])
+    assert checked_out.exit_code == 2 and "is checked out" in checked_out.stderr
+    (repo / "geo.py").write_text(NEW + "# mine\n")
+    git(repo, "commit", "-q", "-am", "my own work on top")
+    moved = run_cli(["discard", report["run_id"], "--repo", str(repo)])
+    assert moved.exit_code == 2 and "has moved" in moved.stderr
+    assert diffcrew_branches(repo) == [report["branch"]]
