@@ -178,7 +178,7 @@ def _print_report(report: "RunReport") -> None:
               help="Workers (model requests) in flight at once.")
 @click.option("--repair-rounds", type=click.IntRange(0, 10), default=cfg.DEFAULT_REPAIR_ROUNDS, show_default=True,
               help="Times a worker may fix a patch that does not apply.")
-@click.option("--request-timeout", type=click.FloatRange(min=1), envvar="DIFFCREW_REQUEST_TIMEOUT",
+@click.option("--request-timeout", type=click.FloatRange(min=1),
               default=cfg.DEFAULT_REQUEST_TIMEOUT, show_default=True, help="Seconds per model call.")
 @click.option("--plan-turns", type=click.IntRange(1, 50), default=cfg.DEFAULT_PLAN_TURNS, show_default=True,
               help="Model turns the orchestrator may spend exploring the repository before it must plan.")
@@ -235,13 +235,8 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
         text = _read_request(request, message_file)
         require_api_key()
         prefetch_sdk()
-        options = cfg.RunOptions(request=text, repo=Path(repo), base=base, branch=branch, model=model,
-                                 worker_model=worker_model, max_workers=max_workers, repair_rounds=repair_rounds,
-                                 request_timeout=request_timeout, plan_turns=plan_turns, dry_run=dry_run, allow_partial=allow_partial,
-                                 checks=checks, check_timeout=check_timeout, run_pre_commit=run_pre_commit,
-                                 allow_failing=allow_failing, allow_paths=allow_paths, max_files=max_files,
-                                 max_file_bytes=max_file_bytes, max_calls=max_calls, timeout=timeout, push=push,
-                                 deny=deny, max_cost=max_cost)
+        options = _options(text, repo, base=base, branch=branch, dry_run=dry_run, allow_partial=allow_partial,
+                           checks=checks, run_pre_commit=run_pre_commit, allow_failing=allow_failing, push=push)
         ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
         report = _execute(options, _hooks(quiet or as_json, ask))
         if pr_body and report.commit:
@@ -249,6 +244,18 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
     except DiffcrewError as exc:
         _fail(exc.summary, exc.exit_code)
     _finish(report, as_json)
+
+
+def _options(request: str, repo: str, **fixed: Any) -> cfg.RunOptions:
+    """RunOptions from the layers: options given on the command line win, then DIFFCREW_* variables,
+    then the repository's config file, then the defaults."""
+    from diffcrew.tools.git import GitRepo
+
+    context = click.get_current_context()
+    given = {name: context.params[name] for name in cfg.SETTINGS if name in context.params
+             and context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    values, _ = cfg.layered(GitRepo(Path(repo)).root, given)
+    return cfg.RunOptions(request=request, repo=Path(repo), **fixed, **values)
 
 
 def _write_pr_body(path: Path, report: "RunReport") -> None:
@@ -349,6 +356,6 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
 
 
 # The commands that call no model live in agent/commands.py; they are part of the same group.
-for _command in (commands.apply_command, commands.context_command, commands.log_command,
-                 commands.show_command, commands.discard_command):
+for _command in (commands.apply_command, commands.context_command, commands.config_command,
+                 commands.log_command, commands.show_command, commands.discard_command):
     main.add_command(_command)

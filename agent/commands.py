@@ -1,4 +1,4 @@
-"""The commands that call no model: apply, context, log, show and discard.
+"""The commands that call no model: apply, context, config, log, show and discard.
 
 They are registered on the `diffcrew` group in agent/cli.py. Like the rest of the CLI they
 print and exit; heavy modules are imported inside each command, so none of them pays for the
@@ -215,3 +215,37 @@ def discard_command(run_id: str, repo: str) -> None:
     except DiffcrewError as exc:
         fail(exc.summary, exc.exit_code)
     click.echo(f"deleted branch {branch}")
+
+
+@click.command("config")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the current directory).")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+def config_command(repo: str, as_json: bool) -> None:
+    """Print the effective settings of `diffcrew run` here, and where each one came from.
+
+    Precedence: the command line, then DIFFCREW_<NAME> variables, then .diffcrew.toml (or
+    [tool.diffcrew] in pyproject.toml), then the defaults.
+
+    \b
+    Example:
+      DIFFCREW_MAX_WORKERS=4 diffcrew config
+    """
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.sandbox.settings import load_checks
+    from diffcrew.tools.git import GitRepo
+
+    try:
+        root = GitRepo(Path(repo)).root
+        values, sources = cfg.layered(root, {})
+        checks = [c.command for c in load_checks(root) if c.command]
+    except DiffcrewError as exc:
+        fail(exc.summary, exc.exit_code)
+    if as_json:
+        settings = {name: {"value": list(v) if isinstance(v, tuple) else v, "source": sources[name]}
+                    for name, v in values.items()}
+        click.echo(json.dumps({"settings": settings, "checks": checks}, indent=2))
+        return
+    for name, value in values.items():
+        shown = ", ".join(value) if isinstance(value, tuple) else value
+        click.echo(f"{name:<16} {shown if shown not in (None, '') else '-'}  ({sources[name]})")
+    click.echo(f"{'checks':<16} {'; '.join(checks) or '-'}  (built-in syntax check, then these)")

@@ -1,9 +1,21 @@
-"""Run options with their documented defaults (the config-file layer comes with the CLI issue)."""
+"""Run options, their documented defaults, and the layers that set them.
+
+Precedence, highest first: the command line, then `DIFFCREW_<NAME>` environment variables,
+then the repository's config (`.diffcrew.toml`, else `[tool.diffcrew]` in pyproject.toml, read
+from the working tree like git reads its config), then the defaults below. `diffcrew config`
+prints every setting with the layer it came from. `checks` live in the same tables and are read
+by sandbox/settings.py.
+"""
 
 from __future__ import annotations
 
+import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
+
+from diffcrew.tools.errors import UsageError
 
 DEFAULT_MODEL = "claude-sonnet-5-5"          # orchestrator: plans the change
 DEFAULT_WORKER_MODEL = "claude-sonnet-5-5"   # workers: one diff per file
@@ -50,3 +62,85 @@ class RunOptions:
     push: str | None = None
     deny: tuple[str, ...] = ()
     max_cost: float | None = None
+    branch_prefix: str = "diffcrew/"
+
+
+# Settings a user may put in config files or DIFFCREW_* variables, with their types.
+SETTINGS: dict[str, type] = {
+    "model": str, "worker_model": str, "summary_model": str, "max_workers": int, "repair_rounds": int,
+    "request_timeout": float, "plan_turns": int, "check_timeout": float, "max_files": int,
+    "max_file_bytes": int, "max_calls": int, "max_cost": float, "timeout": float, "allow_paths": list,
+    "deny": list, "branch_prefix": str,
+}
+DEFAULTS: dict[str, Any] = {name: getattr(RunOptions("x"), name) for name in SETTINGS}
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = SETTINGS[name]
+    if kind is list:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise UsageError(f"{where}: {name} must be a list of strings")
+        return tuple(i.strip() for i in items if i.strip())
+    try:
+        if kind is str:
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError
+            return value.strip()
+        if isinstance(value, bool):
+            raise ValueError
+        number = kind(value)
+    except (TypeError, ValueError):
+        wanted = {int: "a whole number", float: "a number", str: "a non-empty string"}[kind]
+        raise UsageError(f"{where}: {name} must be {wanted}, not {value!r}") from None
+    if number <= 0 and name not in ("repair_rounds", "max_cost"):
+        raise UsageError(f"{where}: {name} must be positive, not {value!r}")
+    return number
+
+
+def read_config(root: Path) -> tuple[dict[str, Any], str]:
+    """The settings of `.diffcrew.toml` (or else `[tool.diffcrew]` in pyproject.toml), and where from."""
+    for name, pick in ((".diffcrew.toml", lambda d: d), ("pyproject.toml", lambda d: d.get("tool", {}).get("diffcrew"))):
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            table = pick(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{name} is not valid TOML ({exc}): fix it, or remove the file") from None
+        if table is None:
+            continue
+        where = name if name == ".diffcrew.toml" else "pyproject.toml [tool.diffcrew]"
+        values = {}
+        for key, value in table.items():
+            setting = key.replace("-", "_")
+            if setting == "checks":
+                continue
+            if setting not in SETTINGS:
+                raise UsageError(f"{where}: unknown setting {key!r}; the settings are checks, "
+                                 + ", ".join(sorted(SETTINGS)))
+            values[setting] = _coerce(setting, value, where)
+        return values, where
+    return {}, ""
+
+
+def env_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings given as DIFFCREW_<NAME> variables (lists comma-separated)."""
+    env = os.environ if env is None else env
+    return {name: _coerce(name, env[f"DIFFCREW_{name.upper()}"], f"DIFFCREW_{name.upper()}")
+            for name in SETTINGS if env.get(f"DIFFCREW_{name.upper()}")}
+
+
+def layered(root: Path, command_line: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every setting's value and the layer it came from: command line > environment > config > default."""
+    config, where = read_config(root)
+    env = env_settings()
+    values, sources = {}, {}
+    for name in SETTINGS:
+        for layer, found in (("command line", command_line), ("environment", env), (where, config)):
+            if name in found:
+                values[name], sources[name] = found[name], layer
+                break
+        else:
+            values[name], sources[name] = DEFAULTS[name], "default"
+    return values, sources

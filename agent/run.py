@@ -92,7 +92,7 @@ def choose_branch(repo: GitRepo, options: RunOptions, run_id: str) -> str:
         if repo.branch_exists(options.branch):
             raise UsageError(f"branch {options.branch!r} already exists; pass another --branch")
         return options.branch
-    name = f"diffcrew/{slugify(options.request)}-{run_id.rsplit('-', 1)[-1]}"
+    name = f"{options.branch_prefix}{slugify(options.request)}-{run_id.rsplit('-', 1)[-1]}"
     candidate, n = name, 2
     while repo.branch_exists(candidate):
         candidate, n = f"{name}-{n}", n + 1

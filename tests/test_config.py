@@ -1,0 +1,69 @@
+"""Settings come from the command line, then DIFFCREW_* variables, then the repo's config, then defaults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import diffcrew_branches, make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+
+FILES = {f"m{i}.py": f"value = {i}\n" for i in range(4)}
+CONFIG = 'model = "claude-opus-5"\nmax-workers = 3\nbranch_prefix = "bot/"\ndeny = ["secrets/*"]\n'
+
+
+def script() -> dict:
+    turns = {"orchestrator": [plan_turn("Double.", [(p, "modify", "double it") for p in FILES])],
+             "synthesizer": [summary_turn()]}
+    for path, text in FILES.items():
+        turns[f"worker:{path}"] = [patch_turn(udiff(path, text, text.replace("= ", "= 2 * ")))]
+    return turns
+
+
+def settings(repo: Path, env: dict | None = None) -> dict:
+    result = run_cli(["config", "--repo", str(repo), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["settings"]
+
+
+def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": CONFIG})
+    shown = settings(repo, env={"DIFFCREW_MAX_WORKERS": "2", "DIFFCREW_REQUEST_TIMEOUT": "30"})
+    assert shown["model"] == {"value": "claude-opus-5", "source": ".diffcrew.toml"}
+    assert shown["max_workers"] == {"value": 2, "source": "environment"}
+    assert shown["request_timeout"] == {"value": 30.0, "source": "environment"}
+    assert shown["deny"] == {"value": ["secrets/*"], "source": ".diffcrew.toml"}
+    assert shown["repair_rounds"] == {"value": 2, "source": "default"}
+
+
+def test_pyproject_table_is_read_when_there_is_no_dedicated_file(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, "pyproject.toml": "[tool.diffcrew]\nmax_calls = 9\n"})
+    assert settings(repo)["max_calls"] == {"value": 9, "source": "pyproject.toml [tool.diffcrew]"}
+
+
+def test_a_run_uses_the_layers_and_the_command_line_wins(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": CONFIG})
+    server.set_script(script())
+    server.latency = 0.3
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "double"], server,
+                     env={"DIFFCREW_MAX_WORKERS": "2"})
+    assert result.exit_code == 0, result.output
+    assert server.peak_in_flight == 2  # environment over the config's 3
+    assert {r.body["model"] for r in server.requests if r.key == "orchestrator"} == {"claude-opus-5"}
+    assert diffcrew_branches(repo) == [] and json.loads(result.stdout)["branch"].startswith("bot/double-")
+    server.set_script(script())
+    server.peak_in_flight = 0
+    again = run_cli(["run", "--repo", str(repo), "--yes", "--max-workers", "1", "--model", "claude-sonnet-5-5",
+                     "double"], server, env={"DIFFCREW_MAX_WORKERS": "2"})
+    assert again.exit_code == 0, again.output
+    assert server.peak_in_flight == 1
+    assert server.requests[-6].body["model"] == "claude-sonnet-5-5"
+
+
+def test_bad_config_is_a_one_line_usage_error(tmp_path: Path, server) -> None:
+    for text, needle in (('max_workres = 3\n', "unknown setting 'max_workres'"),
+                         ('max_workers = "many"\n', "max_workers must be a whole number"),
+                         ('max_workers = [\n', "not valid TOML")):
+        repo = make_repo(tmp_path / text.split()[0].strip("[=\"").replace("_", "") / "repo", {".diffcrew.toml": text})
+        result = run_cli(["run", "--repo", str(repo), "--yes", "x"], server)
+        assert result.exit_code == 2 and needle in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not server.requests
