@@ -51,8 +51,8 @@ def entry() -> None:
     collection over them costs about half a second at every exit. Freezing the heap first skips
     that pass (everything diffcrew writes is flushed and closed before it returns).
     """
-    if sys.argv[1:2] == ["run"]:  # start the ~1 s SDK import before anything else
-        threading.Thread(target=importlib.import_module, args=("anthropic",), daemon=True).start()
+    if sys.argv[1:2] == ["run"]:  # start the ~1 s SDK import now; it overlaps with git and context work
+        threading.Thread(target=importlib.import_module, args=("anthropic",), name="sdk-import", daemon=True).start()
     try:
         main()
     finally:
@@ -226,7 +226,7 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
       diffcrew run --dry-run "add type hints to utils.py" > change.patch
     """
     from diffcrew.agent.errors import DiffcrewError, UsageError
-    from diffcrew.agent.llm import prefetch_sdk, require_api_key
+    from diffcrew.agent.llm import require_api_key
 
     try:
         if request is None and message_file is None and push is not None:
@@ -234,7 +234,6 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
                              "Write --push REMOTE, and the request last")
         text = _read_request(request, message_file)
         require_api_key()
-        prefetch_sdk()
         options = _options(text, repo, base=base, branch=branch, dry_run=dry_run, allow_partial=allow_partial,
                            checks=checks, run_pre_commit=run_pre_commit, allow_failing=allow_failing, push=push)
         ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()

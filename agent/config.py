@@ -10,7 +10,6 @@ by sandbox/settings.py.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -100,28 +99,23 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 
 def read_config(root: Path) -> tuple[dict[str, Any], str]:
     """The settings of `.diffcrew.toml` (or else `[tool.diffcrew]` in pyproject.toml), and where from."""
-    for name, pick in ((".diffcrew.toml", lambda d: d), ("pyproject.toml", lambda d: d.get("tool", {}).get("diffcrew"))):
-        path = root / name
-        if not path.is_file():
+    # Imported here: the sandbox package pulls in GitPython, which `diffcrew --help` must not pay for.
+    from diffcrew.sandbox.settings import config_tables  # the one reader, shared with the checks
+
+    tables = config_tables(root)
+    if not tables:
+        return {}, ""
+    where, table = tables[0]
+    values = {}
+    for key, value in table.items():
+        setting = key.replace("-", "_")
+        if setting == "checks":
             continue
-        try:
-            table = pick(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{name} is not valid TOML ({exc}): fix it, or remove the file") from None
-        if table is None:
-            continue
-        where = name if name == ".diffcrew.toml" else "pyproject.toml [tool.diffcrew]"
-        values = {}
-        for key, value in table.items():
-            setting = key.replace("-", "_")
-            if setting == "checks":
-                continue
-            if setting not in SETTINGS:
-                raise UsageError(f"{where}: unknown setting {key!r}; the settings are checks, "
-                                 + ", ".join(sorted(SETTINGS)))
-            values[setting] = _coerce(setting, value, where)
-        return values, where
-    return {}, ""
+        if setting not in SETTINGS:
+            raise UsageError(f"{where}: unknown setting {key!r}; the settings are checks, "
+                             + ", ".join(sorted(SETTINGS)))
+        values[setting] = _coerce(setting, value, where)
+    return values, where
 
 
 def env_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:

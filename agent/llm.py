@@ -9,9 +9,8 @@ network. `TrackedClient` wraps either to tally usage per role and write the tran
 from __future__ import annotations
 
 import asyncio
-import importlib
+import json
 import os
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from diffcrew.agent.limits import AdaptiveLimit, RetryPolicy
 from diffcrew.agent.pricing import cost_of
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.types import Usage
+from diffcrew.tools.context import estimate_tokens
 from diffcrew.tools.redact import Redactor
 
 KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
@@ -74,11 +74,6 @@ def require_api_key(env: dict[str, str] | None = None) -> None:
     if not any(env.get(name) for name in KEY_VARIABLES):
         raise UsageError("no API key: set ANTHROPIC_API_KEY (export ANTHROPIC_API_KEY=sk-ant-...); "
                          "`diffcrew demo` shows the whole pipeline without one")
-
-
-def prefetch_sdk() -> None:
-    """Start importing the SDK in the background, so the ~1 s it costs overlaps with git work."""
-    threading.Thread(target=importlib.import_module, args=("anthropic",), name="sdk-import", daemon=True).start()
 
 
 def _usage_of(raw: Any) -> Usage:
@@ -212,7 +207,7 @@ class Ledger:
         """Reserve the worst-case cost of a call, or BudgetExceeded when it might break the cap."""
         if self.max_cost is None:
             return 0.0
-        worst = cost_of(request.model, Usage(input_tokens=scripts.estimate_tokens(request.body()),
+        worst = cost_of(request.model, Usage(input_tokens=estimate_tokens(json.dumps(request.body())),
                                              output_tokens=request.max_tokens, calls=1))
         spent = self.cost_usd or 0.0
         if worst is None:
@@ -312,13 +307,18 @@ class TrackedClient:
         await self._inner.aclose()
 
 
+def assistant_turn(reply: ModelReply) -> dict[str, Any]:
+    """The reply as the assistant turn of the conversation (the API refuses empty content)."""
+    return {"role": "assistant", "content": reply.content or [{"type": "text", "text": "(no answer)"}]}
+
+
 def answer_turns(reply: ModelReply, problem: str) -> list[dict[str, Any]]:
     """The assistant turn and the follow-up that tells the model what was wrong (repair / re-ask).
 
     When the model called tools, every call gets a `tool_result` (the API requires one per call),
     flagged `is_error`; otherwise the follow-up is a plain user message.
     """
-    assistant = {"role": "assistant", "content": reply.content or [{"type": "text", "text": "(no answer)"}]}
+    assistant = assistant_turn(reply)
     calls = reply.tool_calls()
     if not calls:
         return [assistant, {"role": "user", "content": problem}]

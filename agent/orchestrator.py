@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from diffcrew import prompts
+from diffcrew.agent.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES
 from diffcrew.agent.errors import ModelError, PlanError
-from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest, single_tool_call
+from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest, assistant_turn, single_tool_call
 from diffcrew.agent.types import FileEdit, Plan
 from diffcrew.tools.context import RepoContext, estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool
@@ -58,8 +59,8 @@ class PlanRules:
 
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     allowed: tuple[str, ...] = ()  # --allow-path: protected paths the user lets the plan touch
-    max_files: int = 50
-    max_file_bytes: int = 262_144
+    max_files: int = DEFAULT_MAX_FILES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
 
 def matches(path: str, patterns: tuple[str, ...]) -> bool:
@@ -179,7 +180,7 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
             if invalid > 1 or turn > inputs.plan_turns:
                 raise PlanError("the model's plan was still invalid after one re-ask: "
                                 + problem.replace("\n", " ").strip())
-        messages.append({"role": "assistant", "content": reply.content or [{"type": "text", "text": "(no answer)"}]})
+        messages.append(assistant_turn(reply))
         messages.append({"role": "user", "content": answers})
 
 

@@ -13,7 +13,6 @@ import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -26,7 +25,7 @@ from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
 from diffcrew.agent.types import FileResult, Plan, RunReport
-from diffcrew.agent.worker import Worker, WorkerJob, shared_blocks
+from diffcrew.agent.worker import Worker, WorkerJob, finished, shared_blocks
 from diffcrew.agent.worker import estimate_cost as estimate_worker_cost
 from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
@@ -67,7 +66,7 @@ class _Outcome:
 
 def options_record(options: RunOptions) -> dict[str, Any]:
     """The options as the transcript keeps them (what a replay needs to run the same way)."""
-    return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+    return {k: list(v) if isinstance(v, tuple) else v
             for k, v in asdict(options).items() if k not in ("request", "repo")}
 
 
@@ -158,7 +157,6 @@ class _Run:
     outcome: _Outcome
     tree: dict[str, TreeEntry] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
-    context_text: str = ""
 
     async def within_timeout(self, make_client: Callable[[], ModelClient]) -> None:
         """The pipeline under --timeout; secrets redacted on the way are reported either way."""
@@ -178,7 +176,6 @@ class _Run:
         context = build_context(self.repo, self.base, options.request, options.context_tokens, deny=options.deny,
                                 max_file_bytes=options.max_file_bytes)
         self.tree = {e.path: e for e in context.files}
-        self.context_text = context.text
         submodules = tuple(self.repo.gitlinks(self.base))
         if submodules:
             self._warn("submodules are not edited: " + ", ".join(e.path for e in submodules))
@@ -190,8 +187,9 @@ class _Run:
                               max_file_bytes=options.max_file_bytes)
             plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo,
                                                         options.plan_turns, rules, submodules, self._explored))
-            self._planned(plan)
-            workers = self._workers(client, plan)
+            shared = shared_blocks(options.request, plan, context.text)
+            self._planned(plan, shared)
+            workers = self._workers(client, plan, shared)
             outcome.results = await self._dispatch(plan, workers)
             changed = self._changed_results()
             if not options.dry_run:
@@ -211,12 +209,11 @@ class _Run:
         self.transcript.append({"kind": "explore", "tool": name, "input": data})
         self.hooks.event("explore", {"tool": name, "input": data})
 
-    def _planned(self, plan: Plan) -> None:
+    def _planned(self, plan: Plan, shared: tuple[dict[str, Any], ...]) -> None:
         self.outcome.plan = plan
         self.transcript.append({"kind": "plan", "plan": plan.to_dict()})
         sizes = {path: entry.size for path, entry in self.tree.items()}
-        estimate = estimate_worker_cost(plan, shared_blocks(self.options.request, plan, self.context_text), sizes,
-                                        self.options.worker_model)
+        estimate = estimate_worker_cost(plan, shared, sizes, self.options.worker_model)
         self.hooks.event("plan", {"plan": plan, "estimated_cost": estimate})
         dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
         if dirty:
@@ -224,9 +221,8 @@ class _Run:
         if not self.hooks.confirm(plan):
             raise RunFailed("stopped before the workers started: you declined the plan")
 
-    def _workers(self, client: ModelClient, plan: Plan) -> dict[str, Worker]:
+    def _workers(self, client: ModelClient, plan: Plan, shared: tuple[dict[str, Any], ...]) -> dict[str, Worker]:
         """One worker per modify/create edit; a worker reads its file only when it starts."""
-        shared = shared_blocks(self.options.request, plan, self.context_text)
 
         def repairing(path: str, problem: str) -> None:
             self.hooks.event("worker", {"path": path, "state": "repairing", "problem": problem})
@@ -250,14 +246,10 @@ class _Run:
                 async with gate:
                     self.hooks.event("worker", {"path": edit.path, "state": "running"})
                     result = await workers[edit.path].run()
-            self._worker_done(result)
+            self.hooks.event("worker", finished(result))
             return result
 
         return list(await asyncio.gather(*(one(edit) for edit in plan.edits)))
-
-    def _worker_done(self, result: FileResult) -> None:
-        self.hooks.event("worker", {"path": result.path, "state": "done" if result.ok else "failed",
-                                    "attempts": result.attempts, "error": result.error})
 
     def _changed_results(self) -> list[FileResult]:
         """The results that go into the commit; failures end the run unless --allow-partial."""

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from diffcrew.agent.config import RunOptions
 from diffcrew.agent.synthesizer import tree_changes
 from diffcrew.agent.types import FileResult, Plan
-from diffcrew.agent.worker import Worker
+from diffcrew.agent.worker import Worker, finished
 from diffcrew.sandbox.checks import Check, CheckResult, run_checks
 from diffcrew.sandbox.process import stop_all
 from diffcrew.sandbox.settings import load_checks
@@ -99,8 +99,7 @@ async def _repair(failing: list[CheckResult], changed: list[FileResult], workers
         problem = "\n\n".join(f"Check `{c.name}` ({c.status}):\n{c.output}" for c in own)
         event("worker", {"path": path, "state": "repairing", "problem": f"{len(own)} check(s) failed"})
         result = await workers[path].revise(problem)
-        event("worker", {"path": path, "state": "done" if result.ok else "failed", "attempts": result.attempts,
-                         "error": result.error})
+        event("worker", finished(result))
         return path, result
 
     revised = await asyncio.gather(*(revise(path) for path in targets))

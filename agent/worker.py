@@ -71,6 +71,12 @@ def estimate_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[st
     return total
 
 
+def finished(result: FileResult) -> dict[str, Any]:
+    """The progress event of a worker that has answered (first patch or a revision)."""
+    return {"path": result.path, "state": "done" if result.ok else "failed", "attempts": result.attempts,
+            "error": result.error}
+
+
 def _file_block(edit: FileEdit, old_text: str | None) -> dict[str, Any]:
     if old_text is None:
         content = "The file does not exist yet: create it (diff from /dev/null)."

@@ -37,19 +37,28 @@ def load_checks(root: Path, cli_checks: tuple[str, ...] = (), run_pre_commit: bo
     return _unique(checks)
 
 
-def _configured(root: Path, timeout: float) -> list[Check]:
+def config_tables(root: Path) -> list[tuple[str, dict[str, Any]]]:
+    """diffcrew's config tables in the working tree, first wins: `.diffcrew.toml` (top level), then
+    `[tool.diffcrew]` in pyproject.toml, each named as error messages should name it."""
+    tables = []
     dedicated = root / ".diffcrew.toml"
     if dedicated.is_file():
-        data = _read_toml(dedicated)
-        if "checks" in data:
-            return _entries(data["checks"], ".diffcrew.toml", "checks", timeout)
+        tables.append((".diffcrew.toml", _read_toml(dedicated)))
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("diffcrew", {})
-        if not isinstance(table, dict):
+        table = _read_toml(pyproject).get("tool", {}).get("diffcrew")
+        if table is not None and not isinstance(table, dict):
             raise UsageError("pyproject.toml: [tool.diffcrew] must be a table")
+        if table is not None:
+            tables.append(("pyproject.toml [tool.diffcrew]", table))
+    return tables
+
+
+def _configured(root: Path, timeout: float) -> list[Check]:
+    for where, table in config_tables(root):
         if "checks" in table:
-            return _entries(table["checks"], "pyproject.toml", "[tool.diffcrew] checks", timeout)
+            key = "checks" if where == ".diffcrew.toml" else "[tool.diffcrew] checks"
+            return _entries(table["checks"], where.split()[0], key, timeout)
     return []
 
 
