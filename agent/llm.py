@@ -54,6 +54,7 @@ class ModelReply:
     content: list[dict[str, Any]]
     stop_reason: str
     usage: Usage
+    ratelimit: dict[str, str] = field(default_factory=dict)  # the anthropic-ratelimit-* headers
 
     def tool_calls(self) -> list[dict[str, Any]]:
         return [b for b in self.content if b.get("type") == "tool_use"]
@@ -99,10 +100,19 @@ def _plain_blocks(blocks: list[Any]) -> list[dict[str, Any]]:
 class TransientModelError(ModelError):
     """A failure worth retrying (429, 5xx, 529, connection, timeout, a stream cut mid-way)."""
 
-    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False,
+                 ratelimit: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.throttled = throttled
+        self.ratelimit = ratelimit or {}
+
+
+def ratelimit_headers(headers: Any) -> dict[str, str]:
+    """The `anthropic-ratelimit-*` headers of an HTTP answer, if any."""
+    if headers is None:
+        return {}
+    return {k.lower(): v for k, v in headers.items() if k.lower().startswith("anthropic-ratelimit-")}
 
 
 class AnthropicClient:
@@ -128,15 +138,21 @@ class AnthropicClient:
             if request.stream:
                 async with self._client.messages.stream(**request.body()) as stream:
                     message = await stream.get_final_message()
+                    headers = stream.response.headers
             else:
-                message = await self._client.messages.create(**request.body())
+                raw = await self._client.messages.with_raw_response.create(**request.body())
+                headers = raw.headers
+                message = await raw.parse()
         except self._model_errors as exc:
             transient, retry_after = self._classify(exc)
             if transient:
                 throttled = getattr(exc, "status_code", None) in (429, 529)
-                raise TransientModelError(str(self._error(exc)), retry_after, throttled) from exc
+                response = getattr(exc, "response", None)
+                raise TransientModelError(str(self._error(exc)), retry_after, throttled,
+                                          ratelimit_headers(getattr(response, "headers", None))) from exc
             raise self._error(exc) from exc
-        return ModelReply(_plain_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage))
+        return ModelReply(_plain_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage),
+                          ratelimit_headers(headers))
 
     def _classify(self, exc: Exception) -> tuple[bool, float | None]:
         """(transient?, seconds the server asked us to wait)."""
@@ -272,13 +288,21 @@ class TrackedClient:
         """One call, retried on transient failures: the call gives its place in the concurrency
         limit back while it waits, and a 429/529 lowers the limit for everyone."""
         attempt = epoch = 0
+        tokens = 0
+        if self.limit is not None and self.limit.quota.counts_tokens():
+            tokens = estimate_tokens(json.dumps(request.body()))
         while True:
             try:
                 if self.limit is None:
                     return await self._inner.call(request)
-                async with self.limit as epoch:
-                    reply = await self._inner.call(request)
-                self.limit.succeeded()
+                async with self.limit.slot(tokens) as epoch:
+                    try:
+                        reply = await self._inner.call(request)
+                    except TransientModelError as exc:
+                        self.limit.observe(exc.ratelimit)
+                        raise
+                    self.limit.observe(reply.ratelimit)
+                    self.limit.succeeded()
                 return reply
             except TransientModelError as exc:
                 if exc.throttled and self.limit is not None:

@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import diffcrew_branches, make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+from conftest import diffcrew_branches, doubling_script, make_repo, run_cli
 
 FILES = {f"m{i}.py": f"value = {i}\n" for i in range(4)}
 CONFIG = 'model = "claude-opus-5"\nmax-workers = 3\nbranch_prefix = "bot/"\ndeny = ["secrets/*"]\n'
 
 
 def script() -> dict:
-    turns = {"orchestrator": [plan_turn("Double.", [(p, "modify", "double it") for p in FILES])],
-             "synthesizer": [summary_turn()]}
-    for path, text in FILES.items():
-        turns[f"worker:{path}"] = [patch_turn(udiff(path, text, text.replace("= ", "= 2 * ")))]
-    return turns
+    return doubling_script(FILES)
 
 
 def settings(repo: Path, env: dict | None = None) -> dict:

@@ -56,6 +56,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -84,6 +85,7 @@ class RecordedRequest:
     status: int = 0
     fault: dict | None = field(default=None, repr=False)  # the fault entry played, if any
     arrived: float = field(default_factory=time.monotonic)  # time.monotonic() on arrival (for benchmarks)
+    ratelimit: dict[str, str] = field(default_factory=dict, repr=False)  # anthropic-ratelimit-* sent back
 
 
 def _split(text: str, pieces: int) -> list[str]:
@@ -176,12 +178,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"type": "error", "error": {"type": _error_type(status), "message": message}},
                         headers)
 
-    def _send_stream(self, message: dict[str, Any], cut: bool = False) -> None:
+    def _send_stream(self, message: dict[str, Any], cut: bool = False, headers: dict[str, str] | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         events = sse_events(message)
         if cut:  # message_start, ping, the first block's start and its first delta
@@ -214,9 +218,15 @@ class FakeMessagesServer:
     retry_after: float = 0.05  # the `retry-after` header (seconds) of a max_concurrent 429
 
     def __init__(self, script: Turns | str | None = None, *, latency: float | Callable[[], float] = 0.0,
-                 max_concurrent: int | None = None) -> None:
+                 max_concurrent: int | None = None, requests_per_window: tuple[int, float] | None = None) -> None:
+        """`max_concurrent`: at most that many requests in flight, 429 beyond. `requests_per_window`
+        (k, seconds): at most k requests per fixed window, 429 beyond, and every answer carries the
+        `anthropic-ratelimit-requests-*` headers (limit, remaining, reset in RFC 3339)."""
         self.latency = latency
         self.max_concurrent = max_concurrent
+        self.requests_per_window = requests_per_window
+        self._window: tuple[int, int] = (-1, 0)  # (window number, requests admitted in it)
+        self._epoch = time.time()
         self.url = ""
         self.requests: list[RecordedRequest] = []
         self.peak_in_flight = 0
@@ -340,15 +350,21 @@ class FakeMessagesServer:
         record = RecordedRequest(key, index, body, headers, bool(body.get("stream")))
         with self._lock:
             self.requests.append(record)
+            quota_wait = self._take_quota(record)
             if self.max_concurrent is not None and self.in_flight >= self.max_concurrent:
                 admitted = False
             else:
-                admitted = True
+                admitted = quota_wait is None
+            if admitted:
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
                 record.fault = self._fault_for(key, index) if key is not None else None
         if not admitted:
             record.status = 429
+            if quota_wait is not None:
+                handler._send_error(429, "fake server: request rate limit reached",
+                                    {**record.ratelimit, "retry-after": f"{quota_wait:.3f}"})
+                return
             handler._send_error(429, f"fake server: {self.max_concurrent} request(s) already in flight",
                                 {"retry-after": f"{self.retry_after:g}"})
             return
@@ -363,6 +379,27 @@ class FakeMessagesServer:
             with self._lock:
                 self.in_flight -= 1
 
+    def _take_quota(self, record: RecordedRequest) -> float | None:
+        """Count the request against the window's quota and set its rate-limit headers: None when
+        it is within the quota, else the seconds until the window ends. Holds the lock."""
+        if self.requests_per_window is None:
+            return None
+        k, seconds = self.requests_per_window
+        now = time.time()
+        number = int((now - self._epoch) // seconds)
+        admitted = self._window[1] if self._window[0] == number else 0
+        reset = self._epoch + (number + 1) * seconds
+        within = admitted < k
+        if within:
+            admitted += 1
+        self._window = (number, admitted)
+        record.ratelimit = {
+            "anthropic-ratelimit-requests-limit": str(k),
+            "anthropic-ratelimit-requests-remaining": str(k - admitted),
+            "anthropic-ratelimit-requests-reset": datetime.fromtimestamp(reset, timezone.utc).isoformat().replace("+00:00", "Z"),
+        }
+        return None if within else max(0.0, reset - now)
+
     def _append(self, record: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(record)
@@ -374,7 +411,7 @@ class FakeMessagesServer:
             extra = {"retry-after": f"{float(fault['retry_after']):g}"} if "retry_after" in fault else {}
             record.status = status
             handler._send_error(status, fault.get("message") or f"fake server: scripted {status} for "
-                                f"{record.key!r} turn {record.turn}", extra)
+                                f"{record.key!r} turn {record.turn}", {**record.ratelimit, **extra})
             return
         if fault.get("drop_connection"):
             handler.close_connection = True
@@ -395,7 +432,7 @@ class FakeMessagesServer:
         record.status = 200
         if record.stream or fault.get("cut_stream"):
             if record.stream:
-                handler._send_stream(message, cut=bool(fault.get("cut_stream")))
+                handler._send_stream(message, cut=bool(fault.get("cut_stream")), headers=record.ratelimit)
             else:  # a cut non-streaming answer: headers promise the whole body, half arrives
                 data = json.dumps(message).encode()
                 handler.send_response(200)
@@ -407,4 +444,4 @@ class FakeMessagesServer:
                 handler.close_connection = True
                 handler.connection.shutdown(socket.SHUT_RDWR)
             return
-        handler._send_json(200, message)
+        handler._send_json(200, message, record.ratelimit)
