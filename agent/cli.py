@@ -358,3 +358,4 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
 for _command in (commands.apply_command, commands.context_command, commands.config_command,
                  commands.log_command, commands.show_command, commands.discard_command):
     main.add_command(_command)
+main.add_command(importlib.import_module("diffcrew.agent.fix").fix_command)  # diffcrew fix: the pre-commit hook

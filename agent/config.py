@@ -62,6 +62,8 @@ class RunOptions:
     deny: tuple[str, ...] = ()
     max_cost: float | None = None
     branch_prefix: str = "diffcrew/"
+    fix_request: str | None = None  # `diffcrew fix`: the standing request applied to staged files
+    scope: tuple[str, ...] | None = None  # `diffcrew fix`: the only paths a plan may modify (None: any)
 
 
 # Settings a user may put in config files or DIFFCREW_* variables, with their types.
@@ -69,7 +71,7 @@ SETTINGS: dict[str, type] = {
     "model": str, "worker_model": str, "summary_model": str, "max_workers": int, "repair_rounds": int,
     "request_timeout": float, "plan_turns": int, "check_timeout": float, "max_files": int,
     "max_file_bytes": int, "max_calls": int, "max_cost": float, "timeout": float, "allow_paths": list,
-    "deny": list, "branch_prefix": str,
+    "deny": list, "branch_prefix": str, "fix_request": str,
 }
 DEFAULTS: dict[str, Any] = {name: getattr(RunOptions("x"), name) for name in SETTINGS}
 

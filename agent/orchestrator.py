@@ -61,6 +61,9 @@ class PlanRules:
     allowed: tuple[str, ...] = ()  # --allow-path: protected paths the user lets the plan touch
     max_files: int = DEFAULT_MAX_FILES
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # `diffcrew fix`: the only paths the plan may modify (None: any path, any action). The request is
+    # then a standing one that may not apply, so an empty list of edits is a valid answer too.
+    scope: tuple[str, ...] | None = None
 
 
 def matches(path: str, patterns: tuple[str, ...]) -> bool:
@@ -126,6 +129,10 @@ def _path_problem(path: str) -> str | None:
 def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozenset[str], rules: PlanRules,
                   directories: set[str]) -> str | None:
     path, parts = edit.path, edit.path.split("/")
+    if rules.scope is not None and path not in rules.scope:
+        return "not one of the files this run may change; plan edits only to the files the request names"
+    if rules.scope is not None and edit.action != "modify":
+        return f"this run may only modify the files the request names, not {edit.action} them"
     if matches(path, rules.protected) and not matches(path, rules.allowed):
         return "a protected path (CI, workflows, git config); the user must allow it with --allow-path"
     if edit.action == "create":
@@ -193,7 +200,7 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
     call, problem = single_tool_call(reply, "plan_edits")
     if call is not None:
         try:
-            plan = Plan.from_tool_input(call["input"])
+            plan = _parse_plan(call["input"], inputs.rules)
         except ValueError as exc:
             problem = f"The plan is malformed: {exc}. Call plan_edits again with a corrected plan."
         else:
@@ -206,6 +213,14 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
         return None, problem, problem
     return None, problem, [{"type": "tool_result", "tool_use_id": c["id"], "is_error": True, "content": problem}
                            for c in calls]
+
+
+def _parse_plan(data: Any, rules: PlanRules) -> Plan:
+    """The plan in `plan_edits` input; with a fixed scope, no edits at all means nothing to change."""
+    if rules.scope is not None and isinstance(data, dict) and data.get("edits") == []:
+        summary = data.get("summary")
+        return Plan(summary.strip() if isinstance(summary, str) and summary.strip() else "nothing to change", ())
+    return Plan.from_tool_input(data)
 
 
 def _explore(call: dict[str, Any], inputs: PlanInputs) -> dict[str, Any]:

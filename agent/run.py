@@ -184,7 +184,7 @@ class _Run:
                                AdaptiveLimit(options.max_workers))
         try:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
-                              max_file_bytes=options.max_file_bytes)
+                              max_file_bytes=options.max_file_bytes, scope=options.scope)
             plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo,
                                                         options.plan_turns, rules, submodules, self._explored))
             shared = shared_blocks(options.request, plan, context.text)

@@ -10,6 +10,7 @@ refresh the user's index behind their back.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from io import BytesIO
@@ -34,6 +35,16 @@ class TreeEntry:
     mode: str
     blob: str
     size: int
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A file as staged in the index: stage 0 normally, 1-3 while a merge conflict is unresolved."""
+
+    path: str
+    mode: str
+    blob: str
+    stage: int
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,46 @@ class GitRepo:
         out = self._run("diff", "--name-only", "-z", "--no-ext-diff", commit, "--", *paths,
                         strip_newline_in_stdout=False)
         return [p for p in out.split("\0") if p]
+
+    def index_entries(self, paths: list[str]) -> list[IndexEntry]:
+        """The index's entries for exactly these paths (root-relative; no globbing)."""
+        if not paths:
+            return []
+        out = self._run("ls-files", "--stage", "-z", "--full-name", "--", *(f":(literal){p}" for p in paths),
+                        strip_newline_in_stdout=False)
+        wanted, entries = set(paths), []
+        for record in out.split("\0"):
+            if record:
+                meta, path = record.split("\t", 1)
+                mode, blob, stage = meta.split()
+                if path in wanted:
+                    entries.append(IndexEntry(path=path, mode=mode, blob=blob, stage=int(stage)))
+        return entries
+
+    def worktree_blobs(self, paths: list[str]) -> dict[str, str]:
+        """The blob id each working-tree file would get if it were staged now (nothing is written)."""
+        if not paths:
+            return {}
+        return dict(zip(paths, self._run("hash-object", "--", *paths).split()))
+
+    def index_commit(self, refresh: list[str], message: str) -> str:
+        """A commit (on no branch; parent HEAD, if any) of the index as staged, with the `refresh`
+        paths re-read from the working tree. It is built in a copy, so the index is not touched."""
+        index = Path(self._run("rev-parse", "--git-path", "index"))  # honours GIT_INDEX_FILE
+        index = index if index.is_absolute() else self.root / index
+        with tempfile.TemporaryDirectory(prefix="diffcrew-index-") as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            if index.is_file():
+                shutil.copyfile(index, env["GIT_INDEX_FILE"])
+            if refresh:
+                self._run("update-index", "--", *refresh, env=env)
+            tree = self._run("write-tree", env=env)
+        parents = ["-p", "HEAD"] if self.repo.head.is_valid() else []
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(message.encode("utf-8"))
+            stdin.seek(0)
+            return self._run("commit-tree", tree, *parents, "-F", "-", istream=stdin,
+                             env={} if self._has_identity() else FALLBACK_IDENTITY)
 
     def build_tree(self, base: str, changes: list[TreeChange]) -> str:
         """A tree id: the base commit's tree with `changes` applied, built in a throwaway index."""
