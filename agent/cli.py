@@ -1,4 +1,5 @@
-"""The `diffcrew` command line: the only module that prints or exits.
+"""The `diffcrew` command line: the only module that exits; it prints the results, and its views
+(agent/view.py: plain lines, or agent/liveview.py on a terminal) print a run's progress.
 
 Exit codes (model-protocol.md): 0 branch made (or dry run done); 1 run failed, no branch;
 2 usage or input error; 3 budget exceeded; 4 --allow-partial made a branch without some files;
@@ -22,8 +23,8 @@ from diffcrew.agent import __version__, commands
 from diffcrew.agent import config as cfg
 
 if TYPE_CHECKING:
-    from diffcrew.agent.run import RunHooks
-    from diffcrew.agent.types import Plan, RunReport
+    from diffcrew.agent.types import RunReport
+    from diffcrew.agent.view import View
 
 
 _fail = commands.fail
@@ -82,57 +83,11 @@ def _read_request(request: str | None, message_file: str | None) -> str:
     return text.strip()
 
 
-def _print_plan(plan: "Plan") -> None:
-    click.echo(click.style("Plan: ", bold=True) + plan.summary, err=True)
-    for edit in plan.edits:
-        click.echo(f"  {edit.action:<6} {edit.path}: {' '.join(edit.instructions.split())}", err=True)
+def _hooks(quiet: bool, ask: bool, verbose: bool = False) -> "View":
+    """The view of the run's progress: live on a terminal, plain lines otherwise, nothing with -q."""
+    from diffcrew.agent.view import choose_view
 
-
-def _hooks(quiet: bool, ask: bool) -> "RunHooks":
-    from diffcrew.agent.run import RunHooks
-
-    def event(kind: str, data: dict[str, Any]) -> None:
-        if quiet:
-            return
-        if kind == "context":
-            click.echo(f"diffcrew: read {data['files']} tracked files (~{data['tokens']} tokens of context)", err=True)
-        elif kind == "plan":
-            _print_plan(data["plan"])
-            cost = data.get("estimated_cost")
-            workers = sum(1 for e in data["plan"].edits if e.action != "delete")
-            price = "unknown (model not in the price table)" if cost is None else f"~${cost:.4f}"
-            click.echo(f"  {workers} worker(s), estimated cost {price} (before repairs)", err=True)
-        elif kind == "worker" and data["state"] == "running":
-            click.echo(f"  worker  {data['path']}: running", err=True)
-        elif kind == "worker" and data["state"] == "repairing":
-            click.echo(f"  worker  {data['path']}: " + click.style("repairing", fg="yellow")
-                       + f" ({data['problem']})", err=True)
-        elif kind == "worker":
-            tail = f" after {data['attempts']} attempt(s)" if data.get("attempts") else ""
-            word = click.style("done", fg="green") if data["state"] == "done" else click.style("failed", fg="red")
-            reason = f": {data['error']}" if data.get("error") else ""
-            click.echo(f"  worker  {data['path']}: {word}{tail}{reason}", err=True)
-        elif kind == "checks" and data["state"] == "running":
-            click.echo(f"  checks  round {data['round'] + 1}: {', '.join(data['names'])}", err=True)
-        elif kind == "checks":
-            for check in data["results"]:
-                colour = "green" if not check.new_failure else "red"
-                note = "" if check.new_failure or check.status == "pass" else " (failed on the base too)"
-                click.echo(f"  check   {check.name}: " + click.style(check.status, fg=colour)
-                           + f"{note} in {check.duration_s:.1f} s", err=True)
-        elif kind == "explore":
-            detail = " ".join(f"{k}={v!r}" for k, v in data["input"].items())
-            click.echo(f"  explore {data['tool']} {detail}", err=True)
-        elif kind == "warning":
-            click.echo(click.style("warning: ", fg="yellow") + data["message"], err=True)
-
-    def confirm(plan: "Plan") -> bool:
-        if not ask:
-            return True
-        workers = sum(1 for e in plan.edits if e.action != "delete")
-        return click.confirm(f"Start {workers} worker(s)?", default=True, err=True)
-
-    return RunHooks(event=event, confirm=confirm)
+    return choose_view(quiet=quiet, verbose=verbose, ask=ask)
 
 
 def _usage_line(report: "RunReport") -> str:
@@ -144,6 +99,8 @@ def _usage_line(report: "RunReport") -> str:
 
 
 def _print_report(report: "RunReport") -> None:
+    from diffcrew.agent.view import colour_diffstat
+
     if report.status == "dry-run":
         click.echo(report.diff, nl=False)
         click.echo(f"diffcrew: dry run, no branch made. {_usage_line(report)}", err=True)
@@ -155,7 +112,7 @@ def _print_report(report: "RunReport") -> None:
     short = report.base[:12]
     click.echo(click.style(f"Branch {report.branch}", fg="green", bold=True) + f" (commit {report.commit[:12]},"
                f" on base {short})")
-    click.echo(report.diffstat.rstrip("\n"))
+    click.echo(colour_diffstat(report.diffstat))
     click.echo(f"Review:     git diff {short}...{report.branch}")
     click.echo(f"Usage:      {_usage_line(report)}")
     click.echo(f"Transcript: {report.transcript}")
@@ -211,13 +168,15 @@ def _print_report(report: "RunReport") -> None:
               help="Push the new branch to REMOTE (default origin) after the commit; never forced.")
 @click.option("--pr-body", "pr_body", metavar="FILE", help="Write a Markdown pull-request description to FILE.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print every model call (tokens, cost, retries) and the "
+              "output of failing checks.")
 def run(request: str | None, message_file: str | None, repo: str, base: str, branch: str | None, model: str,
         worker_model: str, max_workers: int, repair_rounds: int, request_timeout: float, plan_turns: int, dry_run: bool,
         as_json: bool, yes: bool, allow_partial: bool, checks: tuple[str, ...], check_timeout: float,
         run_pre_commit: bool, allow_failing: bool, allow_paths: tuple[str, ...], max_files: int,
         max_file_bytes: int, max_calls: int, max_cost: float | None, timeout: float | None, deny: tuple[str, ...],
         push: str | None,
-        pr_body: str | None, quiet: bool) -> None:
+        pr_body: str | None, quiet: bool, verbose: bool) -> None:
     """Plan, patch and commit REQUEST on a new branch (REQUEST may be - for stdin).
 
     \b
@@ -237,7 +196,7 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
         options = _options(text, repo, base=base, branch=branch, dry_run=dry_run, allow_partial=allow_partial,
                            checks=checks, run_pre_commit=run_pre_commit, allow_failing=allow_failing, push=push)
         ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
-        report = _execute(options, _hooks(quiet or as_json, ask))
+        report = _execute(options, _hooks(quiet or as_json, ask, verbose))
         if pr_body and report.commit:
             _write_pr_body(Path(pr_body), report)
     except DiffcrewError as exc:
@@ -267,13 +226,15 @@ def _write_pr_body(path: Path, report: "RunReport") -> None:
         raise UsageError(f"cannot write the pull-request body to {path}: {exc.strerror}") from None
 
 
-def _execute(options: cfg.RunOptions, hooks: "RunHooks", make_client: Any = None) -> "RunReport":
+def _execute(options: cfg.RunOptions, view: "View", make_client: Any = None) -> "RunReport":
+    """Run the flow with `view` showing its progress; the view is closed before anything else prints."""
     from diffcrew.agent.llm import AnthropicClient
     from diffcrew.agent.run import run_change
 
     factory = make_client or (lambda: AnthropicClient(timeout=options.request_timeout))
     try:
-        return run_change(options, hooks, factory)
+        with view:
+            return run_change(options, view.hooks(), factory)
     except KeyboardInterrupt:
         _fail("interrupted; your repository is unchanged", 130)
 
@@ -288,7 +249,9 @@ def _finish(report: "RunReport", as_json: bool) -> NoReturn:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
-def demo(as_json: bool) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="Print only the result.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print every model call (tokens, cost).")
+def demo(as_json: bool, quiet: bool, verbose: bool) -> None:
     """Run the whole pipeline on a bundled sample repository with a SCRIPTED model.
 
     Needs no API key and no network: the model's answers come from a script shipped with
@@ -310,7 +273,7 @@ def demo(as_json: bool) -> None:
         click.echo(f"Sample repository: {repo}\nRequest: {DEMO_REQUEST}\n", err=True)
     options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo")
     try:
-        report = _execute(options, _hooks(as_json, ask=False), make_client=scripted_client)
+        report = _execute(options, _hooks(as_json or quiet, ask=False, verbose=verbose), make_client=scripted_client)
     except DiffcrewError as exc:
         _fail(exc.summary, exc.exit_code)
     if as_json or not report.commit:
@@ -329,7 +292,10 @@ def demo(as_json: bool) -> None:
 @click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
 @click.option("--yes", "-y", is_flag=True, help="Never ask before starting the workers.")
-def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="Print only the result.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print every model call (tokens, cost).")
+def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
+                   verbose: bool) -> None:
     """Run a recorded run again from its transcript: no key, no network, onto a new branch.
 
     The model's answers are read from .git/diffcrew/runs/RUN.jsonl; everything else (plan
@@ -348,7 +314,7 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
     try:
         options, turns = load_replay(GitRepo(Path(repo)), run_id, branch)
         ask = not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
-        report = _execute(options, _hooks(as_json, ask), make_client=lambda: ScriptedClient(turns))
+        report = _execute(options, _hooks(as_json or quiet, ask, verbose), make_client=lambda: ScriptedClient(turns))
     except DiffcrewError as exc:
         _fail(exc.summary, exc.exit_code)
     _finish(report, as_json)

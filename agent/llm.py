@@ -13,7 +13,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from diffcrew.agent import script as scripts
 from diffcrew.agent.errors import BudgetExceeded, ModelError, UsageError
@@ -251,7 +251,8 @@ class TrackedClient:
 
     def __init__(self, inner: ModelClient, ledger: Ledger, transcript: Transcript | None,
                  redactor: Redactor | None = None, max_calls: int | None = None,
-                 limit: AdaptiveLimit | None = None, retry: RetryPolicy | None = None) -> None:
+                 limit: AdaptiveLimit | None = None, retry: RetryPolicy | None = None,
+                 event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self._inner = inner
         self.limit = limit
         self.retry = retry or RetryPolicy()
@@ -260,6 +261,7 @@ class TrackedClient:
         self._redactor = redactor
         self._max_calls = max_calls
         self._calls = 0
+        self._event = event  # the run's progress events: `usage` per call, `retry`
 
     async def call(self, request: ModelRequest) -> ModelReply:
         self._calls += 1
@@ -280,6 +282,8 @@ class TrackedClient:
             raise
         self.ledger.add(request.role, request.model, reply.usage, reserved)
         self._record(request, started, reply=reply)
+        self._notify("usage", request, usage=reply.usage, cost=cost_of(request.model, reply.usage),
+                     seconds=round(time.monotonic() - started, 3))
         if self._redactor is not None:
             reply = replace(reply, content=self._redactor.restore_value(reply.content))
         return reply
@@ -311,6 +315,7 @@ class TrackedClient:
                     plural = "y" if attempt == 1 else "ies"
                     raise ModelError(f"{exc} (gave up after {attempt} retr{plural}; "
                                      f"{self.retry.used} used this run)") from exc
+                self._notify("retry", request, attempt=attempt + 1, error=str(exc))
                 await asyncio.sleep(self.retry.delay(attempt, exc.retry_after))
                 attempt += 1
 
@@ -326,6 +331,10 @@ class TrackedClient:
         if error is not None:
             entry["error"] = error
         self._transcript.append(entry)
+
+    def _notify(self, kind: str, request: ModelRequest, **data: Any) -> None:
+        if self._event is not None:
+            self._event(kind, {"role": request.role, "path": request.path, "model": request.model, **data})
 
     async def aclose(self) -> None:
         await self._inner.aclose()

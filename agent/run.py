@@ -181,7 +181,7 @@ class _Run:
             self._warn("submodules are not edited: " + ", ".join(e.path for e in submodules))
         self.hooks.event("context", {"files": len(context.files), "tokens": context.tokens})
         client = TrackedClient(make_client(), self.ledger, self.transcript, self.redactor, options.max_calls,
-                               AdaptiveLimit(options.max_workers))
+                               AdaptiveLimit(options.max_workers), event=self.hooks.event)
         try:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
                               max_file_bytes=options.max_file_bytes, scope=options.scope)

@@ -1,0 +1,326 @@
+"""The live view of a run on a terminal, drawn with rich (imported only when a terminal shows it).
+
+`Board` is the state the display shows, updated from the flow's events and nothing else: the
+plan, one row per planned file (queued / running / repairing / checking / done / failed, with
+attempts, tokens and cost so far), and the tallies per role. `LiveView` draws it in a rich
+`Live` region under the lines that stay: the plan, warnings, check results and, with `-v`, one
+line per model call. The region is stopped while the user is asked to proceed, and replaced
+by a final static table when the run ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from diffcrew.agent.types import Plan
+from diffcrew.agent.view import Prompt, View, estimate_line, event_lines, money, who
+
+ACTIVE = ("running", "repairing", "checking")
+_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # a braille spinner, one frame per 80 ms
+_LOOK = {"queued": ("·", "dim"), "running": ("", "cyan"), "repairing": ("", "yellow"),
+         "checking": ("", "blue"), "done": ("✓", "green"), "failed": ("✗", "red")}
+# Kinds whose plain lines stay on screen above the live region (`explore` too with -v; `usage`
+# and `retry` print only with -v); the plan is drawn as a table. Worker progress is the region.
+_LOGGED = {"context", "warning", "usage", "retry"}
+_ACTION_STYLE = {"modify": "yellow", "create": "green", "delete": "red"}
+
+
+@dataclass
+class Tally:
+    """Model calls, tokens (input counts cache reads and writes) and cost; cost None once unknown."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = 0.0
+
+    def add(self, data: dict[str, Any]) -> None:
+        usage = data["usage"]
+        self.calls += 1
+        self.input_tokens += usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        self.output_tokens += usage.output_tokens
+        cost = data.get("cost")
+        self.cost = None if self.cost is None or cost is None else self.cost + cost
+
+
+@dataclass
+class Row:
+    """One planned file."""
+
+    path: str
+    action: str
+    state: str = "queued"
+    attempts: int = 0
+    tally: Tally = field(default_factory=Tally)
+    note: str = ""
+
+
+@dataclass
+class Board:
+    """What the live view shows, kept up to date from the run's events."""
+
+    clock: Callable[[], float] = time.monotonic
+    plan: Plan | None = None
+    estimated_cost: float | None = None
+    rows: dict[str, Row] = field(default_factory=dict)
+    by_role: dict[str, Tally] = field(default_factory=dict)
+    planning: bool = False
+    checks: str = ""          # the checks running now, if any
+    activity: str = ""        # the latest exploration
+    retrying: str = ""        # the latest retry, until that caller's call goes through
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def apply(self, kind: str, data: dict[str, Any]) -> None:
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(data)
+
+    def _on_context(self, data: dict[str, Any]) -> None:
+        self.planning = True
+
+    def _on_explore(self, data: dict[str, Any]) -> None:
+        detail = " ".join(f"{k}={v!r}" for k, v in data["input"].items())
+        self.activity = f"{data['tool']} {detail}"
+
+    def _on_plan(self, data: dict[str, Any]) -> None:
+        self.plan, self.estimated_cost, self.activity = data["plan"], data.get("estimated_cost"), ""
+        self.rows = {e.path: Row(e.path, e.action) for e in self.plan.edits}
+
+    def _on_worker(self, data: dict[str, Any]) -> None:
+        row = self.rows.setdefault(data["path"], Row(data["path"], "modify"))
+        row.state = data["state"]
+        row.attempts = max(row.attempts, data.get("attempts") or 0)
+        row.note = data.get("problem") or data.get("error") or ""
+
+    def _on_checks(self, data: dict[str, Any]) -> None:
+        running = data["state"] == "running"
+        self.checks = f"checks round {data['round'] + 1}: {', '.join(data['names'])}" if running else ""
+        before, after = ("done", "checking") if running else ("checking", "done")
+        for row in self.rows.values():
+            if row.state == before:
+                row.state = after
+
+    def _on_usage(self, data: dict[str, Any]) -> None:
+        self.by_role.setdefault(data["role"], Tally()).add(data)
+        if self.retrying.startswith(f"retrying {who(data)}:"):
+            self.retrying = ""
+        row = self.rows.get(data.get("path") or "") if data["role"] == "worker" else None
+        if row is not None:
+            row.tally.add(data)
+            row.attempts = max(row.attempts, row.tally.calls)
+
+    def _on_retry(self, data: dict[str, Any]) -> None:
+        self.retrying = f"retrying {who(data)}: {data['error']}"
+
+    def total(self) -> Tally:
+        total = Tally()
+        for tally in self.by_role.values():
+            total.calls += tally.calls
+            total.input_tokens += tally.input_tokens
+            total.output_tokens += tally.output_tokens
+            total.cost = None if total.cost is None or tally.cost is None else total.cost + tally.cost
+        return total
+
+    def phase(self) -> str:
+        """What the run is doing now, in a few words."""
+        if self.checks:
+            return self.checks
+        if self.rows:
+            done = sum(1 for r in self.rows.values() if r.state in ("done", "failed"))
+            if done < len(self.rows):
+                return f"workers {done}/{len(self.rows)} finished"
+            return "finishing"
+        return "planning" if self.planning else "reading the repository"
+
+
+def spinner(now: float) -> str:
+    return _FRAMES[int(now / 0.08) % len(_FRAMES)]
+
+
+def tokens(count: int) -> str:
+    """A token count in a few characters: 950, 12.3k, 1.2M."""
+    if count < 1000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count / 1_000_000:.1f}M"
+
+
+def render_plan(data: dict[str, Any]) -> RenderableType:
+    """The plan as it arrives: its summary, one line per file (instructions cut to fit), the estimate."""
+    plan: Plan = data["plan"]
+    edits = Table.grid(padding=(0, 1))
+    edits.add_column(no_wrap=True)
+    edits.add_column(no_wrap=True)
+    edits.add_column()
+    for edit in plan.edits:
+        edits.add_row(Text(f"  {edit.action:<6}", style=_ACTION_STYLE.get(edit.action, "")), edit.path,
+                      Text(" ".join(edit.instructions.split()), style="dim", no_wrap=True, overflow="ellipsis"))
+    return Group(Text.assemble(("Plan: ", "bold"), plan.summary), edits, Text(estimate_line(data)))
+
+
+def render_board(board: Board, *, final: bool = False) -> RenderableType:
+    """The worker table (once there is a plan) and a status line with the run's totals."""
+    parts: list[RenderableType] = []
+    if board.rows:
+        parts.append(_table(board, final))
+    parts.append(_status(board, final))
+    return Group(*parts)
+
+
+def _table(board: Board, final: bool) -> Table:
+    """One row per planned file; only the note column gives way (cut with …) on a narrow terminal."""
+    table = Table(box=None, pad_edge=False, header_style="bold dim", show_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("file", no_wrap=True)
+    for name in ("state", "tries", "tokens in/out", "cost"):
+        table.add_column(name, no_wrap=True, justify="left" if name == "state" else "right")
+    table.add_column("", style="dim")
+    for row in board.rows.values():
+        symbol, style = _LOOK.get(row.state, ("?", ""))
+        state = "stopped" if final and row.state in ACTIVE else row.state
+        if row.state in ACTIVE:
+            symbol = "·" if final else spinner(board.clock())
+        used = row.tally.calls > 0
+        table.add_row(Text(symbol, style=style), row.path, Text(state, style=style),
+                      str(row.attempts) if row.attempts else "",
+                      f"{tokens(row.tally.input_tokens)} / {tokens(row.tally.output_tokens)}" if used else "",
+                      money(row.tally.cost, "?") if used else "", Text(row.note, no_wrap=True, overflow="ellipsis"))
+    return table
+
+
+def _status(board: Board, final: bool) -> Text:
+    """`⠙ workers 1/3 finished · 4 call(s) · 5.5k in / 580 out · $0.0167 · workers $0.0104 (est. ~$0.0167)`;
+    when final, `total: ...` without the spinner and the phase."""
+    total, workers = board.total(), board.by_role.get("worker", Tally())
+    figures = [f"{total.calls} call(s)", f"{tokens(total.input_tokens)} in / {tokens(total.output_tokens)} out",
+               money(total.cost)]
+    if board.plan is not None and board.estimated_cost is not None:
+        figures.append(f"workers {money(workers.cost)} (est. ~{money(board.estimated_cost)})")
+    figures.append(f"{board.clock() - board.started:.1f} s")
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if final:
+        text.append("total: ", style="bold")
+    else:
+        text.append(spinner(board.clock()) + " ", style="cyan")
+        detail = board.retrying or board.activity
+        text.append(board.phase() + (f": {detail}" if detail else ""), style="bold")
+        text.append(" · ")
+    text.append(" · ".join(figures), style="dim")
+    return text
+
+
+class LiveView(View):
+    """A rich live display on a terminal; lines that should stay are printed above it.
+
+    One re-entrant lock covers the board, every print and every redraw: rich's own refresh
+    thread would redraw while a line is being printed above the region (from the run's thread)
+    and leave a stale copy of the region behind, so the redraws come from our ticker instead.
+    """
+
+    def __init__(self, console: Console, *, verbose: bool = False, prompt: Prompt | None = None,
+                 clock: Callable[[], float] = time.monotonic, refresh_per_second: float = 8) -> None:
+        super().__init__(verbose=verbose, prompt=prompt)
+        self.console = console
+        self.board = Board(clock=clock)
+        self._lock = threading.RLock()
+        self._live: Live | None = None
+        self._closed = threading.Event()
+        self._interval = 1 / refresh_per_second
+        self._ticker: threading.Thread | None = None
+
+    @classmethod
+    def on_stderr(cls, *, verbose: bool = False, prompt: Prompt | None = None) -> "LiveView":
+        return cls(Console(stderr=True, highlight=False), verbose=verbose, prompt=prompt)
+
+    @property
+    def active(self) -> bool:
+        """Whether the live region is being drawn now."""
+        return self._live is not None
+
+    def render(self, *, final: bool = False) -> RenderableType:
+        with self._lock:
+            return render_board(self.board, final=final)
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        logged = kind in _LOGGED or (kind == "checks" and data["state"] == "done") or \
+            (kind == "explore" and self.verbose)
+        with self._lock:
+            self.board.apply(kind, data)
+            if kind == "plan":
+                self.console.print(render_plan(data))
+            elif logged:
+                for line in event_lines(kind, data, self.verbose):
+                    self.console.print(Text.from_ansi(line))
+            self._start()
+            self._redraw()
+
+    def confirm(self, plan: Plan) -> bool:
+        """Ask with the region stopped (a prompt inside a redrawn region would be overwritten)."""
+        if self.prompt is None:
+            return True
+        self._stop()
+        try:
+            return super().confirm(plan)
+        finally:
+            self._start()
+
+    def close(self) -> None:
+        """Stop the region and leave the final table (and totals) on screen."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        self._stop()
+        with self._lock:
+            board = self.board
+            if any(row.state != "queued" for row in board.rows.values()):
+                final: RenderableType | None = render_board(board, final=True)
+            else:  # nothing started (declined, or failed while planning): the totals at most
+                final = _status(board, final=True) if board.by_role else None
+            if final is not None:
+                self.console.print(final)
+                self.console.print()
+
+    def __enter__(self) -> "LiveView":
+        self._start()
+        return self
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._live is not None or self._closed.is_set():
+                return
+            self._live = Live(console=self.console, get_renderable=self.render, transient=True,
+                              auto_refresh=False, redirect_stdout=False)
+            self._live.start(refresh=True)
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, name="diffcrew-live", daemon=True)
+                self._ticker.start()
+
+    def _stop(self) -> None:
+        with self._lock:
+            live, self._live = self._live, None
+            if live is not None:
+                live.stop()
+
+    def _redraw(self) -> None:
+        with self._lock:
+            if self._live is not None:
+                self._live.refresh()
+
+    def _tick(self) -> None:
+        """Redraw a few times a second (the spinner and the clock move between events)."""
+        while not self._closed.wait(self._interval):
+            self._redraw()
