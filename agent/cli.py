@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from diffcrew.agent import __version__, commands
+from diffcrew.agent.fix import fix_command
 from diffcrew.agent import config as cfg
 
 if TYPE_CHECKING:
@@ -257,6 +258,11 @@ def demo(as_json: bool, quiet: bool, verbose: bool) -> None:
     Needs no API key and no network: the model's answers come from a script shipped with
     diffcrew, and everything else (planning checks, parallel workers, the patch engine, the
     repair loop, the commit on a new branch) is the real code.
+
+    \b
+    Example:
+      diffcrew demo            # live view on a terminal; then `git diff` of the branch it made
+      diffcrew demo --json     # the run report, as CI would read it
     """
     from diffcrew.agent.demo import DEMO_REQUEST, prepare_demo_repo, scripted_client
     from diffcrew.agent.errors import DiffcrewError
@@ -324,4 +330,4 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
 for _command in (commands.apply_command, commands.context_command, commands.config_command,
                  commands.log_command, commands.show_command, commands.discard_command):
     main.add_command(_command)
-main.add_command(importlib.import_module("diffcrew.agent.fix").fix_command)  # diffcrew fix: the pre-commit hook
+main.add_command(fix_command)

@@ -478,6 +478,7 @@ def main() -> None:
             codes = sorted({r.code for r in runs})
             results.setdefault(n, {})["limited"] = {"wall": wall, "ideal": ideal_k, "failed": failed, "codes": codes}
             print(f"files={n:<3} wall {wall:6.2f} s  ideal for {k} {ideal_k:6.2f} s  wall/ideal {wall / ideal_k:.2f}  "
+                  f"(wall - floor)/ideal {(wall - floor) / ideal_k:.2f}  "
                   f"429s {','.join(map(str, refused))}  peak in-flight {max(r.peak for r in runs)}  "
                   f"exit codes {codes}  failed files {len(failed)}"
                   f"{' (' + ', '.join(failed[:3]) + ('...' if len(failed) > 3 else '') + ')' if failed else ''}  "

@@ -41,3 +41,17 @@ def test_console_script_runs() -> None:
     out = subprocess.run(["diffcrew", "--version"], capture_output=True, text=True, check=True,
                          env={**os.environ})
     assert out.stdout.strip() == "diffcrew, version 0.1.0"
+
+
+def test_shell_completion_through_click() -> None:
+    """The completion scripts the README tells users to install, and what they complete."""
+    def complete(words: str, index: int, shell: str = "bash") -> str:
+        env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(index), "_DIFFCREW_COMPLETE": f"{shell}_complete"}
+        return subprocess.run(["diffcrew"], capture_output=True, text=True, check=True, env=env).stdout
+
+    for shell in ("bash", "zsh", "fish"):
+        script = subprocess.run(["diffcrew"], capture_output=True, text=True, check=True,
+                                env={**os.environ, "_DIFFCREW_COMPLETE": f"{shell}_source"}).stdout
+        assert "_DIFFCREW_COMPLETE" in script and f"{shell}_complete" in script
+    assert complete("diffcrew re", 1).split() == ["plain,replay"]
+    assert "plain,--max-workers" in complete("diffcrew run --max-w", 2).split()
