@@ -172,7 +172,8 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
         turn += 1
         forced = turn >= inputs.plan_turns or invalid > 0
         choice = {"type": "tool", "name": "plan_edits"} if forced else {"type": "auto"}
-        request = ModelRequest(role="orchestrator", model=inputs.model, system=system, messages=list(messages),
+        sent = list(messages) if forced or turn == 1 else cached_tail(messages)
+        request = ModelRequest(role="orchestrator", model=inputs.model, system=system, messages=sent,
                                tools=[*EXPLORE_TOOLS, PLAN_EDITS_TOOL], tool_choice=choice,
                                max_tokens=PLAN_MAX_TOKENS, stream=True)
         try:
@@ -189,6 +190,21 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
                                 + problem.replace("\n", " ").strip())
         messages.append(assistant_turn(reply))
         messages.append({"role": "user", "content": answers})
+
+
+def cached_tail(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation with its last block marked for prompt caching (a copy: the conversation
+    itself keeps no marks, so at most one tail mark is ever sent, within the API's four).
+
+    Each exploration turn re-sends every earlier turn; with the tail marked, the next turn reads
+    all of that from the cache and pays full price only for what is new. The forced last turn
+    has no next turn, so it is not marked (a cache write costs more than a plain read).
+    """
+    last = messages[-1]
+    content = last["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+    blocks[-1] = {**blocks[-1], "cache_control": {"type": "ephemeral"}}
+    return [*messages[:-1], {**last, "content": blocks}]
 
 
 def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry],

@@ -43,6 +43,31 @@ def test_exploration_turns_are_answered_then_the_plan_is_taken(tmp_path: Path, s
     assert len(diffcrew_branches(repo)) == 1
 
 
+def marks(request) -> list[str]:
+    """Where a request puts its prompt-cache breakpoints: 'system', or 'message N block M'."""
+    found = ["system" for b in request.body["system"] if b.get("cache_control")]
+    for n, message in enumerate(request.body["messages"]):
+        content = message["content"] if isinstance(message["content"], list) else []
+        found += [f"message {n} block {m}" for m, b in enumerate(content) if b.get("cache_control")]
+    return found
+
+
+def test_exploration_turns_read_the_earlier_turns_from_the_cache(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(base_script([explore("read_file", path="app.py"), explore("read_file", path="cfg.py"), PLAN]))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "3", "rename load"], server)
+    assert result.exit_code == 0, result.output
+    first, second, last = [r for r in server.requests if r.key == "orchestrator"]
+    assert marks(first) == ["system", "message 0 block 0"]
+    # each exploration turn marks its newest block: the next turn reads everything before it cached
+    assert marks(second) == ["system", "message 0 block 0", "message 2 block 0"]
+    # the forced last turn has no next turn to read a new entry: nothing more is written
+    assert marks(last) == ["system", "message 0 block 0"]
+    assert last.body["tool_choice"] == {"type": "tool", "name": "plan_edits"}
+    # the conversation itself keeps no stale marks: one tail mark at most, within the API's four
+    assert all(len(marks(r)) <= 4 for r in server.requests)
+
+
 def test_secrets_and_escapes_are_refused_to_the_model(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(base_script([explore("read_file", path=".env"), explore("read_file", path="../../etc/passwd"),
