@@ -85,17 +85,6 @@ def summary_turn(title: str = "Apply the requested change", body: str = "Body te
     return {"tool": "write_summary", "input": {"title": title, "body": body}}
 
 
-def doubling_script(files: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """A whole run's script: one plan that doubles `value = N` in every file, a worker patch per
-    file, and the summary."""
-    turns: dict[str, list[dict[str, Any]]] = {
-        "orchestrator": [plan_turn("Double.", [(p, "modify", "double it") for p in files])],
-        "synthesizer": [summary_turn()]}
-    for path, text in files.items():
-        turns[f"worker:{path}"] = [patch_turn(udiff(path, text, text.replace("= ", "= 2 * ")))]
-    return turns
-
-
 @pytest.fixture
 def server() -> Iterator[FakeMessagesServer]:
     with FakeMessagesServer() as fake:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import diffcrew_branches, doubling_script, make_repo, run_cli, snapshot
+from conftest import diffcrew_branches, make_repo, run_cli, snapshot
+from scenarios import doubling_script
 
 FILES = {f"m{i}.py": f"value = {i}\n" for i in range(4)}
 

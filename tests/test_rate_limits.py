@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import doubling_script, make_repo, run_cli
+from conftest import make_repo, run_cli
+from scenarios import doubling_script
 
 
 def test_a_concurrency_limit_is_met_by_lowering_concurrency(tmp_path: Path, server) -> None:

@@ -20,17 +20,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import git, make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+from conftest import git, make_repo, patch_turn, plan_turn, run_cli, udiff
 from diffcrew.agent.types import ACTIONS, RunReport
 from diffcrew.tools.patch import TIERS
+from scenarios import FILES, MOD, MOD_NEW, four_file_script
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "run-report.v1.schema.json"
-MOD = "def greet(name):\n    return 'hello ' + name\n"
-MOD_NEW = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
-UTIL = "import pkg.mod\n\n\ndef main():\n    print(pkg.mod.greet('world'))\n"
-UTIL_NEW = "import pkg.mod\n\n\ndef main():\n    print(pkg.mod.greet('world'))\n    print('done')\n"
-NEW = "VERSION = '1.0'\n"
-FILES = {"pkg/__init__.py": "", "pkg/mod.py": MOD, "pkg/util.py": UTIL, "old.py": "x = 1\n"}
 
 
 def schema() -> dict[str, Any]:
@@ -47,19 +42,7 @@ def assert_valid(report: dict[str, Any]) -> None:
 
 
 def script(overrides: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, list[dict[str, Any]]]:
-    turns = {
-        "orchestrator": [plan_turn("Type greet, print done, add a version, drop old.py.", [
-            ("pkg/mod.py", "modify", "Add type hints to greet."),
-            ("pkg/util.py", "modify", "Print 'done' at the end of `main`."),
-            ("pkg/version.py", "create", "Define VERSION = '1.0'."),
-            ("old.py", "delete", "No longer used.")])],
-        "worker:pkg/mod.py": [patch_turn(udiff("pkg/mod.py", MOD, MOD_NEW))],
-        "worker:pkg/util.py": [patch_turn(udiff("pkg/util.py", UTIL, UTIL_NEW))],
-        "worker:pkg/version.py": [patch_turn(udiff("pkg/version.py", None, NEW))],
-        "synthesizer": [summary_turn("Type greet and add a version module")],
-    }
-    turns.update(overrides or {})
-    return turns
+    return four_file_script(overrides)
 
 
 def run_json(tmp_path: Path, server, args: list[str], turns: dict[str, Any], code: int = 0) -> dict[str, Any]:

@@ -6,30 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import (diffcrew_branches, git, make_repo, patch_turn, plan_turn, run_cli, snapshot, summary_turn,
-                      udiff)
-
-MOD = "def greet(name):\n    return 'hello ' + name\n\n\ndef shout(name):\n    return greet(name).upper()\n"
-MOD_NEW = "def greet(name: str) -> str:\n    return 'hello ' + name\n\n\ndef shout(name):\n    return greet(name).upper()\n"
-UTIL = "import pkg.mod\n\n\ndef main():\n    print(pkg.mod.greet('world'))\n"
-UTIL_NEW = "import pkg.mod\n\n\ndef main():\n    print(pkg.mod.greet('world'))\n    print(pkg.mod.shout('world'))\n"
-NEW = "VERSION = '1.0'\n"
-FILES = {"pkg/__init__.py": "", "pkg/mod.py": MOD, "pkg/util.py": UTIL, "old.py": "x = 1\n", "README.md": "# demo\n"}
-
-
-def four_file_script() -> dict:
-    return {
-        "orchestrator": [plan_turn("Type greet, shout from main, add a version, drop old.py.", [
-            ("pkg/mod.py", "modify", "Add type hints to greet."),
-            ("pkg/util.py", "modify", "Also print shout('world')."),
-            ("pkg/version.py", "create", "Define VERSION = '1.0'."),
-            ("old.py", "delete", "No longer used.")])],
-        "worker:pkg/mod.py": [patch_turn(udiff("pkg/mod.py", MOD, MOD_NEW))],
-        "worker:pkg/util.py": [patch_turn(udiff("pkg/util.py", UTIL, UTIL_NEW))],
-        "worker:pkg/version.py": [patch_turn(udiff("pkg/version.py", None, NEW))],
-        "synthesizer": [summary_turn("Type greet and add a version module")],
-    }
-
+from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, run_cli, snapshot, summary_turn, udiff
+from scenarios import FILES, MOD, MOD_NEW, NEW, UTIL, UTIL_NEW, four_file_script
 
 def first_text(body: dict) -> str:
     """The text of a request's first user message."""
