@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rich.console import Console, Group, RenderableType
+from rich.constrain import Constrain
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -221,6 +222,9 @@ def _status(board: Board, final: bool) -> Text:
     return text
 
 
+ECHO_ROOM = 2  # columns left free at the right of the live region (for an echoed ^C)
+
+
 class LiveView(View):
     """A rich live display on a terminal; lines that should stay are printed above it.
 
@@ -250,8 +254,11 @@ class LiveView(View):
         return self._live is not None
 
     def render(self, *, final: bool = False) -> RenderableType:
+        """The live region, two columns short of the terminal: a `^C` the terminal echoes after
+        its last line must not wrap, or the region moves down a line and erasing it leaves a
+        stale line behind."""
         with self._lock:
-            return render_board(self.board, final=final)
+            return Constrain(render_board(self.board, final=final), width=max(20, self.console.width - ECHO_ROOM))
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         logged = kind in _LOGGED or (kind == "checks" and data["state"] == "done") or \

@@ -25,7 +25,7 @@ import click
 from rich.console import Console
 
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
-from diffcrew.agent.liveview import LiveView
+from diffcrew.agent.liveview import ECHO_ROOM, LiveView
 from diffcrew.agent.types import FileEdit, Plan, Usage
 from diffcrew.agent.view import PlainView, QuietView, choose_view, colour_diffstat
 from diffcrew.sandbox import CheckResult
@@ -203,6 +203,18 @@ def test_live_view_failed_worker_and_verbose_lines() -> None:
     assert "\x1b[31m✗" in raw  # failed is red
     assert "  call    worker pkg/a.py: 500 in / 40 out tokens, cost unknown, 0.2 s" in screen(raw)
     assert final_block(raw)[-1].startswith("total: 1 call(s) · 500 in / 40 out · unknown · ")
+
+
+def test_live_region_leaves_room_for_an_echoed_ctrl_c() -> None:
+    """A full-width last line would make the terminal's `^C` echo wrap, shifting the region down a
+    line, so that erasing it at the end leaves a stale header behind (seen in tmux)."""
+    view = LiveView(Console(file=StringIO(), force_terminal=True, width=60))
+    for kind, data in EVENTS[:8]:
+        view.event(kind, data)
+    lines = rendered(view, width=60)
+    assert any("repairing" in line for line in lines) and lines[-1].endswith("…")  # the note and totals are cut
+    assert max(len(line) for line in lines) <= 60 - ECHO_ROOM
+    view.close()
 
 
 def test_live_view_stops_drawing_while_it_asks() -> None:
