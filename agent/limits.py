@@ -40,7 +40,9 @@ class Quota:
     """The provider's rate-limit state as its last answers stated it, spent down locally.
 
     Answers arrive out of order (a slow call admitted early reports more left than there is), so
-    within one window the smallest figure wins; a later reset starts a new window. Each call
+    within one window (the same reset, give or take half a second) the smallest figure wins; a
+    different reset replaces what was known (a new window, or a token bucket that refilled), and
+    an answer whose reset has already passed is ignored. Each call
     started spends one request and its estimated input tokens. When a reset passes, the family
     is assumed full again (its `-limit`) until an answer says more; if that is spent too, calls
     wait for the next answer (UNTIL_TOLD), or one goes ahead to ask when none is in flight.
@@ -55,17 +57,17 @@ class Quota:
         for family in FAMILIES:
             remaining = _integer(headers.get(f"anthropic-ratelimit-{family}-remaining"))
             resets_in = _seconds_until(headers.get(f"anthropic-ratelimit-{family}-reset"), wall)
-            if remaining is None or resets_in is None:
-                continue
+            if remaining is None or resets_in is None or resets_in <= 0:
+                continue  # nothing stated, or a late answer about a window that has passed
             fresh = Allowance(remaining, now + min(resets_in, LONGEST_HOLD) + MARGIN,
                               _integer(headers.get(f"anthropic-ratelimit-{family}-limit")))
             known = self.allowances.get(family)
             if known is not None and known.guessed:  # the guess has counted our own calls since the reset
                 fresh.remaining = min(fresh.remaining, known.remaining)
                 self.allowances[family] = fresh
-            elif known is None or known.reset <= now or fresh.reset > known.reset + 0.5:
-                self.allowances[family] = fresh
-            elif abs(fresh.reset - known.reset) <= 0.5:
+            elif known is None or known.reset <= now or abs(fresh.reset - known.reset) > 0.5:
+                self.allowances[family] = fresh  # a new window, or a bucket that refilled sooner
+            else:
                 known.remaining = min(known.remaining, fresh.remaining)
 
     def counts_tokens(self) -> bool:

@@ -89,6 +89,15 @@ def test_quota_reads_the_headers_and_keeps_the_smallest_figure_per_window() -> N
                    "anthropic-ratelimit-requests-reset": stamp(wall, 70)}, now=101.0, wall=wall)
     assert quota.allowances["requests"].remaining == 9
     assert abs(quota.allowances["requests"].reset - (101.0 + 60.0)) < 0.05  # capped: a distant reset is distrusted
+    # a bucket that refilled: a sooner reset with more left replaces the figure
+    quota.observe({"anthropic-ratelimit-requests-remaining": "8",
+                   "anthropic-ratelimit-requests-reset": stamp(wall, 20)}, now=101.0, wall=wall)
+    assert quota.allowances["requests"].remaining == 8
+    assert abs(quota.allowances["requests"].reset - 121.0) < 0.05
+    # a late answer about a window already over says nothing
+    quota.observe({"anthropic-ratelimit-requests-remaining": "0",
+                   "anthropic-ratelimit-requests-reset": stamp(wall, -1)}, now=101.0, wall=wall)
+    assert quota.allowances["requests"].remaining == 8
     # malformed values are ignored, not fatal
     quota.observe({"anthropic-ratelimit-tokens-remaining": "lots",
                    "anthropic-ratelimit-tokens-reset": "soon"}, now=101.0, wall=wall)
