@@ -410,3 +410,302 @@ def test_stop_is_prompt_with_open_connections_and_sleeping_requests():
     t.join(3)
     assert not t.is_alive()
     srv.stop()  # idempotent
+
+
+# -- time to first token -------------------------------------------------------------------
+def _timed_stream(srv: FakeMessagesServer, body: dict) -> tuple[list, list[float], int]:
+    """(events, seconds from sending to each event, in_flight when the first event arrived)."""
+    began = time.monotonic()
+    events, times, in_flight = [], [], -1
+    for event in client(srv).messages.create(**body, stream=True):
+        if not events:
+            in_flight = srv.in_flight
+        events.append(event)
+        times.append(time.monotonic() - began)
+    return events, times, in_flight
+
+
+def _wait_idle(srv: FakeMessagesServer) -> None:
+    deadline = time.monotonic() + 3
+    while srv.in_flight and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_ttft_sends_the_first_events_early_and_the_rest_after_the_latency():
+    with FakeMessagesServer(SCRIPT, latency=0.8, ttft=0.1) as srv:
+        events, times, in_flight = _timed_stream(srv, worker_body("pkg/mod.py"))
+        _wait_idle(srv)
+        assert srv.ttft == 0.1 and srv.in_flight == 0
+    assert [e.type for e in events[:2]] == ["message_start", "content_block_start"]  # the SDK drops pings
+    assert events[-1].type == "message_stop"
+    assert 0.09 <= times[0] < 0.8 - 0.2, times  # message_start after ~ttft, well before the latency
+    assert times[1] >= 0.75 and times[-1] >= 0.75, times  # the rest after ~latency
+    assert times[-1] < 5
+    assert in_flight == 1  # still in flight while the stream is open
+    assert srv.requests[0].status == 200
+
+
+def test_ttft_on_the_wire_headers_message_start_and_ping_come_first():
+    payload = json.dumps({**worker_body("pkg/new.py"), "stream": True}).encode()
+    with FakeMessagesServer(SCRIPT, latency=0.8, ttft=0.1) as srv:
+        with socket.create_connection(("127.0.0.1", int(srv.url.rsplit(":", 1)[1])), timeout=5) as sock:
+            began = time.monotonic()
+            sock.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+            early = b""
+            while b"event: ping" not in early and (chunk := sock.recv(65536)):
+                early += chunk
+            early_at = time.monotonic() - began
+            rest = b""
+            while chunk := sock.recv(65536):
+                rest += chunk
+            done_at = time.monotonic() - began
+    assert b" 200 " in early.split(b"\r\n")[0] and b"event: message_start" in early
+    assert b"content_block_start" not in early and b"content_block_start" in rest
+    assert rest.endswith(b"0\r\n\r\n")
+    assert 0.09 <= early_at < 0.6 and done_at >= 0.75, (early_at, done_at)
+
+
+def test_ttft_none_and_non_streaming_keep_the_single_delay():
+    with FakeMessagesServer(SCRIPT, latency=0.5) as srv:  # ttft None: nothing before the latency
+        assert srv.ttft is None
+        _, times, _ = _timed_stream(srv, worker_body("pkg/mod.py"))
+        assert times[0] >= 0.45, times
+    with FakeMessagesServer(SCRIPT, latency=0.5, ttft=0.05) as srv:  # not a stream: the whole latency
+        began = time.monotonic()
+        raw = client(srv).messages.with_raw_response.create(**worker_body("pkg/mod.py"))
+        assert time.monotonic() - began >= 0.45
+        assert tool_block(raw.parse()).input == {"patch": PATCH_MOD}
+
+
+def test_ttft_longer_than_latency_sends_the_rest_at_once():
+    with FakeMessagesServer(SCRIPT, latency=0.1, ttft=0.4) as srv:
+        _, times, _ = _timed_stream(srv, worker_body("pkg/mod.py"))
+    assert times[0] >= 0.35 and times[-1] - times[0] < 0.3, times
+
+
+def test_ttft_with_faults():
+    script = {"orchestrator": [{"http_error": 529, "retry_after": 0.01}, {"drop_connection": True},
+                               {"cut_stream": True}, {"tool": "plan_edits", "input": PLAN_INPUT}]}
+    with FakeMessagesServer(script, latency=0.6, ttft=0.05) as srv:
+        began = time.monotonic()
+        with pytest.raises(anthropic.OverloadedError):  # an error comes when the response would begin
+            client(srv).messages.create(**orch_body(), stream=True)
+        assert time.monotonic() - began < 0.6 - 0.2
+        with pytest.raises(anthropic.APIConnectionError):
+            client(srv).messages.create(**orch_body(), stream=True)
+        began = time.monotonic()
+        with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
+            with client(srv).messages.stream(**orch_body()) as stream:
+                first = time.monotonic() - began
+                stream.get_final_message()
+        assert first < 0.6 - 0.2 and time.monotonic() - began >= 0.55  # cut after the rest of the latency
+        with client(srv).messages.stream(**orch_body()) as stream:
+            assert tool_block(stream.get_final_message()).input == PLAN_INPUT
+        _wait_idle(srv)
+        assert srv.in_flight == 0
+    assert [r.status for r in srv.requests] == [529, 0, 200, 200]
+
+
+def test_stop_is_prompt_during_the_rest_of_a_stream():
+    srv = FakeMessagesServer(SCRIPT, latency=30, ttft=0.01).start()
+    failures: list[BaseException] = []
+    started = threading.Event()
+
+    def consume():
+        try:
+            with client(srv).messages.stream(**orch_body()) as stream:
+                started.set()
+                stream.get_final_message()
+        except Exception as exc:  # the stream is cut by stop()
+            failures.append(exc)
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    assert started.wait(3) and srv.in_flight == 1
+    began = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - began < 1.0
+    t.join(3)
+    assert not t.is_alive() and len(failures) == 1
+    assert srv.in_flight == 0
+
+
+# -- prompt-cache simulation ---------------------------------------------------------------
+MARK = {"type": "ephemeral"}
+SYSTEM_TEXT = "You are a careful engineer. " * 40
+USAGE_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def cached_body(path: str, extra: str = "", marks: str = "both") -> dict:
+    """A worker request with a marked system block and (unless marks == "system") a marked user block."""
+    body = worker_body(path)
+    body["system"] = [{"type": "text", "text": SYSTEM_TEXT, "cache_control": MARK}]
+    user = {"type": "text", "text": worker_prompt(path) + "Content:\n" + "x = 1\n" * 200}
+    if marks == "both":
+        user["cache_control"] = MARK
+    body["messages"] = [{"role": "user", "content": [user, {"type": "text", "text": "go" + extra}]}]
+    return body
+
+
+def estimated(*parts) -> int:
+    """The fake's documented size estimate, computed independently."""
+    return sum(-(-len(json.dumps({k: v for k, v in p.items() if k != "cache_control"}, sort_keys=True)) // 4)
+               for p in parts)
+
+
+def sizes(body: dict) -> tuple[int, int, int]:
+    """(tools + system, ... + first user block, whole prompt) in estimated tokens."""
+    tools, system, blocks = body["tools"], body["system"], body["messages"][0]["content"]
+    return (estimated(*tools, *system), estimated(*tools, *system, blocks[0]),
+            estimated(*tools, *system, *blocks))
+
+
+def usage_of(usage) -> tuple[int, int, int]:
+    return tuple(getattr(usage, name) for name in USAGE_FIELDS)
+
+
+CACHE_SCRIPT = {f"worker:{p}": [{"tool": "submit_patch", "input": {"patch": p},
+                                 "usage": {"input_tokens": 999, "output_tokens": 77}}] * 3
+                for p in ("a.py", "b.py")}
+
+
+def test_cache_second_identical_request_reads_what_the_first_wrote():
+    body = cached_body("a.py")
+    system, prefix, total = sizes(body)
+    assert 0 < system < prefix < total
+    with FakeMessagesServer(CACHE_SCRIPT, simulate_cache=True) as srv:
+        assert srv.simulate_cache
+        first = client(srv).messages.create(**body)
+        with client(srv).messages.stream(**body) as stream:  # the stream reports it too
+            start = next(e for e in stream if e.type == "message_start")
+            second = stream.get_final_message()
+        totals = srv.cache_totals()
+        entries = dict(srv.cache_entries)
+    assert usage_of(first.usage) == (total - prefix, prefix, 0)  # wrote the longest breakpoint prefix
+    assert usage_of(second.usage) == (total - prefix, 0, prefix)  # and the second read all of it
+    assert usage_of(start.message.usage) == usage_of(second.usage)
+    assert first.usage.output_tokens == second.usage.output_tokens == 77  # scripted output kept
+    assert [r.usage["cache_read_input_tokens"] for r in srv.requests] == [0, prefix]
+    assert srv.requests[1].usage == second.usage.model_dump(include=set(USAGE_FIELDS) | {"output_tokens"})
+    assert totals == {"requests": 2, "input_tokens": 2 * (total - prefix), "cache_creation_input_tokens": prefix,
+                      "cache_read_input_tokens": prefix, "output_tokens": 154}
+    assert len(entries) == 2  # the system prefix and the user-block prefix, available since the first answer
+    assert all(srv.requests[0].arrived <= t <= srv.requests[1].arrived for t in entries.values())
+
+
+def test_cache_concurrent_requests_both_write():
+    body = cached_body("a.py")
+    _, prefix, total = sizes(body)
+    holder: list[FakeMessagesServer] = []
+    calls: list[int] = []
+
+    def until_both_arrive() -> float:  # neither of the first two responses begins before both are in flight
+        calls.append(1)
+        deadline = time.monotonic() + 5
+        while len(calls) <= 2 and holder[0].in_flight < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return 0.05
+
+    with FakeMessagesServer(CACHE_SCRIPT, latency=until_both_arrive, simulate_cache=True) as srv:
+        holder.append(srv)
+        c = client(srv)
+        results = _parallel(lambda i: c.messages.create(**body), 2)
+        third = c.messages.create(**body)
+    assert [usage_of(r.usage) for r in results] == [(total - prefix, prefix, 0)] * 2
+    assert usage_of(third.usage) == (total - prefix, 0, prefix)
+    assert srv.peak_in_flight == 2
+    assert max(r.arrived for r in srv.requests[:2]) <= min(srv.cache_entries.values())
+    assert srv.cache_totals()["cache_creation_input_tokens"] == 2 * prefix
+
+
+def test_cache_shared_system_prefix_reads_just_that_part():
+    first, other = cached_body("a.py"), cached_body("b.py")
+    system, _, _ = sizes(first)
+    assert sizes(other)[0] == system
+    _, prefix, total = sizes(other)
+    with FakeMessagesServer(CACHE_SCRIPT, simulate_cache=True) as srv:
+        c = client(srv)
+        c.messages.create(**first)
+        events = list(c.messages.create(**other, stream=True))
+    start, delta = events[0], next(e for e in events if e.type == "message_delta")
+    assert usage_of(start.message.usage) == (total - prefix, prefix - system, system)
+    assert usage_of(delta.usage) == usage_of(start.message.usage)  # message_delta: cumulative counts
+    assert delta.usage.output_tokens == 77
+
+
+def test_cache_parameters_outside_the_prompt_do_not_matter_but_tools_do():
+    body = cached_body("a.py")
+    _, prefix, total = sizes(body)
+    with FakeMessagesServer(CACHE_SCRIPT, simulate_cache=True) as srv:
+        c = client(srv)
+        c.messages.create(**body)
+        other = dict(body, max_tokens=7, tool_choice={"type": "auto"})
+        other["system"] = [dict(body["system"][0], cache_control={"type": "ephemeral", "ttl": "1h"})]
+        assert usage_of(c.messages.create(**other).usage) == (total - prefix, 0, prefix)
+        changed = dict(body, tools=[dict(tool("submit_patch"), description="other")])
+        usage = c.messages.create(**changed).usage
+    assert usage.cache_read_input_tokens == 0 and usage.cache_creation_input_tokens > 0
+
+
+def test_cache_failed_requests_write_nothing():
+    body = cached_body("a.py")
+    _, prefix, total = sizes(body)
+    script = {"worker:a.py": [{"http_error": 529, "retry_after": 0.01}, *CACHE_SCRIPT["worker:a.py"]]}
+    with FakeMessagesServer(script, simulate_cache=True) as srv:
+        c = client(srv, retries=2)
+        retried = c.messages.create(**body)
+        again = c.messages.create(**body)
+    assert [r.status for r in srv.requests] == [529, 200, 200]
+    assert srv.requests[0].usage == {}
+    assert usage_of(retried.usage) == (total - prefix, prefix, 0)
+    assert usage_of(again.usage) == (total - prefix, 0, prefix)
+
+
+def test_cache_lookback_finds_an_earlier_breakpoint():
+    """The usual multi-turn pattern: each turn marks only its newest block."""
+    turn1 = cached_body("a.py", marks="system")
+    turn1["messages"][0]["content"][1]["cache_control"] = MARK
+    turn2 = json.loads(json.dumps(turn1))
+    del turn2["messages"][0]["content"][1]["cache_control"]
+    turn2["messages"] += [{"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+                          {"role": "user", "content": [{"type": "text", "text": "more", "cache_control": MARK}]}]
+    script = {"worker:a.py": [{"tool": "submit_patch", "input": {"patch": "1"}},
+                              {"tool": "submit_patch", "input": {"patch": "2"}}]}
+    written = estimated(*turn1["tools"], *turn1["system"], *turn1["messages"][0]["content"])
+    whole = written + estimated(turn2["messages"][1]["content"][0], turn2["messages"][2]["content"][0])
+    for lookback, read in ((20, written), (0, sizes(turn1)[0])):
+        with FakeMessagesServer(script, simulate_cache=True) as srv:
+            srv.cache_lookback = lookback
+            c = client(srv)
+            assert usage_of(c.messages.create(**turn1).usage) == (0, written, 0)
+            assert usage_of(c.messages.create(**turn2).usage) == (0, whole - read, read)
+
+
+def test_cache_without_breakpoints_counts_the_whole_prompt_as_input():
+    body = worker_body("a.py")
+    whole = estimated(*body["tools"], {"type": "text", "text": body["messages"][0]["content"]})
+    with FakeMessagesServer(CACHE_SCRIPT, simulate_cache=True) as srv:
+        usage = client(srv).messages.create(**body).usage
+    assert usage_of(usage) == (whole, 0, 0)
+
+
+def test_cache_simulation_off_leaves_usage_as_scripted():
+    scripted = {"input_tokens": 123, "output_tokens": 45, "cache_creation_input_tokens": 6,
+                "cache_read_input_tokens": 7}
+    script = {"worker:a.py": [{"tool": "submit_patch", "input": {"patch": "p"}, "usage": scripted}] * 2}
+    body = cached_body("a.py")
+    with FakeMessagesServer(script) as srv:
+        assert not srv.simulate_cache
+        c = client(srv)
+        plain = [c.messages.create(**body) for _ in range(2)]
+        events = list(c.messages.create(**body, stream=True))
+        assert srv.cache_entries == {}
+    for message in plain:
+        assert message.usage.model_dump(include=set(scripted)) == scripted
+    start, delta = events[0], next(e for e in events if e.type == "message_delta")
+    assert usage_of(start.message.usage) == (123, 6, 7)
+    assert delta.usage.model_dump(exclude_none=True) == {"output_tokens": 45}  # as before: output only
+    assert [r.usage for r in srv.requests] == [scripted] * 3
+    assert srv.cache_totals() == {"requests": 3, "input_tokens": 369, "cache_creation_input_tokens": 18,
+                                  "cache_read_input_tokens": 21, "output_tokens": 135}
