@@ -172,7 +172,7 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
         turn += 1
         forced = turn >= inputs.plan_turns or invalid > 0
         choice = {"type": "tool", "name": "plan_edits"} if forced else {"type": "auto"}
-        sent = list(messages) if forced or turn == 1 else cached_tail(messages)
+        sent = cached_tail(messages) if turn > 1 else list(messages)
         request = ModelRequest(role="orchestrator", model=inputs.model, system=system, messages=sent,
                                tools=[*EXPLORE_TOOLS, PLAN_EDITS_TOOL], tool_choice=choice,
                                max_tokens=PLAN_MAX_TOKENS, stream=True)
@@ -196,9 +196,10 @@ def cached_tail(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The conversation with its last block marked for prompt caching (a copy: the conversation
     itself keeps no marks, so at most one tail mark is ever sent, within the API's four).
 
-    Each exploration turn re-sends every earlier turn; with the tail marked, the next turn reads
-    all of that from the cache and pays full price only for what is new. The forced last turn
-    has no next turn, so it is not marked (a cache write costs more than a plain read).
+    Each turn re-sends every earlier turn; with the tail marked, a turn reads all of that from
+    the cache (the API looks back from a mark for the longest prefix written before) and pays
+    full price only for what is new. The last turn is marked too: without a mark past the
+    earlier tail, it could not read it.
     """
     last = messages[-1]
     content = last["content"]

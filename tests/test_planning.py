@@ -55,14 +55,19 @@ def marks(request) -> list[str]:
 def test_exploration_turns_read_the_earlier_turns_from_the_cache(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(base_script([explore("read_file", path="app.py"), explore("read_file", path="cfg.py"), PLAN]))
+    server.simulate_cache = True
     result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "3", "rename load"], server)
     assert result.exit_code == 0, result.output
     first, second, last = [r for r in server.requests if r.key == "orchestrator"]
+    # the fake server's cache simulation: each turn reads all that the turn before it sent
+    read = [r.usage["cache_read_input_tokens"] for r in (first, second, last)]
+    written = [r.usage["cache_creation_input_tokens"] for r in (first, second, last)]
+    assert read[0] == 0 and 0 < read[1] < read[2] and read[1] == written[0] and read[2] == written[0] + written[1]
+    assert last.usage["input_tokens"] == 0  # nothing paid at full price
     assert marks(first) == ["system", "message 0 block 0"]
-    # each exploration turn marks its newest block: the next turn reads everything before it cached
+    # each later turn marks its newest block: it reads everything up to the previous mark cached
     assert marks(second) == ["system", "message 0 block 0", "message 2 block 0"]
-    # the forced last turn has no next turn to read a new entry: nothing more is written
-    assert marks(last) == ["system", "message 0 block 0"]
+    assert marks(last) == ["system", "message 0 block 0", "message 4 block 0"]
     assert last.body["tool_choice"] == {"type": "tool", "name": "plan_edits"}
     # the conversation itself keeps no stale marks: one tail mark at most, within the API's four
     assert all(len(marks(r)) <= 4 for r in server.requests)
