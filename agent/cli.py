@@ -168,6 +168,10 @@ def _print_report(report: "RunReport") -> None:
 @click.option("--push", "push", is_flag=False, flag_value="origin", default=None, metavar="[REMOTE]",
               help="Push the new branch to REMOTE (default origin) after the commit; never forced.")
 @click.option("--pr-body", "pr_body", metavar="FILE", help="Write a Markdown pull-request description to FILE.")
+@click.option("--warm-cache/--no-warm-cache", default=False, show_default=True,
+              help="Start one worker first and the rest once its prompt is read, so that they read the shared "
+                   "prompt from the cache instead of each paying to write it (cheaper; slower by one "
+                   "time-to-first-token).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print every model call (tokens, cost, retries) and the "
               "output of failing checks.")
@@ -177,7 +181,7 @@ def run(request: str | None, message_file: str | None, repo: str, base: str, bra
         run_pre_commit: bool, allow_failing: bool, allow_paths: tuple[str, ...], max_files: int,
         max_file_bytes: int, max_calls: int, max_cost: float | None, timeout: float | None, deny: tuple[str, ...],
         push: str | None,
-        pr_body: str | None, quiet: bool, verbose: bool) -> None:
+        pr_body: str | None, warm_cache: bool, quiet: bool, verbose: bool) -> None:
     """Plan, patch and commit REQUEST on a new branch (REQUEST may be - for stdin).
 
     \b

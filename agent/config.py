@@ -64,6 +64,7 @@ class RunOptions:
     branch_prefix: str = "diffcrew/"
     fix_request: str | None = None  # `diffcrew fix`: the standing request applied to staged files
     scope: tuple[str, ...] | None = None  # `diffcrew fix`: the only paths a plan may modify (None: any)
+    warm_cache: bool = False  # one worker writes the shared prompt cache before the others start
 
 
 # Settings a user may put in config files or DIFFCREW_* variables, with their types.
@@ -71,13 +72,15 @@ SETTINGS: dict[str, type] = {
     "model": str, "worker_model": str, "summary_model": str, "max_workers": int, "repair_rounds": int,
     "request_timeout": float, "plan_turns": int, "check_timeout": float, "max_files": int,
     "max_file_bytes": int, "max_calls": int, "max_cost": float, "timeout": float, "allow_paths": list,
-    "deny": list, "branch_prefix": str, "fix_request": str,
+    "deny": list, "branch_prefix": str, "fix_request": str, "warm_cache": bool,
 }
 DEFAULTS: dict[str, Any] = {name: getattr(RunOptions("x"), name) for name in SETTINGS}
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     kind = SETTINGS[name]
+    if kind is bool:
+        return _flag(name, value, where)
     if kind is list:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
@@ -97,6 +100,18 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     if number <= 0 and name not in ("repair_rounds", "max_cost"):
         raise UsageError(f"{where}: {name} must be positive, not {value!r}")
     return number
+
+
+def _flag(name: str, value: Any, where: str) -> bool:
+    """A yes/no setting: a TOML boolean, or in a variable 1/0, true/false, yes/no, on/off."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"{where}: {name} must be true or false, not {value!r}")
 
 
 def read_config(root: Path) -> tuple[dict[str, Any], str]:

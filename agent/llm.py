@@ -40,6 +40,8 @@ class ModelRequest:
     max_tokens: int
     path: str | None = None
     stream: bool = False
+    # Called once the answer has begun (the prompt is read, so its cache entry can be read by others).
+    on_start: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def body(self) -> dict[str, Any]:
         """The request as sent on the wire (without transport options)."""
@@ -137,6 +139,10 @@ class AnthropicClient:
         try:
             if request.stream:
                 async with self._client.messages.stream(**request.body()) as stream:
+                    if request.on_start is not None:
+                        async for _first in stream:  # message_start: the prompt has been read
+                            request.on_start()
+                            break
                     message = await stream.get_final_message()
                     headers = stream.response.headers
             else:
@@ -192,6 +198,8 @@ class ScriptedClient:
         self._delay = delay
 
     async def call(self, request: ModelRequest) -> ModelReply:
+        if request.on_start is not None:
+            request.on_start()
         if self._delay:
             await asyncio.sleep(self._delay)
         try:

@@ -25,7 +25,7 @@ from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
 from diffcrew.agent.types import FileResult, Plan, RunReport
-from diffcrew.agent.worker import Worker, WorkerJob, finished, shared_blocks
+from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, finished, shared_blocks
 from diffcrew.agent.worker import estimate_cost as estimate_worker_cost
 from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
@@ -189,8 +189,10 @@ class _Run:
                                                         options.plan_turns, rules, submodules, self._explored))
             shared = shared_blocks(options.request, plan, context.text)
             self._planned(plan, shared)
-            workers = self._workers(client, plan, shared)
-            outcome.results = await self._dispatch(plan, workers)
+            lead = cache_lead(plan, shared) if options.warm_cache else None
+            warmed = asyncio.Event()
+            workers = self._workers(client, plan, shared, lead, warmed.set)
+            outcome.results = await self._dispatch(plan, workers, lead, warmed)
             changed = self._changed_results()
             if not options.dry_run:
                 changed = await self._validate(plan, changed, workers)
@@ -221,8 +223,10 @@ class _Run:
         if not self.hooks.confirm(plan):
             raise RunFailed("stopped before the workers started: you declined the plan")
 
-    def _workers(self, client: ModelClient, plan: Plan, shared: tuple[dict[str, Any], ...]) -> dict[str, Worker]:
-        """One worker per modify/create edit; a worker reads its file only when it starts."""
+    def _workers(self, client: ModelClient, plan: Plan, shared: tuple[dict[str, Any], ...], lead: str | None,
+                 warmed: Callable[[], None]) -> dict[str, Worker]:
+        """One worker per modify/create edit; a worker reads its file only when it starts. The lead
+        (--warm-cache) says when its first answer begins."""
 
         def repairing(path: str, problem: str) -> None:
             self.hooks.event("worker", {"path": path, "state": "repairing", "problem": problem})
@@ -232,20 +236,29 @@ class _Run:
             return lambda: self.repo.read_blob(entry.blob).decode("utf-8") if entry else None
 
         return {e.path: Worker(client, WorkerJob(e, reader(e.path), shared, self.options.worker_model,
-                                                 self.options.repair_rounds, on_repair=repairing))
+                                                 self.options.repair_rounds, on_repair=repairing,
+                                                 on_start=warmed if e.path == lead else None))
                 for e in plan.edits if e.action != "delete"}
 
-    async def _dispatch(self, plan: Plan, workers: dict[str, Worker]) -> list[FileResult]:
-        """All workers at once, at most --max-workers in flight; deletes need no model."""
+    async def _dispatch(self, plan: Plan, workers: dict[str, Worker], lead: str | None,
+                        warmed: asyncio.Event) -> list[FileResult]:
+        """All workers at once, at most --max-workers in flight; deletes need no model. With a
+        lead (--warm-cache), the others start once its answer has begun (or it has ended)."""
         gate = asyncio.Semaphore(max(1, self.options.max_workers))
 
         async def one(edit: Any) -> FileResult:
             if edit.action == "delete":
                 result = FileResult(edit.path, "delete")
             else:
+                if lead is not None and edit.path != lead:
+                    await warmed.wait()
                 async with gate:
                     self.hooks.event("worker", {"path": edit.path, "state": "running"})
-                    result = await workers[edit.path].run()
+                    try:
+                        result = await workers[edit.path].run()
+                    finally:
+                        if edit.path == lead:
+                            warmed.set()
             self.hooks.event("worker", finished(result))
             return result
 

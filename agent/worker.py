@@ -30,6 +30,7 @@ SUBMIT_PATCH_TOOL: dict[str, Any] = {
     },
 }
 WORKER_MAX_TOKENS = 16_000
+CACHE_MIN_TOKENS = 1024  # the shortest prompt prefix the Messages API caches (Sonnet and Opus)
 _METADATA = re.compile(r"^(old mode|new mode|rename from|rename to|copy from|copy to|similarity index"
                        r"|(new|deleted) file mode 1[26]0000)\b", re.MULTILINE)
 
@@ -45,6 +46,7 @@ class WorkerJob:
     model: str
     repair_rounds: int
     on_repair: Callable[[str, str], None] = lambda path, problem: None
+    on_start: Callable[[], None] | None = None  # told when the first answer begins (--warm-cache)
 
 
 def shared_blocks(request: str, plan: Plan, context: str) -> tuple[dict[str, Any], ...]:
@@ -53,6 +55,15 @@ def shared_blocks(request: str, plan: Plan, context: str) -> tuple[dict[str, Any
     edits = "\n".join(f"- {e.path} ({e.action}): {e.instructions}" for e in plan.edits)
     text = prompts.render("worker", "shared", context=context, request=request, summary=plan.summary, edits=edits)
     return ({"type": "text", "text": text, "cache_control": {"type": "ephemeral"}},)
+
+
+def cache_lead(plan: Plan, shared: tuple[dict[str, Any], ...]) -> str | None:
+    """The worker that goes first under --warm-cache, so that the others read the shared prompt
+    from the cache instead of each paying to write it: None when there are fewer than two
+    workers, or when the shared prompt is below what the API caches at all."""
+    writers = [e.path for e in plan.edits if e.action != "delete"]
+    prefix = estimate_tokens(prompts.render("worker", "system")) + sum(estimate_tokens(b["text"]) for b in shared)
+    return writers[0] if len(writers) >= 2 and prefix >= CACHE_MIN_TOKENS else None
 
 
 def estimate_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[str, int], model: str) -> float | None:
@@ -150,7 +161,7 @@ class Worker:
             self.attempts += 1
             request = ModelRequest(role="worker", model=job.model, system=self._system, messages=list(self.messages),
                                    tools=[SUBMIT_PATCH_TOOL], tool_choice={"type": "tool", "name": "submit_patch"},
-                                   max_tokens=WORKER_MAX_TOKENS, path=edit.path, stream=True)
+                                   max_tokens=WORKER_MAX_TOKENS, path=edit.path, stream=True, on_start=job.on_start)
             try:
                 reply = await self.client.call(request)
             except ModelError as exc:

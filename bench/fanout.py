@@ -153,13 +153,13 @@ def spawn(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, str, in
             usage.ru_maxrss, started)
 
 
-def timed_run(repo: Path, server: FakeMessagesServer, max_workers: int, branch: str) -> Run:
+def timed_run(repo: Path, server: FakeMessagesServer, max_workers: int, branch: str, *flags: str) -> Run:
     server.requests.clear()
     server.peak_in_flight = 0
     env = {**os.environ, **server.env()}
     wall, code, stdout, stderr, rss, started = spawn(
         ["diffcrew", "run", "--repo", str(repo), "--yes", "--json", "--branch", branch,
-         "--max-workers", str(max_workers), "add debug logging"], env)
+         "--max-workers", str(max_workers), *flags, "add debug logging"], env)
     try:
         report = json.loads(stdout)
     except ValueError:

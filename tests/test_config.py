@@ -32,6 +32,14 @@ def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
     assert shown["repair_rounds"] == {"value": 2, "source": "default"}
 
 
+def test_yes_no_settings_from_toml_and_the_environment(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": "warm_cache = true\n"})
+    assert settings(repo)["warm_cache"] == {"value": True, "source": ".diffcrew.toml"}
+    assert settings(repo, env={"DIFFCREW_WARM_CACHE": "off"})["warm_cache"] == {"value": False, "source": "environment"}
+    plain = make_repo(tmp_path / "plain", FILES)
+    assert settings(plain)["warm_cache"] == {"value": False, "source": "default"}
+
+
 def test_pyproject_table_is_read_when_there_is_no_dedicated_file(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {**FILES, "pyproject.toml": "[tool.diffcrew]\nmax_calls = 9\n"})
     assert settings(repo)["max_calls"] == {"value": 9, "source": "pyproject.toml [tool.diffcrew]"}
@@ -59,6 +67,7 @@ def test_a_run_uses_the_layers_and_the_command_line_wins(tmp_path: Path, server)
 def test_bad_config_is_a_one_line_usage_error(tmp_path: Path, server) -> None:
     for text, needle in (('max_workres = 3\n', "unknown setting 'max_workres'"),
                          ('max_workers = "many"\n', "max_workers must be a whole number"),
+                         ('warm_cache = "maybe"\n', "warm_cache must be true or false"),
                          ('max_workers = [\n', "not valid TOML")):
         repo = make_repo(tmp_path / text.split()[0].strip("[=\"").replace("_", "") / "repo", {".diffcrew.toml": text})
         result = run_cli(["run", "--repo", str(repo), "--yes", "x"], server)
