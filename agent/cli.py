@@ -22,6 +22,7 @@ import click
 from diffcrew.agent import __version__, commands
 from diffcrew.agent.fix import fix_command
 from diffcrew.agent import config as cfg
+from diffcrew.agent.pricing import UNPRICED, money
 
 if TYPE_CHECKING:
     from diffcrew.agent.types import RunReport
@@ -95,7 +96,7 @@ def _usage_line(report: "RunReport") -> str:
     total_in = sum(u.input_tokens + u.cache_read_tokens + u.cache_write_tokens for u in report.usage_by_role.values())
     total_out = sum(u.output_tokens for u in report.usage_by_role.values())
     calls = sum(u.calls for u in report.usage_by_role.values())
-    cost = "unknown (model not in the price table)" if report.cost_usd is None else f"${report.cost_usd:.4f}"
+    cost = money(report.cost_usd, UNPRICED)
     return f"{calls} model call(s), {total_in:,} input / {total_out:,} output tokens, cost {cost}"
 
 

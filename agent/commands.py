@@ -15,6 +15,7 @@ from typing import NoReturn
 import click
 
 from diffcrew.agent import config as cfg
+from diffcrew.agent.pricing import UNPRICED, money
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -110,7 +111,7 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    price = "unknown (model not in the price table)" if cost is None else f"~${cost:.4f}"
+    price = money(cost, UNPRICED, estimate=True)
     click.echo(f"{report['tracked_files']} tracked files at {ctx.base[:12]}; context {ctx.tokens:,} tokens "
                f"(budget {budget:,}); planning call ~{tokens:,} input tokens, {price} with {model}")
     for rank, item in enumerate(report["files"][:30], 1):
@@ -145,7 +146,7 @@ def log_command(repo: str, limit: int, as_json: bool) -> None:
         return
     for run in runs:
         when = clock.strftime("%Y-%m-%d %H:%M", clock.localtime(run.started))
-        cost = "?" if run.cost_usd is None else f"${run.cost_usd:.4f}"
+        cost = money(run.cost_usd, "?")
         request = " ".join(run.request.split())
         click.echo(f"{run.run_id}  {when}  {run.status:<10} {cost:>9}  {run.branch or '-'}  "
                    f"{request[:60]}{'…' if len(request) > 60 else ''}")
@@ -190,7 +191,7 @@ def show_command(run_id: str, repo: str, as_json: bool) -> None:
         click.echo(f"  check  {check['name']}: {check['status']}")
     if report:
         cost = report.get("cost_usd")
-        click.echo(f"Cost: {'unknown' if cost is None else f'${cost:.4f}'}; {report.get('duration_s', 0):.1f} s")
+        click.echo(f"Cost: {money(cost)}; {report.get('duration_s', 0):.1f} s")
     for path_name, diff in diffs.items():
         click.echo(click.style(f"\n# patch for {path_name}", bold=True))
         click.echo(diff.rstrip("\n"))

@@ -26,6 +26,7 @@ import click
 
 from diffcrew.agent import config as cfg
 from diffcrew.agent.commands import fail
+from diffcrew.agent.pricing import UNPRICED, money
 from diffcrew.tools.errors import DiffcrewError, RunFailed, UsageError
 
 RUN_FAILED = 5  # the exit code of a failed run (1 is taken: files were changed)
@@ -206,8 +207,7 @@ def _hooks(quiet: bool) -> "RunHooks":
 
 def _cost(report: "RunReport") -> str:
     calls = sum(u.calls for u in report.usage_by_role.values())
-    price = "unknown (model not in the price table)" if report.cost_usd is None else f"${report.cost_usd:.4f}"
-    return f"{calls} model call(s), cost {price}"
+    return f"{calls} model call(s), cost {money(report.cost_usd, UNPRICED)}"
 
 
 def _finish(outcome: FixOutcome, quiet: bool) -> NoReturn:

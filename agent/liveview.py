@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from diffcrew.agent.types import Plan
-from diffcrew.agent.view import Prompt, View, estimate_line, event_lines, money, who
+from diffcrew.agent.pricing import money
+from diffcrew.agent.view import Prompt, View, estimate_line, event_lines, who
 
 ACTIVE = ("running", "repairing", "checking")
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # a braille spinner, one frame per 80 ms

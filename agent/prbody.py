@@ -22,6 +22,8 @@ import re
 import shlex
 from typing import Any
 
+from diffcrew.agent.pricing import money
+
 __all__ = ["render_pr_body"]
 
 BODY_LIMIT = 65_000           # GitHub refuses pull-request bodies over 65,536 characters
@@ -146,7 +148,7 @@ def _usage(report: dict[str, Any]) -> str:
         rows.append(f"| {inline(role, cell=True)} | " + " | ".join(f"{int(counts.get(k, 0)):,}" for k in keys) + " |")
     rows.append("| **total** | " + " | ".join(f"**{totals[k]:,}**" for k in keys) + " |")
     cost = report.get("cost_usd")
-    price = "unknown (a model is not in the price table)" if cost is None else f"${cost:.4f}"
+    price = money(cost, "unknown (a model is not in the price table)")
     duration = float(report.get("duration_s") or 0)
     return "\n".join(["## Usage and cost", "", "\n".join(rows), "",
                       f"Estimated cost: **{price}**. Duration: {duration:.1f} s."])

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from diffcrew.agent.types import Usage
 
+UNPRICED = "unknown (model not in the price table)"
+
 
 @dataclass(frozen=True)
 class Price:
@@ -61,3 +63,9 @@ PLAN_OUTPUT_ESTIMATE = 1_500  # tokens a plan usually takes; an estimate, shown 
 def estimate_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
     """USD for one call of that size, or None when the model's price is unknown."""
     return cost_of(model, Usage(input_tokens=input_tokens, output_tokens=output_tokens, calls=1))
+
+
+def money(cost: float | None, unknown: str = "unknown", *, estimate: bool = False) -> str:
+    """A cost as users see it: `$0.0123` (`~$0.0123` for an estimate), or `unknown` when the
+    price is not known."""
+    return unknown if cost is None else f"{'~' if estimate else ''}${cost:.4f}"

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
+from diffcrew.agent.pricing import UNPRICED, money
+
 if TYPE_CHECKING:
     from diffcrew.agent.run import RunHooks
     from diffcrew.agent.types import Plan
@@ -119,10 +121,6 @@ def worker_count(plan: "Plan") -> int:
     return sum(1 for e in plan.edits if e.action != "delete")
 
 
-def money(cost: float | None, unknown: str = "unknown") -> str:
-    return unknown if cost is None else f"${cost:.4f}"
-
-
 # The plain view's lines, one function per event kind. The live view prints some of them too.
 
 def plan_lines(plan: "Plan") -> list[str]:
@@ -134,8 +132,7 @@ def plan_lines(plan: "Plan") -> list[str]:
 def estimate_line(data: dict[str, Any]) -> str:
     """The line under the plan: how many workers, and what they should cost."""
     cost = data.get("estimated_cost")
-    price = "unknown (model not in the price table)" if cost is None else f"~${cost:.4f}"
-    return f"  {worker_count(data['plan'])} worker(s), estimated cost {price} (before repairs)"
+    return f"  {worker_count(data['plan'])} worker(s), estimated cost {money(cost, UNPRICED, estimate=True)} (before repairs)"
 
 
 def _plan(data: dict[str, Any], verbose: bool) -> list[str]:
