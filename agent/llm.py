@@ -13,6 +13,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Callable, Protocol
 
 from diffcrew.agent import script as scripts
@@ -47,6 +48,12 @@ class ModelRequest:
         """The request as sent on the wire (without transport options)."""
         return {"model": self.model, "max_tokens": self.max_tokens, "system": self.system,
                 "messages": self.messages, "tools": self.tools, "tool_choice": self.tool_choice}
+
+    @cached_property
+    def input_tokens(self) -> int:
+        """A rough count of the input tokens, for the cost cap and the provider's token quota
+        (worked out once per request: a worker's body holds the whole shared context)."""
+        return estimate_tokens(json.dumps(self.body()))
 
 
 @dataclass(frozen=True)
@@ -231,8 +238,8 @@ class Ledger:
         """Reserve the worst-case cost of a call, or BudgetExceeded when it might break the cap."""
         if self.max_cost is None:
             return 0.0
-        worst = cost_of(request.model, Usage(input_tokens=estimate_tokens(json.dumps(request.body())),
-                                             output_tokens=request.max_tokens, calls=1))
+        worst = cost_of(request.model, Usage(input_tokens=request.input_tokens, output_tokens=request.max_tokens,
+                                             calls=1))
         spent = self.cost_usd or 0.0
         if worst is None:
             raise BudgetExceeded(f"--max-cost cannot be enforced: no price is known for {request.model}")
@@ -300,9 +307,7 @@ class TrackedClient:
         """One call, retried on transient failures: the call gives its place in the concurrency
         limit back while it waits, and a 429/529 lowers the limit for everyone."""
         attempt = epoch = 0
-        tokens = 0
-        if self.limit is not None and self.limit.quota.counts_tokens():
-            tokens = estimate_tokens(json.dumps(request.body()))
+        tokens = request.input_tokens if self.limit is not None and self.limit.quota.counts_tokens() else 0
         while True:
             try:
                 if self.limit is None:
