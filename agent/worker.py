@@ -62,14 +62,18 @@ def cache_lead(plan: Plan, shared: tuple[dict[str, Any], ...]) -> str | None:
     from the cache instead of each paying to write it: None when there are fewer than two
     workers, or when the shared prompt is below what the API caches at all."""
     writers = [e.path for e in plan.edits if e.action != "delete"]
-    prefix = estimate_tokens(prompts.render("worker", "system")) + sum(estimate_tokens(b["text"]) for b in shared)
-    return writers[0] if len(writers) >= 2 and prefix >= CACHE_MIN_TOKENS else None
+    return writers[0] if len(writers) >= 2 and shared_prompt_tokens(shared) >= CACHE_MIN_TOKENS else None
+
+
+def shared_prompt_tokens(shared: tuple[dict[str, Any], ...]) -> int:
+    """The estimated size of the part every worker's prompt starts with: instructions and shared blocks."""
+    return estimate_tokens(prompts.render("worker", "system") + "".join(b["text"] for b in shared))
 
 
 def estimate_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[str, int], model: str) -> float | None:
     """A rough price of the workers before they start: each sends the prompt and its file once and
     writes a diff about a third of the file's size (at least 300 tokens); repairs are not counted."""
-    prompt = estimate_tokens(prompts.render("worker", "system") + "".join(b["text"] for b in shared))
+    prompt = shared_prompt_tokens(shared)
     total = 0.0
     for edit in plan.edits:
         if edit.action == "delete":
