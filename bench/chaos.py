@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from children import finish  # noqa: E402
 from fakes.server import FakeMessagesServer  # noqa: E402
 
 IDENTITY = {"GIT_AUTHOR_NAME": "Chaos", "GIT_AUTHOR_EMAIL": "chaos@example.invalid",
@@ -257,16 +258,6 @@ def launch(repo: Path, server: FakeMessagesServer, args: list[str]) -> subproces
                             start_new_session=True)
 
 
-def wait(child: subprocess.Popen[str], timeout: float) -> tuple[int | None, str, str]:
-    try:
-        out, err = child.communicate(timeout=timeout)
-        return child.returncode, out, err
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        out, err = child.communicate()
-        return None, out, err
-
-
 def branch_problems(repo: Path, base: str, expected: dict[str, str]) -> list[str]:
     """Why the (single) diffcrew branch is not exactly the scripted result on the base."""
     branches = diffcrew_branches(repo)
@@ -333,7 +324,7 @@ def run_one(seed: int, kill_rate: float, keep: bool, verbose: bool = False) -> O
                 except subprocess.TimeoutExpired:
                     os.kill(child.pid, signal.SIGKILL)
                     outcome.killed = True
-            code, out, err = wait(child, RUN_TIMEOUT)
+            code, out, err = finish(child, RUN_TIMEOUT)
         outcome.exit_code = None if outcome.killed else code
         if verbose:
             print(f"seed {seed}: notes {sc.notes} args {sc.args} kill_at {sc.kill_at} exit {code}\n{err}{out}")
@@ -350,7 +341,7 @@ def run_one(seed: int, kill_rate: float, keep: bool, verbose: bool = False) -> O
                 for name in diffcrew_branches(repo):
                     git(repo, "update-ref", "-d", f"refs/heads/{name}")
             with FakeMessagesServer(sc.clean_turns) as server:
-                code2, _, err2 = wait(launch(repo, server, ["--check", "true"]), RUN_TIMEOUT)
+                code2, _, err2 = finish(launch(repo, server, ["--check", "true"]), RUN_TIMEOUT)
             if code2 != 0:
                 problems.append(f"the next run after kill -9 failed (exit {code2}): {err2.strip()[-300:]}")
             else:

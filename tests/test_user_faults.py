@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import pytest
 
+from children import finish
 from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, snapshot, summary_turn, udiff
 
 GEO_OLD = "def area(w, h):\n    return w * h\n"
@@ -58,17 +59,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the run to get there"
         time.sleep(0.05)
-
-
-def finish(child: subprocess.Popen[str], timeout: float) -> tuple[int | None, str, str]:
-    """(exit code or None when it did not end in time, stdout, stderr); never leaves the child running."""
-    try:
-        out, err = child.communicate(timeout=timeout)
-        return child.returncode, out, err
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        out, err = child.communicate()
-        return None, out, err
 
 
 def worktrees(repo: Path) -> list[str]:
