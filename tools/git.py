@@ -221,10 +221,16 @@ class GitRepo:
             return False
 
     def create_branch(self, name: str, commit: str, reason: str) -> None:
-        """Create refs/heads/<name> at commit; fails rather than overwrite an existing branch."""
-        if self.branch_exists(name):
-            raise UsageError(f"branch {name!r} already exists; pass another --branch")
-        self._run("update-ref", "-m", reason, f"refs/heads/{name}", commit, ZERO_OID)
+        """Create refs/heads/<name> at commit; fails rather than overwrite an existing branch.
+
+        The zero old value makes git refuse a branch that exists by then, atomically: checking
+        first and creating after would let two runs racing for one name both pass the check."""
+        try:
+            self._run("update-ref", "-m", reason, f"refs/heads/{name}", commit, ZERO_OID)
+        except GitError:
+            if self.branch_exists(name):
+                raise UsageError(f"branch {name!r} already exists; pass another --branch") from None
+            raise
 
     def current_branch(self) -> str | None:
         """The branch checked out in the user's worktree (None when HEAD is detached)."""
