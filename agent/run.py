@@ -19,7 +19,8 @@ from typing import Any, Callable
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
 from diffcrew.agent.errors import BudgetExceeded, DiffcrewError, GitError, Interrupted, RunFailed, UsageError
 from diffcrew.agent.limits import AdaptiveLimit
-from diffcrew.agent.llm import Ledger, ModelClient, TrackedClient
+from diffcrew.agent.ledger import Ledger
+from diffcrew.agent.llm import ModelClient, TrackedClient
 from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
