@@ -133,6 +133,9 @@ def _print_report(report: "RunReport") -> None:
 @click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>); never overwritten.")
 @click.option("--model", default=cfg.DEFAULT_MODEL, show_default=True, help="Model of the orchestrator.")
 @click.option("--worker-model", default=cfg.DEFAULT_WORKER_MODEL, show_default=True, help="Model of the workers.")
+@click.option("--effort", type=click.Choice(cfg.EFFORTS), default=None,
+              help="Reasoning effort of every role (default: plan high, workers medium, summary low; per role "
+                   "in the config as plan_effort, worker_effort, summary_effort).")
 @click.option("--max-workers", type=click.IntRange(1, 64), default=cfg.DEFAULT_MAX_WORKERS, show_default=True,
               help="Workers (model requests) in flight at once.")
 @click.option("--repair-rounds", type=click.IntRange(0, 10), default=cfg.DEFAULT_REPAIR_ROUNDS, show_default=True,
@@ -177,7 +180,7 @@ def _print_report(report: "RunReport") -> None:
 @click.option("--verbose", "-v", is_flag=True, help="Also print every model call (tokens, cost, retries) and the "
               "output of failing checks.")
 def run(request: str | None, message_file: str | None, repo: str, base: str, branch: str | None, model: str,
-        worker_model: str, max_workers: int, repair_rounds: int, request_timeout: float, plan_turns: int, dry_run: bool,
+        worker_model: str, effort: str | None, max_workers: int, repair_rounds: int, request_timeout: float, plan_turns: int, dry_run: bool,
         as_json: bool, yes: bool, allow_partial: bool, checks: tuple[str, ...], check_timeout: float,
         run_pre_commit: bool, allow_failing: bool, allow_paths: tuple[str, ...], max_files: int,
         max_file_bytes: int, max_calls: int, max_cost: float | None, timeout: float | None, deny: tuple[str, ...],
@@ -218,6 +221,8 @@ def _options(request: str, repo: str, **fixed: Any) -> cfg.RunOptions:
     context = click.get_current_context()
     given = {name: context.params[name] for name in cfg.SETTINGS if name in context.params
              and context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    if context.params.get("effort"):  # --effort sets every role's effort
+        given.update({name: context.params["effort"] for name in cfg.EFFORT_SETTINGS})
     values, _ = cfg.layered(GitRepo(Path(repo)).root, given)
     return cfg.RunOptions(request=request, repo=Path(repo), **fixed, **values)
 

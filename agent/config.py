@@ -16,9 +16,16 @@ from typing import Any, Mapping
 
 from diffcrew.tools.errors import UsageError
 
-DEFAULT_MODEL = "claude-sonnet-5-5"          # orchestrator: plans the change
+# Models and reasoning effort per role; README "Models and effort" gives the reasons from the
+# documentation. Effort is sent as output_config.effort where the model takes it (agent/models.py).
+DEFAULT_MODEL = "claude-opus-5-5"            # orchestrator: plans the change
 DEFAULT_WORKER_MODEL = "claude-sonnet-5-5"   # workers: one diff per file
 DEFAULT_SUMMARY_MODEL = "claude-haiku-5-5"   # synthesizer: the commit message
+DEFAULT_PLAN_EFFORT = "high"
+DEFAULT_WORKER_EFFORT = "medium"
+DEFAULT_SUMMARY_EFFORT = "low"
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+EFFORT_SETTINGS = ("plan_effort", "worker_effort", "summary_effort")
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_REPAIR_ROUNDS = 2
 DEFAULT_REQUEST_TIMEOUT = 600.0
@@ -42,6 +49,9 @@ class RunOptions:
     model: str = DEFAULT_MODEL
     worker_model: str = DEFAULT_WORKER_MODEL
     summary_model: str = DEFAULT_SUMMARY_MODEL
+    plan_effort: str = DEFAULT_PLAN_EFFORT
+    worker_effort: str = DEFAULT_WORKER_EFFORT
+    summary_effort: str = DEFAULT_SUMMARY_EFFORT
     max_workers: int = DEFAULT_MAX_WORKERS
     repair_rounds: int = DEFAULT_REPAIR_ROUNDS
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
@@ -69,7 +79,8 @@ class RunOptions:
 
 # Settings a user may put in config files or DIFFCREW_* variables, with their types.
 SETTINGS: dict[str, type] = {
-    "model": str, "worker_model": str, "summary_model": str, "max_workers": int, "repair_rounds": int,
+    "model": str, "worker_model": str, "summary_model": str, "plan_effort": str, "worker_effort": str,
+    "summary_effort": str, "max_workers": int, "repair_rounds": int,
     "request_timeout": float, "plan_turns": int, "check_timeout": float, "max_files": int,
     "max_file_bytes": int, "max_calls": int, "max_cost": float, "timeout": float, "allow_paths": list,
     "deny": list, "branch_prefix": str, "fix_request": str, "warm_cache": bool,
@@ -90,6 +101,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if kind is str:
             if not isinstance(value, str) or not value.strip():
                 raise ValueError
+            if name in EFFORT_SETTINGS and value.strip() not in EFFORTS:
+                raise UsageError(f"{where}: {name} must be one of {', '.join(EFFORTS)}, not {value!r}")
             return value.strip()
         if isinstance(value, bool):
             raise ValueError

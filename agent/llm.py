@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Callable, Protocol
 
+from diffcrew.agent import apierrors, models
 from diffcrew.agent import script as scripts
 from diffcrew.agent.errors import BudgetExceeded, ModelError, UsageError
 from diffcrew.agent.ledger import Ledger
@@ -31,24 +32,35 @@ KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """One Messages API call, as the roles describe it."""
+    """One Messages API call, as the roles describe it (model-protocol.md v2, §1).
+
+    `tool_choice` is always `auto`: the current models refuse a forced one, so the system prompt
+    names the tool that ends the turn and the role checks that it was called. No prefill and no
+    sampling parameters are ever sent. `effort` becomes `output_config.effort` on models that
+    document it; `max_tokens` covers thinking plus the answer and is capped at the model's limit.
+    """
 
     role: str
     model: str
     system: list[dict[str, Any]]
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]]
-    tool_choice: dict[str, Any]
     max_tokens: int
     path: str | None = None
-    stream: bool = False
+    effort: str | None = None
+    stream: bool = True
     # Called once the answer has begun (the prompt is read, so its cache entry can be read by others).
     on_start: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def body(self) -> dict[str, Any]:
         """The request as sent on the wire (without transport options)."""
-        return {"model": self.model, "max_tokens": self.max_tokens, "system": self.system,
-                "messages": self.messages, "tools": self.tools, "tool_choice": self.tool_choice}
+        body: dict[str, Any] = {"model": self.model, "max_tokens": models.output_cap(self.model, self.max_tokens),
+                                "system": self.system, "messages": self.messages, "tools": self.tools,
+                                "tool_choice": {"type": "auto"}}
+        effort = models.effort_for(self.model, self.effort)
+        if effort is not None:
+            body["output_config"] = {"effort": effort}
+        return body
 
     @cached_property
     def input_tokens(self) -> int:
@@ -59,12 +71,14 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class ModelReply:
-    """The parts of a model answer diffcrew uses: content blocks as plain dicts, stop reason, usage."""
+    """A model answer: content blocks as plain dicts (exactly as the API sent them, thinking
+    included), stop reason, usage, and the refusal's explanation when there is one."""
 
     content: list[dict[str, Any]]
     stop_reason: str
     usage: Usage
     ratelimit: dict[str, str] = field(default_factory=dict)  # the anthropic-ratelimit-* headers
+    refusal: str = ""
 
     def tool_calls(self) -> list[dict[str, Any]]:
         return [b for b in self.content if b.get("type") == "tool_use"]
@@ -95,16 +109,30 @@ def _usage_of(raw: Any) -> Usage:
                  get("cache_creation_input_tokens"), calls=1)
 
 
-def _plain_blocks(blocks: list[Any]) -> list[dict[str, Any]]:
-    """Keep text and tool_use blocks in the shape the API accepts back as an assistant turn."""
+# The fields the API takes back for each block type it sends; any other block type is kept whole.
+_WIRE_FIELDS = {"text": ("type", "text", "citations"), "thinking": ("type", "thinking", "signature"),
+                "redacted_thinking": ("type", "data"), "tool_use": ("type", "id", "name", "input")}
+
+
+def wire_blocks(blocks: list[Any]) -> list[dict[str, Any]]:
+    """An answer's content blocks as plain dicts the API accepts back unchanged: every block, in
+    order (thinking blocks with their signatures: a missing or altered one is refused)."""
     plain: list[dict[str, Any]] = []
     for block in blocks:
-        data = block if isinstance(block, dict) else block.model_dump()
-        if data.get("type") == "text":
-            plain.append({"type": "text", "text": data.get("text", "")})
-        elif data.get("type") == "tool_use":
-            plain.append({"type": "tool_use", "id": data["id"], "name": data["name"], "input": data.get("input")})
+        data = block if isinstance(block, dict) else block.model_dump(mode="json", exclude_none=True)
+        fields = _WIRE_FIELDS.get(str(data.get("type")))
+        plain.append({k: data[k] for k in fields if data.get(k) is not None} if fields else
+                     {k: v for k, v in data.items() if v is not None})
     return plain
+
+
+def refusal_of(message: Any) -> str:
+    """The explanation a refusal carries (`stop_details`), if any."""
+    details = message.get("stop_details") if isinstance(message, dict) else getattr(message, "stop_details", None)
+    if details is None:
+        return ""
+    get = details.get if isinstance(details, dict) else lambda name: getattr(details, name, None)
+    return " ".join(str(p) for p in (get("category"), get("explanation")) if p)
 
 
 class TransientModelError(ModelError):
@@ -158,40 +186,26 @@ class AnthropicClient:
                 headers = raw.headers
                 message = await raw.parse()
         except self._model_errors as exc:
-            transient, retry_after = self._classify(exc)
-            if transient:
-                throttled = getattr(exc, "status_code", None) in (429, 529)
-                response = getattr(exc, "response", None)
-                raise TransientModelError(str(self._error(exc)), retry_after, throttled,
-                                          ratelimit_headers(getattr(response, "headers", None))) from exc
-            raise self._error(exc) from exc
-        return ModelReply(_plain_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage),
-                          ratelimit_headers(headers))
+            raise self._failure(exc) from exc
+        return ModelReply(wire_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage),
+                          ratelimit_headers(headers), refusal_of(message))
 
-    def _classify(self, exc: Exception) -> tuple[bool, float | None]:
-        """(transient?, seconds the server asked us to wait)."""
-        sdk = self._anthropic
-        if isinstance(exc, sdk.APIStatusError):
-            status = exc.status_code
-            header = exc.response.headers.get("retry-after") if exc.response is not None else None
-            try:
-                retry_after = float(header) if header is not None else None
-            except ValueError:
-                retry_after = None
-            return status in (408, 409, 429) or status >= 500, retry_after
-        return isinstance(exc, self._transport_errors), None
-
-    def _error(self, exc: Exception) -> ModelError:
+    def _failure(self, exc: Exception) -> ModelError:
+        """The SDK's exception as diffcrew's error: transient ones to be retried, the others final."""
         sdk = self._anthropic
         where = str(self._client.base_url).rstrip("/")
-        if isinstance(exc, sdk.AuthenticationError):
-            return ModelError(f"the model service at {where} rejected the API key (HTTP 401): check ANTHROPIC_API_KEY")
-        if isinstance(exc, sdk.APITimeoutError):
-            return ModelError(f"the model did not answer within {self._timeout:g} s; raise --request-timeout")
-        if isinstance(exc, self._transport_errors):
-            return ModelError(f"could not reach the model service at {where}: {exc}")
         if isinstance(exc, sdk.APIStatusError):
-            return ModelError(f"the model service answered HTTP {exc.status_code}: {getattr(exc, 'message', exc)}")
+            headers = exc.response.headers if exc.response is not None else None
+            verdict = apierrors.classify(exc.status_code, exc.body, headers, where)
+            if verdict.transient:
+                return TransientModelError(str(verdict.error), verdict.retry_after, verdict.throttled,
+                                           ratelimit_headers(headers))
+            return verdict.error
+        if isinstance(exc, sdk.APITimeoutError):
+            return TransientModelError(f"the model did not answer within {self._timeout:g} s "
+                                       "(raise --request-timeout if this persists)")
+        if isinstance(exc, self._transport_errors):
+            return TransientModelError(f"could not reach the model service at {where}: {exc}")
         return ModelError(f"model call failed: {type(exc).__name__}: {exc}")
 
     async def aclose(self) -> None:
@@ -214,7 +228,8 @@ class ScriptedClient:
             reply = scripts.answer(self._turns, request.body())
         except scripts.ScriptError as exc:
             raise ModelError(f"scripted model: {exc}") from exc
-        return ModelReply(_plain_blocks(reply["content"]), reply["stop_reason"], _usage_of(reply["usage"]))
+        return ModelReply(wire_blocks(reply["content"]), reply["stop_reason"], _usage_of(reply["usage"]),
+                          refusal=refusal_of(reply))
 
     async def aclose(self) -> None:
         return None
@@ -313,40 +328,3 @@ class TrackedClient:
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-
-def assistant_turn(reply: ModelReply) -> dict[str, Any]:
-    """The reply as the assistant turn of the conversation (the API refuses empty content)."""
-    return {"role": "assistant", "content": reply.content or [{"type": "text", "text": "(no answer)"}]}
-
-
-def answer_turns(reply: ModelReply, problem: str) -> list[dict[str, Any]]:
-    """The assistant turn and the follow-up that tells the model what was wrong (repair / re-ask).
-
-    When the model called tools, every call gets a `tool_result` (the API requires one per call),
-    flagged `is_error`; otherwise the follow-up is a plain user message.
-    """
-    assistant = assistant_turn(reply)
-    calls = reply.tool_calls()
-    if not calls:
-        return [assistant, {"role": "user", "content": problem}]
-    results = [{"type": "tool_result", "tool_use_id": c["id"], "is_error": True, "content": problem} for c in calls]
-    return [assistant, {"role": "user", "content": results}]
-
-
-def single_tool_call(reply: ModelReply, name: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The one call of tool `name` in a reply, or the problem to send back instead."""
-    if reply.stop_reason == "max_tokens":
-        return None, (f"Your answer was cut off at the output token limit before the `{name}` call was complete. "
-                      "Send a shorter answer: only the call, with a smaller input.")
-    calls = reply.tool_calls()
-    wanted = [c for c in calls if c.get("name") == name]
-    if not calls:
-        return None, f"You answered with text only. Call the `{name}` tool."
-    if not wanted:
-        other = ", ".join(sorted({str(c.get('name')) for c in calls}))
-        return None, f"You called {other}; that tool is not available here. Call the `{name}` tool."
-    if len(wanted) > 1:
-        return None, f"You called `{name}` {len(wanted)} times; call it exactly once."
-    if not isinstance(wanted[0].get("input"), dict) or not wanted[0]["input"]:
-        return None, f"The `{name}` call had an empty or malformed input. Call it again with every required field."
-    return wanted[0], None

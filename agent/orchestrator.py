@@ -14,36 +14,26 @@ from typing import Any, Callable
 from diffcrew import prompts
 from diffcrew.agent.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES
 from diffcrew.agent.errors import ModelError, PlanError
-from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest, assistant_turn, single_tool_call
+from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call, strict_tool
+from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest
 from diffcrew.agent.types import FileEdit, Plan
 from diffcrew.tools.context import RepoContext, estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool
 from diffcrew.tools.git import GitRepo, TreeEntry
 
-PLAN_EDITS_TOOL: dict[str, Any] = {
-    "name": "plan_edits",
-    "description": "Submit the plan: which files change, and what each file's worker must do.",
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "summary": {"type": "string", "description": "One paragraph: what changes and why."},
-            "edits": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "path": {"type": "string", "description": "Relative to the repository root, '/'-separated."},
-                        "action": {"type": "string", "enum": ["modify", "create", "delete"]},
-                        "instructions": {"type": "string", "description": "Everything this file's worker must do."},
-                    },
-                    "required": ["path", "action", "instructions"],
-                },
-            },
-        },
-        "required": ["summary", "edits"],
-    },
-}
-PLAN_MAX_TOKENS = 8192
+PLAN_EDITS_TOOL = strict_tool(
+    "plan_edits", "Submit the plan: which files change, and what each file's worker must do. This ends planning.",
+    {"summary": {"type": "string", "description": "One paragraph: what changes and why."},
+     "edits": {"type": "array", "items": {
+         "type": "object",
+         "properties": {
+             "path": {"type": "string", "description": "Relative to the repository root, '/'-separated."},
+             "action": {"type": "string", "enum": ["modify", "create", "delete"]},
+             "instructions": {"type": "string", "description": "Everything this file's worker must do."}},
+         "required": ["path", "action", "instructions"]}}},
+    ["summary", "edits"])
+# Thinking and the answer share max_tokens: planning thinks the most of any role.
+PLAN_MAX_TOKENS = 32_000
 EXPLORE_NAMES = frozenset(t["name"] for t in EXPLORE_TOOLS)
 REGULAR_MODES = ("100644", "100755")
 
@@ -80,6 +70,7 @@ class PlanInputs:
     context: RepoContext
     repo: GitRepo
     plan_turns: int = 8
+    effort: str | None = None
     rules: PlanRules = PlanRules()
     submodules: tuple[TreeEntry, ...] = ()
     on_explore: Callable[[str, dict[str, Any]], None] = lambda name, data: None
@@ -157,9 +148,9 @@ def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozen
 async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
     """Let the model explore (read-only) for up to --plan-turns turns, then take its plan.
 
-    The tools are the same on every turn, so the cached prompt prefix holds; `tool_choice` is
-    `auto` while turns remain and forces `plan_edits` on the last one. An invalid plan is sent
-    back once with the reasons; a second invalid plan ends the run.
+    `tool_choice` is `auto` on every turn (model-protocol.md §1); on the last turn, and after an
+    invalid plan, only `plan_edits` is offered. An invalid plan, a text-only answer or one cut
+    at `max_tokens` is answered once in the same conversation; a second one ends the run.
     """
     ctx = inputs.context
     system = [{"type": "text", "text": prompts.render("orchestrator", "system"), "cache_control": {"type": "ephemeral"}}]
@@ -167,20 +158,19 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
     messages: list[dict[str, Any]] = [{"role": "user", "content": [
         {"type": "text", "text": user, "cache_control": {"type": "ephemeral"}}]}]
     tree = {e.path: e for e in (*ctx.files, *inputs.submodules)}
-    invalid, turn, problem = 0, 0, ""
+    invalid, turn = 0, 0
     while True:
         turn += 1
-        forced = turn >= inputs.plan_turns or invalid > 0
-        choice = {"type": "tool", "name": "plan_edits"} if forced else {"type": "auto"}
+        last = turn >= inputs.plan_turns or invalid > 0
         sent = cached_tail(messages) if turn > 1 else list(messages)
         request = ModelRequest(role="orchestrator", model=inputs.model, system=system, messages=sent,
-                               tools=[*EXPLORE_TOOLS, PLAN_EDITS_TOOL], tool_choice=choice,
-                               max_tokens=PLAN_MAX_TOKENS, stream=True)
+                               tools=[PLAN_EDITS_TOOL] if last else [*EXPLORE_TOOLS, PLAN_EDITS_TOOL],
+                               max_tokens=PLAN_MAX_TOKENS, effort=inputs.effort)
         try:
             reply = await client.call(request)
+            plan, problem, answers = _read_turn(reply, inputs, tree, explore=not last)
         except ModelError as exc:
             raise PlanError(f"planning failed: {exc}") from exc
-        plan, problem, answers = _read_turn(reply, inputs, tree, explore=not forced)
         if plan is not None:
             return plan
         if problem:
@@ -209,12 +199,15 @@ def cached_tail(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry],
-               explore: bool) -> tuple[Plan | None, str, list[dict[str, Any]] | str]:
+               explore: bool) -> tuple[Plan | None, str, list[dict[str, Any]]]:
     """(a valid plan | None, the plan's problem if any, the next user content answering this turn)."""
+    ended = end_of_role(reply, "orchestrator")
+    if ended is not None:
+        raise ended
     calls = reply.tool_calls()
     if explore and calls and reply.stop_reason != "max_tokens" and all(c.get("name") in EXPLORE_NAMES for c in calls):
         return None, "", [_explore(c, inputs) for c in calls]
-    call, problem = single_tool_call(reply, "plan_edits")
+    call, problem = expect_call(reply, "plan_edits", "orchestrator")
     if call is not None:
         try:
             plan = _parse_plan(call["input"], inputs.rules)
@@ -227,7 +220,7 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
             problem = ("The plan cannot be carried out:\n" + "\n".join(f"- {p}" for p in found)
                        + "\nCall plan_edits again with a corrected plan.")
     if not calls:
-        return None, problem, problem
+        return None, problem, [{"type": "text", "text": problem}]
     return None, problem, [{"type": "tool_result", "tool_use_id": c["id"], "is_error": True, "content": problem}
                            for c in calls]
 

@@ -187,7 +187,8 @@ class _Run:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
                               max_file_bytes=options.max_file_bytes, scope=options.scope)
             plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo,
-                                                        options.plan_turns, rules, submodules, self._explored))
+                                                        options.plan_turns, options.plan_effort, rules, submodules,
+                                                        self._explored))
             shared = shared_blocks(options.request, plan, context.text)
             self._planned(plan, shared)
             lead = cache_lead(plan, shared) if options.warm_cache else None
@@ -202,7 +203,8 @@ class _Run:
             if options.dry_run:
                 outcome.diff = self.repo.diff(self.base, new_tree)
                 return
-            summary = await write_summary(client, options.summary_model, options.request, plan, outcome.diffstat)
+            summary = await write_summary(client, options.summary_model, options.request, plan, outcome.diffstat,
+                                          options.summary_effort)
             failing = tuple(c.name for c in outcome.checks if c.new_failure)
             self._commit(new_tree, commit_message(summary, plan, changed, self.run_id, self._left_out(), failing))
         finally:
@@ -237,7 +239,8 @@ class _Run:
             return lambda: self.repo.read_blob(entry.blob).decode("utf-8") if entry else None
 
         return {e.path: Worker(client, WorkerJob(e, reader(e.path), shared, self.options.worker_model,
-                                                 self.options.repair_rounds, on_repair=repairing,
+                                                 self.options.repair_rounds, self.options.worker_effort,
+                                                 on_repair=repairing,
                                                  on_start=warmed if e.path == lead else None))
                 for e in plan.edits if e.action != "delete"}
 

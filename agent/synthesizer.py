@@ -13,21 +13,18 @@ from typing import Any
 
 from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, RunFailed
-from diffcrew.agent.llm import ModelClient, ModelRequest, single_tool_call
+from diffcrew.agent.conversation import expect_call, strict_tool
+from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
 
-WRITE_SUMMARY_TOOL: dict[str, Any] = {
-    "name": "write_summary",
-    "description": "Write the commit message: a one-line title and a body for the reviewer.",
-    "input_schema": {
-        "type": "object",
-        "properties": {"title": {"type": "string", "description": "Imperative, at most 72 characters."},
-                       "body": {"type": "string", "description": "What changed and why."}},
-        "required": ["title", "body"],
-    },
-}
-SUMMARY_MAX_TOKENS = 2048
+WRITE_SUMMARY_TOOL = strict_tool(
+    "write_summary", "Write the commit message: a one-line title and a body for the reviewer.",
+    {"title": {"type": "string", "description": "Imperative, at most 72 characters."},
+     "body": {"type": "string", "description": "What changed and why."}},
+    ["title", "body"])
+# Thinking and the answer share max_tokens: a short message, but room for some thinking first.
+SUMMARY_MAX_TOKENS = 8192
 TITLE_LIMIT = 72
 
 
@@ -63,19 +60,19 @@ def _fallback(plan: Plan) -> Summary:
     return Summary(title, plan.summary, from_model=False)
 
 
-async def write_summary(client: ModelClient, model: str, request: str, plan: Plan, diffstat: str) -> Summary:
+async def write_summary(client: ModelClient, model: str, request: str, plan: Plan, diffstat: str,
+                        effort: str | None = None) -> Summary:
     """Ask the model for a commit title and body; fall back to the plan summary if that fails."""
     user = prompts.render("synthesizer", "user", request=request, summary=plan.summary, diffstat=diffstat)
     call_request = ModelRequest(role="synthesizer", model=model,
                                 system=[{"type": "text", "text": prompts.render("synthesizer", "system")}],
                                 messages=[{"role": "user", "content": user}], tools=[WRITE_SUMMARY_TOOL],
-                                tool_choice={"type": "tool", "name": "write_summary"},
-                                max_tokens=SUMMARY_MAX_TOKENS)
+                                max_tokens=SUMMARY_MAX_TOKENS, effort=effort)
     try:
         reply = await client.call(call_request)
+        call, _ = expect_call(reply, "write_summary", "synthesizer")
     except ModelError:
         return _fallback(plan)
-    call, _ = single_tool_call(reply, "write_summary")
     if call is None:
         return _fallback(plan)
     title, body = call["input"].get("title"), call["input"].get("body")

@@ -14,22 +14,20 @@ from typing import Any, Callable
 
 from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PatchError
-from diffcrew.agent.llm import ModelClient, ModelRequest, answer_turns, single_tool_call
+from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up, strict_tool
+from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.types import FileEdit, FileResult, Plan
 from diffcrew.agent.pricing import estimate_cost as cost_estimate
 from diffcrew.tools.context import estimate_tokens, fenced
 from diffcrew.tools.patch import Applied, apply_diff
 
-SUBMIT_PATCH_TOOL: dict[str, Any] = {
-    "name": "submit_patch",
-    "description": "Submit a unified diff that changes exactly your one file.",
-    "input_schema": {
-        "type": "object",
-        "properties": {"patch": {"type": "string", "description": "A unified diff of your file only."}},
-        "required": ["patch"],
-    },
-}
-WORKER_MAX_TOKENS = 16_000
+SUBMIT_PATCH_TOOL = strict_tool(
+    "submit_patch", "Submit the complete unified diff of your one file against its base version; this ends your turn.",
+    {"patch": {"type": "string", "description": "A unified diff of your file only, against its base version."},
+     "note": {"type": "string", "description": "Optional: what else this change needs outside your file."}},
+    ["patch"])
+# Thinking and the answer share max_tokens: room for adaptive thinking plus a diff of a large file.
+WORKER_MAX_TOKENS = 32_000
 CACHE_MIN_TOKENS = 1024  # the shortest prompt prefix the Messages API caches (Sonnet and Opus)
 _METADATA = re.compile(r"^(old mode|new mode|rename from|rename to|copy from|copy to|similarity index"
                        r"|(new|deleted) file mode 1[26]0000)\b", re.MULTILINE)
@@ -45,6 +43,7 @@ class WorkerJob:
     shared: tuple[dict[str, Any], ...]
     model: str
     repair_rounds: int
+    effort: str | None = None
     on_repair: Callable[[str, str], None] = lambda path, problem: None
     on_start: Callable[[], None] | None = None  # told when the first answer begins (--warm-cache)
 
@@ -125,13 +124,16 @@ class Worker:
 
     `run()` asks for the first patch; `revise(problem)` continues the same conversation after
     the synthesizer's checks failed on this file. Each asks at most `repair_rounds + 1` times.
+    Every patch, repairs included, is the complete diff against the base version (`self.base`),
+    so a later patch replaces the earlier one (model-protocol.md §3).
     """
 
     def __init__(self, client: ModelClient, job: WorkerJob) -> None:
         self.client = client
         self.job = job
         self.messages: list[dict[str, Any]] = []
-        self.current: str | None = None  # the text the next patch applies to
+        self.base: str | None = None  # the text every patch applies to
+        self.current: str | None = None  # the text the last accepted patch produced
         self.attempts = 0
         self.result = FileResult(job.edit.path, job.edit.action, error="not started")
         self._system = [{"type": "text", "text": prompts.render("worker", "system"),
@@ -140,8 +142,9 @@ class Worker:
     async def run(self) -> FileResult:
         """Produce the new text of the job's file, repairing the patch when it does not apply."""
         edit = self.job.edit
-        self.current = self.job.read_text() if edit.action == "modify" else None
-        self.messages = [{"role": "user", "content": [*self.job.shared, _file_block(edit, self.current)]}]
+        self.base = self.job.read_text() if edit.action == "modify" else None
+        self.current = self.base
+        self.messages = [{"role": "user", "content": [*self.job.shared, _file_block(edit, self.base)]}]
         self.result = await self._converse()
         return self.result
 
@@ -150,37 +153,43 @@ class Worker:
         if not self.result.ok or not self.messages or self.messages[-1]["role"] != "assistant":
             return self.result
         call = next(c for c in self.messages[-1]["content"] if c.get("type") == "tool_use")
-        text = (f"Your patch applied, but checks on the result failed:\n\n{problem}\n\n"
-                f"The file now reads (your previous patch applied):\n\n{fenced(self.current or '')}\n"
-                "Send a patch against this version that fixes the failure.")
+        text = prompts.render("worker", "check_failed", problem=problem, result=fenced(self.current or ""),
+                              path=self.job.edit.path)
         self.messages.append({"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": call["id"], "is_error": True, "content": text}]})
         self.result = await self._converse()
         return self.result
 
+    def _request(self) -> ModelRequest:
+        job = self.job
+        return ModelRequest(role="worker", model=job.model, system=self._system, messages=list(self.messages),
+                            tools=[SUBMIT_PATCH_TOOL], max_tokens=WORKER_MAX_TOKENS, path=job.edit.path,
+                            effort=job.effort, on_start=job.on_start)
+
     async def _converse(self) -> FileResult:
         edit, job = self.job.edit, self.job
-        problem, calls = "", job.repair_rounds + 1
+        problem, calls, cuts, made = "", job.repair_rounds + 1, 0, 0
         for call_number in range(1, calls + 1):
+            made = call_number
             self.attempts += 1
-            request = ModelRequest(role="worker", model=job.model, system=self._system, messages=list(self.messages),
-                                   tools=[SUBMIT_PATCH_TOOL], tool_choice={"type": "tool", "name": "submit_patch"},
-                                   max_tokens=WORKER_MAX_TOKENS, path=edit.path, stream=True, on_start=job.on_start)
             try:
-                reply = await self.client.call(request)
+                reply = await self.client.call(self._request())
+                call, problem = expect_call(reply, "submit_patch", "worker")
             except ModelError as exc:
                 return FileResult(edit.path, edit.action, error=str(exc), attempts=self.attempts)
-            call, problem = single_tool_call(reply, "submit_patch")
             if call is not None:
-                applied, problem = _apply(edit, self.current, call["input"].get("patch"))
+                applied, problem = _apply(edit, self.base, call["input"].get("patch"))
                 if applied is not None:
-                    self.messages.append({"role": "assistant", "content": reply.content})
+                    self.messages.append(assistant_turn(reply))
                     self.current = applied.new_text
                     return FileResult(edit.path, edit.action, applied.new_text, call["input"]["patch"],
                                       attempts=self.attempts, tiers=tuple(h.tier for h in applied.hunks))
-            self.messages.extend(answer_turns(reply, problem))
+            cuts += reply.stop_reason == "max_tokens"
+            self.messages.extend(follow_up(reply, problem))
+            if cuts >= 2:  # §2: a cut answer is re-asked once, then the role fails
+                break
             if call_number < calls:
                 job.on_repair(edit.path, problem.splitlines()[0] if problem else "")
         reason = problem.splitlines()[0] if problem else "no usable patch"
         return FileResult(edit.path, edit.action, attempts=self.attempts,
-                          error=f"no usable patch after {calls} attempt(s): {reason}")
+                          error=f"no usable patch after {made} attempt(s): {reason}")

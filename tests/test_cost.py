@@ -19,8 +19,9 @@ def test_a_cap_below_the_runs_needs_is_never_exceeded(tmp_path: Path, server) ->
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(script())
     before = snapshot(repo)
-    # the plan call's worst case (8,192 output tokens at $10/MTok) fits; a worker's (16,000) does not
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--max-cost", "0.12", "double"], server)
+    # the plan call's worst case (32,000 output tokens at Haiku's $0.50/MTok) fits; a worker's (at $10) does not
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--model", "claude-haiku-5-5",
+                      "--max-cost", "0.12", "double"], server)
     assert result.exit_code == 3
     report = json.loads(result.stdout)
     assert "--max-cost $0.12" in report["errors"][0] and report["cost_usd"] <= 0.12
@@ -32,11 +33,12 @@ def test_concurrent_workers_cannot_overshoot_together(tmp_path: Path, server) ->
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(script())
     server.latency = 0.2
-    # room for the plan and two workers' worst cases, not four
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--max-cost", "0.45", "double"], server)
+    # room for the plan and two workers' worst cases ($0.32 each), not four
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--model", "claude-haiku-5-5",
+                      "--max-cost", "0.7", "double"], server)
     assert result.exit_code == 3
     report = json.loads(result.stdout)
-    assert report["cost_usd"] <= 0.45
+    assert report["cost_usd"] <= 0.7
     # two reservations fit; the third fails the run, which cancels what has not been sent yet
     assert 1 <= len([r for r in server.requests if r.key and r.key.startswith("worker:")]) <= 2
 

@@ -56,7 +56,9 @@ def test_exploration_turns_read_the_earlier_turns_from_the_cache(tmp_path: Path,
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(base_script([explore("read_file", path="app.py"), explore("read_file", path="cfg.py"), PLAN]))
     server.simulate_cache = True
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "3", "rename load"], server)
+    # --plan-turns 4: the plan comes on the third turn, which still offers every tool (the last
+    # allowed turn offers only plan_edits, and a different tool list starts a new cache prefix)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "4", "rename load"], server)
     assert result.exit_code == 0, result.output
     first, second, last = [r for r in server.requests if r.key == "orchestrator"]
     # the fake server's cache simulation: each turn reads all that the turn before it sent
@@ -68,7 +70,7 @@ def test_exploration_turns_read_the_earlier_turns_from_the_cache(tmp_path: Path,
     # each later turn marks its newest block: it reads everything up to the previous mark cached
     assert marks(second) == ["system", "message 0 block 0", "message 2 block 0"]
     assert marks(last) == ["system", "message 0 block 0", "message 4 block 0"]
-    assert last.body["tool_choice"] == {"type": "tool", "name": "plan_edits"}
+    assert last.body["tool_choice"] == {"type": "auto"} and len(last.body["tools"]) == 4
     # the conversation itself keeps no stale marks: one tail mark at most, within the API's four
     assert all(len(marks(r)) <= 4 for r in server.requests)
 
@@ -87,14 +89,15 @@ def test_secrets_and_escapes_are_refused_to_the_model(tmp_path: Path, server) ->
     assert all("sk-secret-123" not in str(r.body) for r in server.requests)
 
 
-def test_last_turn_forces_plan_edits(tmp_path: Path, server) -> None:
+def test_last_turn_offers_only_plan_edits(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(base_script([explore("read_file", path="app.py"), PLAN]))
     result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], server)
     assert result.exit_code == 0, result.output
     first, second = [r for r in server.requests if r.key == "orchestrator"]
-    assert first.body["tool_choice"] == {"type": "auto"}
-    assert second.body["tool_choice"] == {"type": "tool", "name": "plan_edits"}
+    # never a forced tool_choice (today's models refuse it): the last turn offers plan_edits alone
+    assert first.body["tool_choice"] == second.body["tool_choice"] == {"type": "auto"}
+    assert [t["name"] for t in second.body["tools"]] == ["plan_edits"]
 
 
 def test_exploring_past_the_turn_limit_fails_clean(tmp_path: Path, server) -> None:

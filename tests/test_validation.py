@@ -36,14 +36,16 @@ def worktrees(repo: Path) -> list[str]:
 
 
 def test_broken_syntax_is_caught_and_repaired_by_the_worker(tmp_path: Path, server) -> None:
-    worker = [patch_turn(udiff("geo.py", OLD, BROKEN)), patch_turn(udiff("geo.py", BROKEN, FIXED))]
+    # every patch, the repair too, is the complete diff against the base version (protocol §3)
+    worker = [patch_turn(udiff("geo.py", OLD, BROKEN)), patch_turn(udiff("geo.py", OLD, FIXED))]
     result, repo, before = run(tmp_path, server, worker)
     assert result.exit_code == 0, result.output
     assert git(repo, "show", f"{diffcrew_branches(repo)[0]}:geo.py") == FIXED
     repair = [r for r in server.requests if r.key == "worker:geo.py"][1].body["messages"][-1]["content"][0]
     assert repair["type"] == "tool_result" and repair["is_error"] is True
     assert "syntax" in repair["content"] and "geo.py:2" in repair["content"]
-    assert "return (w * h" in repair["content"]  # the file as it now reads, for the corrected patch
+    assert "return (w * h" in repair["content"]  # the result of the failing patch, for reference
+    assert "against its base version" in repair["content"]
     report = json.loads(result.stdout)
     assert report["checks"][0]["name"] == "syntax" and report["checks"][0]["status"] == "pass"
     assert snapshot(repo) == before and len(worktrees(repo)) == 1

@@ -96,12 +96,19 @@ class Redactor:
         return _walk(value, self.restore)
 
 
+# Blocks the model signed: they go back byte for byte or the API refuses the conversation, and
+# they never reach a file, a commit or a prompt as text, so neither direction may touch them.
+SIGNED_BLOCKS = ("thinking", "redacted_thinking")
+
+
 def _walk(value: Any, change: Any) -> Any:
     if isinstance(value, str):
         return change(value)
     if isinstance(value, list):
         return [_walk(v, change) for v in value]
     if isinstance(value, dict):
+        if value.get("type") in SIGNED_BLOCKS:
+            return value
         return {k: _walk(v, change) for k, v in value.items()}
     return value
 
