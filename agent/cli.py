@@ -336,6 +336,41 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
     _finish(report, as_json)
 
 
+@main.command("doctor")
+@click.option("--repo", default=".", metavar="DIR", help="The repository (default: the current directory).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
+def doctor_command(repo: str, as_json: bool) -> None:
+    """Check that diffcrew can run here: git, the repository, the key, the versions, and that each
+    configured model accepts the requests diffcrew sends it (token counting: it costs nothing).
+
+    One line per check; exit 0 when all pass, 1 when any fails.
+
+    \b
+    Example:
+      diffcrew doctor
+      diffcrew doctor --json | jq '.checks[] | select(.ok | not)'
+    """
+    from diffcrew.agent.doctor import Check, diagnose
+    from diffcrew.agent.errors import DiffcrewError
+    from diffcrew.agent.llm import AnthropicClient
+
+    try:  # the settings a run here would use; outside a repository (reported below), the defaults
+        options, problem = _options("doctor", repo), None
+    except DiffcrewError as exc:
+        options, problem = cfg.RunOptions("doctor"), exc.summary
+    checks = diagnose(Path(repo), options, lambda: AnthropicClient(timeout=30.0))
+    if problem and all(c.ok for c in checks if c.name == "repository"):
+        checks.insert(2, Check("config", False, problem))
+    ok = all(c.ok for c in checks)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "checks": [c.to_dict() for c in checks]}, indent=2))
+    else:
+        for check in checks:
+            mark = click.style("ok  ", fg="green") if check.ok else click.style("FAIL", fg="red", bold=True)
+            click.echo(f"{mark} {check.name:<20} {check.detail}")
+    sys.exit(0 if ok else 1)
+
+
 # The commands that call no model live in agent/commands.py; they are part of the same group.
 for _command in (commands.apply_command, commands.context_command, commands.config_command,
                  commands.log_command, commands.show_command, commands.discard_command):

@@ -90,6 +90,8 @@ class ModelReply:
 class ModelClient(Protocol):
     async def call(self, request: ModelRequest) -> ModelReply: ...
 
+    async def count_tokens(self, request: ModelRequest) -> int: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -190,6 +192,15 @@ class AnthropicClient:
         return ModelReply(wire_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage),
                           ratelimit_headers(headers), refusal_of(message))
 
+    async def count_tokens(self, request: ModelRequest) -> int:
+        """The service's count of the request's input tokens (free; validated like a real call)."""
+        body = {k: v for k, v in request.body().items() if k != "max_tokens"}
+        try:
+            counted = await self._client.messages.count_tokens(**body)
+        except self._model_errors as exc:
+            raise self._failure(exc) from exc
+        return int(counted.input_tokens)
+
     def _failure(self, exc: Exception) -> ModelError:
         """The SDK's exception as diffcrew's error: transient ones to be retried, the others final."""
         sdk = self._anthropic
@@ -230,6 +241,9 @@ class ScriptedClient:
             raise ModelError(f"scripted model: {exc}") from exc
         return ModelReply(wire_blocks(reply["content"]), reply["stop_reason"], _usage_of(reply["usage"]),
                           refusal=refusal_of(reply))
+
+    async def count_tokens(self, request: ModelRequest) -> int:
+        return request.input_tokens
 
     async def aclose(self) -> None:
         return None
@@ -324,6 +338,12 @@ class TrackedClient:
     def _notify(self, kind: str, request: ModelRequest, **data: Any) -> None:
         if self._event is not None:
             self._event(kind, {"role": request.role, "path": request.path, "model": request.model, **data})
+
+    async def count_tokens(self, request: ModelRequest) -> int:
+        if self._redactor is not None:
+            request = replace(request, system=self._redactor.redact_value(request.system),
+                              messages=self._redactor.redact_value(request.messages))
+        return await self._inner.count_tokens(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
