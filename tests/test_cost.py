@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import diffcrew_branches, make_repo, run_cli, snapshot
 from scenarios import doubling_script
+
+from diffcrew.agent.pricing import cache_minimum, cost_of, price_of
+from diffcrew.agent.types import Usage
 
 FILES = {f"m{i}.py": f"value = {i}\n" for i in range(4)}
 
@@ -56,3 +61,38 @@ def test_an_unpriced_model_cannot_be_capped(tmp_path: Path, server) -> None:
     result = run_cli(["run", "--repo", str(repo), "--yes", "--model", "local-llama", "--max-cost", "1", "x"], server)
     assert result.exit_code == 3 and "no price is known for local-llama" in result.stderr
     assert not server.requests
+
+
+# --- prices as the API bills them ------------------------------------------------------------------------------
+
+def test_cache_writes_reads_and_thinking_are_billed_at_their_own_prices() -> None:
+    # input_tokens excludes the cache reads and writes (each billed at its own price); thinking
+    # tokens are part of output_tokens
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000, cache_read_tokens=1_000_000,
+                  cache_write_tokens=1_000_000, calls=1)
+    assert cost_of("claude-sonnet-5-5", usage) == pytest.approx(2.0 + 10.0 + 0.1 + 2.5)
+    assert cost_of("claude-opus-5-5", usage) == pytest.approx(4.0 + 20.0 + 0.2 + 5.0)
+    assert cost_of("claude-fable-5-2", usage) == pytest.approx(8.0 + 40.0 + 0.2 + 10.0)
+
+
+def test_haiku_5_5_prices_a_long_prompt_at_its_higher_rates_output_included() -> None:
+    short = Usage(input_tokens=60_000, cache_read_tokens=40_000, output_tokens=1_000, calls=1)
+    long = Usage(input_tokens=60_000, cache_read_tokens=40_001, output_tokens=1_000, calls=1)
+    assert cost_of("claude-haiku-5-5", short) == pytest.approx((60_000 * 0.1 + 40_000 * 0.01 + 1_000 * 0.5) / 1e6)
+    assert cost_of("claude-haiku-5-5", long) == pytest.approx((60_000 * 0.5 + 40_001 * 0.05 + 1_000 * 2.5) / 1e6)
+
+
+def test_the_caching_minimum_is_the_models() -> None:
+    assert cache_minimum("claude-opus-5-5") == 512
+    assert cache_minimum("claude-opus-4-7") == 2048
+    assert cache_minimum("claude-haiku-4-5-20251001") == 4096
+    assert cache_minimum("local-llama") == 1024  # unknown: the most common documented minimum
+
+
+def test_every_model_the_sdk_lists_is_priced_unless_the_docs_give_no_price() -> None:
+    from typing import get_args
+
+    from anthropic.types.model_param import ModelParam
+    listed = [m for m in get_args(get_args(ModelParam)[0])]
+    undocumented = {"claude-mythos-5-2", "claude-mythos-preview"}
+    assert [m for m in listed if price_of(m) is None] == sorted(undocumented, key=listed.index)
