@@ -27,6 +27,11 @@ from diffcrew.tools.context import estimate_tokens
 from diffcrew.tools.redact import Redactor
 
 KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+# The smallest max_tokens worth sending when --max-cost bounds a call: models that think before they
+# answer spend output tokens on it (the API's smallest thinking budget is 1,024), and a tool call
+# cut at max_tokens is thrown away. Roles whose answers are longer ask for more.
+MIN_TOKENS = 2048
+COUNT_TIMEOUT = 30.0  # seconds for a token count: it only saves money, so it must not hold a run up
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class ModelRequest:
     max_tokens: int
     path: str | None = None
     stream: bool = False
+    min_tokens: int = MIN_TOKENS  # --max-cost may lower max_tokens down to this, never below
     # Called once the answer has begun (the prompt is read, so its cache entry can be read by others).
     on_start: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
@@ -75,6 +81,8 @@ class ModelReply:
 
 class ModelClient(Protocol):
     async def call(self, request: ModelRequest) -> ModelReply: ...
+
+    async def count_tokens(self, request: ModelRequest) -> int: ...
 
     async def aclose(self) -> None: ...
 
@@ -168,6 +176,16 @@ class AnthropicClient:
         return ModelReply(_plain_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage),
                           ratelimit_headers(headers))
 
+    async def count_tokens(self, request: ModelRequest) -> int:
+        """The request's input tokens, from the token-counting endpoint (free of charge)."""
+        try:
+            counted = await self._client.messages.count_tokens(
+                model=request.model, system=request.system, messages=request.messages, tools=request.tools,
+                tool_choice=request.tool_choice, timeout=min(self._timeout, COUNT_TIMEOUT))
+        except self._model_errors as exc:
+            raise self._error(exc) from exc
+        return int(counted.input_tokens)
+
     def _classify(self, exc: Exception) -> tuple[bool, float | None]:
         """(transient?, seconds the server asked us to wait)."""
         sdk = self._anthropic
@@ -216,6 +234,10 @@ class ScriptedClient:
             raise ModelError(f"scripted model: {exc}") from exc
         return ModelReply(_plain_blocks(reply["content"]), reply["stop_reason"], _usage_of(reply["usage"]))
 
+    async def count_tokens(self, request: ModelRequest) -> int:
+        """The offline estimate, which is no less than what a script's usage bills for the request."""
+        return request.input_tokens
+
     async def aclose(self) -> None:
         return None
 
@@ -244,10 +266,7 @@ class TrackedClient:
         if self._max_calls is not None and self._calls > self._max_calls:
             raise BudgetExceeded(f"the run reached its limit of {self._max_calls} model calls (--max-calls); "
                                  "no branch was made")
-        if self._redactor is not None:
-            request = replace(request, system=self._redactor.redact_value(request.system),
-                              messages=self._redactor.redact_value(request.messages))
-        reserved = self.ledger.reserve(request)
+        request, reserved = await self.ledger.admit(self._redacted(request), self._inner.count_tokens)
         started = time.monotonic()
         try:
             reply = await self._retrying(request)
@@ -263,6 +282,15 @@ class TrackedClient:
         if self._redactor is not None:
             reply = replace(reply, content=self._redactor.restore_value(reply.content))
         return reply
+
+    async def count_tokens(self, request: ModelRequest) -> int:
+        return await self._inner.count_tokens(self._redacted(request))
+
+    def _redacted(self, request: ModelRequest) -> ModelRequest:
+        if self._redactor is None:
+            return request
+        return replace(request, system=self._redactor.redact_value(request.system),
+                       messages=self._redactor.redact_value(request.messages))
 
     async def _retrying(self, request: ModelRequest) -> ModelReply:
         """One call, retried on transient failures: the call gives its place in the concurrency
