@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diffcrew import prompts
-from diffcrew.agent.errors import ModelError, RunFailed
+from diffcrew.agent.errors import BudgetExceeded, ModelError, RunFailed
 from diffcrew.agent.llm import ModelClient, ModelRequest, single_tool_call
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
@@ -73,7 +73,7 @@ async def write_summary(client: ModelClient, model: str, request: str, plan: Pla
                                 max_tokens=SUMMARY_MAX_TOKENS)
     try:
         reply = await client.call(call_request)
-    except ModelError:
+    except (ModelError, BudgetExceeded):  # the message is not worth failing a finished change for
         return _fallback(plan)
     call, _ = single_tool_call(reply, "write_summary")
     if call is None:

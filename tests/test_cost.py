@@ -17,7 +17,8 @@ from diffcrew.agent.errors import BudgetExceeded
 from diffcrew.agent.ledger import FRAMING_TOKENS, Ledger, input_ceiling
 from diffcrew.agent.llm import ModelRequest, ScriptedClient, TrackedClient
 from diffcrew.agent.pricing import cache_minimum, cost_of, price_of
-from diffcrew.agent.types import Usage
+from diffcrew.agent.synthesizer import write_summary
+from diffcrew.agent.types import FileEdit, Plan, Usage
 from diffcrew.agent.worker import WORKER_MAX_TOKENS
 
 # Six modules of about a thousand tokens each, and answers of the size a thinking model gives
@@ -104,6 +105,15 @@ def test_without_token_counting_the_cap_still_holds(tmp_path: Path, server, run_
     result, report, _ = capped_run(tmp_path, server, 5 * run_cost, "above")
     assert result.exit_code == 0, result.output
     assert server.token_counts  # asked, refused, and the run went on
+
+
+def test_an_unaffordable_summary_leaves_the_plan_summary_as_the_message() -> None:
+    turns = {"synthesizer": [{"tool": "write_summary", "input": {"title": "t", "body": "b"}}]}
+    ledger = Ledger(max_cost=0.01)  # less than 2,048 output tokens of Sonnet 5.5
+    client = TrackedClient(ScriptedClient(turns), ledger, None)
+    plan = Plan("Double every value.", (FileEdit("m0.py", "modify", "double it"),))
+    summary = asyncio.run(write_summary(client, "claude-sonnet-5-5", "double", plan, " m0.py | 2 +-"))
+    assert not summary.from_model and summary.title == "Double every value" and ledger.spent == 0
 
 
 def test_an_unpriced_model_cannot_be_capped(tmp_path: Path, server) -> None:
