@@ -116,6 +116,15 @@ def test_an_unaffordable_summary_leaves_the_plan_summary_as_the_message() -> Non
     assert not summary.from_model and summary.title == "Double every value" and ledger.spent == 0
 
 
+def test_the_readmes_hook_setting_lets_a_four_file_change_through(tmp_path: Path, server) -> None:
+    files = dict(list(FILES.items())[:4])
+    repo = make_repo(tmp_path / "repo", files)
+    server.set_script(script(files))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--max-cost", "0.50", "double"], server)
+    assert result.exit_code == 0, result.output  # it used to stop at the third worker's worst case
+    assert json.loads(result.stdout)["cost_usd"] < 0.1
+
+
 def test_an_unpriced_model_cannot_be_capped(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(script())
