@@ -7,8 +7,9 @@ Reserving every call's worst case made runs that cost a hundredth of the cap fai
 
 - a call's `max_tokens` is bounded by what the budget still allows, down to its `min_tokens`
   (the smallest answer worth asking for);
-- when not even that fits but other calls hold reservations, it waits until one settles and
-  gives back what it did not use;
+- while other calls hold reservations, a call that would get less than half its `max_tokens`
+  waits until one settles and gives back what it did not use (a cut answer costs a repair
+  round; waiting costs only time);
 - the run stops only when the call can never fit: what was spent only grows.
 
 The input side is an upper bound from the request's size in bytes (a token covers at least one
