@@ -164,7 +164,8 @@ def _print_report(report: "RunReport") -> None:
 @click.option("--max-calls", type=click.IntRange(1), default=cfg.DEFAULT_MAX_CALLS, show_default=True,
               help="Most model calls in one run (exit 3 when reached).")
 @click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
-              help="Hard cap on the run's model cost: no call is sent that could exceed it (exit 3).")
+              help="Hard cap on the run's model cost: calls wait or answer shorter to fit it; "
+              "exit 3 once the next call cannot.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Wall-clock limit of the run in seconds "
               "(exit 3 when reached).")
 @click.option("--deny", multiple=True, metavar="GLOB",

@@ -28,6 +28,11 @@ from diffcrew.tools.context import estimate_tokens
 from diffcrew.tools.redact import Redactor
 
 KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+# The smallest max_tokens worth sending when --max-cost bounds a call: models that think before they
+# answer spend output tokens on it (the API's smallest thinking budget is 1,024), and a tool call
+# cut at max_tokens is thrown away. Roles whose answers are longer ask for more.
+MIN_TOKENS = 2048
+COUNT_TIMEOUT = 30.0  # seconds for a token count: it only saves money, so it must not hold a run up
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class ModelRequest:
     path: str | None = None
     effort: str | None = None
     stream: bool = True
+    min_tokens: int = MIN_TOKENS  # --max-cost may lower max_tokens down to this, never below
     # Called once the answer has begun (the prompt is read, so its cache entry can be read by others).
     on_start: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
@@ -196,7 +202,7 @@ class AnthropicClient:
         """The service's count of the request's input tokens (free; validated like a real call)."""
         body = {k: v for k, v in request.body().items() if k != "max_tokens"}
         try:
-            counted = await self._client.messages.count_tokens(**body)
+            counted = await self._client.messages.count_tokens(**body, timeout=min(self._timeout, COUNT_TIMEOUT))
         except self._model_errors as exc:
             raise self._failure(exc) from exc
         return int(counted.input_tokens)
@@ -243,6 +249,7 @@ class ScriptedClient:
                           refusal=refusal_of(reply))
 
     async def count_tokens(self, request: ModelRequest) -> int:
+        """The offline estimate, which is no less than what a script's usage bills for the request."""
         return request.input_tokens
 
     async def aclose(self) -> None:
@@ -273,10 +280,7 @@ class TrackedClient:
         if self._max_calls is not None and self._calls > self._max_calls:
             raise BudgetExceeded(f"the run reached its limit of {self._max_calls} model calls (--max-calls); "
                                  "no branch was made")
-        if self._redactor is not None:
-            request = replace(request, system=self._redactor.redact_value(request.system),
-                              messages=self._redactor.redact_value(request.messages))
-        reserved = self.ledger.reserve(request)
+        request, reserved = await self.ledger.admit(self._redacted(request), self._inner.count_tokens)
         started = time.monotonic()
         try:
             reply = await self._retrying(request)
@@ -292,6 +296,15 @@ class TrackedClient:
         if self._redactor is not None:
             reply = replace(reply, content=self._redactor.restore_value(reply.content))
         return reply
+
+    async def count_tokens(self, request: ModelRequest) -> int:
+        return await self._inner.count_tokens(self._redacted(request))
+
+    def _redacted(self, request: ModelRequest) -> ModelRequest:
+        if self._redactor is None:
+            return request
+        return replace(request, system=self._redactor.redact_value(request.system),
+                       messages=self._redactor.redact_value(request.messages))
 
     async def _retrying(self, request: ModelRequest) -> ModelReply:
         """One call, retried on transient failures: the call gives its place in the concurrency
@@ -338,12 +351,6 @@ class TrackedClient:
     def _notify(self, kind: str, request: ModelRequest, **data: Any) -> None:
         if self._event is not None:
             self._event(kind, {"role": request.role, "path": request.path, "model": request.model, **data})
-
-    async def count_tokens(self, request: ModelRequest) -> int:
-        if self._redactor is not None:
-            request = replace(request, system=self._redactor.redact_value(request.system),
-                              messages=self._redactor.redact_value(request.messages))
-        return await self._inner.count_tokens(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

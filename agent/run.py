@@ -191,7 +191,7 @@ class _Run:
                                                         self._explored))
             shared = shared_blocks(options.request, plan, context.text)
             self._planned(plan, shared)
-            lead = cache_lead(plan, shared) if options.warm_cache else None
+            lead = cache_lead(plan, shared, options.worker_model) if options.warm_cache else None
             warmed = asyncio.Event()
             workers = self._workers(client, plan, shared, lead, warmed.set)
             outcome.results = await self._dispatch(plan, workers, lead, warmed)

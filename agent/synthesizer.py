@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from diffcrew import prompts
-from diffcrew.agent.errors import ModelError, RunFailed
 from diffcrew.agent.conversation import expect_call, strict_tool
+from diffcrew.agent.errors import BudgetExceeded, ModelError, RunFailed
 from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
@@ -71,7 +71,7 @@ async def write_summary(client: ModelClient, model: str, request: str, plan: Pla
     try:
         reply = await client.call(call_request)
         call, _ = expect_call(reply, "write_summary", "synthesizer")
-    except ModelError:
+    except (ModelError, BudgetExceeded):  # the message is not worth failing a finished change for
         return _fallback(plan)
     if call is None:
         return _fallback(plan)

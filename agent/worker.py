@@ -17,7 +17,7 @@ from diffcrew.agent.errors import ModelError, PatchError
 from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up, strict_tool
 from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.types import FileEdit, FileResult, Plan
-from diffcrew.agent.pricing import estimate_cost as cost_estimate
+from diffcrew.agent.pricing import cache_minimum, estimate_cost as cost_estimate
 from diffcrew.tools.context import estimate_tokens, fenced
 from diffcrew.tools.patch import Applied, apply_diff
 
@@ -28,7 +28,6 @@ SUBMIT_PATCH_TOOL = strict_tool(
     ["patch"])
 # Thinking and the answer share max_tokens: room for adaptive thinking plus a diff of a large file.
 WORKER_MAX_TOKENS = 32_000
-CACHE_MIN_TOKENS = 1024  # the shortest prompt prefix the Messages API caches (Sonnet and Opus)
 _METADATA = re.compile(r"^(old mode|new mode|rename from|rename to|copy from|copy to|similarity index"
                        r"|(new|deleted) file mode 1[26]0000)\b", re.MULTILINE)
 
@@ -56,12 +55,12 @@ def shared_blocks(request: str, plan: Plan, context: str) -> tuple[dict[str, Any
     return ({"type": "text", "text": text, "cache_control": {"type": "ephemeral"}},)
 
 
-def cache_lead(plan: Plan, shared: tuple[dict[str, Any], ...]) -> str | None:
+def cache_lead(plan: Plan, shared: tuple[dict[str, Any], ...], model: str) -> str | None:
     """The worker that goes first under --warm-cache, so that the others read the shared prompt
     from the cache instead of each paying to write it: None when there are fewer than two
-    workers, or when the shared prompt is below what the API caches at all."""
+    workers, or when the shared prompt is below what the API caches at all on `model`."""
     writers = [e.path for e in plan.edits if e.action != "delete"]
-    return writers[0] if len(writers) >= 2 and shared_prompt_tokens(shared) >= CACHE_MIN_TOKENS else None
+    return writers[0] if len(writers) >= 2 and shared_prompt_tokens(shared) >= cache_minimum(model) else None
 
 
 def shared_prompt_tokens(shared: tuple[dict[str, Any], ...]) -> int:

@@ -46,6 +46,14 @@ The sequential baseline runs once per N (in the first repeat); for N above --seq
 (default 20) it is extrapolated from the measured per-call time of the two largest measured N,
 and marked so. `diffcrew --help` and `diffcrew apply --check` on a small patch are timed (median
 of 5 each). The last block prints every acceptance criterion of issue 8 with its figure.
+
+Issue 12 (`--max-cost`, about a minute; see bench/costcap.py):
+
+    python bench/fanout.py --max-cost [--files 6] [--cap-repeat 5]
+
+measures the uncapped cost C of the first --files count, then runs it with --max-cost 3C
+(--cap-repeat times: each must finish) and below its needs (each must exit 3, never over the cap),
+instead of the timing runs.
 """
 
 from __future__ import annotations
@@ -342,7 +350,15 @@ def main() -> None:
     parser.add_argument("--sequential-max", type=int, default=20, metavar="N",
                         help="measure the sequential baseline up to N files, extrapolate above (default 20)")
     parser.add_argument("--cli-repeat", type=int, default=5, help="runs of --help and apply --check (default 5)")
+    parser.add_argument("--max-cost", action="store_true",
+                        help="measure the cost cap instead (bench/costcap.py): 3 x the run's cost, and below its needs")
+    parser.add_argument("--cap-repeat", type=int, default=5, help="runs at 3 x the cost with --max-cost (default 5)")
     args = parser.parse_args()
+    if args.max_cost:
+        import costcap  # the bench's own folder is on sys.path when run as a script
+
+        costcap.main(args)
+        return
     counts = sorted(set(args.files))
     workers = args.max_workers
 

@@ -71,3 +71,14 @@ def test_without_it_every_worker_pays_to_write_the_shared_prompt(tmp_path: Path,
     run(tmp_path / "cold", server, BIG)
     written, read = worker_cache(server)
     assert read == [0, 0, 0, 0] and min(written) > 1000
+
+
+def test_whether_the_shared_prompt_is_worth_warming_depends_on_the_models_caching_minimum() -> None:
+    from diffcrew.agent.types import FileEdit, Plan
+    from diffcrew.agent.worker import cache_lead, shared_blocks, shared_prompt_tokens
+
+    plan = Plan("Double.", (FileEdit("a.py", "modify", "double it"), FileEdit("b.py", "modify", "double it")))
+    shared = shared_blocks("double", plan, "value = 1\n" * 600)
+    assert 1024 < shared_prompt_tokens(shared) < 4096
+    assert cache_lead(plan, shared, "claude-sonnet-5-5") == "a.py"  # caches from 512 tokens
+    assert cache_lead(plan, shared, "claude-haiku-4-5") is None  # from 4,096

@@ -79,6 +79,14 @@ tokens: ceil(len(json.dumps(block, sort_keys=True)) / 4), summed.
     Requests already in flight do not see them: two identical requests sent together both
     write. A request answered with an error or dropped writes nothing.
 
+Token counting
+--------------
+`POST /v1/messages/count_tokens` answers `{"input_tokens": N}` at once (no latency, no faults,
+no rate limit), N being no less than the input side the server would bill for that body: the
+simulated prompt's size, or the scripted usage's estimate of the messages. Each body is appended
+to `token_counts` (not to `requests`). `count_tokens_status` set to an HTTP status makes it
+answer that error instead, as an older server (404) or a refusal (400) would.
+
 Not modelled: the 5-minute / 1-hour TTL (entries never expire within a server's life), the
 minimum cacheable length (1024+ tokens), the limit of 4 breakpoints, per-model or
 per-organisation caches, the `cache_creation` TTL breakdown, cache_control on blocks nested
@@ -101,7 +109,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from diffcrew.agent.script import FORMAT, ScriptError, answer, is_fault, key_for_request, load_script, turn_index
+from diffcrew.agent.script import (FORMAT, ScriptError, answer, estimate_tokens, is_fault, key_for_request, load_script,
+                                   turn_index)
 
 __all__ = ["CachePlan", "FakeMessagesServer", "RecordedRequest", "is_fault"]
 
@@ -282,6 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body_bytes = self._drain()
+        if urlsplit(self.path).path.rstrip("/") == "/v1/messages/count_tokens":
+            self.server.fake._count_tokens(self, body_bytes)
+            return
         if urlsplit(self.path).path.rstrip("/") != "/v1/messages":
             self._send_error(404, f"fake server: no route {self.command} {self.path}")
             return
@@ -379,6 +391,8 @@ class FakeMessagesServer:
         self._epoch = time.time()
         self.url = ""
         self.requests: list[RecordedRequest] = []
+        self.token_counts: list[dict[str, Any]] = []  # the bodies sent to /v1/messages/count_tokens
+        self.count_tokens_status: int | None = None
         self.peak_in_flight = 0
         self.in_flight = 0
         self._lock = threading.Lock()
@@ -540,6 +554,20 @@ class FakeMessagesServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _count_tokens(self, handler: _Handler, raw: bytes) -> None:
+        try:
+            body = json.loads(raw or b"null")
+            tokens = max(CachePlan.of(body).total, estimate_tokens(body.get("messages", [])))
+        except (ValueError, AttributeError, TypeError) as exc:
+            handler._send_error(400, f"fake server: bad count_tokens body: {exc}")
+            return
+        with self._lock:
+            self.token_counts.append(body)
+        if self.count_tokens_status is not None:
+            handler._send_error(self.count_tokens_status, "fake server: token counting refused")
+            return
+        handler._send_json(200, {"input_tokens": tokens})
 
     def _delays(self, record: RecordedRequest) -> tuple[float, float]:
         """(seconds before the response begins, seconds more before a stream's remaining events)."""
