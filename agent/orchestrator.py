@@ -35,6 +35,7 @@ PLAN_EDITS_TOOL = strict_tool(
 # Thinking and the answer share max_tokens: planning thinks the most of any role.
 PLAN_MAX_TOKENS = 32_000
 EXPLORE_NAMES = frozenset(t["name"] for t in EXPLORE_TOOLS)
+PLAN_TOOLS = [*EXPLORE_TOOLS, PLAN_EDITS_TOOL]  # the same list on every turn of the conversation
 REGULAR_MODES = ("100644", "100755")
 
 
@@ -148,9 +149,13 @@ def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozen
 async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
     """Let the model explore (read-only) for up to --plan-turns turns, then take its plan.
 
-    `tool_choice` is `auto` on every turn (model-protocol.md §1); on the last turn, and after an
-    invalid plan, only `plan_edits` is offered. An invalid plan, a text-only answer or one cut
-    at `max_tokens` is answered once in the same conversation; a second one ends the run.
+    `tool_choice` is `auto` on every turn (model-protocol.md §1), and the tools stay the same on
+    every turn: the current models bind their thinking to everything before it, tools included,
+    and refuse a conversation whose tools changed (the API's preserved-thinking pages; the
+    protocol's "only plan_edits on the last turn" would break it), and an unchanged prefix keeps
+    the prompt cache. The turn before the last says so in the conversation; exploring on the
+    last turn, an invalid plan, a text-only answer or one cut at `max_tokens` is answered once in
+    the same conversation; a second one ends the run.
     """
     ctx = inputs.context
     system = [{"type": "text", "text": prompts.render("orchestrator", "system"), "cache_control": {"type": "ephemeral"}}]
@@ -164,8 +169,7 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
         last = turn >= inputs.plan_turns or invalid > 0
         sent = cached_tail(messages) if turn > 1 else list(messages)
         request = ModelRequest(role="orchestrator", model=inputs.model, system=system, messages=sent,
-                               tools=[PLAN_EDITS_TOOL] if last else [*EXPLORE_TOOLS, PLAN_EDITS_TOOL],
-                               max_tokens=PLAN_MAX_TOKENS, effort=inputs.effort)
+                               tools=PLAN_TOOLS, max_tokens=PLAN_MAX_TOKENS, effort=inputs.effort)
         try:
             reply = await client.call(request)
             plan, problem, answers = _read_turn(reply, inputs, tree, explore=not last)
@@ -178,6 +182,8 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
             if invalid > 1 or turn > inputs.plan_turns:
                 raise PlanError("the model's plan was still invalid after one re-ask: "
                                 + problem.replace("\n", " ").strip())
+        if turn + 1 == inputs.plan_turns and not problem:  # said in the conversation, not by removing tools
+            answers = [*answers, {"type": "text", "text": prompts.render("reask", "last_turn", tool="plan_edits")}]
         messages.append(assistant_turn(reply))
         messages.append({"role": "user", "content": answers})
 
@@ -205,9 +211,12 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
     if ended is not None:
         raise ended
     calls = reply.tool_calls()
-    if explore and calls and reply.stop_reason != "max_tokens" and all(c.get("name") in EXPLORE_NAMES for c in calls):
+    exploring = bool(calls) and reply.stop_reason != "max_tokens" and all(c.get("name") in EXPLORE_NAMES for c in calls)
+    if exploring and explore:
         return None, "", [_explore(c, inputs) for c in calls]
     call, problem = expect_call(reply, "plan_edits", "orchestrator")
+    if exploring:
+        problem = prompts.render("reask", "no_more_turns", tool="plan_edits")
     if call is not None:
         try:
             plan = _parse_plan(call["input"], inputs.rules)

@@ -89,15 +89,29 @@ def test_secrets_and_escapes_are_refused_to_the_model(tmp_path: Path, server) ->
     assert all("sk-secret-123" not in str(r.body) for r in server.requests)
 
 
-def test_last_turn_offers_only_plan_edits(tmp_path: Path, server) -> None:
+def test_the_last_turn_is_announced_in_the_conversation_not_by_changing_tools(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(base_script([explore("read_file", path="app.py"), PLAN]))
     result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], server)
     assert result.exit_code == 0, result.output
     first, second = [r for r in server.requests if r.key == "orchestrator"]
-    # never a forced tool_choice (today's models refuse it): the last turn offers plan_edits alone
+    # never a forced tool_choice (today's models refuse it), and the same tools on every turn:
+    # thinking is bound to everything before it, tools included (preserved thinking)
     assert first.body["tool_choice"] == second.body["tool_choice"] == {"type": "auto"}
-    assert [t["name"] for t in second.body["tools"]] == ["plan_edits"]
+    assert first.body["tools"] == second.body["tools"]
+    last_words = second.body["messages"][-1]["content"][-1]
+    assert last_words["type"] == "text" and "must call `plan_edits`" in last_words["text"]
+
+
+def test_exploring_on_the_last_turn_is_answered_once_with_no_more_turns(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(base_script([explore("read_file", path="app.py"), explore("read_file", path="cfg.py"), PLAN]))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], server)
+    assert result.exit_code == 0, result.output
+    asks = [r for r in server.requests if r.key == "orchestrator"]
+    (refused,) = results_of(asks[2])
+    assert refused["is_error"] and "No exploration turns are left" in refused["content"]
+    assert "def load" not in refused["content"]  # the read was not answered
 
 
 def test_exploring_past_the_turn_limit_fails_clean(tmp_path: Path, server) -> None:
