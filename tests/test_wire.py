@@ -123,3 +123,14 @@ def test_errors_are_classified_and_said_in_the_services_words(status: int, body:
     if transient:
         assert verdict.retry_after == 2.0
     assert isinstance(verdict.error, ContextTooLong) == ("too long" in str(body))
+
+
+def test_a_secret_found_by_its_context_is_redacted_wherever_it_comes_back() -> None:
+    redactor = Redactor(extra=())
+    sent = redactor.redact('password = "correct-horse-battery"')
+    token = sent.split('"')[1]
+    # the model echoes the token in a tool call; the reply is restored for local use ...
+    call = redactor.restore_value({"type": "tool_use", "id": "t", "name": "read_file", "input": {"path": token}})
+    assert call["input"]["path"] == "correct-horse-battery"
+    # ... and the same turn goes back out exactly as the model wrote it: the secret never does
+    assert redactor.redact_value(call) == {"type": "tool_use", "id": "t", "name": "read_file", "input": {"path": token}}

@@ -59,6 +59,7 @@ class Redactor:
                 digest = hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
                 token = f"[REDACTED-SECRET-{digest}]"
                 self._tokens[secret], self._secrets[token] = token, secret
+                self._memo.clear()  # texts scanned before may hold this secret out of its context
             return self._tokens[secret]
 
     def redact(self, text: str) -> str:
@@ -72,7 +73,12 @@ class Redactor:
         return redacted
 
     def _redact(self, text: str) -> str:
-        for value in self._exact:
+        # Every secret met so far, wherever it stands: one found by its context (`password = "..."`)
+        # must not go out in clear where the model echoed it without that context. That also keeps
+        # an echoed assistant turn byte for byte as the model wrote it (its token comes back).
+        with self._lock:
+            known = sorted({*self._exact, *self._tokens}, key=len, reverse=True)
+        for value in known:
             if value in text:
                 text = text.replace(value, self._token(value))
         for pattern in _PATTERNS:
