@@ -53,7 +53,11 @@ def prepare_demo_repo(parent: Path | None = None) -> Path:
     return root
 
 
+def demo_script_text() -> str:
+    """The demo's script (agent/demo/script.json): the tests also play it on the strict fake."""
+    return _demo_files().joinpath("script.json").read_text(encoding="utf-8")
+
+
 def scripted_client() -> ModelClient:
     """The demo's model: answers read from agent/demo/script.json, with a short think time."""
-    text = _demo_files().joinpath("script.json").read_text(encoding="utf-8")
-    return ScriptedClient(load_script(text), delay=0.2)
+    return ScriptedClient(load_script(demo_script_text()), delay=0.2)

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import git
+from conftest import git, run_cli
 
 
 def test_demo_makes_a_branch_with_no_key(tmp_path: Path) -> None:
@@ -27,3 +27,17 @@ def test_demo_makes_a_branch_with_no_key(tmp_path: Path) -> None:
     assert "+    def from_file(cls, path: str)" in out.stdout
     assert git(repo, "status", "--porcelain") == ""
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+def test_the_demo_script_passes_the_strict_fake_through_the_real_sdk(tmp_path: Path, server) -> None:
+    """The demo's answers come from a script at the model seam; the same script played by the
+    strict fake, through the real SDK and the real request building, must be accepted too: a
+    request shape the API refuses cannot pass in the demo either."""
+    from diffcrew.agent.demo import DEMO_REQUEST, demo_script_text, prepare_demo_repo
+
+    repo = prepare_demo_repo(tmp_path)
+    server.set_script(demo_script_text())
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--branch", "diffcrew/demo", DEMO_REQUEST], server)
+    assert result.exit_code == 0, result.output
+    assert server.requests and all(r.status == 200 for r in server.requests)
+    assert "def from_file(cls, path: str)" in git(repo, "show", "diffcrew/demo:inventory/store.py")
