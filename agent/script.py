@@ -21,8 +21,9 @@ and may carry "usage": {"input_tokens": N, "output_tokens": N, ...} and "stop_re
 Answers that end otherwise than with a tool call or a finished text (all count as turns):
     {"tool": NAME, "input": {...}, "stop_reason": "max_tokens"}
         cut at max_tokens: the tool_use input is cut half-way ("cut_at": N characters of its
-        JSON text instead), streamed as the partial JSON and, in a JSON answer, as the object
-        that partial JSON parses to (truncated strings included); output_tokens = max_tokens
+        JSON text instead), streamed as that partial JSON and, in a JSON answer, as the object
+        the SDK's stream accumulator makes of it (complete fields only; a string cut mid-way is
+        left out); output_tokens = max_tokens
     {"text": "half an ans", "stop_reason": "max_tokens"}     a text answer cut at max_tokens
     {"refusal": "cyber"}  or  {"refusal": {"category": "bio", "explanation": "..."}}  or
     {"refusal": true}     stop_reason "refusal" with `stop_details` {"type": "refusal",
@@ -131,12 +132,13 @@ def estimate_tokens(value: Any) -> int:
 
 def _cut_tool(block: dict[str, Any], cut_at: int | None) -> dict[str, Any]:
     """A tool_use block whose input was cut at max_tokens: `_partial_json` is the JSON text streamed
-    (a server strips the key from JSON answers), `input` what that partial JSON parses to."""
+    (a server strips the key from JSON answers), `input` what the SDK's stream accumulator parses
+    it to (`jiter.from_json(..., partial_mode=True)`: a string cut mid-way is left out)."""
     import jiter  # a dependency of the anthropic SDK, which parses streamed tool input the same way
 
     raw = json.dumps(block["input"], ensure_ascii=False)
     partial = raw[:len(raw) // 2 if cut_at is None else cut_at]
-    parsed = jiter.from_json(partial.encode(), partial_mode="trailing-strings") if partial else {}
+    parsed = jiter.from_json(partial.encode(), partial_mode=True) if partial else {}
     return dict(block, input=parsed, _partial_json=partial)
 
 

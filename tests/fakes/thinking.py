@@ -86,10 +86,14 @@ def _prefix(body: dict[str, Any], index: int, before: list[Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _shape(content: Any) -> list[Any]:
-    """A message's blocks as compared for "cannot be modified": thinking blocks by token, the rest cleaned."""
-    return [(b["type"], _token(b)) if isinstance(b, dict) and b.get("type") in THINKING_TYPES else _clean(b)
-            for b in as_blocks(content)]
+def _shape(content: Any, ignored: set[str] = frozenset()) -> list[Any]:
+    """A message's blocks as compared for "cannot be modified": thinking blocks as (type, token, text),
+    the text left out for the tokens in `ignored` (omitted blocks, whose text is ignored), the rest cleaned."""
+    def shape(b: Any) -> Any:
+        if not (isinstance(b, dict) and b.get("type") in THINKING_TYPES):
+            return _clean(b)
+        return (b["type"], _token(b), "" if _token(b) in ignored else str(b.get("thinking") or ""))
+    return [shape(b) for b in as_blocks(content)]
 
 
 def _fingerprint(content: Any) -> str:
@@ -117,7 +121,9 @@ class ThinkingLedger:
                 previous = _token(block)
             signed.append(block)
         with self._lock:
-            self._messages.setdefault(_fingerprint(signed), []).append(_shape(signed))
+            shapes = self._messages.setdefault(_fingerprint(signed), [])
+            if _shape(signed) not in shapes:  # a retried request emits the same blocks again
+                shapes.append(_shape(signed))
         return signed
 
     def _emit(self, block: dict[str, Any], body: dict[str, Any], request: Request, prefix: str,
@@ -147,48 +153,47 @@ class ThinkingLedger:
 
     # -- checking ----------------------------------------------------------------------------
     def check(self, body: dict[str, Any], request: Request) -> None:
-        """Raise the API's 400 for a history whose thinking blocks break a documented rule."""
+        """Raise the API's 400 for a history whose thinking blocks break a documented rule: a
+        signature it never issued, then a modified latest turn, then an edited prefix or chain."""
         messages = body.get("messages") or []
+        found = [(i, j, block) for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"
+                 for j, block in enumerate(as_blocks(m.get("content")))
+                 if isinstance(block, dict) and block.get("type") in THINKING_TYPES]
+        for i, j, block in found:
+            emitted = self._blocks.get(_token(block))
+            if emitted is None or emitted.kind != block["type"]:
+                what = "`signature` in `thinking`" if block["type"] == "thinking" else "`data` in `redacted_thinking`"
+                raise invalid(f"messages.{i}.content.{j}: Invalid {what} block")
         latest = max((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"),
                      default=None)
-        previous: str | None = None
-        for i, message in enumerate(messages):
-            if not isinstance(message, dict) or message.get("role") != "assistant":
-                continue
-            blocks = as_blocks(message.get("content"))
-            for j, block in enumerate(blocks):
-                if isinstance(block, dict) and block.get("type") in THINKING_TYPES:
-                    if self._check_block(body, request, (i, j), i == latest, previous):
-                        previous = _token(block)
         if latest is not None:
             self._check_latest(messages[latest].get("content"), latest)
+        previous: str | None = None
+        for i, j, block in found:
+            if self._check_block(body, request, (i, j), previous):
+                previous = _token(block)
 
-    def _check_block(self, body: dict[str, Any], request: Request, at: tuple[int, int], is_latest: bool,
-                     previous: str | None) -> bool:
+    def _check_block(self, body: dict[str, Any], request: Request, at: tuple[int, int], previous: str | None) -> bool:
         """Check one returned block; False when the model does not read it (dropped without an error)."""
         i, j = at
-        block = as_blocks(body["messages"][i].get("content"))[j]
-        path = f"messages.{i}.content.{j}"
-        emitted = self._blocks.get(_token(block))
-        if emitted is None or emitted.kind != block["type"]:
-            what = "`signature` in `thinking`" if block["type"] == "thinking" else "`data` in `redacted_thinking`"
-            raise invalid(f"{path}: Invalid {what} block")
+        blocks = as_blocks(body["messages"][i].get("content"))
+        block, emitted = blocks[j], self._blocks[_token(blocks[j])]
         if emitted.model != _family(request.model):
             return False  # PT "Switching models": a block the current model can't read is dropped
         if block["type"] == "thinking" and emitted.shown and block.get("thinking") != emitted.shown:
-            raise invalid(f"{path}: {CANNOT_MODIFY}" if is_latest else f"{path}: Invalid `signature` in `thinking` block")
-        if request.rules.preserved_thinking:
-            before = as_blocks(body["messages"][i].get("content"))[:j]
-            moved = previous is not None and emitted.previous != previous
-            if moved or _prefix(body, i, before) != emitted.prefix:
-                raise invalid(f"{path}: {BOUND}")
+            raise invalid(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
+        moved = previous is not None and emitted.previous != previous
+        if request.rules.preserved_thinking and (moved or _prefix(body, i, blocks[:j]) != emitted.prefix):
+            raise invalid(f"messages.{i}.content.{j}: {BOUND}")
         return True
 
     def _check_latest(self, content: Any, index: int) -> None:
         """ERR: the latest assistant message's thinking blocks come back exactly as emitted."""
         with self._lock:
             emitted = list(self._messages.get(_fingerprint(content), []))
-        sent = _shape(content)
+            omitted = {_token(b) for b in as_blocks(content) if isinstance(b, dict) and b.get("type") in THINKING_TYPES
+                       and not self._blocks[_token(b)].shown}
+        sent = _shape(content, omitted)
         thinking = [b for b in sent if isinstance(b, tuple)]
         with_thinking = [shape for shape in emitted if any(isinstance(b, tuple) for b in shape)]
         if not with_thinking or sent in with_thinking:
