@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .cache import as_blocks, prompt_tokens
-from .models import EFFORTS, ModelRules, effort_rank, rules_for, thinking_message
+from .models import ModelRules, effort_rank, rules_for, thinking_message
 from .strict_tools import check_strict_tools
 
 
@@ -256,4 +256,4 @@ def _context(body: dict[str, Any], rules: ModelRules) -> None:
         raise invalid(f"prompt is too long: {size} tokens > {rules.context_window} maximum")
 
 
-__all__ = ["ApiError", "EFFORTS", "Request", "invalid", "validate"]
+__all__ = ["ApiError", "Request", "invalid", "validate"]
