@@ -94,19 +94,15 @@ def test_an_echoed_tool_loop_is_accepted_turn_after_turn(server):
 
 
 def test_thinking_may_be_dropped_from_the_front_or_outside_tool_use():
-    script = {"worker:a.py": [{"text": "a question"}, {"tool": "submit_patch", "input": {"patch": "p"}},
-                              {"tool": "submit_patch", "input": {"patch": "q"}}, {"text": "done"}]}
+    script = {"worker:a.py": [{"text": "a question"}, {"text": "another question"},
+                              {"tool": "submit_patch", "input": {"patch": "p"}}, {"text": "done"}]}
     with FakeMessagesServer(script) as srv:
         c = client(srv)
-        body = worker_body()
-        first = c.messages.create(**body)
-        body = echo(body, first)
-        body["messages"][1]["content"] = body["messages"][1]["content"][1:]  # text-only turn: thinking may go
-        second = c.messages.create(**body)
-        body = echo(body, second)
-        third = c.messages.create(**body)
-        body = echo(body, third)
-        body["messages"][3]["content"] = body["messages"][3]["content"][1:]  # the oldest thinking left: may go
+        body = echo(worker_body(), c.messages.create(**worker_body()))
+        del body["messages"][1]["content"][0]  # the latest turn, outside tool use: its thinking may go
+        for _ in range(2):
+            body = echo(body, c.messages.create(**body))
+        del body["messages"][3]["content"][0]  # the oldest thinking block left, before the tool loop: may go
         assert c.messages.create(**body).content[-1].text == "done"
 
 
@@ -157,26 +153,38 @@ def test_a_changed_prefix_unbinds_later_thinking_on_preserved_models(server, edi
     assert refusal(lambda: client(server).messages.create(**follow)).startswith(f"messages.1.content.0: {BOUND}")
 
 
-def test_thinking_removed_from_the_middle_unbinds_the_blocks_after_it(server):
+def test_thinking_removed_from_the_middle_unbinds_the_blocks_after_it():
+    with FakeMessagesServer({"worker:a.py": [{"text": "one"}, {"text": "two"}, {"text": "three"}]}) as srv:
+        c = client(srv)
+        body = worker_body()
+        for _ in range(3):  # thinking blocks A, B, C in messages 1, 3 and 5, no tool use
+            body = echo(body, c.messages.create(**body))
+        middle = json.loads(json.dumps(body))
+        del middle["messages"][3]["content"][0]  # B
+        assert refusal(lambda: c.messages.create(**middle)).startswith(f"messages.5.content.0: {BOUND}")
+        front = json.loads(json.dumps(body))
+        del front["messages"][1]["content"][0]  # A: removing the oldest is allowed
+        assert refusal(lambda: c.messages.create(**front)).startswith("fake server: the script has 3 answer(s)")
+
+
+def test_no_thinking_block_of_the_tool_loop_in_progress_may_be_left_out(server):
     c = client(server)
     body = worker_body()
-    for _ in range(3):  # thinking blocks A, B, C in messages 1, 3 and 5
+    for _ in range(2):  # one user turn, two tool calls: one assistant turn for the API
         body = echo(body, c.messages.create(**body))
-    middle = json.loads(json.dumps(body))
-    del middle["messages"][3]["content"][0]  # B
-    assert refusal(lambda: c.messages.create(**middle)).startswith(f"messages.5.content.0: {BOUND}")
-    front = json.loads(json.dumps(body))
-    del front["messages"][1]["content"][0]  # A: removing the oldest is allowed
-    assert refusal(lambda: c.messages.create(**front)).startswith("fake server: the script has 3 answer(s)")
+    del body["messages"][1]["content"][0]
+    assert refusal(lambda: c.messages.create(**body)).startswith(f"messages.1.content.0: {CANNOT_MODIFY}")
 
 
-def test_an_edited_thinking_block_in_an_earlier_turn_has_an_invalid_signature(server):
-    c = client(server)
-    body = worker_body(thinking={"type": "adaptive", "display": "summarized"})
-    for _ in range(2):
-        body = echo(body, c.messages.create(**body))
-    body["messages"][1]["content"][0]["thinking"] = "edited"
-    assert refusal(lambda: c.messages.create(**body)) == "messages.1.content.0: Invalid `signature` in `thinking` block"
+def test_an_edited_thinking_block_in_an_earlier_turn_has_an_invalid_signature():
+    with FakeMessagesServer({"worker:a.py": [{"text": "one"}, {"text": "two"}]}) as srv:
+        c = client(srv)
+        body = worker_body(thinking={"type": "adaptive", "display": "summarized"})
+        for _ in range(2):
+            body = echo(body, c.messages.create(**body))
+        body["messages"][1]["content"][0]["thinking"] = "edited"
+        assert refusal(lambda: c.messages.create(**body)) == \
+            "messages.1.content.0: Invalid `signature` in `thinking` block"
 
 
 # -- usage ---------------------------------------------------------------------------------

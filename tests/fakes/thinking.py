@@ -6,7 +6,9 @@ request:
     thinking or redacted_thinking blocks that were edited, reordered, filtered out, or
     reconstructed before being sent back to the API, the request returns a 400"; "With tool
     use, every thinking and redacted_thinking block from the assistant turn must be passed
-    back exactly as received, including blocks whose thinking field is empty". TH: "Allowed:
+    back exactly as received, including blocks whose thinking field is empty". TH: "Required:
+    within a tool-use turn, pass thinking blocks back" and "A tool-use loop is one assistant
+    turn": every assistant message of the loop in progress is held to that too. TH: "Allowed:
     outside tool use, omit prior turns' thinking". TH: "text placed in the empty thinking field
     of an omitted block is ignored rather than rejected".
   * PT (preserved thinking, the models with `preserved_thinking` in models.py; the fake acts as
@@ -96,6 +98,22 @@ def _shape(content: Any, ignored: set[str] = frozenset()) -> list[Any]:
     return [shape(b) for b in as_blocks(content)]
 
 
+def _is_tool_results(message: Any) -> bool:
+    blocks = as_blocks(message.get("content")) if isinstance(message, dict) else []
+    return bool(blocks) and isinstance(blocks[0], dict) and blocks[0].get("type") == "tool_result"
+
+
+def _tool_loop(messages: list[Any]) -> list[int]:
+    """The assistant messages of the tool-use loop the request continues ("A tool-use loop is one
+    assistant turn", TH): from the end, each assistant message answered by tool results."""
+    loop: list[int] = []
+    i = len(messages) - 1
+    while i >= 1 and _is_tool_results(messages[i]) and messages[i - 1].get("role") == "assistant":
+        loop.append(i - 1)
+        i -= 2
+    return loop
+
+
 def _fingerprint(content: Any) -> str:
     return json.dumps(_visible(content), sort_keys=True)
 
@@ -166,8 +184,9 @@ class ThinkingLedger:
                 raise invalid(f"messages.{i}.content.{j}: Invalid {what} block")
         latest = max((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"),
                      default=None)
-        if latest is not None:
-            self._check_latest(messages[latest].get("content"), latest)
+        loop = _tool_loop(messages)
+        for i in sorted({*loop, *([] if latest is None else [latest])}):
+            self._check_turn(messages[i].get("content"), i, in_tool_use=i in loop)
         previous: str | None = None
         for i, j, block in found:
             if self._check_block(body, request, (i, j), previous):
@@ -187,8 +206,9 @@ class ThinkingLedger:
             raise invalid(f"messages.{i}.content.{j}: {BOUND}")
         return True
 
-    def _check_latest(self, content: Any, index: int) -> None:
-        """ERR: the latest assistant message's thinking blocks come back exactly as emitted."""
+    def _check_turn(self, content: Any, index: int, in_tool_use: bool) -> None:
+        """ERR: the latest assistant message's thinking blocks come back exactly as emitted; TH: so do
+        those of every message of the tool-use loop in progress, where they may not be left out."""
         with self._lock:
             emitted = list(self._messages.get(_fingerprint(content), []))
             omitted = {_token(b) for b in as_blocks(content) if isinstance(b, dict) and b.get("type") in THINKING_TYPES
@@ -198,7 +218,6 @@ class ThinkingLedger:
         with_thinking = [shape for shape in emitted if any(isinstance(b, tuple) for b in shape)]
         if not with_thinking or sent in with_thinking:
             return
-        in_tool_use = any(isinstance(b, dict) and b.get("type") == "tool_use" for b in sent)
         if not thinking and not in_tool_use:
             return  # TH: "Allowed: outside tool use, omit prior turns' thinking"
         expected = with_thinking[0]
