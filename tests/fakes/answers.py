@@ -1,5 +1,6 @@
 """The message a validated request gets: the scripted turn, its thinking block and its usage.
 
+Source keys (ERR, TH, TT, PT, CW, PC, EF, WN) are the pages listed in models.py.
 Owns what the fake adds to a scripted answer so that it reads like the real API's:
   * a model that thinks for the request (`rules.Request.thinking`) opens the answer with a
     thinking block, unless the turn says "thinking": false or its raw content has its own;

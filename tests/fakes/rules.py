@@ -6,6 +6,7 @@ table of `models.py`: the model id, `max_tokens`, sampling parameters, `thinking
 text blocks, `cache_control`, tool_use / tool_result pairing and the context window. The
 thinking blocks of the history are checked by `thinking.py`, which remembers what was emitted.
 
+Source keys (ERR, TH, TT, PT, CW, PC, EF, WN) are the pages listed in models.py.
 A refused request raises `ApiError`; the server sends it as the API does:
 `{"type": "error", "error": {"type": ..., "message": ...}, "request_id": ...}` (api/errors,
 "Error shapes"). Where the docs quote a message it is used verbatim; the others are the

@@ -26,19 +26,13 @@ answers `{"input_tokens": N}`, the prompt's estimated size (`cache.py`); it play
 
 Fault turns
 -----------
-A script list may also hold fault entries (documented with the turns in `agent/script.py`):
-
-    {"http_error": 529, "retry_after": 0.01, "times": 2, "message": "optional"}
-    {"drop_connection": true, "times": 1}      close the socket without any response
-    {"cut_stream": true, "times": 1}           send the headers and part of the answer, then close
-    {"sse_error": "overloaded_error"}          200, message_start, then an SSE `error` event
-
-Rule: fault entries do not count as turns. Turn index N of a key (as `turn_index` computes
-it) is answered by the N-th *non-fault* entry of its list; the fault entries placed directly
-before that entry (after entry N-1) form its fault run. The requests for (key, N) play the
-run in order, each fault `times` times (default 1), and every later request for (key, N)
-gets the real answer. Faults after the last real entry are played for the turn past the
-end, which then reports the script exhausted. So
+A script list may also hold fault entries (`http_error`, `drop_connection`, `cut_stream`,
+`sse_error`; their shapes are documented with the turns in `agent/script.py`). Fault entries do
+not count as turns: turn index N of a key (as `turn_index` computes it) is answered by the N-th
+*non-fault* entry of its list, and the fault entries placed directly before that entry form its
+fault run. The requests for (key, N) play the run in order, each fault `times` times (default
+1); every later request for (key, N) gets the real answer. Faults after the last real entry are
+played for the turn past the end, which then reports the script exhausted. So
 
     [{"tool": "plan_edits", ...},                     # turn 0
      {"http_error": 529, "times": 2},                 # turn 1, 1st and 2nd request: 529

@@ -19,6 +19,7 @@ request:
     invalidates every later block. A block from another model is dropped without an error.
   * A signature the API did not issue: "Invalid `signature` in `thinking` block" (PT: "A
     tampered or undecryptable signature ... always returns a 400").
+Source keys (ERR, TH, TT, PT, CW, PC, EF, WN) are the pages listed in models.py.
 Signatures are base64 HMAC-SHA256 over (model, prefix, previous block, text) with a secret of
 the server's; the ledger maps each signature to what was emitted.
 """
