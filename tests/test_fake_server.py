@@ -19,7 +19,7 @@ except ImportError:  # tests/ imported as a package
 
 from diffcrew.agent.script import FORMAT, reply_for_turn
 
-MODEL = "claude-test"
+MODEL = "claude-sonnet-5-5"  # diffcrew's default: thinks by default, refuses a forced tool_choice
 
 
 def tool(name: str) -> dict:
@@ -56,7 +56,7 @@ def worker_prompt(path: str) -> str:
 
 def worker_body(path: str) -> dict:
     return dict(model=MODEL, max_tokens=1024, tools=[tool("submit_patch")],
-                tool_choice={"type": "tool", "name": "submit_patch"},
+                tool_choice={"type": "auto"},
                 messages=[{"role": "user", "content": worker_prompt(path)}])
 
 
@@ -114,7 +114,7 @@ def test_stream_helper_reconstructs_tool_input(server):
         texts = list(stream.text_stream)
         final = stream.get_final_message()
     assert "".join(texts) == "Let me look first." and len(texts) > 1
-    assert [b.type for b in final.content] == ["text", "tool_use"]
+    assert [b.type for b in final.content] == ["thinking", "text", "tool_use"]  # the model thinks first
     assert tool_block(final).input == {"path": "pkg/mod.py"}
 
 
@@ -124,11 +124,13 @@ def test_raw_stream_events(server):
     types = [e.type for e in events]
     assert types[0] == "message_start" and types[-2:] == ["message_delta", "message_stop"]
     assert events[0].message.content == [] and events[0].message.usage.input_tokens > 0
-    start = next(e for e in events if e.type == "content_block_start")
-    assert start.content_block.type == "tool_use" and start.content_block.input == {}
-    assert start.content_block.name == "plan_edits"
-    parts = [e.delta.partial_json for e in events if e.type == "content_block_delta"]
-    assert len(parts) > 1 and all(e.delta.type == "input_json_delta" for e in events if e.type == "content_block_delta")
+    starts = [e for e in events if e.type == "content_block_start"]
+    assert [s.content_block.type for s in starts] == ["thinking", "tool_use"]  # the model thinks first
+    start = starts[1]
+    assert start.content_block.input == {} and start.content_block.name == "plan_edits"
+    deltas = [e.delta for e in events if e.type == "content_block_delta" and e.index == start.index]
+    parts = [d.partial_json for d in deltas]
+    assert len(parts) > 1 and all(d.type == "input_json_delta" for d in deltas)
     assert json.loads("".join(parts)) == PLAN_INPUT
     assert events[-2].delta.stop_reason == "tool_use" and events[-2].usage.output_tokens > 0
 
@@ -153,7 +155,8 @@ def test_text_answers(server):
                 messages=[{"role": "user", "content": "x"}])
     server.set_script({"synthesizer": [{"text": "No tool today, " * 10}]})
     message = client(server).messages.create(**body)
-    assert [b.type for b in message.content] == ["text"] and message.content[0].text == "No tool today, " * 10
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    assert message.content[1].text == "No tool today, " * 10
     assert message.stop_reason == "end_turn"
     with client(server).messages.stream(**body) as stream:
         assert stream.get_final_text() == "No tool today, " * 10
@@ -198,7 +201,7 @@ def test_key_derivation_for_each_role(server):
     assert tool_block(c.messages.create(**worker_body("pkg/new.py"))).input == {"patch": PATCH_NEW}
     assert tool_block(c.messages.create(**worker_body("pkg/mod.py"))).input == {"patch": PATCH_MOD}
     summary = c.messages.create(model=MODEL, max_tokens=100, tools=[tool("write_summary")],
-                                tool_choice={"type": "tool", "name": "write_summary"},
+                                tool_choice={"type": "auto"},
                                 messages=[{"role": "user", "content": "File: is not read here\nwrite it"}])
     assert tool_block(summary).input == {"title": "Rename foo", "body": "Because."}
     assert [(r.key, r.turn, r.status) for r in server.requests] == [
@@ -342,7 +345,7 @@ def test_fault_runs_attach_to_the_next_real_turn():
                       {"role": "assistant", "content": "one"}, {"role": "user", "content": "more"})
     with FakeMessagesServer(script) as srv:
         c = client(srv)
-        assert c.messages.create(**orch_body()).content[0].text == "zero"
+        assert c.messages.create(**orch_body()).content[-1].text == "zero"
         with pytest.raises(anthropic.RateLimitError) as info:
             c.messages.create(**second)
         assert info.value.response.headers["retry-after"] == "0.01"
@@ -351,8 +354,8 @@ def test_fault_runs_attach_to_the_next_real_turn():
         with pytest.raises(anthropic.InternalServerError, match="boom") as info:
             c.messages.create(**second)
         assert info.value.body["error"]["type"] == "api_error"
-        assert c.messages.create(**second).content[0].text == "one"
-        assert c.messages.create(**second).content[0].text == "one"  # faults are spent
+        assert c.messages.create(**second).content[-1].text == "one"
+        assert c.messages.create(**second).content[-1].text == "one"  # faults are spent
         with pytest.raises(anthropic.OverloadedError):  # a trailing run plays for the turn past the end
             c.messages.create(**third)
         with pytest.raises(anthropic.BadRequestError, match="turn 3 was asked for"):
@@ -533,7 +536,7 @@ def test_stop_is_prompt_during_the_rest_of_a_stream():
 
 # -- prompt-cache simulation ---------------------------------------------------------------
 MARK = {"type": "ephemeral"}
-SYSTEM_TEXT = "You are a careful engineer. " * 40
+SYSTEM_TEXT = "You are a careful engineer. " * 80  # over the 512-token minimum of the model, with the tools
 USAGE_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
@@ -587,7 +590,7 @@ def test_cache_second_identical_request_reads_what_the_first_wrote():
     assert usage_of(start.message.usage) == usage_of(second.usage)
     assert first.usage.output_tokens == second.usage.output_tokens == 77  # scripted output kept
     assert [r.usage["cache_read_input_tokens"] for r in srv.requests] == [0, prefix]
-    assert srv.requests[1].usage == second.usage.model_dump(include=set(USAGE_FIELDS) | {"output_tokens"})
+    assert srv.requests[1].usage == second.usage.model_dump(include={*USAGE_FIELDS, "output_tokens", "output_tokens_details"})
     assert totals == {"requests": 2, "input_tokens": 2 * (total - prefix), "cache_creation_input_tokens": prefix,
                       "cache_read_input_tokens": prefix, "output_tokens": 154}
     assert len(entries) == 2  # the system prefix and the user-block prefix, available since the first answer
@@ -693,9 +696,10 @@ def test_cache_without_breakpoints_counts_the_whole_prompt_as_input():
 def test_cache_simulation_off_leaves_usage_as_scripted():
     scripted = {"input_tokens": 123, "output_tokens": 45, "cache_creation_input_tokens": 6,
                 "cache_read_input_tokens": 7}
-    script = {"worker:a.py": [{"tool": "submit_patch", "input": {"patch": "p"}, "usage": scripted}] * 2}
+    # "thinking": false: an answer without a thinking block, so the usage has no output_tokens_details
+    script = {"worker:a.py": [{"tool": "submit_patch", "input": {"patch": "p"}, "usage": scripted, "thinking": False}] * 2}
     body = cached_body("a.py")
-    with FakeMessagesServer(script) as srv:
+    with FakeMessagesServer(script, simulate_cache=False) as srv:
         assert not srv.simulate_cache
         c = client(srv)
         plain = [c.messages.create(**body) for _ in range(2)]

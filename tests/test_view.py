@@ -373,7 +373,8 @@ def test_verbose_shows_each_call_and_the_retries(tmp_path: Path, server) -> None
     callers = [line.split(":")[0].split(maxsplit=1)[1] for line in calls]
     assert callers[0] == "orchestrator" and callers[-1] == "synthesizer"
     assert sorted(callers[1:-1]) == ["worker pkg/a.py", "worker pkg/b.py"]
-    assert all(re.search(r": [\d,]+ in / [\d,]+ out tokens, \$\d+\.\d{4}, \d+\.\d s$", line) for line in calls)
+    assert all(re.search(r": [\d,]+ in( \([\d,]+ from cache\))? / [\d,]+ out tokens, \$\d+\.\d{4}, \d+\.\d s$", line)
+               for line in calls)
     (retry,) = [line for line in lines if line.startswith("  retry   ")]
     assert retry.startswith("  retry   worker pkg/a.py: the model service's rate limit was reached (HTTP 429)") and "(retry 1)" in retry
     assert "    check-said-42" in lines  # a failing check's output

@@ -8,28 +8,31 @@ Point the real `anthropic` SDK at it (`base_url=server.url`, or `server.env()` f
         ...
         assert [r.status for r in server.requests] == [200, 200]
 
-`POST /v1/messages` (any query string) is answered with `diffcrew.agent.script.answer`: a
-JSON message, or, when the body says `"stream": true`, the Server-Sent Events the real API
-sends (`message_start`, `ping`, per block `content_block_start` / deltas /
-`content_block_stop`, `message_delta`, `message_stop`) in a chunked response. A
-`ScriptError` (no answers for the key, answers exhausted, role or worker file not
-derivable) becomes HTTP 400 `invalid_request_error` carrying the error's message, which the
-SDK raises as `BadRequestError` without retrying.
+It is strict, always: a request the real API refuses is refused with the API's status and
+message (`rules.py`, per model from `models.py`; an unknown model id is a 404), a history whose
+thinking blocks were dropped, edited or reordered as the API forbids is refused (`thinking.py`),
+and a model that thinks by default opens every answer with a signed thinking block
+(`answers.py`). Errors have the API's shape, `{"type": "error", "error": {"type", "message"},
+"request_id"}`, and every response a `request-id` header.
+
+`POST /v1/messages` (any query string) is answered from the script (`diffcrew.agent.script`):
+a JSON message, or, when the body says `"stream": true`, the Server-Sent Events the real API
+sends (`sse.py`) in a chunked response. A `ScriptError` (no answers for the key, answers
+exhausted, role or worker file not derivable) becomes HTTP 400 `invalid_request_error`
+carrying "fake server: " and the error's message, which the SDK raises as `BadRequestError`
+without retrying. `POST /v1/messages/count_tokens` gets the same validation (the docs: forced
+tool_choice and the thinking prefix check are refused there too; it has no `max_tokens`) and
+answers `{"input_tokens": N}`, the prompt's estimated size (`cache.py`); it plays no faults.
 
 Fault turns
 -----------
-A script list may also hold fault entries:
-
-    {"http_error": 529, "retry_after": 0.01, "times": 2, "message": "optional"}
-    {"drop_connection": true, "times": 1}      close the socket without any response
-    {"cut_stream": true, "times": 1}           send the headers and part of the answer, then close
-
-Rule: fault entries do not count as turns. Turn index N of a key (as `turn_index` computes
-it) is answered by the N-th *non-fault* entry of its list; the fault entries placed directly
-before that entry (after entry N-1) form its fault run. The requests for (key, N) play the
-run in order, each fault `times` times (default 1), and every later request for (key, N)
-gets the real answer. Faults after the last real entry are played for the turn past the
-end, which then reports the script exhausted. So
+A script list may also hold fault entries (`http_error`, `drop_connection`, `cut_stream`,
+`sse_error`; their shapes are documented with the turns in `agent/script.py`). Fault entries do
+not count as turns: turn index N of a key (as `turn_index` computes it) is answered by the N-th
+*non-fault* entry of its list, and the fault entries placed directly before that entry form its
+fault run. The requests for (key, N) play the run in order, each fault `times` times (default
+1); every later request for (key, N) gets the real answer. Faults after the last real entry are
+played for the turn past the end, which then reports the script exhausted. So
 
     [{"tool": "plan_edits", ...},                     # turn 0
      {"http_error": 529, "times": 2},                 # turn 1, 1st and 2nd request: 529
@@ -37,13 +40,16 @@ end, which then reports the script exhausted. So
      {"tool": "plan_edits", ...}]                     # turn 1, 4th request on: the answer
 
 Fault playback counts requests per (key, turn index), counted on arrival; requests turned
-away by `max_concurrent` do not count. `set_script` restarts the counts. `cut_stream`
-needs the real answer for that turn (it sends part of it); when there is none the request
-gets the 400 instead.
+away by `max_concurrent` do not count. `set_script` restarts the counts. An `http_error` or a
+dropped connection comes before the request is validated; `cut_stream` and `sse_error` need
+the real answer for that turn (they send part of it), so an invalid request, or one the script
+has no answer for, gets the 400 instead. A request that is not streamed gets an `sse_error` as
+the HTTP status of its error type (overloaded_error 529, api_error 500, ...).
 
 Recording: every request to the server is appended to `requests` on arrival (status 0
 until answered; it stays 0 for a dropped connection). Header names are lower-cased.
-`peak_in_flight` counts the requests admitted at once (those turned away by
+`endpoint` says "messages" or "count_tokens"; `error` holds the message of an error answer.
+`peak_in_flight` counts the messages requests admitted at once (those turned away by
 `max_concurrent` with 429 are recorded but never in flight, so the peak never exceeds it).
 `usage` on a record is the usage the server reported for it (empty unless a message was sent).
 
@@ -57,72 +63,34 @@ requests (and every request when `ttft` is None) keep the single delay. A reques
 flight until its last byte is written; `stop()` wakes both waits (a stream stopped between
 them is closed mid-way).
 
-Prompt-cache simulation (`simulate_cache=True`)
------------------------------------------------
-The prompt is the sequence of blocks tools, system, messages (a string system prompt or
-message content counts as one text block); a block carrying `cache_control` is a breakpoint,
-and a prefix is every block from the start up to and including one. A prefix is identified
-by a hash of its canonical JSON (`cache_control` values left out; model, max_tokens,
-tool_choice, stream and other parameters are not part of it) and measured in estimated
-tokens: ceil(len(json.dumps(block, sort_keys=True)) / 4), summed.
-
-  * On arrival, the cache hit is the longest prefix that is available and ends at a
-    breakpoint of the request or at most `cache_lookback` (default 20, as the real API's
-    lookback) blocks before one; `cache_lookback = 0` only matches the breakpoints themselves.
-  * read = the hit's size; creation = (size of the request's longest breakpoint prefix) - read;
-    input_tokens = (size of the whole prompt) - read - creation. These replace the scripted
-    usage's input side in the JSON answer, in `message_start` and in `message_delta` (which
-    then carries the cumulative input-side counts, as the current API does); the scripted
-    `output_tokens` is kept.
-  * When a request's response begins (just before its 200 headers are written), all of its
-    breakpoint prefixes become available (`cache_entries`: hash -> time.monotonic()).
-    Requests already in flight do not see them: two identical requests sent together both
-    write. A request answered with an error or dropped writes nothing.
-
-Token counting
---------------
-`POST /v1/messages/count_tokens` answers `{"input_tokens": N}` at once (no latency, no faults,
-no rate limit), N being no less than the input side the server would bill for that body: the
-simulated prompt's size, or the scripted usage's estimate of the messages. Each body is appended
-to `token_counts` (not to `requests`). `count_tokens_status` set to an HTTP status makes it
-answer that error instead, as an older server (404) or a refusal (400) would.
-
-Not modelled: the 5-minute / 1-hour TTL (entries never expire within a server's life), the
-minimum cacheable length (1024+ tokens), the limit of 4 breakpoints, per-model or
-per-organisation caches, the `cache_creation` TTL breakdown, cache_control on blocks nested
-inside tool_result content, and the real tokenizer. `cache_totals()` sums the usage over the
-answered requests, for benchmarks.
+Prompt caching is simulated as described in `cache.py` (`simulate_cache`, on by default;
+`cache_lookback`; the model's minimum cacheable length); `cache_totals()` sums the usage over
+the answered requests, for benchmarks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
-import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
+from typing import Any, Callable
 
-from diffcrew.agent.script import (FORMAT, ScriptError, answer, estimate_tokens, is_fault, key_for_request, load_script,
-                                   turn_index)
+from diffcrew.agent.script import FORMAT, ScriptError, is_fault, key_for_request, load_script, turn_index
 
-__all__ = ["CachePlan", "FakeMessagesServer", "RecordedRequest", "is_fault"]
+from .answers import build_answer, public
+from .cache import INPUT_SIDE, CachePlan, CacheUse, prompt_tokens
+from .models import rules_for
+from .rules import ApiError, Request, validate
+from .sse import sse_events
+from .thinking import ThinkingLedger
+from .wire import STATUS_OF, Handler, HTTPServer, error_type
 
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-               500: "api_error", 529: "overloaded_error"}
+__all__ = ["CachePlan", "FakeMessagesServer", "RecordedRequest", "is_fault", "sse_events"]
+
 Turns = dict[str, list[dict[str, Any]]]
-INPUT_SIDE = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-
-
-def _error_type(status: int) -> str:
-    return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
 @dataclass
@@ -133,238 +101,13 @@ class RecordedRequest:
     headers: dict[str, str]
     stream: bool
     status: int = 0
+    endpoint: str = "messages"
+    error: str = ""  # the message of the error answer, if one was sent
     fault: dict | None = field(default=None, repr=False)  # the fault entry played, if any
     arrived: float = field(default_factory=time.monotonic)  # time.monotonic() on arrival (for benchmarks)
     ratelimit: dict[str, str] = field(default_factory=dict, repr=False)  # anthropic-ratelimit-* sent back
-    usage: dict[str, int] = field(default_factory=dict, repr=False)  # the usage reported, once a message is sent
-    cache: "CacheUse | None" = field(default=None, repr=False)  # simulate_cache: looked up on arrival
-
-
-# -- prompt-cache simulation ---------------------------------------------------------------
-def _tokens(text: str) -> int:
-    """Estimated tokens of a canonical JSON text: about four characters a token, rounded up."""
-    return -(-len(text) // 4)
-
-
-def _blocks(content: Any) -> list[Any]:
-    """System or message content as a list of blocks (a string is one text block)."""
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    return content if isinstance(content, list) else []
-
-
-def _prompt_blocks(body: dict[str, Any]) -> list[tuple[list[Any], Any]]:
-    """(where, block) for every block of the prompt in cache order: tools, system, messages."""
-    tools = body.get("tools")
-    messages = body.get("messages")
-    found: list[tuple[list[Any], Any]] = [(["tools"], t) for t in (tools if isinstance(tools, list) else [])]
-    found += [(["system"], b) for b in _blocks(body.get("system"))]
-    for n, message in enumerate(messages if isinstance(messages, list) else []):
-        if not isinstance(message, dict):
-            found.append((["messages", n], message))
-            continue
-        found += [(["messages", n, message.get("role")], b) for b in _blocks(message.get("content"))]
-    return found
-
-
-@dataclass(frozen=True)
-class CacheUse:
-    """What one request reads and writes: its input-side usage and the prefixes it makes available."""
-    usage: dict[str, int]
-    writes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CachePlan:
-    """A request's prompt seen by the cache: per block, the hash and size of the prefix ending there."""
-    digests: tuple[str, ...]
-    sizes: tuple[int, ...]  # cumulative estimated tokens
-    marks: tuple[int, ...]  # indexes of the blocks carrying cache_control
-
-    @classmethod
-    def of(cls, body: dict[str, Any]) -> "CachePlan":
-        running = hashlib.sha256()
-        digests: list[str] = []
-        sizes: list[int] = []
-        marks: list[int] = []
-        total = 0
-        for index, (where, block) in enumerate(_prompt_blocks(body)):
-            if isinstance(block, dict) and "cache_control" in block:
-                marks.append(index)
-                block = {k: v for k, v in block.items() if k != "cache_control"}
-            text = json.dumps(block, sort_keys=True)
-            total += _tokens(text)
-            running.update(json.dumps(where).encode() + b"\t" + text.encode() + b"\n")
-            digests.append(running.copy().hexdigest())
-            sizes.append(total)
-        return cls(tuple(digests), tuple(sizes), tuple(marks))
-
-    @property
-    def total(self) -> int:
-        return self.sizes[-1] if self.sizes else 0
-
-    def hit(self, available: Mapping[str, float], lookback: int) -> int:
-        """Tokens of the longest available prefix ending at, or up to `lookback` blocks before, a breakpoint."""
-        best = 0
-        for mark in self.marks:
-            for index in range(mark, max(-1, mark - lookback - 1), -1):
-                if self.digests[index] in available:
-                    best = max(best, self.sizes[index])
-                    break
-        return best
-
-    def lookup(self, available: Mapping[str, float], lookback: int) -> CacheUse:
-        read = self.hit(available, lookback)
-        longest = max((self.sizes[m] for m in self.marks), default=0)
-        creation = max(0, longest - read)
-        usage = {"input_tokens": self.total - read - creation,
-                 "cache_creation_input_tokens": creation, "cache_read_input_tokens": read}
-        return CacheUse(usage, tuple(self.digests[m] for m in self.marks))
-
-
-def _split(text: str, pieces: int) -> list[str]:
-    """`text` in up to `pieces` consecutive non-empty chunks (one empty chunk for "")."""
-    if not text:
-        return [""]
-    size = -(-len(text) // pieces)
-    return [text[i:i + size] for i in range(0, len(text), size)]
-
-
-def sse_events(message: dict[str, Any], cumulative_usage: bool = False) -> list[tuple[str, dict[str, Any]]]:
-    """The stream of (event type, data) the Messages API sends for a complete `message`.
-    `cumulative_usage`: `message_delta` carries the input-side usage too, not only output_tokens."""
-    usage = message.get("usage") or {}
-    delta_usage = {"output_tokens": usage.get("output_tokens", 0)}
-    if cumulative_usage:
-        delta_usage = {**{k: usage[k] for k in INPUT_SIDE if k in usage}, **delta_usage}
-    start = dict(message, content=[], stop_reason=None, stop_sequence=None,
-                 usage=dict(usage, output_tokens=min(1, usage.get("output_tokens", 1))))
-    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start}),
-                                                ("ping", {"type": "ping"})]
-    for index, block in enumerate(message.get("content") or []):
-        kind = block.get("type")
-        if kind == "text":
-            first, deltas = dict(block, text=""), [{"type": "text_delta", "text": t} for t in _split(block["text"], 3)]
-        elif kind in ("tool_use", "server_tool_use"):
-            raw = json.dumps(block.get("input", {}), ensure_ascii=False) if block.get("input") else ""
-            first = dict(block, input={})
-            deltas = [{"type": "input_json_delta", "partial_json": p} for p in _split(raw, 4)]
-        elif kind == "thinking":
-            first = dict(block, thinking="", signature="")
-            deltas = [{"type": "thinking_delta", "thinking": t} for t in _split(block.get("thinking", ""), 3)]
-            deltas.append({"type": "signature_delta", "signature": block.get("signature", "")})
-        else:
-            first, deltas = block, []
-        events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": first}))
-        events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
-                   for d in deltas]
-        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-    events.append(("message_delta", {"type": "message_delta",
-                                     "delta": {"stop_reason": message.get("stop_reason"),
-                                               "stop_sequence": message.get("stop_sequence")},
-                                     "usage": delta_usage}))
-    events.append(("message_stop", {"type": "message_stop"}))
-    return events
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "_HTTPServer"
-    timeout = 60  # an idle keep-alive connection ends after this; stop() closes them at once
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.fake._track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.fake._track(self.connection, False)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def do_GET(self) -> None:
-        self._drain()
-        self._send_error(404, f"fake server: no route {self.command} {self.path}")
-
-    def do_POST(self) -> None:
-        body_bytes = self._drain()
-        if urlsplit(self.path).path.rstrip("/") == "/v1/messages/count_tokens":
-            self.server.fake._count_tokens(self, body_bytes)
-            return
-        if urlsplit(self.path).path.rstrip("/") != "/v1/messages":
-            self._send_error(404, f"fake server: no route {self.command} {self.path}")
-            return
-        self.server.fake._handle(self, body_bytes)
-
-    def _drain(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    # -- writing -------------------------------------------------------------------------
-    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def _send_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        self._send_json(status, {"type": "error", "error": {"type": _error_type(status), "message": message}},
-                        headers)
-
-    def _send_stream(self, message: dict[str, Any], cut: bool = False, headers: dict[str, str] | None = None,
-                     pause: Callable[[], bool] | None = None, cumulative_usage: bool = False) -> None:
-        """Headers, `message_start` and `ping`; then `pause()` (False: give up, closing the
-        connection); then the other events (only the next two when `cut`, then close)."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        events = sse_events(message, cumulative_usage)
-        if cut:  # message_start, ping, the first block's start and its first delta
-            events = events[:4]
-        self._write_events(events[:2])
-        if pause is not None and not pause():
-            self._hang_up()
-            return
-        self._write_events(events[2:])
-        if cut:
-            self._hang_up()
-            return
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _write_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        for kind, data in events:
-            chunk = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.flush()
-
-    def _hang_up(self) -> None:
-        """Close the connection at once, whatever was promised."""
-        self.close_connection = True
-        self.connection.shutdown(socket.SHUT_RDWR)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    fake: "FakeMessagesServer"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up is no news
-            super().handle_error(request, client_address)
+    usage: dict[str, Any] = field(default_factory=dict, repr=False)  # the usage reported, once a message is sent
+    cache: CacheUse | None = field(default=None, repr=False)  # simulate_cache: looked up on arrival
 
 
 class FakeMessagesServer:
@@ -375,12 +118,13 @@ class FakeMessagesServer:
 
     def __init__(self, script: Turns | str | None = None, *, latency: float | Callable[[], float] = 0.0,
                  max_concurrent: int | None = None, requests_per_window: tuple[int, float] | None = None,
-                 ttft: float | None = None, simulate_cache: bool = False) -> None:
+                 ttft: float | None = None, simulate_cache: bool = True) -> None:
         """`max_concurrent`: at most that many requests in flight, 429 beyond. `requests_per_window`
         (k, seconds): at most k requests per fixed window, 429 beyond, and every answer carries the
         `anthropic-ratelimit-requests-*` headers (limit, remaining, reset in RFC 3339).
         `ttft`: a stream's first events come after this many seconds, the rest after the latency.
-        `simulate_cache`: report simulated prompt caching in the usage (see the module docstring)."""
+        `simulate_cache`: report simulated prompt caching in the usage (see cache.py); off, the
+        usage's input side is the whole prompt as input_tokens, or as scripted."""
         self.latency = latency
         self.ttft = ttft
         self.simulate_cache = simulate_cache
@@ -392,13 +136,14 @@ class FakeMessagesServer:
         self.url = ""
         self.requests: list[RecordedRequest] = []
         self.token_counts: list[dict[str, Any]] = []  # the bodies sent to /v1/messages/count_tokens
-        self.count_tokens_status: int | None = None
+        self.count_tokens_status: int | None = None  # set: token counting answers this HTTP error
         self.peak_in_flight = 0
         self.in_flight = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: HTTPServer | None = None
+        self.ledger = ThinkingLedger()  # the thinking blocks emitted, checked when they come back
         self._thread: threading.Thread | None = None
         self.set_script(script)
 
@@ -450,7 +195,7 @@ class FakeMessagesServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        httpd = HTTPServer(("127.0.0.1", 0), Handler)
         httpd.fake = self
         self._httpd = httpd
         self.url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -499,50 +244,33 @@ class FakeMessagesServer:
             (self._connections.add if add else self._connections.discard)(conn)
 
     # -- one request ---------------------------------------------------------------------
-    def _handle(self, handler: _Handler, raw: bytes) -> None:
+    def _handle(self, handler: Handler, raw: bytes, endpoint: str) -> None:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         try:
             body = json.loads(raw or b"null")
             if not isinstance(body, dict):
                 raise ValueError("the request body must be a JSON object")
         except ValueError as exc:
-            record = RecordedRequest(None, 0, {}, headers, False)
+            record = RecordedRequest(None, 0, {}, headers, False, endpoint=endpoint)
             self._append(record)
-            record.status = 400
-            handler._send_error(400, f"fake server: bad request body: {exc}")
+            self._send_error(handler, record, ApiError(400, "invalid_request_error",
+                                                       f"fake server: bad request body: {exc}"))
             return
-        key: str | None
         try:
-            key = key_for_request(body)
+            key: str | None = key_for_request(body)
         except ScriptError:
             key = None
         try:
             index = turn_index(body)
-        except Exception:  # a malformed messages list; answer() reports it below
+        except Exception:  # a malformed messages list; validation reports it below
             index = 0
-        record = RecordedRequest(key, index, body, headers, bool(body.get("stream")))
-        plan = CachePlan.of(body) if self.simulate_cache else None
-        with self._lock:
-            self.requests.append(record)
-            quota_wait = self._take_quota(record)
-            if self.max_concurrent is not None and self.in_flight >= self.max_concurrent:
-                admitted = False
-            else:
-                admitted = quota_wait is None
-            if admitted:
-                self.in_flight += 1
-                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-                record.fault = self._fault_for(key, index) if key is not None else None
-                if plan is not None:
-                    record.cache = plan.lookup(self.cache_entries, self.cache_lookback)
-        if not admitted:
-            record.status = 429
-            if quota_wait is not None:
-                handler._send_error(429, "fake server: request rate limit reached",
-                                    {**record.ratelimit, "retry-after": f"{quota_wait:.3f}"})
-                return
-            handler._send_error(429, f"fake server: {self.max_concurrent} request(s) already in flight",
-                                {"retry-after": f"{self.retry_after:g}"})
+        record = RecordedRequest(key, index, body, headers, bool(body.get("stream")), endpoint=endpoint)
+        if endpoint == "count_tokens":  # recorded apart: `requests` holds the Messages calls alone
+            with self._lock:
+                self.token_counts.append(body)
+            self._count_tokens(handler, record)
+            return
+        if not self._admit(handler, record):
             return
         try:
             first, rest = self._delays(record)
@@ -555,19 +283,32 @@ class FakeMessagesServer:
             with self._lock:
                 self.in_flight -= 1
 
-    def _count_tokens(self, handler: _Handler, raw: bytes) -> None:
-        try:
-            body = json.loads(raw or b"null")
-            tokens = max(CachePlan.of(body).total, estimate_tokens(body.get("messages", [])))
-        except (ValueError, AttributeError, TypeError) as exc:
-            handler._send_error(400, f"fake server: bad count_tokens body: {exc}")
-            return
+    def _admit(self, handler: Handler, record: RecordedRequest) -> bool:
+        """Record the request; count it in flight, or turn it away with 429 (concurrency, quota)."""
+        model = rules_for(record.body.get("model") or "")
+        plan = CachePlan.of(record.body) if self.simulate_cache else None
         with self._lock:
-            self.token_counts.append(body)
-        if self.count_tokens_status is not None:
-            handler._send_error(self.count_tokens_status, "fake server: token counting refused")
-            return
-        handler._send_json(200, {"input_tokens": tokens})
+            self.requests.append(record)
+            quota_wait = self._take_quota(record)
+            admitted = quota_wait is None and not (self.max_concurrent is not None
+                                                   and self.in_flight >= self.max_concurrent)
+            if admitted:
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                record.fault = self._fault_for(record.key, record.turn) if record.key is not None else None
+                if plan is not None:
+                    record.cache = plan.lookup(self.cache_entries, self.cache_lookback,
+                                               model.cache_minimum if model else 0)
+        if admitted:
+            return True
+        if quota_wait is not None:
+            self._send_error(handler, record, ApiError(429, "rate_limit_error", "fake server: request rate limit reached"),
+                             {**record.ratelimit, "retry-after": f"{quota_wait:.3f}"})
+        else:
+            self._send_error(handler, record, ApiError(429, "rate_limit_error", f"fake server: {self.max_concurrent} "
+                                                       "request(s) already in flight"),
+                             {"retry-after": f"{self.retry_after:g}"})
+        return False
 
     def _delays(self, record: RecordedRequest) -> tuple[float, float]:
         """(seconds before the response begins, seconds more before a stream's remaining events)."""
@@ -601,6 +342,30 @@ class FakeMessagesServer:
         with self._lock:
             self.requests.append(record)
 
+    def _send_error(self, handler: Handler, record: RecordedRequest, error: ApiError,
+                    headers: dict[str, str] | None = None) -> None:
+        record.status, record.error = error.status, error.message
+        handler.send_error_body(error.status, error.message, headers, error.error_type)
+
+    def _validated(self, record: RecordedRequest) -> Request:
+        """The request checked against the API's rules and the thinking blocks this server emitted."""
+        request = validate(record.body, record.endpoint)
+        self.ledger.check(record.body, request)
+        return request
+
+    def _count_tokens(self, handler: Handler, record: RecordedRequest) -> None:
+        try:
+            self._validated(record)
+        except ApiError as exc:
+            self._send_error(handler, record, exc)
+            return
+        if self.count_tokens_status is not None:  # an older server (404), or one that refuses counting
+            self._send_error(handler, record, ApiError(self.count_tokens_status, error_type(self.count_tokens_status),
+                                                       "fake server: token counting refused"))
+            return
+        record.status = 200
+        handler.send_json(200, {"input_tokens": prompt_tokens(record.body)})
+
     def _begin_answer(self, record: RecordedRequest, message: dict[str, Any]) -> None:
         """The response with `message` begins: apply and record its usage, make its prefixes available."""
         record.status = 200
@@ -613,46 +378,45 @@ class FakeMessagesServer:
                 for digest in record.cache.writes:
                     self.cache_entries.setdefault(digest, now)
 
-    def _respond(self, handler: _Handler, record: RecordedRequest, rest: float = 0.0) -> None:
+    def _respond(self, handler: Handler, record: RecordedRequest, rest: float = 0.0) -> None:
         """Answer after the first delay; `rest`: the wait between a stream's first and other events."""
         fault = record.fault or {}
         if "http_error" in fault:
             status = int(fault["http_error"])
             extra = {"retry-after": f"{float(fault['retry_after']):g}"} if "retry_after" in fault else {}
-            record.status = status
-            handler._send_error(status, fault.get("message") or f"fake server: scripted {status} for "
-                                f"{record.key!r} turn {record.turn}", {**record.ratelimit, **extra})
+            message = fault.get("message") or f"fake server: scripted {status} for {record.key!r} turn {record.turn}"
+            self._send_error(handler, record, ApiError(status, error_type(status), message),
+                             {**record.ratelimit, **extra})
             return
         if fault.get("drop_connection"):
-            handler._hang_up()
+            handler.hang_up()
             return
         try:
+            request = self._validated(record)
             with self._lock:
                 answers = self._answers
-            message = answer(answers, record.body)
-        except ScriptError as exc:
-            record.status = 400
-            handler._send_error(400, f"fake server: {exc}")
+            message = build_answer(answers, record.body, request, self.ledger)
+        except ApiError as exc:
+            self._send_error(handler, record, exc)
             return
-        except Exception as exc:  # a malformed body the script helpers could not read
-            record.status = 400
-            handler._send_error(400, f"fake server: cannot read the request: {exc!r}")
+        except ScriptError as exc:
+            self._send_error(handler, record, ApiError(400, "invalid_request_error", f"fake server: {exc}"))
+            return
+        if "sse_error" in fault and not record.stream:
+            kind = str(fault["sse_error"])
+            self._send_error(handler, record, ApiError(STATUS_OF.get(kind, 500), kind, fault.get("message") or kind))
             return
         self._begin_answer(record, message)
-        if record.stream or fault.get("cut_stream"):
-            if record.stream:
-                def pause() -> bool:  # False when the server stops meanwhile
-                    return not (rest > 0 and self._stopping.wait(rest))
-                handler._send_stream(message, cut=bool(fault.get("cut_stream")), headers=record.ratelimit,
-                                     pause=pause, cumulative_usage=self.simulate_cache)
-            else:  # a cut non-streaming answer: headers promise the whole body, half arrives
-                data = json.dumps(message).encode()
-                handler.send_response(200)
-                handler.send_header("Content-Type", "application/json")
-                handler.send_header("Content-Length", str(len(data)))
-                handler.end_headers()
-                handler.wfile.write(data[: len(data) // 2])
-                handler.wfile.flush()
-                handler._hang_up()
-            return
-        handler._send_json(200, message, record.ratelimit)
+        self._send_answer(handler, record, message, fault, rest)
+
+    def _send_answer(self, handler: Handler, record: RecordedRequest, message: dict[str, Any],
+                     fault: dict[str, Any], rest: float) -> None:
+        if record.stream:
+            def pause() -> bool:  # False when the server stops meanwhile
+                return not (rest > 0 and self._stopping.wait(rest))
+            handler.send_stream(message, fault, headers=record.ratelimit, pause=pause,
+                                cumulative_usage=self.simulate_cache)
+        elif fault.get("cut_stream"):  # a cut non-streaming answer: headers promise the whole body, half arrives
+            handler.send_cut_json(public(message))
+        else:
+            handler.send_json(200, public(message), record.ratelimit)
