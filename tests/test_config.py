@@ -73,3 +73,29 @@ def test_bad_config_is_a_one_line_usage_error(tmp_path: Path, server) -> None:
         result = run_cli(["run", "--repo", str(repo), "--yes", "x"], server)
         assert result.exit_code == 2 and needle in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not server.requests
+
+
+def efforts(server) -> dict[str, set]:
+    found: dict[str, set] = {}
+    for r in server.requests:
+        found.setdefault(r.key.split(":")[0], set()).add((r.body.get("output_config") or {}).get("effort"))
+    return found
+
+
+def test_effort_per_role_from_the_config_and_for_every_role_from_the_command_line(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": 'plan_effort = "max"\nworker_effort = "low"\n'})
+    server.set_script(script())
+    result = run_cli(["run", "--repo", str(repo), "--yes", "double"], server)
+    assert result.exit_code == 0, result.output
+    assert efforts(server) == {"orchestrator": {"max"}, "worker": {"low"}, "synthesizer": {"low"}}
+    server.requests.clear()
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--effort", "medium", "double"], server)
+    assert result.exit_code == 0, result.output
+    assert efforts(server) == {"orchestrator": {"medium"}, "worker": {"medium"}, "synthesizer": {"medium"}}
+
+
+def test_an_unknown_effort_is_refused_with_the_levels(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": 'worker_effort = "extreme"\n'})
+    result = run_cli(["config", "--repo", str(repo)])
+    assert result.exit_code == 2
+    assert "worker_effort must be one of low, medium, high, xhigh, max, not 'extreme'" in result.stderr
