@@ -7,9 +7,12 @@ The real CLI runs against the loopback fake server, which answers the free token
 endpoint too. In order:
 
   uncapped   one run without a cap: its `--json` report's cost_usd is C
+  least      one run without a cap and with --max-workers 1: N, the least the run can cost (the
+             workers then each read the shared prompt that the one before wrote to the cache,
+             where concurrent workers each pay to write it: C can be several times N)
   3 x C      --cap-repeat runs with --max-cost 3C: every one must finish (exit 0)
-  below      one run per cap of 0.25, 0.5, 0.75 and 0.9 x C: each must exit 3 with a report
-             cost <= its cap and no branch
+  below      one run per cap of 0.25, 0.5, 0.75 and 0.9 x N, below what the run needs however it
+             is scheduled: each must exit 3 with a report cost <= its cap and no branch
   no count   one run at 3C with the token-counting endpoint refused (404, as an older server):
              the input is then bounded by its size in bytes; informative, not a criterion
 
@@ -67,8 +70,8 @@ def capped(repo: Path, server: FakeMessagesServer, workers: int, branch: str, sh
     return Capped(share, cap, run, len(server.token_counts))
 
 
-def measure(n: int, latency: float, workers: int, repeat: int) -> tuple[Run, list[Capped], list[Capped], Capped]:
-    """(the uncapped run, the runs at 3C, the runs below the needs, the run at 3C without counting)."""
+def measure(n: int, latency: float, workers: int, repeat: int) -> tuple[Run, float, list[Capped], list[Capped], Capped]:
+    """(the uncapped run, N, the runs at 3C, the runs below the needs, the run at 3C without counting)."""
     with tempfile.TemporaryDirectory(prefix="diffcrew-costcap-") as tmp, \
             FakeMessagesServer(latency=latency) as server:
         repo = Path(tmp) / "repo"
@@ -78,21 +81,26 @@ def measure(n: int, latency: float, workers: int, repeat: int) -> tuple[Run, lis
         if uncapped.code != 0 or uncapped.report is None:
             raise SystemExit(f"the uncapped run failed (exit {uncapped.code}): {uncapped.stderr}")
         cost = float(uncapped.report["cost_usd"])
+        least = timed_run(repo, server, 1, "bench/least")
+        needs = float((least.report or {}).get("cost_usd") or 0.0)
         above = [capped(repo, server, workers, f"bench/above-{i}", ABOVE, cost) for i in range(repeat)]
-        below = [capped(repo, server, workers, f"bench/below-{share}", share, cost) for share in BELOW]
+        below = [capped(repo, server, workers, f"bench/below-{share}", share, needs) for share in BELOW]
         server.count_tokens_status = 404
         blind = capped(repo, server, workers, "bench/no-count", ABOVE, cost)
-    return uncapped, above, below, blind
+    return uncapped, needs, above, below, blind
 
 
 def main(args: argparse.Namespace) -> None:
     n = args.files[0]
-    uncapped, above, below, blind = measure(n, args.latency, args.max_workers, args.cap_repeat)
+    uncapped, needs, above, below, blind = measure(n, args.latency, args.max_workers, args.cap_repeat)
     cost = float((uncapped.report or {})["cost_usd"])
     print(f"# --max-cost on the fan-out bench: files={n} latency={args.latency:g}s max_workers={args.max_workers}")
     print(f"uncapped: cost C = ${cost:.4f}, wall {uncapped.wall:.2f} s, peak in-flight {uncapped.peak}")
-    for run in [*above, *below]:
+    print(f"least (--max-workers 1, uncapped): N = ${needs:.4f} ({needs / cost:.2f} x C)")
+    for run in above:
         print("  " + run.line())
+    for run in below:
+        print("  " + run.line().replace(" x C ", " x N "))
     print("  without token counting (404): " + blind.line())
     finished = [r for r in above if r.run.code == 0]
     capped_runs = [*above, *below, blind]
@@ -103,7 +111,7 @@ def main(args: argparse.Namespace) -> None:
     rows = [(f"a cap of 3 x C always finishes ({len(above)} runs)",
              f"{len(finished)} of {len(above)} exit 0; walls median {median([r.run.wall for r in above]):.2f} s "
              f"vs {uncapped.wall:.2f} s uncapped", len(finished) == len(above)),
-            (f"a cap below the needs ({', '.join(f'{s:g}' for s in BELOW)} x C) exits 3, no branch",
+            (f"a cap below the needs ({', '.join(f'{s:g}' for s in BELOW)} x N) exits 3, no branch",
              f"{len(refused)} of {len(below)}", len(refused) == len(below)),
             ("the cap is never exceeded (every capped run)", f"highest cost / cap = {worst:.2f}", worst <= 1.0)]
     width = max(len(name) for name, _, _ in rows)

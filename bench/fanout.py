@@ -164,6 +164,7 @@ def spawn(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, str, in
 def timed_run(repo: Path, server: FakeMessagesServer, max_workers: int, branch: str, *flags: str) -> Run:
     server.requests.clear()
     server.peak_in_flight = 0
+    server.cache_entries.clear()  # each run starts cold: the prompts of the run before must not be read
     env = {**os.environ, **server.env()}
     wall, code, stdout, stderr, rss, started = spawn(
         ["diffcrew", "run", "--repo", str(repo), "--yes", "--json", "--branch", branch,
