@@ -195,7 +195,9 @@ class AnthropicClient:
                 message = await raw.parse()
         except self._model_errors as exc:
             raise self._failure(exc) from exc
-        return ModelReply(wire_blocks(message.content), message.stop_reason or "end_turn", _usage_of(message.usage),
+        if message.stop_reason is None:  # the stream closed cleanly before message_delta: a cut answer
+            raise TransientModelError("the answer stream ended before the model finished (no stop reason)")
+        return ModelReply(wire_blocks(message.content), message.stop_reason, _usage_of(message.usage),
                           ratelimit_headers(headers), refusal_of(message))
 
     async def count_tokens(self, request: ModelRequest) -> int:
@@ -256,6 +258,42 @@ class ScriptedClient:
         return None
 
 
+class SentForms:
+    """Each block of a conversation as it was first sent, redacted: later requests send it the same.
+
+    A conversation is append-only: the current models bind their thinking to every earlier block,
+    so a block must not change between requests. The redactor learns secrets as the run goes, and
+    redacting the history again would rewrite an earlier block once a secret in it became known
+    later (it has gone out already; rewriting it only makes the next request a 400). Blocks are
+    keyed by their content without `cache_control`, whose mark moves from turn to turn.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._forms: dict[str, Any] = {}
+
+    def message(self, message: dict[str, Any]) -> dict[str, Any]:
+        content = message.get("content")
+        if isinstance(content, str):
+            return {**message, "content": self._form(content)}
+        return {**message, "content": self.blocks(content) if isinstance(content, list) else content}
+
+    def blocks(self, blocks: list[Any]) -> list[Any]:
+        return [self._block(b) for b in blocks]
+
+    def _block(self, block: Any) -> Any:
+        if not isinstance(block, dict) or "cache_control" not in block:
+            return self._form(block)
+        bare = {k: v for k, v in block.items() if k != "cache_control"}
+        return {**self._form(bare), "cache_control": block["cache_control"]}
+
+    def _form(self, value: Any) -> Any:
+        key = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        if key not in self._forms:
+            self._forms[key] = self._redactor.redact_value(value)
+        return self._forms[key]
+
+
 class TrackedClient:
     """Wraps a client: secrets are redacted from every request and restored in every reply, every
     call is tallied in the ledger and appended to the transcript (redacted, as sent), and the
@@ -274,6 +312,7 @@ class TrackedClient:
         self._max_calls = max_calls
         self._calls = 0
         self._event = event  # the run's progress events: `usage` per call, `retry`
+        self._sent = SentForms(redactor) if redactor is not None else None
 
     async def call(self, request: ModelRequest) -> ModelReply:
         self._calls += 1
@@ -301,10 +340,10 @@ class TrackedClient:
         return await self._inner.count_tokens(self._redacted(request))
 
     def _redacted(self, request: ModelRequest) -> ModelRequest:
-        if self._redactor is None:
+        if self._sent is None:
             return request
-        return replace(request, system=self._redactor.redact_value(request.system),
-                       messages=self._redactor.redact_value(request.messages))
+        return replace(request, system=self._sent.blocks(request.system),
+                       messages=[self._sent.message(m) for m in request.messages])
 
     async def _retrying(self, request: ModelRequest) -> ModelReply:
         """One call, retried on transient failures: the call gives its place in the concurrency

@@ -66,24 +66,27 @@ class Redactor:
         # The shared prompt block is the same string in every worker's request: scan it once.
         if len(text) >= 256 and text in self._memo:
             return self._memo[text]
+        known_before = len(self._tokens)
         redacted = self._redact(text)
         if len(text) >= 256:
             with self._lock:
-                self._memo[text] = redacted
+                if len(self._tokens) == known_before:  # a secret learned meanwhile cleared the memo
+                    self._memo[text] = redacted
         return redacted
 
     def _redact(self, text: str) -> str:
-        # Every secret met so far, wherever it stands: one found by its context (`password = "..."`)
-        # must not go out in clear where the model echoed it without that context. That also keeps
-        # an echoed assistant turn byte for byte as the model wrote it (its token comes back).
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: self._token(m.group(0)), text)
+        text = _ASSIGNED.sub(self._assigned, text)
+        # Then every secret met so far, wherever it stands (this text's own included, so a text is
+        # consistent with itself): one found by its context (`password = "..."`) must not go out in
+        # clear where the model echoed it without that context.
         with self._lock:
             known = sorted({*self._exact, *self._tokens}, key=len, reverse=True)
         for value in known:
             if value in text:
                 text = text.replace(value, self._token(value))
-        for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: self._token(m.group(0)), text)
-        return _ASSIGNED.sub(self._assigned, text)
+        return text
 
     def _assigned(self, match: re.Match[str]) -> str:
         value = match.group(1)
