@@ -79,6 +79,11 @@ def input_rate(price: Price, request: ModelRequest) -> float:
     return max(price.input, write) / 1e6
 
 
+def _carries_thinking(request: ModelRequest) -> bool:
+    return any(isinstance(b, dict) and b.get("type") in ("thinking", "redacted_thinking")
+               for m in request.messages if isinstance(m.get("content"), list) for b in m["content"])
+
+
 def _floor(request: ModelRequest) -> int:
     return min(request.min_tokens, request.max_tokens)
 
@@ -115,7 +120,10 @@ class Ledger:
             raise BudgetExceeded(f"--max-cost cannot be enforced: no price is known for {request.model}")
         tokens = input_ceiling(request)
         grant = self._grant(request, price, tokens)
-        if count is not None and (grant is None or grant.max_tokens < request.max_tokens):
+        # Token counting leaves out earlier turns' thinking, which the current models bill as input:
+        # a conversation that carries thinking keeps the byte bound.
+        if count is not None and not _carries_thinking(request) and (grant is None or
+                                                                     grant.max_tokens < request.max_tokens):
             tokens = await counted_input(request, count, tokens)  # tight: the real count is worth asking for
             grant = self._grant(request, price, tokens)
         while grant is None:

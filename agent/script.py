@@ -42,6 +42,7 @@ is the N-th entry that is not a fault:
     {"http_error": 529, "retry_after": 1, "times": 2, "message": "optional"}
     {"drop_connection": true}          close the socket without any response
     {"cut_stream": true}               send part of the answer, then close
+    {"cut_stream": true, "clean": true}  the same, but the stream ends well-formed (no stop reason)
     {"sse_error": "overloaded_error", "message": "optional"}
         a streamed request gets its 200, `message_start` and then an SSE `error` event of that
         type; a request that is not streamed gets that error as the matching HTTP status

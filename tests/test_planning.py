@@ -56,8 +56,8 @@ def test_exploration_turns_read_the_earlier_turns_from_the_cache(tmp_path: Path,
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(base_script([explore("read_file", path="app.py"), explore("read_file", path="cfg.py"), PLAN]))
     server.simulate_cache = True
-    # --plan-turns 4: the plan comes on the third turn, which still offers every tool (the last
-    # allowed turn offers only plan_edits, and a different tool list starts a new cache prefix)
+    # --plan-turns 4: the plan comes on the third turn, before the last allowed one (every turn offers
+    # the same tools, so each reads what the turn before it wrote)
     result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "4", "rename load"], server)
     assert result.exit_code == 0, result.output
     first, second, last = [r for r in server.requests if r.key == "orchestrator"]

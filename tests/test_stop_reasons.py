@@ -91,3 +91,12 @@ def test_a_cut_answer_is_never_applied_even_when_its_input_looks_whole(tmp_path:
     assert_recovered(result, repo)
     assert asks(server, "worker:geo.py") == 2
     assert git(repo, "show", f"{diffcrew_branches(repo)[0]}:geo.py") == NEW
+
+
+def test_a_stream_that_ends_before_its_stop_reason_is_retried_as_cut(tmp_path: Path, server) -> None:
+    turns = script(worker=[{"cut_stream": True, "clean": True}, PATCH])
+    result, repo, _ = run(tmp_path, server, turns)
+    assert_recovered(result, repo)
+    assert asks(server, "worker:geo.py") == 2  # retried as transient, not re-asked as a malformed answer
+    second = [r for r in server.requests if r.key == "worker:geo.py"][1]
+    assert len(second.body["messages"]) == 1  # the same first request again, no repair turn

@@ -106,7 +106,9 @@ class Handler(BaseHTTPRequestHandler):
                     cumulative_usage: bool = False) -> None:
         """Headers, `message_start` and `ping`; then `pause()` (False: give up, closing the
         connection); then the other events. A `cut_stream` fault sends only the next two events
-        and closes; an `sse_error` fault sends an `error` event instead of the rest."""
+        and closes (with `"clean": true`, ends the chunked body properly, as a proxy that gives up
+        may: no message_delta, no message_stop); an `sse_error` fault sends an `error` event
+        instead of the rest."""
         fault = fault or {}
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -126,7 +128,7 @@ class Handler(BaseHTTPRequestHandler):
             self.hang_up()
             return
         self.write_events(events[2:])
-        if fault.get("cut_stream"):
+        if fault.get("cut_stream") and not fault.get("clean"):
             self.hang_up()
             return
         self.wfile.write(b"0\r\n\r\n")
