@@ -20,6 +20,7 @@ from diffcrew.agent.types import FileEdit, Plan
 from diffcrew.tools.context import RepoContext, estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool
 from diffcrew.tools.git import GitRepo, TreeEntry
+from diffcrew.tools.paths import option_problem
 
 PLAN_EDITS_TOOL = strict_tool(
     "plan_edits", "Submit the plan: which files change, and what each file's worker must do. This ends planning.",
@@ -92,9 +93,12 @@ def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[
         problems.append(f"the plan has {len(plan.edits)} files; at most {rules.max_files} are allowed (--max-files)")
     directories = {p.rsplit("/", i)[0] for p in tree for i in range(1, p.count("/") + 1)}
     folded = {p.casefold(): p for p in tree}
+    planned = {e.path for e in plan.edits if e.action != "delete"}
     seen: set[str] = set()
     for edit in plan.edits:
-        problem = _path_problem(edit.path) or _edit_problem(edit, tree, text_paths, rules, directories)
+        problem = option_problem(edit.path) or _edit_problem(edit, tree, text_paths, rules, directories)
+        if problem is None:
+            problem = _nesting_problem(edit.path, planned)
         if problem is None and edit.path in seen:
             problem = "listed more than once; give each file one edit"
         twin = folded.get(edit.path.casefold())
@@ -107,14 +111,12 @@ def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[
     return problems
 
 
-def _path_problem(path: str) -> str | None:
-    parts = path.split("/")
-    if path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):
-        return "paths must be relative to the repository root and use '/'"
-    if any(part in ("", ".", "..") for part in parts):
-        return "paths may not contain empty, '.' or '..' parts"
-    if parts[0].lower() == ".git":
-        return "files under .git cannot be edited"
+def _nesting_problem(path: str, planned: set[str]) -> str | None:
+    """A planned path that another planned path puts files under: one tree cannot hold both."""
+    inside = sorted(p for p in planned if p.startswith(path + "/"))
+    if inside:
+        return (f"the plan also has {inside[0]} under it; a path cannot be both a file and a directory "
+                "(drop one of them)")
     return None
 
 
