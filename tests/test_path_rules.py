@@ -96,3 +96,14 @@ def test_path_problem(path: str, problem: str | None) -> None:
 
 def test_option_problem() -> None:
     assert option_problem("a/-b") and option_problem("--x=y/z") and option_problem("a/b-c") is None
+
+
+def test_build_tree_refuses_a_record_injection(tmp_path: Path) -> None:
+    from diffcrew.tools.errors import UsageError
+    from diffcrew.tools.git import GitRepo, TreeChange
+
+    repo = GitRepo(make_repo(tmp_path / "repo", FILES))
+    base = repo.resolve("HEAD")
+    evil = "notes.txt\x00100755 " + "0" * 40 + "\t.github/workflows/evil.yml"
+    with pytest.raises(UsageError, match="control character"):
+        repo.build_tree(base, [TreeChange(evil, b"x\n")])
