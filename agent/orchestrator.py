@@ -106,8 +106,9 @@ def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[
 
 
 def _nesting_problem(path: str, planned: set[str]) -> str | None:
-    """A planned path that another planned path puts files under: one tree cannot hold both."""
-    inside = sorted(p for p in planned if p.startswith(path + "/"))
+    """A planned path that another planned path puts files under (in any letter case, as
+    case-insensitive file systems see it): one tree cannot hold both."""
+    inside = sorted(p for p in planned if p.casefold().startswith(path.casefold() + "/"))
     if inside:
         return (f"the plan also has {inside[0]} under it; a path cannot be both a file and a directory "
                 "(drop one of them)")

@@ -17,6 +17,7 @@ import tomllib
 
 import git
 
+from diffcrew.tools.errors import GitError
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.paths import path_problem
 
@@ -59,7 +60,8 @@ def ignored_paths(repo: GitRepo, paths: list[str]) -> frozenset[str]:
         except git.GitCommandError as exc:
             if exc.status == 1:  # nothing ignored
                 return frozenset()
-            raise
+            detail = (exc.stderr or "").strip().splitlines()
+            raise GitError(f"git check-ignore failed: {detail[-1] if detail else exc.status}") from None
     return frozenset(p for p in str(out).split("\0") if p)
 
 
