@@ -107,3 +107,14 @@ def test_build_tree_refuses_a_record_injection(tmp_path: Path) -> None:
     evil = "notes.txt\x00100755 " + "0" * 40 + "\t.github/workflows/evil.yml"
     with pytest.raises(UsageError, match="control character"):
         repo.build_tree(base, [TreeChange(evil, b"x\n")])
+
+
+@pytest.mark.parametrize("first, second", [("lib", "lib/util.py"), ("Lib", "lib/util.py"), ("a/b", "A/B/c.py")])
+def test_nesting_is_refused_in_any_letter_case(first: str, second: str) -> None:
+    from diffcrew.agent.orchestrator import plan_problems
+    from diffcrew.agent.types import Plan
+
+    plan = Plan.from_tool_input({"summary": "s", "edits": [
+        {"path": p, "action": "create", "instructions": "i"} for p in (first, second)]})
+    problems = plan_problems(plan, {}, frozenset())
+    assert any(p.startswith(f"{first}: the plan also has {second} under it") for p in problems), problems
