@@ -156,7 +156,8 @@ def _print_report(report: "RunReport") -> None:
 @click.option("--run-pre-commit", is_flag=True, help="Also run the repository's pre-commit hooks on the changed files.")
 @click.option("--allow-failing", is_flag=True, help="Commit even if checks still fail (named in the commit message).")
 @click.option("--allow-path", "allow_paths", multiple=True, metavar="GLOB",
-              help="Let the plan touch this protected path (CI files, workflows, git config); repeatable.")
+              help="Let the plan touch this protected path (CI files, workflows, hooks, diffcrew's config) "
+                   "or create this git-ignored one; repeatable.")
 @click.option("--max-files", type=click.IntRange(1), default=cfg.DEFAULT_MAX_FILES, show_default=True,
               help="Most files one plan may change.")
 @click.option("--max-file-bytes", type=click.IntRange(1), default=cfg.DEFAULT_MAX_FILE_BYTES, show_default=True,

@@ -28,6 +28,7 @@ from diffcrew.agent import config as cfg
 from diffcrew.agent.commands import fail
 from diffcrew.agent.pricing import UNPRICED, money
 from diffcrew.tools.errors import DiffcrewError, RunFailed, UsageError
+from diffcrew.tools.paths import path_problem
 
 RUN_FAILED = 5  # the exit code of a failed run (1 is taken: files were changed)
 
@@ -71,7 +72,7 @@ def repo_paths(root: Path, files: tuple[str, ...], cwd: Path) -> tuple[str, ...]
             path = (folder / given.name).relative_to(real_root).as_posix()
         except ValueError:
             raise UsageError(f"{name}: not inside the repository {root}") from None
-        if path in (".", "") or path.split("/")[0] == ".git":
+        if path in (".", "") or path_problem(path):
             raise UsageError(f"{name}: not a file diffcrew fix may change")
         if path not in paths:
             paths.append(path)

@@ -6,7 +6,6 @@ against the base commit's tree, and asks once more, saying what was wrong, when 
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -16,10 +15,12 @@ from diffcrew.agent.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES
 from diffcrew.agent.errors import ModelError, PlanError
 from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call, strict_tool
 from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest
+from diffcrew.agent.scope import DEFAULT_PROTECTED, ignored_paths, matches
 from diffcrew.agent.types import FileEdit, Plan
 from diffcrew.tools.context import RepoContext, estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool
 from diffcrew.tools.git import GitRepo, TreeEntry
+from diffcrew.tools.paths import option_problem
 
 PLAN_EDITS_TOOL = strict_tool(
     "plan_edits", "Submit the plan: which files change, and what each file's worker must do. This ends planning.",
@@ -39,11 +40,6 @@ PLAN_TOOLS = [*EXPLORE_TOOLS, PLAN_EDITS_TOOL]  # the same list on every turn of
 REGULAR_MODES = ("100644", "100755")
 
 
-DEFAULT_PROTECTED = (".github/workflows/", ".github/actions/", ".git*", "**/.git*", ".circleci/", ".travis.yml",
-                     "Jenkinsfile", "azure-pipelines.yml", "bitbucket-pipelines.yml", ".buildkite/", ".drone.yml",
-                     ".pre-commit-config.yaml")
-
-
 @dataclass(frozen=True)
 class PlanRules:
     """Limits a plan must respect besides the tree itself (configurable by the user)."""
@@ -55,11 +51,6 @@ class PlanRules:
     # `diffcrew fix`: the only paths the plan may modify (None: any path, any action). The request is
     # then a standing one that may not apply, so an empty list of edits is a valid answer too.
     scope: tuple[str, ...] | None = None
-
-
-def matches(path: str, patterns: tuple[str, ...]) -> bool:
-    """A pattern ending in '/' matches everything under it; others are globs on the whole path."""
-    return any(path.startswith(p) if p.endswith("/") else fnmatch.fnmatchcase(path, p) for p in patterns)
 
 
 @dataclass(frozen=True)
@@ -85,16 +76,23 @@ def planning_tokens(request: str, context: RepoContext) -> int:
 
 
 def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[str],
-                  rules: PlanRules = PlanRules()) -> list[str]:
-    """Why a plan cannot be carried out on this tree under these rules (empty when it can)."""
+                  rules: PlanRules = PlanRules(), ignored: frozenset[str] = frozenset()) -> list[str]:
+    """Why a plan cannot be carried out on this tree under these rules (empty when it can);
+    `ignored`: the paths it creates that git ignores."""
     problems: list[str] = []
     if len(plan.edits) > rules.max_files:
         problems.append(f"the plan has {len(plan.edits)} files; at most {rules.max_files} are allowed (--max-files)")
     directories = {p.rsplit("/", i)[0] for p in tree for i in range(1, p.count("/") + 1)}
     folded = {p.casefold(): p for p in tree}
+    planned = {e.path for e in plan.edits if e.action != "delete"}
     seen: set[str] = set()
     for edit in plan.edits:
-        problem = _path_problem(edit.path) or _edit_problem(edit, tree, text_paths, rules, directories)
+        problem = option_problem(edit.path) or _edit_problem(edit, tree, text_paths, rules, directories)
+        if problem is None:
+            problem = _nesting_problem(edit.path, planned)
+        if problem is None and edit.path in ignored and not matches(edit.path, rules.allowed):
+            problem = ("ignored by git (a virtualenv, build output, local settings); a file created there would "
+                       "be checked out over the user's own; the user must allow it with --allow-path")
         if problem is None and edit.path in seen:
             problem = "listed more than once; give each file one edit"
         twin = folded.get(edit.path.casefold())
@@ -107,14 +105,13 @@ def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[
     return problems
 
 
-def _path_problem(path: str) -> str | None:
-    parts = path.split("/")
-    if path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):
-        return "paths must be relative to the repository root and use '/'"
-    if any(part in ("", ".", "..") for part in parts):
-        return "paths may not contain empty, '.' or '..' parts"
-    if parts[0].lower() == ".git":
-        return "files under .git cannot be edited"
+def _nesting_problem(path: str, planned: set[str]) -> str | None:
+    """A planned path that another planned path puts files under (in any letter case, as
+    case-insensitive file systems see it): one tree cannot hold both."""
+    inside = sorted(p for p in planned if p.casefold().startswith(path.casefold() + "/"))
+    if inside:
+        return (f"the plan also has {inside[0]} under it; a path cannot be both a file and a directory "
+                "(drop one of them)")
     return None
 
 
@@ -126,7 +123,8 @@ def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozen
     if rules.scope is not None and edit.action != "modify":
         return f"this run may only modify the files the request names, not {edit.action} them"
     if matches(path, rules.protected) and not matches(path, rules.allowed):
-        return "a protected path (CI, workflows, git config); the user must allow it with --allow-path"
+        return ("a protected path (CI, workflows, hooks, git attributes, diffcrew's config); the user must allow it "
+                "with --allow-path")
     if edit.action == "create":
         if path in tree or path in directories:
             return "cannot create it, it already exists (use modify)"
@@ -223,7 +221,9 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
         except ValueError as exc:
             problem = f"The plan is malformed: {exc}. Call plan_edits again with a corrected plan."
         else:
-            found = plan_problems(plan, tree, inputs.context.text_paths, inputs.rules)
+            created = [e.path for e in plan.edits if e.action == "create"]
+            ignored = ignored_paths(inputs.repo, created)
+            found = plan_problems(plan, tree, inputs.context.text_paths, inputs.rules, ignored)
             if not found:
                 return plan, "", []
             problem = ("The plan cannot be carried out:\n" + "\n".join(f"- {p}" for p in found)

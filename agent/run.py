@@ -22,6 +22,7 @@ from diffcrew.agent.limits import AdaptiveLimit
 from diffcrew.agent.ledger import Ledger
 from diffcrew.agent.llm import ModelClient, TrackedClient
 from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
+from diffcrew.agent.scope import settings_problem
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
@@ -197,7 +198,9 @@ class _Run:
             outcome.results = await self._dispatch(plan, workers, lead, warmed)
             changed = self._changed_results()
             if not options.dry_run:
+                self._keep_settings(changed)
                 changed = await self._validate(plan, changed, workers)
+            self._keep_settings(changed)  # again: a repair may have changed them
             new_tree = build_tree(self.repo, self.base, plan, changed, self.tree)
             outcome.diffstat = self.repo.diff(self.base, new_tree, stat=True)
             if options.dry_run:
@@ -289,6 +292,16 @@ class _Run:
             raise RunFailed("the change is empty: no file would change, so no branch was made")
         self.outcome.partial = bool(failed)
         return changed
+
+    def _keep_settings(self, changed: list[FileResult]) -> None:
+        """A change to diffcrew's own settings in pyproject.toml ends the run unless --allow-path allows it."""
+        for result in changed:
+            entry = self.tree.get(result.path)
+            old = self.repo.read_blob(entry.blob) if entry else None
+            new = None if result.new_text is None else result.new_text.encode("utf-8")
+            problem = settings_problem(result.path, old, new, self.options.allow_paths)
+            if problem:
+                raise RunFailed(problem)
 
     async def _validate(self, plan: Plan, changed: list[FileResult], workers: dict[str, Worker]) -> list[FileResult]:
         """Checks in a sandbox worktree; new failures go back to the workers for --repair-rounds rounds."""

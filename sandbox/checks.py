@@ -5,7 +5,7 @@
   failure unless its base version failed too (a new file has no base version: it must parse);
 - every command check, through the shell in the workspace (sandbox.process: no stdin, a scrubbed
   environment, the whole process group killed at the timeout). `{files}` expands to the changed
-  files that exist, shell-quoted; with none, the check passes without running.
+  files that exist, shell-quoted, `./`-prefixed when they could be read as an option; with none, the check passes without running.
 
 The differential verdict (rule in sandbox.verdict): a command that fails after the change is run
 on the base too, in a second, pristine worktree, and its result is cached under
@@ -134,9 +134,18 @@ def _run(check: Check, files: list[str], workspace: Workspace) -> Outcome:
     assert check.command is not None
     if FILES in check.command and not files:
         return Outcome("pass", 0, "no changed files to check", 0.0)
-    command = check.command.replace(FILES, shlex.join(files))
+    command = expand_files(check.command, files)
     outcome = run_command(command, workspace.path, check.timeout, on_start=workspace.track)
     return Outcome(outcome.status, outcome.exit_code, _relative(outcome.output, workspace.path), outcome.duration_s)
+
+
+def expand_files(command: str, files: list[str]) -> str:
+    """`{files}` as shell-quoted words that no command reads as an option: a path not starting
+    with a letter, digit, '_' or '.' (say `--basetemp=/x/y`, `+x`, `@args`) is given as `./path`.
+    Other paths stay as they are, so tools that match repository paths (pre-commit's `files:`
+    regexes) still see them."""
+    return command.replace(FILES, shlex.join(path if path[:1].isalnum() or path[:1] in "_." else f"./{path}"
+                                             for path in files))
 
 
 def _base_outcome(check: Check, files: list[str], ctx: _Context, base_space: list[Workspace]) -> Outcome:
@@ -144,7 +153,7 @@ def _base_outcome(check: Check, files: list[str], ctx: _Context, base_space: lis
     assert check.command is not None
     if FILES in check.command and not files:
         return Outcome("pass", 0, "none of the changed files exists on the base", 0.0)
-    command = check.command.replace(FILES, shlex.join(files))
+    command = expand_files(check.command, files)
     key = hashlib.sha256(json.dumps([CACHE_VERSION, ctx.base, command, check.timeout]).encode()).hexdigest()
     cache = ctx.repo.common_dir / "diffcrew" / "cache" / "checks" / f"{key}.json"
     try:

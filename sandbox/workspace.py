@@ -22,11 +22,12 @@ import socket
 import stat
 import tempfile
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 
 from diffcrew.tools.errors import GitError, UsageError
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
+from diffcrew.tools.paths import path_problem
 
 # Command-level config (beats repo config): no hook of the user's runs in our worktree.
 NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": os.devnull}
@@ -233,9 +234,9 @@ def _stop_orphans(pgid: int, path: Path) -> None:
 
 
 def _check_path(path: str) -> None:
-    parts = PurePosixPath(path).parts
-    if not parts or path.startswith("/") or ".." in parts or ".git" in parts or "\\" in path:
-        raise UsageError(f"refusing to write {path!r} in the workspace: not a relative path inside the repository")
+    problem = path_problem(path)
+    if problem:
+        raise UsageError(f"refusing to write {path!r} in the workspace: {problem}")
 
 
 def _prune_empty_dirs(directory: Path, root: Path) -> None:

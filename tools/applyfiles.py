@@ -1,9 +1,11 @@
 """Apply a (possibly sloppy, multi-file) diff to a directory: every file or none.
 
-Used by `diffcrew apply`. Paths are confined to the root: no absolute paths, no `..`, nothing
-under `.git`, and no path that goes through a symbolic link (a link could lead outside). Every
-file is patched in memory first; only when all of them succeed is anything written, each file
-through a temporary file and an atomic rename, with the originals restored if a write fails.
+Used by `diffcrew apply`. Paths follow the shared rule of tools.paths (relative, no `..`, no
+control character, no `.git` part at any depth or case, no over-long name); a path may not go
+through a symbolic link (a link could lead outside) nor name a directory. Sections for the same
+file apply in order. Every file is patched in memory first; only when all of them succeed is
+anything written, each file through a temporary file and an atomic rename, with the originals
+restored and the directories made for them removed if a write fails.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diffcrew.tools.errors import PatchError, UsageError
+from diffcrew.tools.paths import path_problem
 from diffcrew.tools.patch import HunkReport, apply_diff, split_diff
 
 
@@ -27,6 +30,10 @@ class FileChange:
     old: bytes | None
     new: bytes | None
     hunks: tuple[HunkReport, ...]
+
+
+class WriteFailed(PatchError):
+    """Writing a file failed (disk full, permissions); everything written before it was put back."""
 
 
 class ApplyRefused(PatchError):
@@ -48,15 +55,18 @@ def find_root(start: Path) -> Path:
 
 def confined(root: Path, path: str) -> Path:
     """The file for a diff path, or UsageError when the path may not be written."""
+    problem = path_problem(path)
+    if problem:
+        raise UsageError(f"{path!r}: not a plain path inside the repository: {problem}")
     parts = path.split("/")
-    if not path or path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
-        raise UsageError(f"{path}: not a plain path inside the repository")
-    if parts[0].lower() == ".git":
-        raise UsageError(f"{path}: files under .git are never patched")
     target = root.joinpath(*parts)
-    for folder in [root.joinpath(*parts[:i]) for i in range(1, len(parts) + 1)]:
+    for i, folder in enumerate(root.joinpath(*parts[:i]) for i in range(1, len(parts) + 1)):
         if folder.is_symlink():
             raise UsageError(f"{path}: goes through a symbolic link ({folder.relative_to(root)}); not patched")
+        if i < len(parts) - 1 and folder.exists() and not folder.is_dir():
+            raise UsageError(f"{path}: {'/'.join(parts[:i + 1])} is a file, not a directory; not patched")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"{path}: a directory, not a file; not patched")
     if not str(target.resolve()).startswith(str(root.resolve()) + os.sep):
         raise UsageError(f"{path}: resolves outside the repository")
     return target
@@ -71,68 +81,113 @@ def _diff_path(old: str | None, new: str | None) -> str:
 
 
 def plan_changes(root: Path, text: str) -> list[FileChange]:
-    """Patch every file of the diff in memory; ApplyRefused lists every failure, nothing is written."""
-    changes, reasons = [], []
+    """Patch every file of the diff in memory; ApplyRefused lists every failure, nothing is written.
+
+    Several sections for one file (say, two code blocks of a chat answer) apply in order, each
+    to the result of the ones before; the file gets one change with all their hunks.
+    """
     try:
         sections = split_diff(text)
     except PatchError as exc:
         raise ApplyRefused([exc.summary]) from None
+    changes: dict[str, FileChange] = {}
+    reasons: list[str] = []
     for section in sections:
         try:
             path = _diff_path(section.old_path, section.new_path)
-            target = confined(root, path)
+            change = changes.get(path) or _original(root, path)
+            changes[path] = _patched(change, section.text)
         except UsageError as exc:
             reasons.append(str(exc))
-            continue
-        old = target.read_bytes() if target.is_file() else None
-        try:
-            old_text = None if old is None else old.decode("utf-8")
-        except UnicodeDecodeError:
-            reasons.append(f"{path}: not UTF-8 text; not patched")
-            continue
-        try:
-            applied = apply_diff(old_text, section.text, path)
-        except PatchError as exc:
-            reasons.extend(_reasons(path, exc))
-            continue
-        new = None if applied.new_text is None else applied.new_text.encode("utf-8")
-        kind = "delete" if new is None else "create" if old is None else "modify"
-        changes.append(FileChange(path, kind, old, new, applied.hunks))
+        except _Failed as exc:
+            reasons.extend(exc.reasons)
     if reasons:
         raise ApplyRefused(reasons)
-    return changes
+    return [c for c in changes.values() if not (c.old is None and c.new is None)]
 
 
-def _reasons(path: str, exc: PatchError) -> list[str]:
-    """One line per failing hunk (or one for the whole diff)."""
+class _Failed(Exception):
+    """One section's hunks failed; `reasons` has a line per failure."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("\n".join(reasons))
+        self.reasons = reasons
+
+
+def _original(root: Path, path: str) -> FileChange:
+    """The file as it is before the patch, as a change that changes nothing yet."""
+    target = confined(root, path)
+    old = target.read_bytes() if target.is_file() else None
+    return FileChange(path, "modify" if old is not None else "create", old, old, ())
+
+
+def _patched(change: FileChange, section: str) -> FileChange:
+    """`change` with one more section of the diff applied to its current result."""
+    path = change.path
+    try:
+        current = None if change.new is None else change.new.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Failed([f"{path}: not UTF-8 text; not patched"]) from None
+    try:
+        applied = apply_diff(current, section, path)
+    except PatchError as exc:
+        raise _Failed(_reasons(path, exc, len(change.hunks))) from None
+    new = None if applied.new_text is None else applied.new_text.encode("utf-8")
+    kind = "delete" if new is None else "create" if change.old is None else "modify"
+    hunks = tuple(replace(h, index=h.index + len(change.hunks)) for h in applied.hunks)
+    return FileChange(path, kind, change.old, new, change.hunks + hunks)
+
+
+def _reasons(path: str, exc: PatchError, before: int = 0) -> list[str]:
+    """One line per failing hunk (or one for the whole diff); hunks are numbered across the file's sections."""
     failures = getattr(exc, "failures", ())
     if not failures:
         return [exc.summary]
-    return [f"{path}: hunk {f.hunk}: {f.summary}" if f.hunk else f"{path}: {f.summary}" for f in failures]
+    return [f"{path}: hunk {f.hunk + before}: {f.summary}" if f.hunk else f"{path}: {f.summary}" for f in failures]
 
 
 def write_changes(root: Path, changes: list[FileChange]) -> None:
-    """Write all changes, each atomically; if one fails, put back every file already written."""
+    """Write all changes, each atomically; if one fails, put back every file already written and
+    remove the directories made for them, then raise WriteFailed saying which file failed."""
     done: list[FileChange] = []
+    made: list[Path] = []
     try:
         for change in changes:
-            _write_one(root / change.path, change)
+            _write_one(root / change.path, change, made)
             done.append(change)
-    except OSError:
+    except OSError as exc:
         for change in reversed(done):
             target = root / change.path
             if change.old is None:
                 target.unlink(missing_ok=True)
             else:
                 target.write_bytes(change.old)
-        raise
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        failed = changes[len(done)].path
+        raise WriteFailed(f"{failed}: could not be written ({exc.strerror or exc}); "
+                          "every file was put back as it was") from exc
 
 
-def _write_one(target: Path, change: FileChange) -> None:
+def _make_parents(folder: Path, made: list[Path]) -> None:
+    """mkdir -p, noting each directory it makes (outermost first) so a rollback can remove them."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir()
+        made.append(new)
+
+
+def _write_one(target: Path, change: FileChange, made: list[Path]) -> None:
     if change.new is None:
         target.unlink()
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parents(target.parent, made)
     mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".diffcrew")
     try:

@@ -2,7 +2,7 @@
 
 `read_file`, `search_code` and `list_files` see the base commit's tree, never the working tree,
 so the plan is made on the same files the workers will patch. Every path is checked before use:
-relative, '/'-separated, no '..', nothing under `.git/`, and inside `allowed` (the caller passes
+the shared rule of tools.paths (relative, no '..', no control character, no `.git` part), and inside `allowed` (the caller passes
 RepoContext.text_paths, from which secrets and denied paths are already gone). Symlinks are
 followed only when their target stays inside the repository and is itself allowed. Outputs are
 cut at MAX_LINES / MAX_CHARS with a note saying so.
@@ -17,6 +17,7 @@ import git
 
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.inventory import is_secret_path
+from diffcrew.tools.paths import is_git_part, path_problem
 
 MAX_LINES = 400
 MAX_CHARS = 20_000
@@ -74,13 +75,10 @@ def check_path(path: Any, *, directory: bool = False) -> str:
         raise _Refused("path must be a string")
     if directory and path.strip() in ("", ".", "./"):
         return ""
-    if not path or path.startswith(("/", "~")) or "\\" in path or "\0" in path or (len(path) > 1 and path[1] == ":"):
-        raise _Refused(f"{path!r}: paths must be relative to the repository root and use '/'")
     parts = path.rstrip("/").split("/") if directory else path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise _Refused(f"{path!r}: paths may not contain empty, '.' or '..' parts")
-    if parts[0].lower() == ".git":
-        raise _Refused(f"{path!r}: the .git directory is not part of the repository's files")
+    problem = path_problem("/".join(parts))
+    if problem:
+        raise _Refused(f"{path!r}: {problem}")
     return "/".join(parts)
 
 
@@ -111,7 +109,7 @@ def _resolve(repo: GitRepo, base: str, path: str, allowed: frozenset[str]) -> st
             return blob
         target = repo.read_blob(blob).decode("utf-8", "replace")
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-        if target.startswith("/") or joined.startswith("..") or joined.split("/")[0] == ".git":
+        if target.startswith("/") or joined.startswith("..") or any(is_git_part(p) for p in joined.split("/")):
             raise _Refused(f"{path}: a symlink that leads outside the repository")
         path = joined
     raise _Refused(f"{path}: too many symlinks")

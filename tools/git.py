@@ -20,6 +20,7 @@ import git
 from gitdb.base import IStream
 
 from diffcrew.tools.errors import GitError, UsageError
+from diffcrew.tools.paths import path_problem
 
 ZERO_OID = "0" * 40
 NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": os.devnull}
@@ -178,6 +179,9 @@ class GitRepo:
         """A tree id: the base commit's tree with `changes` applied, built in a throwaway index."""
         records = []
         for change in changes:
+            problem = path_problem(change.path)
+            if problem:  # a NUL or newline would inject records into update-index -z --index-info
+                raise UsageError(f"{change.path!r}: not written to the tree: {problem}")
             if change.data is None:
                 records.append(f"0 {ZERO_OID}\t{change.path}")
             else:

@@ -102,3 +102,12 @@ def test_list_files_and_unknown_tools(setup) -> None:
     assert not error and "src/" in text and "long.txt" in text
     assert ask(setup, "list_files", path="nowhere")[1]
     assert ask(setup, "delete_file", path="src/app.py")[1]
+
+
+@pytest.mark.parametrize("name, path", [("read_file", "src/app.py\x00"), ("read_file", "src/app.py\nx"),
+                                        ("list_files", "src\x1b"), ("read_file", "src/.GIT/config"),
+                                        ("read_file", "a" * 300)])
+def test_control_characters_git_parts_and_long_names_are_refused(setup, name: str, path: str) -> None:
+    repo, base, allowed = setup
+    text, is_error = answer_tool(repo, base, name, {"path": path}, allowed)
+    assert is_error and ("control character" in text or ".git directory" in text or "longer than" in text), text
