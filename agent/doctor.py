@@ -26,6 +26,7 @@ from diffcrew.agent.llm import KEY_VARIABLES, ModelRequest, TransientModelError
 from diffcrew.agent.orchestrator import PLAN_EDITS_TOOL
 from diffcrew.agent.synthesizer import WRITE_SUMMARY_TOOL
 from diffcrew.agent.worker import SUBMIT_PATCH_TOOL
+from diffcrew.tools import credentials
 from diffcrew.tools.explore import EXPLORE_TOOLS
 
 
@@ -119,7 +120,7 @@ async def model_checks(client: Counter, options: RunOptions) -> list[Check]:
 
 def diagnose(repo: Path, options: RunOptions, make_client: Any, env: dict[str, str] | None = None) -> list[Check]:
     """Every check; the model checks run only when a key is set (they would all fail alike without)."""
-    env = dict(os.environ) if env is None else env
+    env = {**os.environ, **credentials.held()} if env is None else env
     checks = local_checks(repo, env)
     if not any(c.name == "key" and c.ok for c in checks):
         return checks

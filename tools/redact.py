@@ -19,6 +19,8 @@ import secrets
 import threading
 from typing import Any
 
+from diffcrew.tools import credentials
+
 _PATTERNS = [re.compile(p) for p in (
     r"sk-ant-[A-Za-z0-9_\-]{20,}",
     r"sk-(?:proj-)?[A-Za-z0-9_\-]{32,}",
@@ -33,14 +35,14 @@ _PATTERNS = [re.compile(p) for p in (
 _ASSIGNED = re.compile(r"(?i)\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|passwd)"
                        r"\b\s*[:=]\s*[\"']([^\"'\s]{12,})[\"']")
 _TOKEN = re.compile(r"\[REDACTED-SECRET-[0-9a-f]{12}\]")
-ENV_SECRETS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+ENV_SECRETS = credentials.NAMES
 
 
 class Redactor:
     """Replaces secrets by stable tokens and restores them; safe to share between workers."""
 
     def __init__(self, extra: tuple[str, ...] | None = None, key: bytes | None = None) -> None:
-        values = extra if extra is not None else tuple(os.environ.get(n, "") for n in ENV_SECRETS)
+        values = extra if extra is not None else tuple(credentials.held().values())
         self._key = key or secrets.token_bytes(32)
         self._exact = tuple(v for v in values if len(v) >= 8)
         self._tokens: dict[str, str] = {}   # secret -> token

@@ -1,0 +1,68 @@
+"""Secrets that must never leave diffcrew: the API key to the checks, a repository's secrets to the
+model or to anything diffcrew writes (issue 13, items 2, 3, 6 and 21)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from children import finish
+from conftest import make_repo, patch_turn, plan_turn, summary_turn, udiff
+
+KEY = "sk-ant-api03-the-users-real-key-0123456789abcdefXYZ"
+OLD = "def area(w, h):\n    return w * h\n"
+NEW = "def area(w: float, h: float) -> float:\n    return w * h\n"
+
+# Walks from the check up through its ancestors (the shell, diffcrew, ...), reading each one's
+# environment the way any same-user process can, and records where the key was readable.
+PROBE = r'''
+import json, os, sys
+key, out = sys.argv[1], sys.argv[2]
+found, pid = {}, os.getpid()
+while pid > 1:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            found[pid] = "KEY" if key.encode() in handle.read() else "clean"
+    except OSError as exc:
+        found[pid] = f"unreadable: {exc.strerror}"
+    with open(f"/proc/{pid}/status") as handle:
+        pid = int(next(line for line in handle if line.startswith("PPid:")).split()[1])
+found["own"] = "KEY" if key in json.dumps(dict(os.environ)) else "clean"
+json.dump({str(k): v for k, v in found.items()}, open(out, "w"))
+'''
+
+
+def _script() -> dict[str, list[dict[str, Any]]]:
+    return {"orchestrator": [plan_turn("Type area.", [("geo.py", "modify", "Add float hints.")])],
+            "worker:geo.py": [patch_turn(udiff("geo.py", OLD, NEW))], "synthesizer": [summary_turn("Type area")]}
+
+
+def test_a_check_cannot_read_the_api_key_from_any_ancestor(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", {"geo.py": OLD})
+    probe, out = tmp_path / "probe.py", tmp_path / "found.json"
+    probe.write_text(PROBE)
+    server.set_script(_script())
+    env = {**os.environ, **server.env(), "ANTHROPIC_API_KEY": KEY}
+    env.pop("DIFFCREW_REQUEST_TIMEOUT", None)
+    check = f"{sys.executable} {probe} {KEY} {out}"
+    child = subprocess.Popen(["diffcrew", "run", "--repo", str(repo), "--yes", "--check", check, "type area"],
+                             env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    code, _, err = finish(child, 120)
+    assert code == 0, err
+    found = json.loads(out.read_text())
+    assert str(child.pid) in found, found  # the probe did reach diffcrew's own process
+    assert "KEY" not in found.values(), found
+
+
+def test_sealing_makes_the_process_non_dumpable_and_keeps_the_key_for_the_client() -> None:
+    code = ("import ctypes, os\nfrom diffcrew.tools import credentials\ncredentials.seal()\n"
+            "libc = ctypes.CDLL(None)\n"
+            "print(libc.prctl(3, 0, 0, 0, 0), 'ANTHROPIC_API_KEY' in os.environ, credentials.get('ANTHROPIC_API_KEY'))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "ANTHROPIC_API_KEY": KEY},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False", KEY]
