@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from children import finish
-from conftest import make_repo, patch_turn, plan_turn, summary_turn, udiff
+from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
 
 KEY = "sk-ant-api03-the-users-real-key-0123456789abcdefXYZ"
 OLD = "def area(w, h):\n    return w * h\n"
@@ -66,3 +66,32 @@ def test_sealing_makes_the_process_non_dumpable_and_keeps_the_key_for_the_client
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "ANTHROPIC_API_KEY": KEY},
                          capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False", KEY]
+
+
+LEAKY_ENV = {"TOKEN": "tok-0123456789", "APIKEY": "apikey-0123456789", "CI_JOB_JWT": "eyJhbGciOiJIUzI1NiJ9.e30.sig",
+             "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+             "TEAMS_HOOK": "https://example.webhook.office.com/webhookb2/abc", "NODE_AUTH_TOKEN": "npm-auth-0123",
+             "HTTPS_PROXY": "http://user:hunter2@proxy:3128", "SOME_TOOL_SETTING": "not-on-the-list"}
+
+
+def test_the_check_environment_is_an_allowlist(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", {"geo.py": OLD})
+    dump = tmp_path / "env.txt"
+    server.set_script(_script())
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--check", f"env > '{dump}'", "type area"], server,
+                     env={**LEAKY_ENV, "LC_ALL": "C.UTF-8", "VIRTUAL_ENV": "/venv", "PYTHONPATH": "/py"})
+    assert result.exit_code == 0, result.output
+    seen = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    leaked = {name for name in LEAKY_ENV if name in seen} | {v for v in LEAKY_ENV.values() if v in str(seen)}
+    assert not leaked
+    assert {"PATH", "HOME", "LC_ALL", "VIRTUAL_ENV", "PYTHONPATH"} <= set(seen)
+
+
+def test_a_variable_named_in_diffcrew_check_env_reaches_the_checks(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", {"geo.py": OLD})
+    dump = tmp_path / "env.txt"
+    server.set_script(_script())
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--check", f"env > '{dump}'", "type area"], server,
+                     env={"DATABASE_URL": "postgres://localhost/test", "DIFFCREW_CHECK_ENV": "DATABASE_URL"})
+    assert result.exit_code == 0, result.output
+    assert "DATABASE_URL=postgres://localhost/test" in dump.read_text()
