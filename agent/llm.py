@@ -26,7 +26,7 @@ from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.types import Usage
 from diffcrew.tools import credentials
 from diffcrew.tools.context import estimate_tokens
-from diffcrew.tools.redact import Redactor
+from diffcrew.tools.redact import Redactor, mask_url
 
 KEY_VARIABLES = credentials.NAMES
 # The smallest max_tokens worth sending when --max-cost bounds a call: models that think before they
@@ -213,7 +213,7 @@ class AnthropicClient:
     def _failure(self, exc: Exception) -> ModelError:
         """The SDK's exception as diffcrew's error: transient ones to be retried, the others final."""
         sdk = self._anthropic
-        where = str(self._client.base_url).rstrip("/")
+        where = mask_url(str(self._client.base_url).rstrip("/"))  # never a password in an error line
         if isinstance(exc, sdk.APIStatusError):
             headers = exc.response.headers if exc.response is not None else None
             verdict = apierrors.classify(exc.status_code, exc.body, headers, where)

@@ -95,3 +95,39 @@ def test_a_variable_named_in_diffcrew_check_env_reaches_the_checks(tmp_path: Pat
                      env={"DATABASE_URL": "postgres://localhost/test", "DIFFCREW_CHECK_ENV": "DATABASE_URL"})
     assert result.exit_code == 0, result.output
     assert "DATABASE_URL=postgres://localhost/test" in dump.read_text()
+
+
+TOKEN = "ghp_" + "R3alDeployT0ken" * 3  # a GitHub token shape, 45 characters after the prefix
+
+
+def _runs(repo: Path) -> Path:
+    return repo / ".git" / "diffcrew" / "runs"
+
+
+def test_secrets_in_the_request_and_checks_are_redacted_at_rest(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", {"geo.py": OLD})
+    body = tmp_path / "pr.md"
+    server.set_script(_script())
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--pr-body", str(body),
+                      "--check", f"test -n {TOKEN}", f"type area; deploy with {TOKEN}"], server)
+    assert result.exit_code == 0, result.output
+    [transcript] = _runs(repo).glob("*.jsonl")
+    written = {"transcript": transcript.read_text(), "pr body": body.read_text(), "--json": result.stdout,
+               "branch": "\n".join(p.name for p in (repo / ".git" / "refs" / "heads").rglob("*"))}
+    assert {where for where, text in written.items() if TOKEN in text} == set()
+    assert "[REDACTED-SECRET-" in written["transcript"] and "[REDACTED-SECRET-" in written["pr body"]
+    assert transcript.stat().st_mode & 0o777 == 0o600 and _runs(repo).stat().st_mode & 0o777 == 0o700
+
+
+def test_credentials_in_the_base_url_are_masked(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", {"geo.py": OLD})
+    server.set_script({"orchestrator": [{"http_error": 401, "message": "invalid x-api-key"}]})
+    url = server.url.replace("://", "://deploy:Sup3rS3cretPw@")
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "type area"], server,
+                     env={"ANTHROPIC_BASE_URL": url})
+    assert result.exit_code != 0
+    [transcript] = _runs(repo).glob("*.jsonl")
+    assert "401" in result.stdout + result.stderr
+    leaked = [where for where, text in (("stderr", result.stderr), ("--json", result.stdout),
+                                        ("transcript", transcript.read_text())) if "Sup3rS3cretPw" in text]
+    assert leaked == []

@@ -31,6 +31,8 @@ _PATTERNS = [re.compile(p) for p in (
     r"\bAIza[0-9A-Za-z_\-]{35}\b",
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
 )]
+# The password of a URL with credentials (`https://user:pass@host`, a database DSN, a proxy).
+_URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@\[\]]+:(?!\[REDACTED)([^/\s@]{3,})@")
 # `api_key = "..."`-style assignments: only the quoted value is redacted.
 _ASSIGNED = re.compile(r"(?i)\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|passwd)"
                        r"\b\s*[:=]\s*[\"']([^\"'\s]{12,})[\"']")
@@ -85,6 +87,7 @@ class Redactor:
                 text = text.replace(value, self._token(value))
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: self._token(m.group(0)), text)
+        text = _URL_PASSWORD.sub(self._assigned, text)
         return _ASSIGNED.sub(self._assigned, text)
 
     def _assigned(self, match: re.Match[str]) -> str:
@@ -119,6 +122,11 @@ def _walk(value: Any, change: Any) -> Any:
             return value
         return {k: _walk(v, change) for k, v in value.items()}
     return value
+
+
+def mask_url(url: str) -> str:
+    """A URL as it may be shown: any user name and password replaced by `***`."""
+    return re.sub(r"(?<=://)[^/\s@]+@", "***@", url)
 
 
 def repository_key(git_dir: os.PathLike[str] | str) -> bytes:
