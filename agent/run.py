@@ -207,7 +207,10 @@ class _Run:
             summary = await write_summary(client, options.summary_model, options.request, plan, outcome.diffstat,
                                           options.summary_effort)
             failing = tuple(c.name for c in outcome.checks if c.new_failure)
-            self._commit(new_tree, commit_message(summary, plan, changed, self.run_id, self._left_out(), failing))
+            # The message is prose the model wrote around tokens that were restored for local use:
+            # it keeps the tokens, never a secret (the files themselves hold the real values).
+            message = commit_message(summary, plan, changed, self.run_id, self._left_out(), failing)
+            self._commit(new_tree, self.redactor.redact(message))
         finally:
             await client.aclose()
 

@@ -131,3 +131,41 @@ def test_credentials_in_the_base_url_are_masked(tmp_path: Path, server) -> None:
     leaked = [where for where, text in (("stderr", result.stderr), ("--json", result.stdout),
                                         ("transcript", transcript.read_text())) if "Sup3rS3cretPw" in text]
     assert leaked == []
+
+
+PASSWORD = "correct-horse-battery-staple-42"
+SETTINGS = f'password = "{PASSWORD}"\nTIMEOUT = 10\n'
+
+
+def test_a_secret_found_by_context_never_goes_out_again_whatever_the_model_echoes(tmp_path: Path, server) -> None:
+    import hashlib
+    import hmac
+
+    repo = make_repo(tmp_path / "repo", {"settings.py": SETTINGS})
+    key = bytes(range(32))
+    (repo / ".git" / "diffcrew").mkdir()
+    (repo / ".git" / "diffcrew" / "redaction.key").write_bytes(key)
+    token = f"[REDACTED-SECRET-{hmac.new(key, PASSWORD.encode(), hashlib.sha256).hexdigest()[:12]}]"
+    note = f"notes/{token}.md"
+    new_settings = SETTINGS.replace("TIMEOUT = 10", "TIMEOUT = 30").replace(PASSWORD, token)
+    server.set_script({
+        "orchestrator": [
+            {"tool": "read_file", "input": {"path": f"{token}.txt"}, "text": f"The password is {token}."},
+            plan_turn(f"Raise the timeout; keep {token}.", [
+                ("settings.py", "modify", f"Raise TIMEOUT to 30; keep password {token}."),
+                (note, "create", f"Record that the password {token} is unchanged.")])],
+        "worker:settings.py": [patch_turn(udiff("settings.py", SETTINGS.replace(PASSWORD, token), new_settings))],
+        f"worker:{note}": [patch_turn(udiff(note, None, f"Password {token} unchanged.\n"))],
+        "synthesizer": [summary_turn(f"Raise the timeout, keep {token}", f"The password {token} stays.")]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "raise the timeout"], server)
+    assert result.exit_code == 0, result.output
+    branch = json.loads(result.stdout)["branch"]
+    assert token in json.dumps([r.body for r in server.requests])  # the model's echoes did go back out
+    sent = [i for i, r in enumerate(server.requests) if PASSWORD in json.dumps(r.body)]
+    message = subprocess.run(["git", "log", "-1", "--format=%B", branch], cwd=repo, capture_output=True,
+                             text=True, check=True).stdout
+    [transcript] = _runs(repo).glob("*.jsonl")
+    assert (sent, PASSWORD in message, PASSWORD in transcript.read_text()) == ([], False, False), message
+    # the repository itself keeps the real value: the change applied to the real file
+    assert subprocess.run(["git", "show", f"{branch}:settings.py"], cwd=repo, capture_output=True, text=True,
+                          check=True).stdout == SETTINGS.replace("TIMEOUT = 10", "TIMEOUT = 30")
