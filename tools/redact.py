@@ -5,8 +5,9 @@ stable whatever order concurrent workers meet it in, and across runs of the same
 the same key is given (runs use a random key kept under the git directory), so the same file
 reads the same in every prompt (prompt caching still works), a diff whose context copies the
 token still applies once it is restored, and a replayed transcript restores the same secrets.
-The key never leaves the machine, so a token says nothing about a short secret. Besides the
-patterns, the exact values of the credential variables in the environment are always redacted.
+The key never leaves the machine, so a token says nothing about a short secret. Where the secrets
+are is tools/secretrules.py's business; besides its rules, the exact values of the model credentials
+and every secret met so far are always redacted, wherever they stand.
 """
 
 from __future__ import annotations
@@ -19,23 +20,8 @@ import secrets
 import threading
 from typing import Any
 
-from diffcrew.tools import credentials
+from diffcrew.tools import credentials, secretrules
 
-_PATTERNS = [re.compile(p) for p in (
-    r"sk-ant-[A-Za-z0-9_\-]{20,}",
-    r"sk-(?:proj-)?[A-Za-z0-9_\-]{32,}",
-    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",
-    r"\bgithub_pat_[A-Za-z0-9_]{40,}\b",
-    r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
-    r"\bAIza[0-9A-Za-z_\-]{35}\b",
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-)]
-# The password of a URL with credentials (`https://user:pass@host`, a database DSN, a proxy).
-_URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@\[\]]+:(?!\[REDACTED)([^/\s@]{3,})@")
-# `api_key = "..."`-style assignments: only the quoted value is redacted.
-_ASSIGNED = re.compile(r"(?i)\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|passwd)"
-                       r"\b\s*[:=]\s*[\"']([^\"'\s]{12,})[\"']")
 _TOKEN = re.compile(r"\[REDACTED-SECRET-[0-9a-f]{12}\]")
 ENV_SECRETS = credentials.NAMES
 
@@ -85,16 +71,12 @@ class Redactor:
         for value in known:
             if value in text:
                 text = text.replace(value, self._token(value))
-        for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: self._token(m.group(0)), text)
-        text = _URL_PASSWORD.sub(self._assigned, text)
-        return _ASSIGNED.sub(self._assigned, text)
-
-    def _assigned(self, match: re.Match[str]) -> str:
-        value = match.group(1)
-        if _TOKEN.fullmatch(value):  # already redacted by a pattern above
-            return match.group(0)
-        return match.group(0).replace(value, self._token(value))
+        # Then the rules (tools/secretrules.py), right to left so earlier spans keep their offsets.
+        for start, end in reversed(secretrules.spans(text)):
+            value = text[start:end]
+            if not _TOKEN.fullmatch(value):  # a value the exact pass above already replaced
+                text = text[:start] + self._token(value) + text[end:]
+        return text
 
     def restore(self, text: str) -> str:
         return _TOKEN.sub(lambda m: self._secrets.get(m.group(0), m.group(0)), text)
