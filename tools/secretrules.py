@@ -86,30 +86,38 @@ _BROAD = (
 # A credential-like name: password, secret, token, api key, access/private/signing key, ... as
 # part of a longer name (DB_PASSWORD, aws_secret_access_key, "client_secret", stripe.api_key).
 _KEYWORD = (r"(?:passw(?:or)?d|pwd|_pass\b|passphrase|secret|token|api[_\-]?key|apikey|access[_\-]?key"
-            r"|private[_\-]?key|signing[_\-]?key|encryption[_\-]?key|auth[_\-]?key|_key\b|credential)[\w.\-]*")
+            r"|private[_\-]?key|signing[_\-]?key|encryption[_\-]?key|auth[_\-]?key|_key\b|_auth\b|creds?\b|credential)"
+            r"[\w.\-]*")
 _NAME = r"[\w.\-]*?" + _KEYWORD
 # `NAME = "value"`, `"NAME": "value"`, `NAME => 'value'`, `NAME := "value"` anywhere on a line (the
 # match starts at the keyword, which keeps the scan fast; the value is all that is redacted).
-_QUOTED = re.compile(rf"(?i){_KEYWORD}[\"']?\]?[ \t]*(?::=|=>|[:=])[ \t]*[\"']([^\"'\s]{{8,200}})[\"']")
+_QUOTED = re.compile(rf"(?i)(?P<name>{_KEYWORD})[\"']?\]?[ \t]*(?::=|=>|[:=])[ \t]*[\"'](?P<v>[^\"'\s]{{8,200}})[\"']")
 # `NAME=value` / `NAME: value` at the start of a line (env files, YAML, properties, ini).
-_BARE = re.compile(rf"(?im)^[ \t]*(?:export[ \t]+|-[ \t]+)?{_NAME}[ \t]*[:=][ \t]*([^\s\"'#;,]{{8,200}})[ \t]*(?:#.*)?$")
+_BARE = re.compile(rf"(?im)^[ \t]*(?:export[ \t]+|-[ \t]+)?(?P<name>{_NAME})[ \t]*[:=][ \t]*(?P<v>[^\s\"'#;,]{{8,200}})"
+                   r"[ \t]*(?:#.*)?$")
 # The password of a URL with credentials (`https://user:pass@host`, a database DSN, a proxy).
-_URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@\[\]\"']*:([^/\s@\"']{3,200})@")
+_URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@\[\]\"']*:(?P<v>[^/\s@\"']{3,200})@")
 # `<password>value</password>` (XML configs: Maven settings, .NET, Tomcat users).
-_XML = re.compile(rf"(?i)<{_NAME}>([^<\s]{{8,200}})</")
+_XML = re.compile(rf"(?i)<(?P<name>{_NAME})>(?P<v>[^<\s]{{8,200}})</")
 # `curl -u user:pass`, `Authorization: Basic|Bearer|Token value` (gitleaks curl-auth-user, -header).
-_CURL_USER = re.compile(r"\bcurl\b[^\n]*?\s(?:-u|--user)[ =][\"']?[^\s:\"']*:([^\s\"']{3,200})")
-_AUTH_HEADER = re.compile(r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:Basic|Bearer|Token)\s+([A-Za-z0-9+/=_\-.~]{12,})")
+_CURL_USER = re.compile(r"\bcurl\b[^\n]*?\s(?:-u|--user)[ =][\"']?[^\s:\"']*:(?P<v>[^\s\"']{3,200})")
+_AUTH_HEADER = re.compile(r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:Basic|Bearer|Token)\s+(?P<v>[A-Za-z0-9+/=_\-.~]{12,})")
 _PLACEHOLDER = re.compile(r"^[<{$%(\[!*]|^\[REDACTED|^(?:x+|\*+|\.+)$|[(){}\[\]]|\.\.\.")
 _REFERENCE = re.compile(r"^(?:[a-z_]+|[A-Z_]+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|true|false|null|none|changeme)$",
                         re.IGNORECASE)
 _NUMBER_OR_TIME = re.compile(r"^[\d.]+$|^\d{4}-\d\d-\d\d(?:[T ][\d:.]+)?Z?$")
+_WORDS = frozenset("pass password passwd pwd secret token changeme example value user username".split())
+# Names that hold no secret although they contain a keyword (after gitleaks' generic-api-key
+# allowlist): an id, a name, a URL, a file, a size, a public or CSRF token, a database key.
+_HARMLESS_NAME = re.compile(r"(?i)(?:id|ids|name|names|url|uri|endpoint|file|path|length|size|type|header|field"
+                            r"|count|remaining|reset|limit|ttl|expiry|expires|format)$|public|csrf|bucket|primary"
+                            r"|foreign|schema|sequence")
 
 
 def _value_ok(value: str, bare: bool | None) -> bool:
     """A value, not a placeholder or a reference to one (a variable, an attribute, `${X}`).
     `bare` None: the context alone says it is a secret (a URL's password, a header's credential)."""
-    if _PLACEHOLDER.search(value):
+    if _PLACEHOLDER.search(value) or re.sub(r"\W", "", value).lower() in _WORDS:
         return False
     if bare is None:
         return True
@@ -121,6 +129,14 @@ def _value_ok(value: str, bare: bool | None) -> bool:
     return True
 
 
+def _name(text: str, match: re.Match[str]) -> str:
+    """The whole name a credential keyword stands in (the match may start inside it)."""
+    start = match.start("name")
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+        start -= 1
+    return text[start:match.end("name")]
+
+
 def spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) of every secret in `text`, sorted, not overlapping."""
     found = [m.span() for m in _TOKEN_RE.finditer(text)]
@@ -129,7 +145,8 @@ def spans(text: str) -> list[tuple[int, int]]:
         (_QUOTED, False), (_BARE, True), (_XML, False), (_URL_PASSWORD, None), (_CURL_USER, None),
         (_AUTH_HEADER, None))
     for pattern, bare in rules:
-        found += [m.span(1) for m in pattern.finditer(text) if _value_ok(m.group(1), bare)]
+        found += [m.span("v") for m in pattern.finditer(text) if _value_ok(m.group("v"), bare)
+                  and not ("name" in pattern.groupindex and _HARMLESS_NAME.search(_name(text, m)))]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(found):
         if merged and start < merged[-1][1]:
