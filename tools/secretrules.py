@@ -101,7 +101,8 @@ _URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@\[\]\"']*:(?P<v
 _XML = re.compile(rf"(?i)<(?P<name>{_NAME})>(?P<v>[^<\s]{{8,200}})</")
 # `curl -u user:pass`, `Authorization: Basic|Bearer|Token value` (gitleaks curl-auth-user, -header).
 _CURL_USER = re.compile(r"\bcurl\b[^\n]*?\s(?:-u|--user)[ =][\"']?[^\s:\"']*:(?P<v>[^\s\"']{3,200})")
-_AUTH_HEADER = re.compile(r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:Basic|Bearer|Token)\s+(?P<v>[A-Za-z0-9+/=_\-.~]{12,})")
+_AUTH_HEADER = re.compile(r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:Basic|Bearer|Token)\s+"
+                          r"(?P<v>[A-Za-z0-9+/=_\-.~]{12,})")
 _PLACEHOLDER = re.compile(r"^[<{$%(\[!*]|^\[REDACTED|^(?:x+|\*+|\.+)$|[(){}\[\]]|\.\.\.")
 _REFERENCE = re.compile(r"^(?:[a-z_]+|[A-Z_]+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|true|false|null|none|changeme)$",
                         re.IGNORECASE)
