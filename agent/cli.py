@@ -23,6 +23,7 @@ from diffcrew.agent import __version__, commands
 from diffcrew.agent.fix import fix_command
 from diffcrew.agent import config as cfg
 from diffcrew.agent.pricing import UNPRICED, money
+from diffcrew.tools import credentials
 
 if TYPE_CHECKING:
     from diffcrew.agent.types import RunReport
@@ -45,6 +46,9 @@ def main() -> None:
       diffcrew run "rename Config.load to Config.from_file and update callers"
       diffcrew demo        # the whole pipeline on a sample repo, no API key needed
     """
+    # Before any check, hook or git filter can run: the key leaves the environment and this
+    # process can no longer be read by them (see tools/credentials.py).
+    credentials.seal()
 
 
 def entry() -> None:

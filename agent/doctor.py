@@ -26,7 +26,9 @@ from diffcrew.agent.llm import KEY_VARIABLES, ModelRequest, TransientModelError
 from diffcrew.agent.orchestrator import PLAN_EDITS_TOOL
 from diffcrew.agent.synthesizer import WRITE_SUMMARY_TOOL
 from diffcrew.agent.worker import SUBMIT_PATCH_TOOL
+from diffcrew.tools import credentials
 from diffcrew.tools.explore import EXPLORE_TOOLS
+from diffcrew.tools.redact import mask_url
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def local_checks(repo: Path, env: dict[str, str]) -> list[Check]:
     found = [name for name in KEY_VARIABLES if env.get(name)]
     checks.append(Check("key", bool(found), f"{found[0]} is set (not shown)" if found else
                         "no API key: export ANTHROPIC_API_KEY=sk-ant-... (or ANTHROPIC_AUTH_TOKEN)"))
-    service = env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com (the default)"
+    service = mask_url(env.get("ANTHROPIC_BASE_URL", "")) or "https://api.anthropic.com (the default)"
     checks.append(Check("versions", True, f"diffcrew {__version__}, anthropic SDK {anthropic.__version__}, "
                         f"Python {platform.python_version()}; model service {service}"))
     return checks
@@ -119,7 +121,7 @@ async def model_checks(client: Counter, options: RunOptions) -> list[Check]:
 
 def diagnose(repo: Path, options: RunOptions, make_client: Any, env: dict[str, str] | None = None) -> list[Check]:
     """Every check; the model checks run only when a key is set (they would all fail alike without)."""
-    env = dict(os.environ) if env is None else env
+    env = {**os.environ, **credentials.held()} if env is None else env
     checks = local_checks(repo, env)
     if not any(c.name == "key" and c.ok for c in checks):
         return checks

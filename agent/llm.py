@@ -24,10 +24,11 @@ from diffcrew.agent.limits import AdaptiveLimit, RetryPolicy
 from diffcrew.agent.pricing import cost_of
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.types import Usage
+from diffcrew.tools import credentials
 from diffcrew.tools.context import estimate_tokens
-from diffcrew.tools.redact import Redactor
+from diffcrew.tools.redact import Redactor, mask_url
 
-KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+KEY_VARIABLES = credentials.NAMES
 # The smallest max_tokens worth sending when --max-cost bounds a call: models that think before they
 # answer spend output tokens on it (the API's smallest thinking budget is 1,024), and a tool call
 # cut at max_tokens is thrown away. Roles whose answers are longer ask for more.
@@ -103,7 +104,7 @@ class ModelClient(Protocol):
 
 def require_api_key(env: dict[str, str] | None = None) -> None:
     """Fail early, before anything is written, when no credential variable is set."""
-    env = dict(os.environ) if env is None else env
+    env = {**os.environ, **credentials.held()} if env is None else env
     if not any(env.get(name) for name in KEY_VARIABLES):
         raise UsageError("no API key: set ANTHROPIC_API_KEY (export ANTHROPIC_API_KEY=sk-ant-...); "
                          "`diffcrew demo` shows the whole pipeline without one")
@@ -177,7 +178,9 @@ class AnthropicClient:
         self._transport_errors = (anthropic.APIConnectionError, httpx2.TransportError)
         self._model_errors = (anthropic.APIError, httpx2.HTTPError)
         self._timeout = timeout
-        self._client = anthropic.AsyncAnthropic(timeout=timeout, max_retries=0, base_url=base_url)
+        self._client = anthropic.AsyncAnthropic(timeout=timeout, max_retries=0, base_url=base_url,
+                                               api_key=credentials.get("ANTHROPIC_API_KEY"),
+                                               auth_token=credentials.get("ANTHROPIC_AUTH_TOKEN"))
 
     async def call(self, request: ModelRequest) -> ModelReply:
         try:
@@ -212,7 +215,7 @@ class AnthropicClient:
     def _failure(self, exc: Exception) -> ModelError:
         """The SDK's exception as diffcrew's error: transient ones to be retried, the others final."""
         sdk = self._anthropic
-        where = str(self._client.base_url).rstrip("/")
+        where = mask_url(str(self._client.base_url).rstrip("/"))  # never a password in an error line
         if isinstance(exc, sdk.APIStatusError):
             headers = exc.response.headers if exc.response is not None else None
             verdict = apierrors.classify(exc.status_code, exc.body, headers, where)

@@ -116,12 +116,13 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
                          "--push origin, and the request last)")
     if not options.dry_run:
         prune_stale(repo)  # worktrees left by runs that were killed
-    transcript = Transcript(repo.common_dir / "diffcrew" / "runs" / f"{run_id}.jsonl")
+    redactor = Redactor(key=repository_key(repo.common_dir))
+    transcript = Transcript(repo.common_dir / "diffcrew" / "runs" / f"{run_id}.jsonl", redactor.redact_value)
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
                        "options": options_record(options)})
     run = _Run(repo, base, run_id, options, hooks, transcript, Ledger(max_cost=options.max_cost),
-               _Outcome(branch=branch), redactor=Redactor(key=repository_key(repo.common_dir)))
+               _Outcome(branch=branch), redactor=redactor)
     started = time.monotonic()
     try:
         asyncio.run(run.within_timeout(make_client))
@@ -209,7 +210,10 @@ class _Run:
             summary = await write_summary(client, options.summary_model, options.request, plan, outcome.diffstat,
                                           options.summary_effort)
             failing = tuple(c.name for c in outcome.checks if c.new_failure)
-            self._commit(new_tree, commit_message(summary, plan, changed, self.run_id, self._left_out(), failing))
+            # The message is prose the model wrote around tokens that were restored for local use:
+            # it keeps the tokens, never a secret (the files themselves hold the real values).
+            message = commit_message(summary, plan, changed, self.run_id, self._left_out(), failing)
+            self._commit(new_tree, self.redactor.redact(message))
         finally:
             await client.aclose()
 
@@ -346,11 +350,14 @@ def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport
         status, code = "dry-run", 0
     else:
         status, code = ("partial", 4) if outcome.partial else ("ok", 0)
+    # The report is printed (--json), written (--pr-body) and recorded: secrets in the request, a
+    # check command, a check's output or an error (a URL with credentials) stay redacted there.
+    redact = run.redactor.redact
     return RunReport(
-        run_id=run.run_id, status=status, exit_code=code, request=options.request, repo=str(run.repo.root),
+        run_id=run.run_id, status=status, exit_code=code, request=redact(options.request), repo=str(run.repo.root),
         base=run.base, base_ref=options.base, branch=outcome.branch if outcome.commit else None,
         commit=outcome.commit, plan=outcome.plan, results=tuple(outcome.results),
         usage_by_role=dict(run.ledger.by_role), cost_usd=run.ledger.cost_usd, duration_s=seconds,
         diffstat=outcome.diffstat, diff=outcome.diff, message=outcome.message, warnings=tuple(outcome.warnings),
-        transcript=str(run.transcript.path), errors=(str(error),) if error is not None else (), remote=outcome.remote,
-        checks=tuple(c.to_dict() for c in outcome.checks))
+        transcript=str(run.transcript.path), errors=(redact(str(error)),) if error is not None else (),
+        remote=outcome.remote, checks=tuple(run.redactor.redact_value(c.to_dict()) for c in outcome.checks))

@@ -1,5 +1,9 @@
 """The JSONL transcript of a run: one line per event, flushed as written, kept under the git directory.
 
+Every entry passes through the run's redactor on its way to the file (the request, the check
+commands and anything else a secret may hide in: nothing is written raw), and the file is readable
+by its owner only (0600, in a 0700 folder): it holds the repository's code and the model's answers.
+
 Flushing per line (to the operating system; no fsync, which costs milliseconds a call and
 guards only against power loss) means a crashed or killed run can still be read; the file
 lives in `<git-common-dir>/diffcrew/runs/`, never in the working tree.
@@ -8,22 +12,28 @@ lives in `<git-common-dir>/diffcrew/runs/`, never in the working tree.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 class Transcript:
     """Append-only JSONL file, safe to write from several threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, redact: Callable[[Any], Any] | None = None) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)  # a folder made by an older version, or under another umask
+        self._redact = redact
         self._lock = threading.Lock()
-        self._file = open(path, "a", encoding="utf-8")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = os.fdopen(descriptor, "a", encoding="utf-8")
 
     def append(self, entry: dict[str, Any]) -> None:
+        if self._redact is not None:
+            entry = self._redact(entry)
         line = json.dumps({"time": round(time.time(), 3), **entry}, ensure_ascii=False, default=str)
         with self._lock:
             if self._file.closed:

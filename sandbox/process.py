@@ -5,16 +5,14 @@ command and everything it started, not just the shell. Output (stdout and stderr
 to a temporary file rather than a pipe, so a chatty command can never block on a full pipe and a
 grandchild that keeps the pipe open can never hang us after the kill.
 
-The environment is the caller's minus anything that looks like a credential: the model key must
-not reach a test suite that may phone home, nor a pre-commit hook downloaded from the internet.
-Git's own location variables are dropped too, so a check never reaches the user's repository
-through an inherited GIT_DIR (diffcrew may itself be run from a git hook).
+The environment is an allowlist (sandbox.checkenv): the model key and the user's other credentials
+must not reach a test suite that may phone home, nor a pre-commit hook downloaded from the internet,
+nor the user's repository through an inherited GIT_DIR (diffcrew may itself be run from a git hook).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -24,17 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Mapping
 
-SECRET_NAME = re.compile(
-    r"^(ANTHROPIC_|OPENAI_|AWS_|AZURE_|GOOGLE_|GCP_|GCLOUD_|DOCKER_AUTH)"
-    r"|(_API_?KEY|_KEY|_TOKEN|_PAT|_DSN)$"
-    r"|_AUTH(_|$)|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|COOKIE",
-    re.IGNORECASE)
-# Values that are credentials whatever the variable is called.
-SECRET_VALUE = re.compile(r"^(sk-ant-|sk-|ghp_|gho_|ghs_|github_pat_|glpat-|xox[abpr]-|AKIA[0-9A-Z]{12})"
-                          r"|://[^/\s:@]+:[^/\s@]+@")
-GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-                "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES",
-                "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
+from diffcrew.sandbox.checkenv import scrubbed_env
+
 OUTPUT_CAP = 2_000_000  # bytes kept from the end of a command's output; enough for any verdict
 KILL_GRACE_S = 2.0
 
@@ -47,21 +36,6 @@ class Outcome:
     exit_code: int | None
     output: str
     duration_s: float
-
-
-def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """`env` (default: os.environ) without credentials or git location variables, with prompts off."""
-    source = os.environ if env is None else env
-    clean = {}
-    for name, value in source.items():
-        if SECRET_NAME.search(name) or SECRET_VALUE.search(value):
-            continue
-        if name in GIT_LOCATION or name.startswith("GIT_CONFIG_KEY_") or name.startswith("GIT_CONFIG_VALUE_"):
-            continue
-        clean[name] = value
-    # Nothing may wait for a password or a pager: there is no one at stdin.
-    clean.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "PAGER": "cat"})
-    return clean
 
 
 _running: set[int] = set()  # process groups of the checks running now, in this process

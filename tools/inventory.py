@@ -1,7 +1,7 @@
 """Which files of the base tree diffcrew may look at, and which it must never show a model.
 
-Rules by path (cheap, no blob read): secrets (`.env*`, private keys, credential files, the
-user's deny list), vendored and generated files (lock files, minified code, `vendor/`,
+Rules by path (cheap, no blob read): secrets (`.env*`, `*.env`, private keys, credential files,
+Terraform state, kubeconfigs, Kubernetes Secret manifests, the user's deny list), vendored and generated files (lock files, minified code, `vendor/`,
 `node_modules/`, `linguist-generated`/`linguist-vendored` in `.gitattributes`), and files that
 are binary by extension. Rules by content, applied when a blob is read: binary (NUL bytes or not
 UTF-8) and embedded private keys. A secret is dropped everywhere (context, ranking, exploration);
@@ -23,6 +23,11 @@ _SECRET_NAMES = (
     ".git-credentials", ".htpasswd", "credentials", "credentials.json", "credentials.y*ml", "credentials.xml",
     "*credentials*.json", "service-account*.json", "*.tfvars", "secrets.json", "secrets.y*ml", "secrets.toml",
     "secrets.env", "*.secret", "*.secrets",
+    # Environment files named for their stage (prod.env), Terraform state (it holds every output and
+    # resource attribute in clear), kubeconfigs, Kubernetes Secret manifests, Apple .p8 keys, Docker's
+    # legacy registry auth, Kerberos keytabs, s3cmd and boto configs.
+    "*.env", "*.tfstate", "*.tfstate.*", "kubeconfig", "kubeconfig.*", "*.kubeconfig", "*secret.y*ml",
+    "*secrets.y*ml", "*.p8", ".dockercfg", "*.keytab", ".s3cfg", ".boto",
 )
 # Directory-qualified secrets (matched against the whole lower-cased path).
 _SECRET_PATHS = ("*.aws/credentials", "*.aws/config", "*.docker/config.json", "*.ssh/*", "*.kube/config")

@@ -5,8 +5,9 @@ stable whatever order concurrent workers meet it in, and across runs of the same
 the same key is given (runs use a random key kept under the git directory), so the same file
 reads the same in every prompt (prompt caching still works), a diff whose context copies the
 token still applies once it is restored, and a replayed transcript restores the same secrets.
-The key never leaves the machine, so a token says nothing about a short secret. Besides the
-patterns, the exact values of the credential variables in the environment are always redacted.
+The key never leaves the machine, so a token says nothing about a short secret. Where the secrets
+are is tools/secretrules.py's business; besides its rules, the exact values of the model credentials
+and every secret met so far are always redacted, wherever they stand.
 """
 
 from __future__ import annotations
@@ -19,28 +20,17 @@ import secrets
 import threading
 from typing import Any
 
-_PATTERNS = [re.compile(p) for p in (
-    r"sk-ant-[A-Za-z0-9_\-]{20,}",
-    r"sk-(?:proj-)?[A-Za-z0-9_\-]{32,}",
-    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",
-    r"\bgithub_pat_[A-Za-z0-9_]{40,}\b",
-    r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
-    r"\bAIza[0-9A-Za-z_\-]{35}\b",
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-)]
-# `api_key = "..."`-style assignments: only the quoted value is redacted.
-_ASSIGNED = re.compile(r"(?i)\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|passwd)"
-                       r"\b\s*[:=]\s*[\"']([^\"'\s]{12,})[\"']")
+from diffcrew.tools import credentials, secretrules
+
 _TOKEN = re.compile(r"\[REDACTED-SECRET-[0-9a-f]{12}\]")
-ENV_SECRETS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+ENV_SECRETS = credentials.NAMES
 
 
 class Redactor:
     """Replaces secrets by stable tokens and restores them; safe to share between workers."""
 
     def __init__(self, extra: tuple[str, ...] | None = None, key: bytes | None = None) -> None:
-        values = extra if extra is not None else tuple(os.environ.get(n, "") for n in ENV_SECRETS)
+        values = extra if extra is not None else tuple(credentials.held().values())
         self._key = key or secrets.token_bytes(32)
         self._exact = tuple(v for v in values if len(v) >= 8)
         self._tokens: dict[str, str] = {}   # secret -> token
@@ -75,9 +65,11 @@ class Redactor:
         return redacted
 
     def _redact(self, text: str) -> str:
-        for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: self._token(m.group(0)), text)
-        text = _ASSIGNED.sub(self._assigned, text)
+        # First the rules (tools/secretrules.py), right to left so earlier spans keep their offsets.
+        for begin, stop in reversed(secretrules.spans(text)):
+            value = text[begin:stop]
+            if not _TOKEN.fullmatch(value):
+                text = text[:begin] + self._token(value) + text[stop:]
         # Then every secret met so far, wherever it stands (this text's own included, so a text is
         # consistent with itself): one found by its context (`password = "..."`) must not go out in
         # clear where the model echoed it without that context.
@@ -87,12 +79,6 @@ class Redactor:
             if value in text:
                 text = text.replace(value, self._token(value))
         return text
-
-    def _assigned(self, match: re.Match[str]) -> str:
-        value = match.group(1)
-        if _TOKEN.fullmatch(value):  # already redacted by a pattern above
-            return match.group(0)
-        return match.group(0).replace(value, self._token(value))
 
     def restore(self, text: str) -> str:
         return _TOKEN.sub(lambda m: self._secrets.get(m.group(0), m.group(0)), text)
@@ -120,6 +106,11 @@ def _walk(value: Any, change: Any) -> Any:
             return value
         return {k: _walk(v, change) for k, v in value.items()}
     return value
+
+
+def mask_url(url: str) -> str:
+    """A URL as it may be shown: any user name and password replaced by `***`."""
+    return re.sub(r"(?<=://)[^/\s@]+@", "***@", url)
 
 
 def repository_key(git_dir: os.PathLike[str] | str) -> bytes:

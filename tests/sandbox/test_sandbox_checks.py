@@ -90,7 +90,10 @@ def test_the_check_cannot_see_secrets(tmp_path: Path, monkeypatch: pytest.Monkey
     seen = dump.read_text()
     assert result.status == "pass"
     assert "ANTHROPIC_API_KEY" not in seen and "sk-ant-very-secret" not in seen and "GITHUB_TOKEN" not in seen
-    assert "HARMLESS_SETTING=kept" in seen and "PATH=" in seen
+    assert "PATH=" in seen and "HARMLESS_SETTING" not in seen  # an allowlist: unknown names stay out
+    monkeypatch.setenv("DIFFCREW_CHECK_ENV", "HARMLESS_*, GITHUB_TOKEN")
+    check_run(root, {"mod.py": b"X = 1\n"}, [Check("env", f"env > {shlex.quote(str(dump))}")])
+    assert "HARMLESS_SETTING=kept" in dump.read_text() and "GITHUB_TOKEN=ghp_secret" in dump.read_text()
 
 
 def test_scrubbed_env_drops_credentials_and_git_locations() -> None:
