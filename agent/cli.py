@@ -248,7 +248,9 @@ def _execute(options: cfg.RunOptions, view: "View", make_client: Any = None) -> 
         with view:
             return run_change(options, view.hooks(), factory)
     except KeyboardInterrupt:
-        _fail("interrupted; your repository is unchanged", 130)
+        from diffcrew.agent.signals import interrupt_code, interrupt_reason
+
+        _fail(f"{interrupt_reason()}; your repository is unchanged", interrupt_code())
 
 
 def _finish(report: "RunReport", as_json: bool) -> NoReturn:

@@ -22,6 +22,7 @@ from diffcrew.agent.limits import AdaptiveLimit
 from diffcrew.agent.ledger import Ledger
 from diffcrew.agent.llm import ModelClient, TrackedClient
 from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
+from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
@@ -123,25 +124,32 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
                _Outcome(branch=branch), redactor=Redactor(key=repository_key(repo.common_dir)))
     started = time.monotonic()
     try:
-        asyncio.run(run.within_timeout(make_client))
+        with like_ctrl_c():  # SIGTERM and SIGHUP too
+            asyncio.run(run.within_timeout(make_client))
         error = None
     except DiffcrewError as exc:
         error = exc
     except KeyboardInterrupt:  # workers are cancelled and the sandbox removed by the time we get here
-        made = run.outcome.branch if run.outcome.commit else None
-        transcript.append({"kind": "end", "status": "interrupted", "exit_code": 130, "branch": made,
-                           "commit": run.outcome.commit})
-        transcript.close()
-        if made:
-            raise Interrupted(f"interrupted after the branch {made} was made (commit {run.outcome.commit[:12]}); "
-                              "nothing else changed") from None
-        raise Interrupted("interrupted; your repository is unchanged") from None
+        raise _interrupted(run) from None
     report = _report(run, time.monotonic() - started, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
                        "branch": report.branch, "commit": report.commit, "errors": list(report.errors),
                        "report": {k: v for k, v in report.to_dict().items() if k != "diff"}})
     transcript.close()
     return report
+
+
+def _interrupted(run: "_Run") -> Interrupted:
+    """Close the transcript of an interrupted run; the error saying what is left (a branch, or nothing)."""
+    made = run.outcome.branch if run.outcome.commit else None
+    code, reason = interrupt_code(), interrupt_reason()
+    run.transcript.append({"kind": "end", "status": "interrupted", "exit_code": code, "branch": made,
+                           "commit": run.outcome.commit})
+    run.transcript.close()
+    if made:
+        return Interrupted(f"{reason} after the branch {made} was made (commit {(run.outcome.commit or '')[:12]}); "
+                           "nothing else changed", code)
+    return Interrupted(f"{reason}; your repository is unchanged", code)
 
 
 @dataclass

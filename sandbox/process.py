@@ -1,7 +1,8 @@
 """Running one check command: a shell in the workspace, no stdin, a scrubbed environment, a timeout.
 
 The command gets its own session (process group), so a timeout or an interrupted run kills the
-command and everything it started, not just the shell. Output (stdout and stderr interleaved) goes
+command and everything it started, not just the shell; what leaves the group (`setsid`, a double
+fork) is found by a tag in its environment and killed when the check ends (kill_tagged). Output (stdout and stderr interleaved) goes
 to a temporary file rather than a pipe, so a chatty command can never block on a full pipe and a
 grandchild that keeps the pipe open can never hang us after the kill.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -37,6 +39,7 @@ GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", 
                 "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
 OUTPUT_CAP = 2_000_000  # bytes kept from the end of a command's output; enough for any verdict
 KILL_GRACE_S = 2.0
+TAG = "DIFFCREW_CHECK"  # in every check's environment: finds what escaped its process group
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,11 @@ def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] 
     if _stopping.is_set():
         return Outcome("error", None, "not started: the run was interrupted", 0.0)
     with tempfile.TemporaryFile() as sink:
+        tag = f"{os.getpid()}-{secrets.token_hex(8)}"
         try:
             proc = subprocess.Popen(command, shell=True, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
-                                    stderr=subprocess.STDOUT, env=scrubbed_env(env), start_new_session=True)
+                                    stderr=subprocess.STDOUT, env={**scrubbed_env(env), TAG: tag},
+                                    start_new_session=True)
         except OSError as exc:
             return Outcome("error", None, f"could not start the check: {exc}", time.monotonic() - started)
         _running.add(proc.pid)
@@ -98,6 +103,7 @@ def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] 
         finally:
             # Also on KeyboardInterrupt: never leave a check running behind us.
             _kill_group(proc)
+            kill_tagged(tag)
             _running.discard(proc.pid)
             if on_start:
                 on_start(None)
@@ -133,6 +139,45 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=KILL_GRACE_S)
         except subprocess.TimeoutExpired:
             pass
+
+
+def kill_tagged(tag: str, rounds: int = 20) -> int:
+    """SIGKILL every process whose environment carries TAG=tag: what a check left running outside its
+    process group (`setsid`, a double fork), which killpg cannot reach. Returns how many were killed.
+
+    Repeated until none is left, since a dying daemon's children are found in the next round. Only
+    processes this user may signal are seen (/proc/PID/environ is readable by its owner); without
+    /proc there is nothing to scan.
+    """
+    needle = f"\0{TAG}={tag}\0".encode()
+    killed = 0
+    for _ in range(rounds):
+        found = [pid for pid in _pids() if needle in _environ(pid)]
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        if not found:
+            break
+        time.sleep(0.01)
+    return killed
+
+
+def _pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
+    except OSError:
+        return []
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return b"\0" + handle.read()
+    except OSError:
+        return b""
 
 
 def _read_tail(sink: IO[bytes]) -> str:
