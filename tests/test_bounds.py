@@ -1,0 +1,67 @@
+"""Hangs and bounds (issue 13, items 12-14): a hostile pattern, output line or answer must not stall a run.
+
+`--timeout` and Ctrl-C must always work, and no single input may take unbounded time or memory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from children import finish
+from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+from test_user_faults import processes_with, start, wait_until, worktrees
+
+OLD = "def load(path):\n    return open(path).read()\n"
+NEW = "def from_file(path):\n    return open(path).read()\n"
+# glibc's ERE engine backtracks on back-references: this pattern runs for minutes on a 200-character line.
+CATASTROPHIC = r"(a*)*(a*)*\1\2b"
+FILES = {"cfg.py": OLD, "long.txt": "a" * 200 + "!\n"}
+PLAN = plan_turn("Rename load.", [("cfg.py", "modify", "Rename load to from_file.")])
+
+
+def script(orchestrator: list[dict]) -> dict:
+    return {"orchestrator": orchestrator, "worker:cfg.py": [patch_turn(udiff("cfg.py", OLD, NEW))],
+            "synthesizer": [summary_turn()]}
+
+
+def search(pattern: str) -> dict:
+    return {"tool": "search_code", "input": {"pattern": pattern}}
+
+
+# --- 12: search_code --------------------------------------------------------------------------------------
+
+def test_a_catastrophic_search_pattern_is_cut_off_and_the_model_told(tmp_path: Path, server, monkeypatch) -> None:
+    from diffcrew.tools import explore
+
+    monkeypatch.setattr(explore, "SEARCH_TIMEOUT_S", 0.5)
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(script([search(CATASTROPHIC), search("load"), {**PLAN}]))
+    started = time.monotonic()
+    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], server)
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 10
+    answers = [b for r in server.requests if r.key == "orchestrator" for b in r.body["messages"][-1]["content"]
+               if isinstance(b, dict) and b.get("type") == "tool_result"]
+    assert answers[0]["is_error"] and "0.5 s" in answers[0]["content"]
+    assert "cfg.py:1:" in answers[1]["content"]
+    assert processes_with(CATASTROPHIC) == []
+
+
+def test_timeout_and_ctrl_c_end_a_run_stuck_in_a_search(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(script([search(CATASTROPHIC), PLAN]))
+    sent = time.monotonic()
+    code, _, err = finish(start(repo, server, "--timeout", "2", request="rename load"), 30)
+    assert code == 3 and time.monotonic() - sent < 8, (code, err)
+    assert "--timeout" in err and "Traceback" not in err
+    server.set_script(script([search(CATASTROPHIC), PLAN]))
+    child = start(repo, server, request="rename load")
+    wait_until(lambda: processes_with(CATASTROPHIC) != [])
+    sent = time.monotonic()
+    os.kill(child.pid, signal.SIGINT)
+    code, _, err = finish(child, 30)
+    assert code == 130 and time.monotonic() - sent < 5, (code, err)
+    assert processes_with(CATASTROPHIC) == [] and len(worktrees(repo)) == 1
