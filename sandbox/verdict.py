@@ -31,7 +31,9 @@ FAILURE_WORD = re.compile(
     r"|segmentation fault|undefined|not found|cannot|unable|invalid|denied)\b|\bE\s{2,}", re.IGNORECASE)
 # A warning is not a failure: a change that adds one to an already failing check is not to blame.
 WARNING = re.compile(r"warn(ing)?", re.IGNORECASE)
-PLACE = re.compile(r"[\w.\-/]+\.\w+(:N|\(N)")
+# `name.ext:N` or `name.ext(N`. Written without a leading `[\w.\-/]+`, which backtracked over every
+# start position of a long line (quadratic: a minute on one 120 KB line); the match is the same.
+PLACE = re.compile(r"[\w.\-/]\.\w+(?::N|\(N)")
 RULE_CODE = re.compile(r"^\s*(-->\s*)?[A-Z]{1,5}\d{2,5}\b")
 TALLY = re.compile(r"\b(\d+)\s+(failed|failures?|errors?)\b", re.IGNORECASE)
 TALLY_NORMALISED = re.compile(r"\bN\s+(failed|failures?|errors?)\b", re.IGNORECASE)

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import signal
 import time
 from pathlib import Path
@@ -65,3 +67,20 @@ def test_timeout_and_ctrl_c_end_a_run_stuck_in_a_search(tmp_path: Path, server) 
     code, _, err = finish(child, 30)
     assert code == 130 and time.monotonic() - sent < 5, (code, err)
     assert processes_with(CATASTROPHIC) == [] and len(worktrees(repo)) == 1
+
+
+# --- 13: the verdict on a long output line ------------------------------------------------------------------
+
+def test_a_check_printing_one_huge_line_is_judged_quickly(tmp_path: Path, server) -> None:
+    """A 120 KB line, on the base and after the change: the same failure, judged pre-existing in well
+    under a second (the PLACE pattern used to backtrack for a minute, past --timeout)."""
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(script([PLAN]))
+    check = f"{sys.executable} -c \"print('a' * 120_000 + ' x.py'); raise SystemExit(1)\""
+    started = time.monotonic()
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--timeout", "20", "--check", check,
+                      "rename load"], server)
+    assert time.monotonic() - started < 8
+    assert result.exit_code == 0, result.output
+    (checked,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] != "syntax"]
+    assert checked["verdict"] == "pre-existing"
