@@ -84,3 +84,25 @@ def test_a_check_printing_one_huge_line_is_judged_quickly(tmp_path: Path, server
     assert result.exit_code == 0, result.output
     (checked,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] != "syntax"]
     assert checked["verdict"] == "pre-existing"
+
+
+# --- 14: a worker answer with 1,000 failing hunks -----------------------------------------------------------
+
+def test_a_thousand_failing_hunks_cost_little_time_and_a_small_repair_text(tmp_path: Path, server) -> None:
+    old = "".join(f"def function_number_{i}(argument):\n    return argument * {i} + offset\n" for i in range(1000))
+    new = old.replace("argument * 7 + offset", "argument * 7")
+    hunks = "".join(f"@@ -{2 * k + 1},2 +{2 * k + 1},2 @@\n def functoin_numbr_{k}(argumnt):\n"
+                    f"-    return argumnt * {k} + ofset\n+    return argument * {k}\n" for k in range(1000))
+    repo = make_repo(tmp_path / "repo", {"m.py": old})
+    server.set_script({"orchestrator": [plan_turn("Drop the offset of 7.", [("m.py", "modify", "Drop it.")])],
+                       "worker:m.py": [patch_turn("--- a/m.py\n+++ b/m.py\n" + hunks), patch_turn(udiff("m.py", old, new))],
+                       "synthesizer": [summary_turn()]})
+    started = time.monotonic()
+    result = run_cli(["run", "--repo", str(repo), "--yes", "drop the offset of 7"], server)
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 10
+    repair = [r for r in server.requests if r.key == "worker:m.py"][1]
+    (answer,) = [b for b in repair.body["messages"][-1]["content"] if b.get("type") == "tool_result"]
+    text = answer["content"] if isinstance(answer["content"], str) else answer["content"][0]["text"]
+    assert len(text) < 20_000 and "1000 of 1000 hunks failed" in text.splitlines()[0]
+    assert "more" in text
