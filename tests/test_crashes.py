@@ -1,0 +1,59 @@
+"""Crashes (issue 13, items 15-17 and 19): hostile inputs end in one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+from test_user_faults import transcript_lines
+
+OLD = "def load(path):\n    return open(path).read()\n"
+NEW = "def from_file(path):\n    return open(path).read()\n"
+DEPTH = 50_000
+DEEP = {"deep.json": "[" * DEPTH + "]" * DEPTH + "\n",
+        "deep.toml": "a = " + "[" * DEPTH + "]" * DEPTH + "\n",
+        "deep.py": "x = " + "-" * DEPTH + "1\n"}
+
+
+# --- 15: deeply nested files -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_a_deeply_nested_new_file_fails_the_syntax_check_cleanly(tmp_path: Path, server, name: str) -> None:
+    repo = make_repo(tmp_path / "repo", {"cfg.py": OLD})
+    server.set_script({"orchestrator": [plan_turn("Add data.", [(name, "create", "Add it.")])],
+                       f"worker:{name}": [patch_turn(udiff(name, None, DEEP[name]))], "synthesizer": [summary_turn()]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--repair-rounds", "0", "add data"], server)
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    (syntax,) = [c for c in report["checks"] if c["name"] == "syntax"]
+    assert syntax["verdict"] == "new-failure" and "nested too deeply" in syntax["output"]
+    entries = transcript_lines(repo)
+    assert entries[-1]["kind"] == "end" and entries[-1]["exit_code"] == 1
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_a_deeply_nested_base_file_does_not_break_the_run(tmp_path: Path, server, name: str) -> None:
+    """The file is in the context, and its change keeps it as deep: not a new failure."""
+    repo = make_repo(tmp_path / "repo", {"cfg.py": OLD, name: DEEP[name]})
+    changed = DEEP[name] + ("# note\n" if name != "deep.json" else "")
+    if name == "deep.json":
+        changed = DEEP[name].replace("[", "[ ", 1)
+    server.set_script({"orchestrator": [plan_turn("Touch it.", [(name, "modify", "Touch it.")])],
+                       f"worker:{name}": [patch_turn(udiff(name, DEEP[name], changed))], "synthesizer": [summary_turn()]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "touch it"], server)
+    assert result.exit_code == 0, result.output
+    (syntax,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "syntax"]
+    assert syntax["verdict"] == "pre-existing"
+    assert transcript_lines(repo)[-1]["kind"] == "end"
+
+
+def test_a_deeply_nested_python_file_of_short_lines_does_not_break_the_context(tmp_path: Path) -> None:
+    """tree-sitter parses any depth; the outline's walk over it must not recurse with it."""
+    deep = "x = " + "[\n" * 5_000 + "]\n" * 5_000
+    repo = make_repo(tmp_path / "repo", {"cfg.py": OLD, "deep.py": deep})
+    result = run_cli(["context", "--repo", str(repo), "--json", "deep x"])
+    assert result.exit_code == 0, result.output
+    assert "deep.py" in [f["path"] for f in json.loads(result.stdout)["files"]]
