@@ -57,3 +57,23 @@ def test_a_deeply_nested_python_file_of_short_lines_does_not_break_the_context(t
     result = run_cli(["context", "--repo", str(repo), "--json", "deep x"])
     assert result.exit_code == 0, result.output
     assert "deep.py" in [f["path"] for f in json.loads(result.stdout)["files"]]
+
+
+# --- 16: a lone surrogate in an answer ---------------------------------------------------------------------------
+
+LONE = "\ud800"  # valid in JSON ("\ud800"), but no UTF-8 text can hold it
+
+
+@pytest.mark.parametrize("where", ["plan", "patch"])
+def test_a_lone_surrogate_in_an_answer_ends_the_role_in_one_line(tmp_path: Path, server, where: str) -> None:
+    """The SDK cannot parse such a tool input (nor could it send it back): that role fails with a
+    line that says why, the run ends cleanly, --json still prints."""
+    repo = make_repo(tmp_path / "repo", {"cfg.py": OLD})
+    plan = plan_turn("Rename load.", [("cfg.py", "modify", "Rename load to from_file." + (LONE if where == "plan" else ""))])
+    patch = patch_turn(udiff("cfg.py", OLD, NEW.replace("from_file", "from_file" + (LONE if where == "patch" else ""))))
+    server.set_script({"orchestrator": [plan], "worker:cfg.py": [patch], "synthesizer": [summary_turn()]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "rename load"], server)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    (error,) = json.loads(result.stdout)["errors"]
+    assert "could not be read" in error and "surrogate" in error and len(error) < 600
+    assert transcript_lines(repo)[-1]["kind"] == "end"
