@@ -33,6 +33,7 @@ from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
+from diffcrew.tools.statedir import writable_state
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -109,6 +110,7 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
                          f"the limit is {MAX_REQUEST_BYTES:,}: describe the change, do not paste the code")
     repo = GitRepo(options.repo)
     base = repo.resolve(options.base)
+    writable_state(repo.common_dir)  # one clear line, before anything else, when .git is read-only
     run_id = new_run_id()
     branch = None if options.dry_run else choose_branch(repo, options, run_id)
     if options.push and not repo.has_remote(options.push):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,54 @@ def test_a_lone_surrogate_in_an_answer_ends_the_role_in_one_line(tmp_path: Path,
     (error,) = json.loads(result.stdout)["errors"]
     assert "could not be read" in error and "surrogate" in error and len(error) < 600
     assert transcript_lines(repo)[-1]["kind"] == "end"
+
+
+# --- 17: a .git diffcrew cannot write ---------------------------------------------------------------------------
+
+COMMANDS = {"run": ["run", "--yes", "rename load"], "dry-run": ["run", "--yes", "--dry-run", "rename load"],
+            "context": ["context", "rename load"]}
+
+
+def _assert_refused(repo: Path, server, command: str) -> None:
+    server.set_script({"orchestrator": [plan_turn("Rename load.", [("cfg.py", "modify", "Rename it.")])],
+                       "worker:cfg.py": [patch_turn(udiff("cfg.py", OLD, NEW))], "synthesizer": [summary_turn()]})
+    args = COMMANDS[command]
+    result = run_cli([args[0], "--repo", str(repo), *args[1:]], server)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write" in lines[0] and ".git" in lines[0], result.stderr
+    assert server.requests == []  # refused before any model call
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_git_directory_diffcrew_cannot_write_is_one_line_exit_2(tmp_path: Path, server, command: str) -> None:
+    """Root ignores permissions, so the tests make .git/diffcrew a file: creating anything in it
+    fails the same way (an OSError) as it does for a user without write access."""
+    repo = make_repo(tmp_path / "repo", {"cfg.py": OLD})
+    (repo / ".git" / "diffcrew").write_text("not a directory\n")
+    _assert_refused(repo, server, command)
+
+
+def _permissions_enforced() -> bool:
+    """False for root with CAP_DAC_OVERRIDE (the usual test container): it may write a 0555 directory."""
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chmod(scratch, 0o555)
+        try:
+            Path(scratch, "probe").write_text("")
+        except PermissionError:
+            return True
+        finally:
+            os.chmod(scratch, 0o755)
+    return False
+
+
+@pytest.mark.skipif(not _permissions_enforced(), reason="file permissions are not enforced for this user (root): "
+                    "covered by the test above; run under `setpriv --bounding-set -dac_override` to include it")
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_read_only_git_directory_is_one_line_exit_2(tmp_path: Path, server, command: str) -> None:
+    repo = make_repo(tmp_path / "repo", {"cfg.py": OLD})
+    (repo / ".git").chmod(0o555)
+    try:
+        _assert_refused(repo, server, command)
+    finally:
+        (repo / ".git").chmod(0o755)
