@@ -145,6 +145,7 @@ def write_results(repo: "GitRepo", staged: Staged, report: "RunReport") -> tuple
     Refused, with nothing written, when a result names a file that was not passed or when a
     file changed in the working tree while the run was under way.
     """
+    from diffcrew.agent.signals import deferred
     from diffcrew.tools.applyfiles import FileChange, confined, write_changes
 
     changes = []
@@ -163,7 +164,14 @@ def write_results(repo: "GitRepo", staged: Staged, report: "RunReport") -> tuple
     moved = [c.path for c in changes if now[c.path] != staged.blobs[c.path]]
     if moved:
         raise RunFailed(f"{moved[0]} changed in the working tree while diffcrew was running; nothing was written")
-    write_changes(staged.root, changes)
+    with deferred() as interrupts:  # every file or none: Ctrl-C waits for the last write
+        try:
+            write_changes(staged.root, changes)
+        except OSError as exc:  # write_changes has put back the files it had written
+            where = Path(exc.filename).name if exc.filename else "a file"
+            raise RunFailed(f"could not write {where}: {exc.strerror or exc}; nothing was written") from None
+    if interrupts:
+        click.echo("diffcrew fix: interrupted while writing; the writes were finished first", err=True)
     return tuple(c.path for c in changes)
 
 

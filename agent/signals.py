@@ -51,3 +51,20 @@ def interrupt_code() -> int:
 def interrupt_reason() -> str:
     """'interrupted', or 'terminated by SIGTERM' when a forwarded signal caused it."""
     return f"terminated by {signal.Signals(_received[-1]).name}" if _received else "interrupted"
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[list[int]]:
+    """Within the block, SIGINT, SIGTERM and SIGHUP are only recorded (in the yielded list), so that
+    a short sequence of writes is never cut in the middle; the caller acts on them afterwards."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {signum: signal.signal(signum, lambda n, _f: received.append(n))
+                for signum in (signal.SIGINT, *FORWARDED)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

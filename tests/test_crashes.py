@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -130,3 +133,58 @@ def test_a_read_only_git_directory_is_one_line_exit_2(tmp_path: Path, server, co
         _assert_refused(repo, server, command)
     finally:
         (repo / ".git").chmod(0o755)
+
+
+# --- 19: `diffcrew fix` when writing the result fails or is interrupted -------------------------------------
+
+LIB_FIXED = '"""Doubling."""\n' + "def double(x):\n    return x + x\n"
+
+
+def _fix_two_files(tmp_path: Path, server, monkeypatch, second_write: Callable[[], None]) -> tuple[Path, Any]:
+    """`diffcrew fix geometry.py lib.py` changing both, with `second_write` happening just before the
+    second file is written (a disk error, a signal)."""
+    from diffcrew.tools import applyfiles
+    from test_precommit_hook import FIXED, IDENTITY, LIB_STAGED, STAGED, fix_repo
+
+    repo = fix_repo(tmp_path)
+    server.set_script({"orchestrator": [plan_turn("Document.", [("geometry.py", "modify", "Docstring."),
+                                                                ("lib.py", "modify", "Docstring.")])],
+                       "worker:geometry.py": [patch_turn(udiff("geometry.py", STAGED, FIXED))],
+                       "worker:lib.py": [patch_turn(udiff("lib.py", LIB_STAGED, LIB_FIXED))]})
+    real, calls = applyfiles._write_one, []
+
+    def write_one(target: Path, change: Any) -> None:
+        calls.append(target)
+        if len(calls) == 2:
+            second_write()
+        real(target, change)
+
+    monkeypatch.setattr(applyfiles, "_write_one", write_one)
+    monkeypatch.chdir(repo)
+    env = {**IDENTITY, "PRE_COMMIT": None, "DIFFCREW_FIX_REQUEST": None}
+    return repo, run_cli(["fix", "geometry.py", "lib.py"], server, env=env)
+
+
+def test_fix_when_a_write_fails_exits_5_in_one_line_and_writes_nothing(tmp_path: Path, server, monkeypatch) -> None:
+    from test_precommit_hook import LIB_STAGED, STAGED
+
+    def full_disk() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    repo, result = _fix_two_files(tmp_path, server, monkeypatch, full_disk)
+    assert result.exit_code == 5, result.output
+    assert "Traceback" not in result.output and "No space left on device" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert (repo / "geometry.py").read_text() == STAGED and (repo / "lib.py").read_text() == LIB_STAGED
+
+
+def test_ctrl_c_between_two_writes_of_fix_never_leaves_half_a_fix(tmp_path: Path, server, monkeypatch) -> None:
+    from test_precommit_hook import FIXED, LIB_STAGED, STAGED
+
+    repo, result = _fix_two_files(tmp_path, server, monkeypatch, lambda: os.kill(os.getpid(), signal.SIGINT))
+    written = ((repo / "geometry.py").read_text(), (repo / "lib.py").read_text())
+    if "nothing was written" in result.stderr:
+        assert written == (STAGED, LIB_STAGED), result.stderr
+    else:  # the interrupt waited for the writes: both are there, and said so
+        assert written == (FIXED, LIB_FIXED) and "geometry.py, lib.py" in result.stderr, result.stderr
+    assert "Traceback" not in result.output
