@@ -105,6 +105,10 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     """Run the whole pipeline; usage errors raise before anything is written, later failures are reported."""
     if not options.request.strip():
         raise UsageError("the change request is empty: say what to change")
+    bad = next((i for i, c in enumerate(options.request) if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:  # bytes that are not UTF-8 arrive from argv and stdin as lone surrogates
+        raise UsageError(f"the change request is not valid UTF-8 text (at character {bad + 1}): "
+                         "write it in UTF-8, or pass it with --message-file")
     if len(options.request.encode("utf-8")) > MAX_REQUEST_BYTES:
         raise UsageError(f"the change request is {len(options.request.encode('utf-8')):,} bytes; "
                          f"the limit is {MAX_REQUEST_BYTES:,}: describe the change, do not paste the code")

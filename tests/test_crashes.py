@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import signal
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -188,3 +189,14 @@ def test_ctrl_c_between_two_writes_of_fix_never_leaves_half_a_fix(tmp_path: Path
     else:  # the interrupt waited for the writes: both are there, and said so
         assert written == (FIXED, LIB_FIXED) and "geometry.py, lib.py" in result.stderr, result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_request_that_is_not_utf8_is_a_usage_error(tmp_path: Path, server) -> None:
+    """Non-UTF-8 bytes in argv or stdin arrive as lone surrogates (surrogateescape)."""
+    repo = make_repo(tmp_path / "repo", {"cfg.py": OLD})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "rename \udcff load"], server)
+    assert result.exit_code == 2 and "not valid UTF-8" in result.stderr, result.output
+    piped = subprocess.run(["diffcrew", "run", "--repo", str(repo), "--yes", "-"], input=b"rename \xff load",
+                           capture_output=True, env={**os.environ, **server.env()}, timeout=60)
+    assert piped.returncode == 2 and b"not valid UTF-8" in piped.stderr and b"Traceback" not in piped.stderr
+    assert server.requests == []
