@@ -101,17 +101,23 @@ def choose_branch(repo: GitRepo, options: RunOptions, run_id: str) -> str:
     return candidate
 
 
-def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], ModelClient]) -> RunReport:
-    """Run the whole pipeline; usage errors raise before anything is written, later failures are reported."""
-    if not options.request.strip():
+def check_request(request: str) -> None:
+    """A UsageError for a request that is empty, not UTF-8, or too long to be a description."""
+    if not request.strip():
         raise UsageError("the change request is empty: say what to change")
-    bad = next((i for i, c in enumerate(options.request) if "\ud800" <= c <= "\udfff"), None)
+    bad = next((i for i, c in enumerate(request) if "\ud800" <= c <= "\udfff"), None)
     if bad is not None:  # bytes that are not UTF-8 arrive from argv and stdin as lone surrogates
         raise UsageError(f"the change request is not valid UTF-8 text (at character {bad + 1}): "
                          "write it in UTF-8, or pass it with --message-file")
-    if len(options.request.encode("utf-8")) > MAX_REQUEST_BYTES:
-        raise UsageError(f"the change request is {len(options.request.encode('utf-8')):,} bytes; "
-                         f"the limit is {MAX_REQUEST_BYTES:,}: describe the change, do not paste the code")
+    size = len(request.encode("utf-8"))
+    if size > MAX_REQUEST_BYTES:
+        raise UsageError(f"the change request is {size:,} bytes; the limit is {MAX_REQUEST_BYTES:,}: "
+                         "describe the change, do not paste the code")
+
+
+def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], ModelClient]) -> RunReport:
+    """Run the whole pipeline; usage errors raise before anything is written, later failures are reported."""
+    check_request(options.request)
     repo = GitRepo(options.repo)
     base = repo.resolve(options.base)
     writable_state(repo.common_dir)  # one clear line, before anything else, when .git is read-only
@@ -137,6 +143,13 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
         error = exc
     except KeyboardInterrupt:  # workers are cancelled and the sandbox removed by the time we get here
         raise _interrupted(run) from None
+    except Exception as exc:  # a bug: the traceback stays (for the report), but the record is closed
+        made = run.outcome.commit
+        transcript.append({"kind": "end", "status": "crashed", "exit_code": 1, "commit": made,
+                           "branch": run.outcome.branch if made else None,
+                           "errors": [f"{type(exc).__name__}: {exc}"[:1000]]})
+        transcript.close()
+        raise
     report = _report(run, time.monotonic() - started, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
                        "branch": report.branch, "commit": report.commit, "errors": list(report.errors),

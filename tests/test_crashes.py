@@ -200,3 +200,20 @@ def test_a_request_that_is_not_utf8_is_a_usage_error(tmp_path: Path, server) -> 
                            capture_output=True, env={**os.environ, **server.env()}, timeout=60)
     assert piped.returncode == 2 and b"not valid UTF-8" in piped.stderr and b"Traceback" not in piped.stderr
     assert server.requests == []
+
+
+def test_an_unexpected_error_still_closes_the_transcript(tmp_path: Path, server, monkeypatch) -> None:
+    """A bug is a bug (the traceback stays, for the report), but the run's record still ends."""
+    from diffcrew.sandbox import syntax
+
+    def broken(path: str, data: bytes) -> None:
+        raise RuntimeError("a bug in a parser")
+
+    monkeypatch.setattr(syntax, "_parse", broken)
+    repo = make_repo(tmp_path / "repo", {"cfg.py": OLD})
+    server.set_script({"orchestrator": [plan_turn("Rename.", [("cfg.py", "modify", "Rename.")])],
+                       "worker:cfg.py": [patch_turn(udiff("cfg.py", OLD, NEW))], "synthesizer": [summary_turn()]})
+    with pytest.raises(RuntimeError):
+        run_cli(["run", "--repo", str(repo), "--yes", "rename load"], server)
+    end = transcript_lines(repo)[-1]
+    assert end["kind"] == "end" and end["status"] == "crashed" and "a bug in a parser" in end["errors"][0]
