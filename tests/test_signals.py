@@ -16,7 +16,8 @@ import pytest
 
 from children import finish
 from conftest import diffcrew_branches, make_repo, snapshot
-from test_user_faults import FILES, processes_with, records, script, start, transcript_lines, wait_until, worktrees
+from test_user_faults import (FILES, processes_with, records, script, slow, start, transcript_lines, wait_until,
+                              worktrees)
 
 DAEMON = "sleep 7.125"   # distinctive argv of the process the check daemonizes
 CHECK = "sleep 8.375"    # distinctive argv of the check's own long-running command
@@ -51,3 +52,19 @@ def test_a_daemon_started_by_a_passing_check_does_not_outlive_the_run(tmp_path: 
     code, _, err = finish(child, 60)
     assert code == 0, err
     wait_until(lambda: processes_with(DAEMON) == [], timeout=2)
+
+
+def test_sigterm_while_the_workers_wait_for_the_model(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    before = snapshot(repo)
+    server.set_script(script())
+    slow(server, 30, "worker:")
+    child = start(repo, server, "--check", "true")
+    wait_until(lambda: len({r.key for r in server.requests if (r.key or "").startswith("worker:")}) == 2)
+    sent = time.monotonic()
+    os.kill(child.pid, signal.SIGTERM)
+    code, _, err = finish(child, 30)
+    assert code == 143 and time.monotonic() - sent < 10, err
+    assert "terminated by SIGTERM; your repository is unchanged" in err and "Traceback" not in err
+    assert snapshot(repo) == before and diffcrew_branches(repo) == []
+    assert transcript_lines(repo)[-1]["status"] == "interrupted"
