@@ -1,10 +1,12 @@
 """Running one check command: a shell in the workspace, no stdin, a scrubbed environment, a timeout.
 
 The command gets its own session (process group), so a timeout or an interrupted run kills the
-command and everything it started, not just the shell; what leaves the group (`setsid`, a double
-fork) is found by a tag in its environment and killed when the check ends (kill_tagged). Output (stdout and stderr interleaved) goes
-to a temporary file rather than a pipe, so a chatty command can never block on a full pipe and a
-grandchild that keeps the pipe open can never hang us after the kill.
+command and everything it started, not just the shell. What leaves the group (`setsid`, a double
+fork) is found by a tag in its environment, `<pid>.<start time>-<random>` of the diffcrew process,
+and killed when the check ends (kill_tagged); after a kill -9, the next run's prune_stale kills what
+carries the dead run's prefix. Output (stdout and stderr interleaved) goes to a temporary file
+rather than a pipe, so a chatty command can never block on a full pipe and a grandchild that keeps
+the pipe open can never hang us after the kill.
 
 The environment is the caller's minus anything that looks like a credential: the model key must
 not reach a test suite that may phone home, nor a pre-commit hook downloaded from the internet.
@@ -88,7 +90,7 @@ def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] 
     if _stopping.is_set():
         return Outcome("error", None, "not started: the run was interrupted", 0.0)
     with tempfile.TemporaryFile() as sink:
-        tag = f"{os.getpid()}-{secrets.token_hex(8)}"
+        tag = f"{run_tag(os.getpid())}-{secrets.token_hex(8)}"
         try:
             proc = subprocess.Popen(command, shell=True, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
                                     stderr=subprocess.STDOUT, env={**scrubbed_env(env), TAG: tag},
@@ -141,15 +143,16 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             pass
 
 
-def kill_tagged(tag: str, rounds: int = 20) -> int:
-    """SIGKILL every process whose environment carries TAG=tag: what a check left running outside its
-    process group (`setsid`, a double fork), which killpg cannot reach. Returns how many were killed.
+def kill_tagged(tag: str, rounds: int = 20, prefix: bool = False) -> int:
+    """SIGKILL every process whose environment carries TAG=tag (TAG=tag... with `prefix`): what a check
+    left running outside its process group (`setsid`, a double fork), which killpg cannot reach.
+    Returns how many were killed.
 
     Repeated until none is left, since a dying daemon's children are found in the next round. Only
     processes this user may signal are seen (/proc/PID/environ is readable by its owner); without
     /proc there is nothing to scan.
     """
-    needle = f"\0{TAG}={tag}\0".encode()
+    needle = f"\0{TAG}={tag}".encode() + (b"" if prefix else b"\0")
     killed = 0
     for _ in range(rounds):
         found = [pid for pid in _pids() if needle in _environ(pid)]
@@ -163,6 +166,20 @@ def kill_tagged(tag: str, rounds: int = 20) -> int:
             break
         time.sleep(0.01)
     return killed
+
+
+def run_tag(pid: int, start: int | None = None) -> str:
+    """The prefix of the tags of process `pid`'s checks: its pid and start time (PID reuse)."""
+    return f"{pid}.{start if start is not None else start_time(pid)}"
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc), or None where there is no /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text.rsplit(")", 1)[1].split()[19])
 
 
 def _pids() -> list[int]:

@@ -16,11 +16,23 @@ import pytest
 
 from children import finish
 from conftest import diffcrew_branches, make_repo, snapshot
-from test_user_faults import (FILES, processes_with, records, script, slow, start, transcript_lines, wait_until,
-                              worktrees)
+from test_user_faults import FILES, records, script, slow, start, transcript_lines, wait_until, worktrees
 
 DAEMON = "sleep 7.125"   # distinctive argv of the process the check daemonizes
 CHECK = "sleep 8.375"    # distinctive argv of the check's own long-running command
+
+
+def processes_with(text: str) -> list[int]:
+    """Live processes whose command line (arguments joined by spaces) contains `text`: the exec'd
+    `sleep` itself, not only the shell whose -c string names it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" "):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
@@ -68,3 +80,19 @@ def test_sigterm_while_the_workers_wait_for_the_model(tmp_path: Path, server) ->
     assert "terminated by SIGTERM; your repository is unchanged" in err and "Traceback" not in err
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
     assert transcript_lines(repo)[-1]["status"] == "interrupted"
+
+
+def test_after_kill_9_the_next_run_stops_what_the_dead_runs_checks_daemonized(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(script())
+    marker = tmp_path / "check-started"
+    child = start(repo, server, "--check", f"setsid {DAEMON} > /dev/null 2>&1 & touch '{marker}'; {CHECK}")
+    wait_until(marker.exists)
+    time.sleep(0.2)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert processes_with(DAEMON) != []  # out of every group diffcrew knew
+    server.set_script(script())
+    code, _, err = finish(start(repo, server, "--check", "true"), 60)
+    assert code == 0, err
+    assert processes_with(DAEMON) == [] and len(worktrees(repo)) == 1 and records(repo) == []
