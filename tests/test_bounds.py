@@ -14,8 +14,7 @@ from pathlib import Path
 
 from children import finish
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
-from test_signals import processes_with
-from test_user_faults import start, wait_until, worktrees
+from test_user_faults import processes_with, start, wait_until, worktrees
 
 OLD = "def load(path):\n    return open(path).read()\n"
 NEW = "def from_file(path):\n    return open(path).read()\n"

@@ -16,23 +16,11 @@ import pytest
 
 from children import finish
 from conftest import diffcrew_branches, make_repo, snapshot
-from test_user_faults import FILES, records, script, slow, start, transcript_lines, wait_until, worktrees
+from test_user_faults import (FILES, processes_with, records, script, slow, start, transcript_lines, wait_until,
+                              worktrees)
 
 DAEMON = "sleep 7.125"   # distinctive argv of the process the check daemonizes
 CHECK = "sleep 8.375"    # distinctive argv of the check's own long-running command
-
-
-def processes_with(text: str) -> list[int]:
-    """Live processes whose command line (arguments joined by spaces) contains `text`: the exec'd
-    `sleep` itself, not only the shell whose -c string names it."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" "):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
