@@ -78,8 +78,9 @@ def _read_request(request: str | None, message_file: str | None) -> str:
         if not path.is_file():
             raise UsageError(f"request file not found: {message_file}")
         text = path.read_text(encoding="utf-8", errors="replace")
-    elif request == "-":
-        text = sys.stdin.read()
+    elif request == "-":  # bytes, so that non-UTF-8 input is refused in one line whatever the locale
+        raw = getattr(sys.stdin, "buffer", None)
+        text = raw.read().decode("utf-8", "surrogateescape") if raw is not None else sys.stdin.read()
     elif request is None:
         raise UsageError('no change request: diffcrew run "what to change" (or --message-file FILE, or - for stdin)')
     else:
@@ -253,7 +254,9 @@ def _execute(options: cfg.RunOptions, view: "View", make_client: Any = None) -> 
         with view:
             return run_change(options, view.hooks(), factory)
     except KeyboardInterrupt:
-        _fail("interrupted; your repository is unchanged", 130)
+        from diffcrew.agent.signals import interrupt_code, interrupt_reason
+
+        _fail(f"{interrupt_reason()}; your repository is unchanged", interrupt_code())
 
 
 def _finish(report: "RunReport", as_json: bool) -> NoReturn:

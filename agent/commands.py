@@ -98,9 +98,11 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
     from diffcrew.agent.pricing import PLAN_OUTPUT_ESTIMATE, estimate_cost
     from diffcrew.tools.context import build_context, context_report
     from diffcrew.tools.git import GitRepo
+    from diffcrew.tools.statedir import writable_state
 
     try:
         git_repo = GitRepo(Path(repo))
+        writable_state(git_repo.common_dir)  # the context cache lives there
         ctx = build_context(git_repo, git_repo.resolve(base), request, budget)
     except DiffcrewError as exc:
         fail(exc.summary, exc.exit_code)

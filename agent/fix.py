@@ -146,7 +146,8 @@ def write_results(repo: "GitRepo", staged: Staged, report: "RunReport") -> tuple
     Refused, with nothing written, when a result names a file that was not passed or when a
     file changed in the working tree while the run was under way.
     """
-    from diffcrew.tools.applyfiles import FileChange, confined, write_changes
+    from diffcrew.agent.signals import deferred
+    from diffcrew.tools.applyfiles import FileChange, WriteFailed, confined, write_changes
 
     changes = []
     for result in report.results:
@@ -164,7 +165,14 @@ def write_results(repo: "GitRepo", staged: Staged, report: "RunReport") -> tuple
     moved = [c.path for c in changes if now[c.path] != staged.blobs[c.path]]
     if moved:
         raise RunFailed(f"{moved[0]} changed in the working tree while diffcrew was running; nothing was written")
-    write_changes(staged.root, changes)
+    with deferred() as interrupts:  # every file or none: Ctrl-C waits for the last write
+        try:
+            write_changes(staged.root, changes)
+        except WriteFailed as exc:  # write_changes has put back the files it had written
+            raise RunFailed(f"could not write {exc.summary.split(': could not be written')[0]}: "
+                            f"{_reason(exc)}; nothing was written") from None
+    if interrupts:
+        click.echo("diffcrew fix: interrupted while writing; the writes were finished first", err=True)
     return tuple(c.path for c in changes)
 
 
@@ -257,3 +265,9 @@ def fix_command(files: tuple[str, ...], request: str | None, quiet: bool) -> Non
     except KeyboardInterrupt:
         fail("interrupted; nothing was written", 130)
     _finish(outcome, quiet)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a write failed, from the OSError behind WriteFailed."""
+    cause = exc.__cause__
+    return str(getattr(cause, "strerror", None) or cause or exc)

@@ -135,6 +135,29 @@ def wire_blocks(blocks: list[Any]) -> list[dict[str, Any]]:
     return plain
 
 
+UNREADABLE = ("the model's answer could not be read: {detail}; a lone UTF-16 surrogate such as \\ud800 is "
+              "valid JSON but no text can hold it. Try again, or choose another model")
+
+
+def readable(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`blocks` unchanged, or a ModelError when some string in them holds a lone surrogate: such
+    an answer could be neither sent back, written to the transcript nor applied to a file."""
+    text = json.dumps(blocks, ensure_ascii=False)
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        raise ModelError(UNREADABLE.format(detail="it holds a lone surrogate"))
+    return blocks
+
+
+async def _final_message(stream: Any) -> Any:
+    """The streamed message; the SDK's ValueError for a tool input it cannot parse (jiter refuses
+    a lone surrogate escape) becomes a ModelError saying so in one line."""
+    try:
+        return await stream.get_final_message()
+    except ValueError as exc:
+        cause = str(exc.__cause__ or exc).splitlines()[0][:200]
+        raise ModelError(UNREADABLE.format(detail=f"a tool input is not valid JSON ({cause})")) from None
+
+
 def refusal_of(message: Any) -> str:
     """The explanation a refusal carries (`stop_details`), if any."""
     details = message.get("stop_details") if isinstance(message, dict) else getattr(message, "stop_details", None)
@@ -190,7 +213,7 @@ class AnthropicClient:
                         async for _first in stream:  # message_start: the prompt has been read
                             request.on_start()
                             break
-                    message = await stream.get_final_message()
+                    message = await _final_message(stream)
                     headers = stream.response.headers
             else:
                 raw = await self._client.messages.with_raw_response.create(**request.body())
@@ -200,7 +223,7 @@ class AnthropicClient:
             raise self._failure(exc) from exc
         if message.stop_reason is None:  # the stream closed cleanly before message_delta: a cut answer
             raise TransientModelError("the answer stream ended before the model finished (no stop reason)")
-        return ModelReply(wire_blocks(message.content), message.stop_reason, _usage_of(message.usage),
+        return ModelReply(readable(wire_blocks(message.content)), message.stop_reason, _usage_of(message.usage),
                           ratelimit_headers(headers), refusal_of(message))
 
     async def count_tokens(self, request: ModelRequest) -> int:
@@ -250,7 +273,7 @@ class ScriptedClient:
             reply = scripts.answer(self._turns, request.body())
         except scripts.ScriptError as exc:
             raise ModelError(f"scripted model: {exc}") from exc
-        return ModelReply(wire_blocks(reply["content"]), reply["stop_reason"], _usage_of(reply["usage"]),
+        return ModelReply(readable(wire_blocks(reply["content"])), reply["stop_reason"], _usage_of(reply["usage"]),
                           refusal=refusal_of(reply))
 
     async def count_tokens(self, request: ModelRequest) -> int:

@@ -23,6 +23,7 @@ from diffcrew.agent.ledger import Ledger
 from diffcrew.agent.llm import ModelClient, TrackedClient
 from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
 from diffcrew.agent.scope import settings_problem
+from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c
 from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
@@ -33,6 +34,7 @@ from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
+from diffcrew.tools.statedir import writable_state
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -100,15 +102,26 @@ def choose_branch(repo: GitRepo, options: RunOptions, run_id: str) -> str:
     return candidate
 
 
+def check_request(request: str) -> None:
+    """A UsageError for a request that is empty, not UTF-8, or too long to be a description."""
+    if not request.strip():
+        raise UsageError("the change request is empty: say what to change")
+    bad = next((i for i, c in enumerate(request) if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:  # bytes that are not UTF-8 arrive from argv and stdin as lone surrogates
+        raise UsageError(f"the change request is not valid UTF-8 text (at character {bad + 1}): "
+                         "write it in UTF-8, or pass it with --message-file")
+    size = len(request.encode("utf-8"))
+    if size > MAX_REQUEST_BYTES:
+        raise UsageError(f"the change request is {size:,} bytes; the limit is {MAX_REQUEST_BYTES:,}: "
+                         "describe the change, do not paste the code")
+
+
 def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], ModelClient]) -> RunReport:
     """Run the whole pipeline; usage errors raise before anything is written, later failures are reported."""
-    if not options.request.strip():
-        raise UsageError("the change request is empty: say what to change")
-    if len(options.request.encode("utf-8")) > MAX_REQUEST_BYTES:
-        raise UsageError(f"the change request is {len(options.request.encode('utf-8')):,} bytes; "
-                         f"the limit is {MAX_REQUEST_BYTES:,}: describe the change, do not paste the code")
+    check_request(options.request)
     repo = GitRepo(options.repo)
     base = repo.resolve(options.base)
+    writable_state(repo.common_dir)  # one clear line, before anything else, when .git is read-only
     run_id = new_run_id()
     branch = None if options.dry_run else choose_branch(repo, options, run_id)
     if options.push and not repo.has_remote(options.push):
@@ -125,25 +138,39 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
                _Outcome(branch=branch), redactor=redactor)
     started = time.monotonic()
     try:
-        asyncio.run(run.within_timeout(make_client))
+        with like_ctrl_c():  # SIGTERM and SIGHUP too
+            asyncio.run(run.within_timeout(make_client))
         error = None
     except DiffcrewError as exc:
         error = exc
     except KeyboardInterrupt:  # workers are cancelled and the sandbox removed by the time we get here
-        made = run.outcome.branch if run.outcome.commit else None
-        transcript.append({"kind": "end", "status": "interrupted", "exit_code": 130, "branch": made,
-                           "commit": run.outcome.commit})
+        raise _interrupted(run) from None
+    except Exception as exc:  # a bug: the traceback stays (for the report), but the record is closed
+        made = run.outcome.commit
+        transcript.append({"kind": "end", "status": "crashed", "exit_code": 1, "commit": made,
+                           "branch": run.outcome.branch if made else None,
+                           "errors": [f"{type(exc).__name__}: {exc}"[:1000]]})
         transcript.close()
-        if made:
-            raise Interrupted(f"interrupted after the branch {made} was made (commit {run.outcome.commit[:12]}); "
-                              "nothing else changed") from None
-        raise Interrupted("interrupted; your repository is unchanged") from None
+        raise
     report = _report(run, time.monotonic() - started, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
                        "branch": report.branch, "commit": report.commit, "errors": list(report.errors),
                        "report": {k: v for k, v in report.to_dict().items() if k != "diff"}})
     transcript.close()
     return report
+
+
+def _interrupted(run: "_Run") -> Interrupted:
+    """Close the transcript of an interrupted run; the error saying what is left (a branch, or nothing)."""
+    made = run.outcome.branch if run.outcome.commit else None
+    code, reason = interrupt_code(), interrupt_reason()
+    run.transcript.append({"kind": "end", "status": "interrupted", "exit_code": code, "branch": made,
+                           "commit": run.outcome.commit})
+    run.transcript.close()
+    if made:
+        return Interrupted(f"{reason} after the branch {made} was made (commit {(run.outcome.commit or '')[:12]}); "
+                           "nothing else changed", code)
+    return Interrupted(f"{reason}; your repository is unchanged", code)
 
 
 @dataclass

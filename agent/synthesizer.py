@@ -9,7 +9,6 @@ fails), and creates the branch. The user's working tree, index, HEAD and stash a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from diffcrew import prompts
 from diffcrew.agent.conversation import expect_call, strict_tool

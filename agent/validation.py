@@ -10,12 +10,12 @@ names (to every changed file's worker when it names none), in the same conversat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from diffcrew.agent.config import RunOptions
+from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.synthesizer import tree_changes
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.agent.worker import Worker, finished
@@ -75,16 +75,8 @@ async def _checks_in_thread(checks: list[Check], workspace: Workspace, inputs: C
                             changes: list[TreeChange]) -> list[CheckResult]:
     """Run the checks off the event loop; if the run is interrupted, kill them and wait for the
     thread, so the worktree is removed only once nothing runs in it any more."""
-    work = asyncio.get_running_loop().run_in_executor(
-        None, functools.partial(run_checks, checks, workspace, inputs.repo, inputs.base,
-                                {c.path: c.data for c in changes}))
-    try:
-        return await asyncio.shield(work)
-    except asyncio.CancelledError:
-        stop_all()
-        with contextlib.suppress(Exception):
-            await work
-        raise
+    work = functools.partial(run_checks, checks, workspace, inputs.repo, inputs.base, {c.path: c.data for c in changes})
+    return await off_loop(work, on_cancel=stop_all)
 
 
 async def _repair(failing: list[CheckResult], changed: list[FileResult], workers: dict[str, Worker],

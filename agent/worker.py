@@ -16,6 +16,7 @@ from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PatchError
 from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up, strict_tool
 from diffcrew.agent.llm import ModelClient, ModelRequest
+from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, FileResult, Plan
 from diffcrew.agent.pricing import cache_minimum, estimate_cost as cost_estimate
 from diffcrew.tools.context import estimate_tokens, fenced
@@ -177,7 +178,8 @@ class Worker:
             except ModelError as exc:
                 return FileResult(edit.path, edit.action, error=str(exc), attempts=self.attempts)
             if call is not None:
-                applied, problem = _apply(edit, self.base, call["input"].get("patch"))
+                patch = call["input"].get("patch")
+                applied, problem = await off_loop(lambda: _apply(edit, self.base, patch))  # CPU-bound
                 if applied is not None:
                     self.messages.append(assistant_turn(reply))
                     self.current = applied.new_text

@@ -27,7 +27,7 @@ from typing import Any
 
 from diffcrew.sandbox.process import Outcome, run_command, scrubbed_env
 from diffcrew.sandbox.syntax import parse_problems
-from diffcrew.sandbox.verdict import files_named, is_new_failure, new_lines, trim
+from diffcrew.sandbox.verdict import STOPPED_NOTE, files_named, is_new_failure, new_lines, stopped_early, trim
 from diffcrew.sandbox.workspace import Workspace
 from diffcrew.tools.git import GitRepo
 
@@ -124,6 +124,8 @@ def _command_check(check: Check, ctx: _Context, base_space: list[Workspace]) -> 
     fresh = "\n".join(new_lines(after.output, before.output)) if new else ""
     files = files_named(fresh, present) or files_named(after.output, present)
     output = after.output
+    if new and before.status == "fail" and stopped_early(after.output):
+        output += "\n" + STOPPED_NOTE
     if before.status != "pass" and not new:
         output += f"\n[diffcrew: this check also fails on the base commit ({before.status}); not counted]"
     return CheckResult(check.name, after.status, new, after.duration_s, trim(output), files, before.status)

@@ -1,9 +1,12 @@
 """Running one check command: a shell in the workspace, no stdin, a scrubbed environment, a timeout.
 
 The command gets its own session (process group), so a timeout or an interrupted run kills the
-command and everything it started, not just the shell. Output (stdout and stderr interleaved) goes
-to a temporary file rather than a pipe, so a chatty command can never block on a full pipe and a
-grandchild that keeps the pipe open can never hang us after the kill.
+command and everything it started, not just the shell. What leaves the group (`setsid`, a double
+fork) is found by a tag in its environment, `<pid>.<start time>-<random>` of the diffcrew process,
+and killed when the check ends (kill_tagged); after a kill -9, the next run's prune_stale kills what
+carries the dead run's prefix. Output (stdout and stderr interleaved) goes to a temporary file
+rather than a pipe, so a chatty command can never block on a full pipe and a grandchild that keeps
+the pipe open can never hang us after the kill.
 
 The environment is an allowlist (sandbox.checkenv): the model key and the user's other credentials
 must not reach a test suite that may phone home, nor a pre-commit hook downloaded from the internet,
@@ -13,6 +16,7 @@ nor the user's repository through an inherited GIT_DIR (diffcrew may itself be r
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -26,6 +30,7 @@ from diffcrew.sandbox.checkenv import scrubbed_env
 
 OUTPUT_CAP = 2_000_000  # bytes kept from the end of a command's output; enough for any verdict
 KILL_GRACE_S = 2.0
+TAG = "DIFFCREW_CHECK"  # in every check's environment: finds what escaped its process group
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,11 @@ def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] 
     if _stopping.is_set():
         return Outcome("error", None, "not started: the run was interrupted", 0.0)
     with tempfile.TemporaryFile() as sink:
+        tag = f"{run_tag(os.getpid())}-{secrets.token_hex(8)}"
         try:
             proc = subprocess.Popen(command, shell=True, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
-                                    stderr=subprocess.STDOUT, env=scrubbed_env(env), start_new_session=True)
+                                    stderr=subprocess.STDOUT, env={**scrubbed_env(env), TAG: tag},
+                                    start_new_session=True)
         except OSError as exc:
             return Outcome("error", None, f"could not start the check: {exc}", time.monotonic() - started)
         _running.add(proc.pid)
@@ -72,6 +79,7 @@ def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] 
         finally:
             # Also on KeyboardInterrupt: never leave a check running behind us.
             _kill_group(proc)
+            kill_tagged(tag)
             _running.discard(proc.pid)
             if on_start:
                 on_start(None)
@@ -107,6 +115,60 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=KILL_GRACE_S)
         except subprocess.TimeoutExpired:
             pass
+
+
+def kill_tagged(tag: str, rounds: int = 20, prefix: bool = False) -> int:
+    """SIGKILL every process whose environment carries TAG=tag (TAG=tag... with `prefix`): what a check
+    left running outside its process group (`setsid`, a double fork), which killpg cannot reach.
+    Returns how many were killed.
+
+    Repeated until none is left, since a dying daemon's children are found in the next round. Only
+    processes this user may signal are seen (/proc/PID/environ is readable by its owner); without
+    /proc there is nothing to scan.
+    """
+    needle = f"\0{TAG}={tag}".encode() + (b"" if prefix else b"\0")
+    killed = 0
+    for _ in range(rounds):
+        found = [pid for pid in _pids() if needle in _environ(pid)]
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        if not found:
+            break
+        time.sleep(0.01)
+    return killed
+
+
+def run_tag(pid: int, start: int | None = None) -> str:
+    """The prefix of the tags of process `pid`'s checks: its pid and start time (PID reuse)."""
+    return f"{pid}.{start if start is not None else start_time(pid)}"
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc), or None where there is no /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text.rsplit(")", 1)[1].split()[19])
+
+
+def _pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
+    except OSError:
+        return []
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return b"\0" + handle.read()
+    except OSError:
+        return b""
 
 
 def _read_tail(sink: IO[bytes]) -> str:

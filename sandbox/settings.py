@@ -30,7 +30,7 @@ def load_checks(root: Path, cli_checks: tuple[str, ...] = (), run_pre_commit: bo
     checks += _configured(Path(root), timeout)
     for command in cli_checks:
         if not command.strip():
-            raise UsageError("--check needs a command, e.g. --check 'pytest -x -q'")
+            raise UsageError("--check needs a command, e.g. --check 'pytest -q'")
         checks.append(Check(command, command, timeout))
     if run_pre_commit:
         checks.append(Check("pre-commit", PRE_COMMIT, timeout))
@@ -73,7 +73,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _entries(value: object, file: str, key: str, timeout: float) -> list[Check]:
     if not isinstance(value, list):
-        raise UsageError(f"{file}: {key} must be a list of commands, e.g. checks = [\"pytest -x -q\"]")
+        raise UsageError(f"{file}: {key} must be a list of commands, e.g. checks = [\"pytest -q\"]")
     return [_entry(item, f"{file}: {key}[{index}]", timeout) for index, item in enumerate(value)]
 
 

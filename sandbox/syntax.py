@@ -48,7 +48,18 @@ class SyntaxProblem:
 
 
 def parse_problems(path: str, data: bytes) -> list[SyntaxProblem] | None:
-    """The syntax problems of one file; [] if it parses, None if we cannot parse its language."""
+    """The syntax problems of one file; [] if it parses, None if we cannot parse its language.
+
+    A file nested deeper than the parsers' recursion allows (the JSON and TOML decoders and the
+    Python compiler raise RecursionError or MemoryError) is a problem of the file: a failed check,
+    not a crash of the run."""
+    try:
+        return _parse(path, data)
+    except (RecursionError, MemoryError):
+        return [SyntaxProblem(path, 1, 1, "nested too deeply to parse (the parser ran out of stack)")]
+
+
+def _parse(path: str, data: bytes) -> list[SyntaxProblem] | None:
     suffix = PurePosixPath(path).suffix.lower()
     if suffix in (".py", ".pyi"):
         return _python(path, data)

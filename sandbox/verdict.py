@@ -15,6 +15,11 @@ passed on the base is a new failure. When it fails on both, we compare outputs:
    output does, or a failure tally (failed / error / failure) grew. If neither output has any
    diagnostic line at all, any normalised line the base output lacks makes it new.
 
+A run that stopped at its first failure(s) (`pytest -x`, `--maxfail`, a collection error) after the
+change saw only part of the suite: when a failure already on the base stops both runs at the same
+place, the outputs compare equal whatever the change broke further on. What the run could not see
+cannot be compared, so a failing check that stopped early counts as new, with a note saying why.
+
 A time-out on both sides is not new (we cannot tell); a time-out after the change when the base
 finished is new; a failure after the change when the base timed out is not counted (the base gave
 us nothing to compare with: the check is unreliable, and blocking on it would blame the change).
@@ -31,7 +36,9 @@ FAILURE_WORD = re.compile(
     r"|segmentation fault|undefined|not found|cannot|unable|invalid|denied)\b|\bE\s{2,}", re.IGNORECASE)
 # A warning is not a failure: a change that adds one to an already failing check is not to blame.
 WARNING = re.compile(r"warn(ing)?", re.IGNORECASE)
-PLACE = re.compile(r"[\w.\-/]+\.\w+(:N|\(N)")
+# `name.ext:N` or `name.ext(N`. Written without a leading `[\w.\-/]+`, which backtracked over every
+# start position of a long line (quadratic: a minute on one 120 KB line); the match is the same.
+PLACE = re.compile(r"[\w.\-/]\.\w+(?::N|\(N)")
 RULE_CODE = re.compile(r"^\s*(-->\s*)?[A-Z]{1,5}\d{2,5}\b")
 TALLY = re.compile(r"\b(\d+)\s+(failed|failures?|errors?)\b", re.IGNORECASE)
 TALLY_NORMALISED = re.compile(r"\bN\s+(failed|failures?|errors?)\b", re.IGNORECASE)
@@ -39,6 +46,9 @@ HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f
 DURATION = re.compile(r"\b\d+(\.\d+)?\s*(ms|µs|us|ns|s|sec|secs|seconds?|min|minutes?|h)\b")
 NUMBER = re.compile(r"(?<![\w.])\d+(\.\d+)*(?![\w])")
 TEMP_PATH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s:'\"),]*")
+STOPPED_EARLY = re.compile(r"stopping after \d+ failures?|Interrupted: \d+ errors? during collection", re.IGNORECASE)
+STOPPED_NOTE = ("[diffcrew: this check stopped at its first failure (pytest -x or --maxfail), so it could not show "
+                "failures after that point; counted against the change. Drop -x from the check to compare whole runs]")
 TRIM_HEAD_LINES, TRIM_TAIL_LINES, TRIM_CHARS = 20, 60, 8000
 
 
@@ -102,10 +112,17 @@ def is_new_failure(status: str, base_status: str | None, changed: str, base: str
         return True  # it finished (failing) on the base and hangs now: the change made it hang
     if base_status == "error":
         return status != "error"
+    if stopped_early(changed):
+        return True
     before = tallies(base)
     if any(count > before[kind] for kind, count in tallies(changed).items()):
         return True
     return bool(new_lines(changed, base))
+
+
+def stopped_early(output: str) -> bool:
+    """Whether the check says it stopped before running everything (see the module docstring)."""
+    return bool(STOPPED_EARLY.search(output))
 
 
 def trim(output: str) -> str:

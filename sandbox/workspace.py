@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from diffcrew.sandbox.process import kill_tagged, run_tag, start_time
 from diffcrew.tools.errors import GitError, UsageError
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
 from diffcrew.tools.paths import path_problem
@@ -55,7 +56,7 @@ class Workspace:
         record = _registry(repo) / f"{path.name}.json"
         record.parent.mkdir(parents=True, exist_ok=True)
         # The record comes first, so a crash during `worktree add` still leaves something to prune.
-        _write_json(record, {"path": str(path), "pid": os.getpid(), "start": _start_time(os.getpid()),
+        _write_json(record, {"path": str(path), "pid": os.getpid(), "start": start_time(os.getpid()),
                              "host": socket.gethostname(), "run_id": run_id, "created": time.time(),
                              "pgid": None})
         workspace = cls(repo, base, run_id, path, record)
@@ -141,6 +142,8 @@ def prune_stale(repo: GitRepo) -> list[str]:
         if path.is_absolute() and path.name.startswith(PREFIX):
             if data.get("pgid"):
                 _stop_orphans(int(data["pgid"]), path)
+            if data.get("pid") and data.get("start") is not None:  # what its checks started outside their group
+                kill_tagged(run_tag(int(data["pid"]), int(data["start"])) + "-", prefix=True)
             _remove_worktree(repo, path)
         record.unlink(missing_ok=True)
         pruned.append(str(path))
@@ -204,11 +207,6 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
         return None
     fields = text.rsplit(")", 1)[1].split()
     return fields[0], int(fields[19])
-
-
-def _start_time(pid: int) -> int | None:
-    state = _proc_stat(pid)
-    return state[1] if state else None
 
 
 def _stop_orphans(pgid: int, path: Path) -> None:

@@ -81,11 +81,13 @@ def transcript_lines(repo: Path) -> list[dict[str, Any]]:
 
 
 def processes_with(text: str) -> list[int]:
+    """Live processes whose command line, arguments joined by spaces, contains `text` (so an exec'd
+    `sleep 6.25` is seen, not only a shell whose -c string names it)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if text.encode() in (entry / "cmdline").read_bytes():
+                if text.encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" "):  # argv joined
                     found.append(int(entry.name))
             except OSError:
                 continue

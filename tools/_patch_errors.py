@@ -25,6 +25,10 @@ _MAX_WIDTH = 160
 _MAX_CANDIDATES = 10
 _FUZZY_PROBES = 3  # hunk lines compared character-wise when no line matches even loosely
 _MIN_SIMILARITY = 0.5
+# Bounds on one refusal, whatever the answer holds (1,000 failing hunks took 43 s and 691 KB):
+MAX_DETAILED = 10  # no-match hunks that get the (costly) search for the closest lines
+_MAX_CLAUSES = 10  # failures named in the first line
+_MAX_REPAIR_CHARS = 12_000  # paragraphs stop here; the rest are listed by number
 
 TIER_WORDS = {
     "exact": "exactly",
@@ -70,12 +74,30 @@ def hunk_errors(path: str, total: int, failures: Sequence[HunkFailure]) -> Patch
         head = f"patch for {path} not applied: hunk {f.hunk} of {total} {f.summary}"
         fix = "Fix that hunk"
     else:
-        clauses = "; ".join(f"hunk {f.hunk} {f.summary}" for f in failures)
+        clauses = "; ".join(f"hunk {f.hunk} {f.summary}" for f in failures[:_MAX_CLAUSES])
+        if len(failures) > _MAX_CLAUSES:
+            clauses += f"; {len(failures) - _MAX_CLAUSES} more"
         head = f"patch for {path} not applied: {len(failures)} of {total} hunks failed ({clauses})"
         fix = "Fix those hunks"
     advice = f"No hunk was applied. {fix} and send the complete diff for {path} again."
-    body = "\n\n".join(f.message for f in failures)
-    return PatchRejected(f"{head}\n{advice}\n\n{body}", failures)
+    return PatchRejected(f"{head}\n{advice}\n\n{_bounded_body(failures)}", failures)
+
+
+def _bounded_body(failures: Sequence[HunkFailure]) -> str:
+    """The failures' paragraphs up to _MAX_REPAIR_CHARS; the rest named by hunk number only."""
+    shown: list[str] = []
+    size = 0
+    for failure in failures:
+        if shown and size + len(failure.message) > _MAX_REPAIR_CHARS:
+            break
+        shown.append(failure.message)
+        size += len(failure.message) + 2
+    rest = [str(f.hunk) for f in failures[len(shown):]]
+    if rest:
+        listed = ", ".join(rest[:50]) + (f" and {len(rest) - 50} more" if len(rest) > 50 else "")
+        shown.append(f"[{len(rest)} more failing hunks not described here: {listed}. Most likely the diff "
+                     "was not written against the file as given: copy its lines exactly.]")
+    return "\n\n".join(shown)
 
 
 def describe_hunk(hunk: Hunk, total: int) -> str:
@@ -141,6 +163,12 @@ def no_match(hunk: Hunk, total: int, lines: Sequence[str], squashed: Sequence[st
     else:
         text += "\n" + _window(old, lines, start)
     text += "\nCopy unchanged and removed lines exactly from the file, each prefixed by ' ' or '-'."
+    return HunkFailure(hunk.index, "no-match", "matches no place in the file", text)
+
+
+def no_match_brief(hunk: Hunk, total: int) -> HunkFailure:
+    """no_match without the search for the closest lines: for hunks past MAX_DETAILED."""
+    text = f"{describe_hunk(hunk, total)}\nIt matches no place in the file."
     return HunkFailure(hunk.index, "no-match", "matches no place in the file", text)
 
 

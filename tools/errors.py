@@ -11,7 +11,7 @@ agent -> tools/sandbox/prompts. `diffcrew.agent.errors` re-exports it.
     ├── PlanError         (1)     the orchestrator's plan stayed invalid after the re-ask
     ├── RunFailed         (1)     workers failed; no branch was made
     ├── BudgetExceeded    (3)     a cost or resource cap was reached; no branch was made
-    └── Interrupted     (130)     the user interrupted the run
+    └── Interrupted     (130)     the user interrupted the run (128 + N for signal N: SIGTERM 143)
 
 Messages are written for users: the first line says what happened and what to do next.
 """
@@ -64,6 +64,10 @@ class BudgetExceeded(DiffcrewError):
 
 
 class Interrupted(DiffcrewError):
-    """The run was interrupted (Ctrl-C)."""
+    """The run was interrupted (Ctrl-C, or SIGTERM/SIGHUP with their own exit codes)."""
 
     exit_code = 130
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

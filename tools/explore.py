@@ -10,7 +10,10 @@ cut at MAX_LINES / MAX_CHARS with a note saying so.
 
 from __future__ import annotations
 
+import os
 import posixpath
+import signal
+import subprocess
 from typing import Any
 
 import git
@@ -22,6 +25,8 @@ from diffcrew.tools.paths import is_git_part, path_problem
 MAX_LINES = 400
 MAX_CHARS = 20_000
 MAX_MATCHES = 200
+SEARCH_TIMEOUT_S = 10.0  # seconds one search_code call may take
+_searches: set[subprocess.Popen[bytes]] = set()  # running searches, killed when the run is interrupted
 
 # Tool definitions in strict mode: every object closed (`additionalProperties: false`), and no
 # numeric bounds (strict mode does not take them; the handlers check the values themselves).
@@ -138,13 +143,11 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: froze
     if not isinstance(pattern, str) or not pattern:
         raise _Refused("pattern must be a non-empty string")
     spec = ["--", f":(glob){check_path(glob)}"] if glob else []
-    try:
-        out = repo.git.execute(["git", "grep", "-n", "-I", "-E", "--no-color", "-e", pattern, base, *spec],
-                               strip_newline_in_stdout=False, with_extended_output=False)
-    except git.GitCommandError as exc:
-        if exc.status == 1:
-            return f"no match for {pattern!r}"
-        raise _Refused(f"search failed: {(exc.stderr or '').strip()[:300]}") from None
+    status, out, err = _grep(repo, ["git", "grep", "-n", "-I", "-E", "--no-color", "-e", pattern, base, *spec])
+    if status == 1 and not err.strip():
+        return f"no match for {pattern!r}"
+    if status != 0:
+        raise _Refused(f"search failed: {err.strip()[:300]}")
     prefix, matches = f"{base}:", []
     for line in out.splitlines():
         rest = line[len(prefix):] if line.startswith(prefix) else line
@@ -152,6 +155,39 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: froze
         if path in allowed and not is_secret_path(path):
             matches.append(rest[:300])
     return _capped(matches, f"{len(matches)} matching line(s) for {pattern!r}", MAX_MATCHES)
+
+
+def _grep(repo: GitRepo, args: list[str]) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of a search, killed after SEARCH_TIMEOUT_S (a pattern with
+    back-references can backtrack for hours) or by stop_searches()."""
+    proc = subprocess.Popen(args, cwd=repo.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    _searches.add(proc)
+    try:
+        out, err = proc.communicate(timeout=SEARCH_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise _Refused(f"the search took longer than {SEARCH_TIMEOUT_S:g} s and was stopped: use a simpler "
+                       "pattern (no back-references or nested repetition), or narrow it with path_glob") from None
+    finally:
+        _kill(proc)
+        _searches.discard(proc)
+    if proc.returncode < 0:
+        raise _Refused("the search was stopped")
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def stop_searches() -> None:
+    """Kill every running search (the run is being interrupted or timed out)."""
+    for proc in list(_searches):
+        _kill(proc)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 def _list_files(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozenset[str]) -> str:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import (
-    HunkFailure, PatchRejected, ambiguous, hunk_errors, no_anchor, no_match, overlap, squash, whole_diff_error,
+    MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, hunk_errors, no_anchor, no_match, no_match_brief, overlap,
+    squash, whole_diff_error,
 )
 from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Placement, locate
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
@@ -123,6 +124,7 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     placed: list[tuple[Hunk, Placement]] = []
     failures: list[HunkFailure] = []
     squashed: list[str] | None = None  # the error path's view of the file, built once if needed
+    detailed = 0  # no-match failures given the costly closest-lines search so far
     for hunk in hunks:
         result = _place_one(hunk, file, index)
         if isinstance(result, Placement):
@@ -131,7 +133,10 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
             failures.append(ambiguous(hunk, len(hunks), result.tier, result.starts))
         elif result == "no-anchor":
             failures.append(no_anchor(hunk, len(hunks)))
+        elif detailed >= MAX_DETAILED:
+            failures.append(no_match_brief(hunk, len(hunks)))  # bounded work per answer
         else:
+            detailed += 1
             squashed = squashed if squashed is not None else [squash(s) for s in file.lines]
             failures.append(no_match(hunk, len(hunks), file.lines, squashed))
     failures.extend(_overlaps(placed))

@@ -98,7 +98,10 @@ def outline(path: str, text: str) -> tuple[Symbol, ...] | None:
     data = text.encode("utf-8")
     tree = parser.parse(data)
     found: list[Symbol] = []
-    _walk(tree.root_node, data, 0, found)
+    try:
+        _walk(tree.root_node, data, 0, found)
+    except RecursionError:  # nested deeper than the walk can follow (issue 13): no outline, the head instead
+        return None
     return tuple(found)
 
 

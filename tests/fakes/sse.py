@@ -32,6 +32,8 @@ def _block_events(block: dict[str, Any], json_parts: int = 4) -> tuple[dict[str,
         raw = block.get("_partial_json")  # an input cut at max_tokens streams only its first part
         if raw is None:
             raw = json.dumps(block.get("input", {}), ensure_ascii=False) if block.get("input") else ""
+            if any("\ud800" <= c <= "\udfff" for c in raw):  # a lone surrogate streams as its JSON escape
+                raw = json.dumps(block["input"])
         start = {k: v for k, v in block.items() if k != "_partial_json"}
         return dict(start, input={}), [{"type": "input_json_delta", "partial_json": p} for p in split(raw, json_parts)]
     if kind == "thinking":

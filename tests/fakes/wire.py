@@ -136,7 +136,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def write_events(self, events: list[Event]) -> None:
         for kind, data in events:
-            chunk = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+            # A lone surrogate (a hostile model or proxy) has no UTF-8 form: it travels as a JSON escape.
+            text = json.dumps(data, ensure_ascii=False)
+            if any("\ud800" <= c <= "\udfff" for c in text):
+                text = json.dumps(data)
+            chunk = f"event: {kind}\ndata: {text}\n\n".encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.flush()
 
