@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from diffcrew.tools._patch_errors import (
     HunkFailure, PatchRejected, ambiguous, hunk_errors, no_anchor, no_match, overlap, squash, whole_diff_error,
 )
-from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Placement, locate
+from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, locate
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
 from diffcrew.tools._patch_text import FileText, final_newline, render
 
@@ -123,10 +123,12 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     placed: list[tuple[Hunk, Placement]] = []
     failures: list[HunkFailure] = []
     squashed: list[str] | None = None  # the error path's view of the file, built once if needed
+    hint_from: tuple[int, int] = (0, 0)  # (offset, floor) the hunks placed so far imply
     for hunk in hunks:
-        result = _place_one(hunk, file, index)
+        result = _place_one(hunk, file, index, Hint.of(hunk, *hint_from))
         if isinstance(result, Placement):
             placed.append((hunk, result))
+            hint_from = _carried(hunk, result, hint_from)
         elif isinstance(result, Ambiguous):
             failures.append(ambiguous(hunk, len(hunks), result.tier, result.starts))
         elif result == "no-anchor":
@@ -140,7 +142,20 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     return placed
 
 
-def _place_one(hunk: Hunk, file: FileText, index: FileIndex) -> Placement | Ambiguous | str | None:
+def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple[int, int]:
+    """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and its end.
+
+    Only a placement whose start is the hunk's own old-side start says anything about the offset.
+    """
+    if placement.tier in ("already-applied", "create"):
+        return before
+    offset = before[0]
+    if hunk.old_start is not None and placement.tier != "trimmed":
+        offset = placement.start - (hunk.old_start - 1)
+    return offset, max(before[1], placement.end)
+
+
+def _place_one(hunk: Hunk, file: FileText, index: FileIndex, hint: Hint) -> Placement | Ambiguous | str | None:
     if not file.lines:
         lines = _creation_lines(hunk)
         if lines is not None:
@@ -148,7 +163,7 @@ def _place_one(hunk: Hunk, file: FileText, index: FileIndex) -> Placement | Ambi
     # A blank line that lost its prefix is too weak to anchor a hunk on its own.
     if all(line.kind == "+" or line.soft for line in hunk.lines):
         return "no-anchor"
-    return locate(hunk, index)
+    return locate(hunk, index, hint)
 
 
 def _creation_lines(hunk: Hunk) -> tuple[HunkLine, ...] | None:
