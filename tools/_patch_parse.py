@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -58,6 +59,7 @@ class Section:
     deleted: bool
     hunks: tuple[Hunk, ...]
     text: str  # this section's lines of the model's text
+    binary: bool = False  # "GIT binary patch" or "Binary files ... differ": no text hunks to apply
 
 
 @dataclass
@@ -72,6 +74,7 @@ class _Draft:
     git_new: str | None = None
     created: bool = False
     deleted: bool = False
+    binary: bool = False
     hunks: list[Hunk] = field(default_factory=list)
 
     @property
@@ -112,11 +115,30 @@ def _strip_dot(path: str) -> str:
 
 
 def _header_path(rest: str) -> str | None:
-    """The path of a ---/+++ line: timestamps after a tab dropped, quotes removed, /dev/null is None."""
-    path = rest.split("\t", 1)[0].strip()
+    """The path of a ---/+++ line: timestamps after a tab dropped, quotes removed.
+
+    None for /dev/null and for a path stamped with the Unix epoch, which is how `diff -u -N` marks
+    the missing side of a creation or deletion (GNU patch reads it the same way).
+    """
+    path, _, stamp = rest.partition("\t")
+    path = path.strip()
     if len(path) >= 2 and path[0] == path[-1] == '"':
         path = path[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return None if path == "/dev/null" else _strip_dot(path)
+    return None if path == "/dev/null" or _is_epoch(stamp) else _strip_dot(path)
+
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})$")
+
+
+def _is_epoch(stamp: str) -> bool:
+    """Whether a diff -u timestamp ('1970-01-01 00:00:00.000000000 +0000', any zone) is the epoch."""
+    found = _STAMP.match(stamp.strip())
+    if not found:
+        return False
+    try:
+        return datetime.strptime(" ".join(found.groups()), "%Y-%m-%d %H:%M:%S %z").timestamp() == 0
+    except ValueError:
+        return False
 
 
 def _numbered(text: str) -> Numbered:
@@ -241,7 +263,7 @@ class _Parser:
         return Section(
             old_path=None if created else clean_path(old_raw), new_path=None if deleted else clean_path(new_raw),
             old_raw=None if created else old_raw, new_raw=None if deleted else new_raw,
-            created=created, deleted=deleted, hunks=tuple(d.hunks), text=text,
+            created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary,
         )
 
 
@@ -251,6 +273,8 @@ def _meta(draft: _Draft, line: str) -> bool:
         draft.created = True
     elif line.startswith("deleted file mode"):
         draft.deleted = True
+    elif line.startswith(("GIT binary patch", "Binary files ")):
+        draft.binary = True
     elif line.startswith(("rename from ", "rename to ")):
         path = _strip_dot(line.split(" ", 2)[2].strip())
         if line.startswith("rename from "):

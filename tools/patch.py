@@ -63,6 +63,11 @@ def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
     Raises PatchError whose str() is the complete, model-readable repair text (first line = one-line summary).
     """
     section = _section_for(parse_diff(diff_text), path)
+    if section.binary:
+        raise whole_diff_error(
+            "binary", f"patch for {path} not applied: it is a binary patch; apply it with `git apply`",
+            "Binary files cannot be changed with a text diff: change only text files.",
+        )
     if section.deleted:
         return _delete(old_text, section, path)
     if old_text is None:
@@ -96,6 +101,7 @@ def _section_for(sections: list[Section], path: str) -> Section:
         old_path=want, new_path=want, old_raw=want, new_raw=want,
         created=any(s.created for s in mine), deleted=any(s.deleted for s in mine),
         hunks=tuple(h for s in mine for h in s.hunks), text="".join(s.text for s in mine),
+        binary=any(s.binary for s in mine),
     )
 
 
