@@ -141,3 +141,27 @@ def test_path_that_is_not_utf8_is_refused_not_a_crash(repo: Path, tmp_path: Path
     result = run_cli(["apply", "--repo", str(repo), str(patch)])
     assert result.exit_code == 1 and "not UTF-8" in result.stderr
     assert snapshot(repo) == before
+
+
+def test_new_file_mode_755_with_hunks_makes_an_executable(repo: Path) -> None:
+    diff = ("diff --git a/run.sh b/run.sh\nnew file mode 100755\nindex 0000000..1111111\n"
+            "--- /dev/null\n+++ b/run.sh\n@@ -0,0 +1,2 @@\n+#!/bin/sh\n+echo hi\n")
+    old = os.umask(0o022)
+    try:
+        result = run_cli(["apply", "--repo", str(repo), "-"], input=diff)
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert (repo / "run.sh").read_text() == "#!/bin/sh\necho hi\n"
+    assert os.stat(repo / "run.sh").st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize("before, new_mode, after", [(0o644, "100755", 0o755), (0o755, "100644", 0o644)])
+def test_mode_change_with_hunks_is_honoured(repo: Path, before: int, new_mode: str, after: int) -> None:
+    os.chmod(repo / "gone.txt", before)
+    diff = (f"diff --git a/gone.txt b/gone.txt\nold mode 100{before:o}\nnew mode {new_mode}\n"
+            "--- a/gone.txt\n+++ b/gone.txt\n@@ -1 +1 @@\n-bye\n+hello\n")
+    result = run_cli(["apply", "--repo", str(repo), "-"], input=diff)
+    assert result.exit_code == 0, result.output
+    assert (repo / "gone.txt").read_text() == "hello\n"
+    assert os.stat(repo / "gone.txt").st_mode & 0o777 == after

@@ -60,6 +60,7 @@ class Section:
     hunks: tuple[Hunk, ...]
     text: str  # this section's lines of the model's text
     binary: bool = False  # "GIT binary patch" or "Binary files ... differ": no text hunks to apply
+    mode: int | None = None  # from "new file mode 100755" / "new mode 100644"
 
 
 @dataclass
@@ -75,6 +76,7 @@ class _Draft:
     created: bool = False
     deleted: bool = False
     binary: bool = False
+    mode: int | None = None
     hunks: list[Hunk] = field(default_factory=list)
 
     @property
@@ -263,12 +265,14 @@ class _Parser:
         return Section(
             old_path=None if created else clean_path(old_raw), new_path=None if deleted else clean_path(new_raw),
             old_raw=None if created else old_raw, new_raw=None if deleted else new_raw,
-            created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary,
+            created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary, mode=d.mode,
         )
 
 
 def _meta(draft: _Draft, line: str) -> bool:
     """Git's extended header lines; the ones that matter set the draft's flags."""
+    if line.startswith(("new file mode ", "new mode ")):
+        draft.mode = _mode(line.rsplit(" ", 1)[1])
     if line.startswith("new file mode"):
         draft.created = True
     elif line.startswith("deleted file mode"):
@@ -282,6 +286,14 @@ def _meta(draft: _Draft, line: str) -> bool:
         else:
             draft.git_new = path
     return line.startswith(("new file mode", "deleted file mode", "rename from ", "rename to ", *_GIT_META))
+
+
+def _mode(text: str) -> int | None:
+    """A git file mode ('100755'), or None when it is not an octal number."""
+    try:
+        return int(text.strip(), 8)
+    except ValueError:
+        return None
 
 
 def _git_paths(rest: str) -> tuple[str | None, str | None]:

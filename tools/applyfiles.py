@@ -30,6 +30,7 @@ class FileChange:
     old: bytes | None
     new: bytes | None
     hunks: tuple[HunkReport, ...]
+    mode: int | None = None  # the git mode the diff sets (0o100755: executable), None: keep or default
 
 
 class WriteFailed(PatchError):
@@ -99,6 +100,8 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
             path = _diff_path(section.old_path, section.new_path)
             change = changes.get(path) or _original(root, path)
             changes[path] = _patched(change, section.text)
+            if section.mode is not None:
+                changes[path] = replace(changes[path], mode=section.mode)
         except UsageError as exc:
             reasons.append(str(exc))
         except _Failed as exc:
@@ -185,11 +188,22 @@ def _make_parents(folder: Path, made: list[Path]) -> None:
         made.append(new)
 
 
-def _umask_mode() -> int:
-    """0o666 less the process umask: the mode a plain new file gets (git and patch do the same)."""
+def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def _umask_mode() -> int:
+    """0o666 less the process umask: the mode a plain new file gets (git and patch do the same)."""
+    return 0o666 & ~_umask()
+
+
+def _exec_bits(mode: int, executable: bool) -> int:
+    """`mode` made executable (x wherever it is readable, less the umask) or not, as git checks out."""
+    if not executable:
+        return mode & ~0o111
+    return mode | ((mode & 0o444) >> 2 & ~_umask())
 
 
 def _write_one(target: Path, change: FileChange, made: list[Path]) -> None:
@@ -198,6 +212,8 @@ def _write_one(target: Path, change: FileChange, made: list[Path]) -> None:
         return
     _make_parents(target.parent, made)
     mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else _umask_mode()
+    if change.mode is not None:
+        mode = _exec_bits(mode, bool(change.mode & 0o111))
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".diffcrew")
     try:
         with os.fdopen(fd, "wb") as handle:

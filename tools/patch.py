@@ -47,6 +47,7 @@ class FileDiff:
     old_path: str | None  # None for /dev/null (or no header); a/ b/ ./ prefixes stripped
     new_path: str | None
     text: str  # this file's diff text alone (headers + hunks)
+    mode: int | None = None  # git's "new file mode" / "new mode" (0o100755, 0o100644), if given
 
 
 def split_diff(text: str) -> list[FileDiff]:
@@ -54,7 +55,7 @@ def split_diff(text: str) -> list[FileDiff]:
 
     A section without file headers has both paths None. Raises PatchError when there is no diff.
     """
-    return [FileDiff(s.old_path, s.new_path, s.text) for s in parse_diff(text)]
+    return [FileDiff(s.old_path, s.new_path, s.text, s.mode) for s in parse_diff(text)]
 
 
 def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
