@@ -93,9 +93,10 @@ def render(file: FileText, placed: Placed, final_nl: bool) -> str:
 def _render_one(file: FileText, placement: Placement, parts: list[str]) -> None:
     at = placement.start
     shift = placement.shift
-    for line, target in zip(placement.lines, placement.mapping):
+    endings = _added_endings(file, placement)
+    for line, target, ending in zip(placement.lines, placement.mapping, endings):
         if line.kind == "+":
-            parts.append((shift.apply(line.text) if shift else line.text) + file.eol)
+            parts.append((shift.apply(line.text) if shift else line.text) + ending)
             continue
         if target is None:
             continue  # a blank line of the hunk that the file does not have
@@ -105,3 +106,26 @@ def _render_one(file: FileText, placement: Placement, parts: list[str]) -> None:
             parts.append(file.lines[target] + file.ending(target))
         at = target + 1
     parts.append(file.chunk(at, placement.end))
+
+
+def _added_endings(file: FileText, placement: Placement) -> list[str]:
+    """Per hunk line, the ending an added line there gets: in a mixed file, that of the file lines
+    just before and after it when they agree (a CRLF region stays CRLF), else the dominant one."""
+    size = len(placement.mapping)
+    if file.eols is None:
+        return [file.eol] * size
+    eols = file.eols
+    before: list[str | None] = []
+    last: str | None = None
+    for target in placement.mapping:
+        before.append(last)
+        last = eols[target] if target is not None else last
+    out = [file.eol] * size
+    nxt: str | None = None
+    for k in range(size - 1, -1, -1):
+        near = {e for e in (before[k], nxt) if e is not None}
+        if len(near) == 1:
+            out[k] = near.pop()
+        target = placement.mapping[k]
+        nxt = eols[target] if target is not None else nxt
+    return out

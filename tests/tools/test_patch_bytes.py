@@ -51,3 +51,21 @@ def test_diff_u_creation_with_epoch_timestamp_creates_the_file() -> None:
 def test_ordinary_timestamp_is_not_a_deletion() -> None:
     diff = "--- a/x.txt\t2024-05-01 10:00:00 +0200\n+++ b/x.txt\t2024-05-02 10:00:00 +0200\n@@ -1,2 +1,2 @@\n one\n-two\n+2\n"
     assert apply_diff("one\ntwo\n", diff, "x.txt").new_text == "one\n2\n"
+
+
+MIXED = "a\nb\nc\r\nd\r\ne\r\nf\ng\nh\n"  # LF dominant, a CRLF region in the middle
+
+
+def test_added_lines_in_a_crlf_region_get_crlf() -> None:
+    diff = "@@ -3,3 +3,4 @@\n c\n-d\n+D\n+d2\n e\n"
+    assert apply_diff(MIXED, diff, "m.txt").new_text == "a\nb\nc\r\nD\r\nd2\r\ne\r\nf\ng\nh\n"
+
+
+def test_added_lines_in_an_lf_region_of_a_mixed_file_keep_lf() -> None:
+    diff = "@@ -6,2 +6,3 @@\n f\n+f2\n g\n"
+    assert apply_diff(MIXED, diff, "m.txt").new_text == "a\nb\nc\r\nd\r\ne\r\nf\nf2\ng\nh\n"
+
+
+def test_added_line_at_a_crlf_lf_boundary_takes_the_dominant_ending() -> None:
+    diff = "@@ -5,2 +5,3 @@\n e\n+between\n f\n"
+    assert apply_diff(MIXED, diff, "m.txt").new_text == "a\nb\nc\r\nd\r\ne\r\nbetween\nf\ng\nh\n"
