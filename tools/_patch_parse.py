@@ -149,7 +149,11 @@ def _numbered(text: str) -> Numbered:
     raw = text.split("\n")
     if raw[-1] == "":
         raw.pop()  # the text's final newline ends its last line; it does not start another
-    return [(n, line[:-1] if line.endswith("\r") else line) for n, line in enumerate(raw, 1)]
+    crlf_diff = 2 * sum(line.endswith("\r") for line in raw) > len(raw)
+    # In an LF diff, a CR right before "\ No newline at end of file" is the file's last byte.
+    keep = {i for i in range(len(raw) - 1) if not crlf_diff and raw[i + 1].startswith("\\")}
+    return [(n, line[:-1] if line.endswith("\r") and i not in keep else line) for i, (n, line) in
+            enumerate(enumerate(raw, 1))]
 
 
 def _blocks(text: str) -> list[Numbered]:

@@ -43,10 +43,13 @@ class FileText:
         raw = text.split("\n")
         if final:
             raw.pop()
-        # The last line's missing newline is kept as final_newline, so every line has an ending here.
-        eols = tuple("\r\n" if s.endswith("\r") else "\n" for s in raw)
-        lines = [s[:-1] if s.endswith("\r") else s for s in raw]
-        return cls(bom, lines, eols, "\r\n" if crlf * 2 > lf else "\n", final)
+        # The last line's missing newline is kept as final_newline, so every line has an ending here;
+        # without one, a CR that ends the file is its last line's content, as on the uniform path.
+        eol = "\r\n" if crlf * 2 > lf else "\n"
+        cut = len(raw) if final else len(raw) - 1
+        eols = tuple("\r\n" if s.endswith("\r") and i < cut else "\n" if i < cut else eol for i, s in enumerate(raw))
+        lines = [s[:-1] if s.endswith("\r") and i < cut else s for i, s in enumerate(raw)]
+        return cls(bom, lines, eols, eol, final)
 
     def ending(self, i: int) -> str:
         return self.eol if self.eols is None else self.eols[i]
@@ -86,8 +89,23 @@ def render(file: FileText, placed: Placed, final_nl: bool) -> str:
     parts.append(file.chunk(pos, len(file.lines)))
     text = "".join(parts)
     if not final_nl and text.endswith("\n"):
-        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+        # Drop exactly the ending the last line got: a CR before it is content ("b\r", no newline).
+        text = text[:-2] if text.endswith("\r\n") and _last_ending(file, placed) == "\r\n" else text[:-1]
     return text
+
+
+def _last_ending(file: FileText, placed: Placed) -> str:
+    """The ending render gave the result's last line: an added line's when a hunk ends the file with
+    one, else the file's last line's."""
+    if file.eols is None:
+        return file.eol
+    for _, placement in placed:
+        if placement.tier == "already-applied" or placement.end < len(file.lines) or not placement.lines:
+            continue
+        shown = [k for k, line in enumerate(placement.lines) if line.kind != "-"]
+        if shown and placement.lines[shown[-1]].kind == "+":
+            return _added_endings(file, placement)[shown[-1]]
+    return file.eols[-1] if file.eols else file.eol
 
 
 def _render_one(file: FileText, placement: Placement, parts: list[str]) -> None:

@@ -69,3 +69,24 @@ def test_added_lines_in_an_lf_region_of_a_mixed_file_keep_lf() -> None:
 def test_added_line_at_a_crlf_lf_boundary_takes_the_dominant_ending() -> None:
     diff = "@@ -5,2 +5,3 @@\n e\n+between\n f\n"
     assert apply_diff(MIXED, diff, "m.txt").new_text == "a\nb\nc\r\nd\r\ne\r\nbetween\nf\ng\nh\n"
+
+
+def test_added_line_ending_in_cr_before_no_newline_marker_keeps_its_cr() -> None:
+    diff = "--- a/t.txt\n+++ b/t.txt\n@@ -1,2 +1,2 @@\n a\n-b\n+b\r\n\\ No newline at end of file\n"
+    assert apply_diff("a\nb\n", diff, "t.txt").new_text == "a\nb\r"
+
+
+def test_unchanged_last_line_ending_in_cr_without_newline_keeps_its_cr() -> None:
+    diff = "@@ -1,2 +1,2 @@\n-a\n+A\n b\r\n\\ No newline at end of file\n"
+    assert apply_diff("a\nb\r", diff, "t.txt").new_text == "A\nb\r"
+    assert apply_diff("a\nb\r", "@@ -1 +1 @@\n-a\n+A\n", "t.txt").new_text == "A\nb\r"
+
+
+def test_crlf_diff_with_no_newline_marker_still_drops_the_crs_of_the_diff() -> None:
+    diff = "@@ -1,2 +1,2 @@\r\n a\r\n-b\r\n+c\r\n\\ No newline at end of file\r\n"
+    assert apply_diff("a\r\nb\r\n", diff, "t.txt").new_text == "a\r\nc"
+
+
+def test_mixed_file_ending_in_a_bare_cr_keeps_it() -> None:
+    old = "x\r\ny\r\nz\nw\nb\r"
+    assert apply_diff(old, "@@ -3 +3 @@\n-z\n+Z\n", "t.txt").new_text == "x\r\ny\r\nZ\nw\nb\r"
