@@ -1,8 +1,9 @@
 """The file side of patching: lines with their own endings, the BOM, and assembling the result.
 
 Owns byte fidelity: unchanged lines keep the file's exact text and line ending, added
-lines take the file's dominant ending, and the BOM and final-newline state survive
-unless the diff says otherwise with "\\ No newline at end of file".
+lines take the ending of the lines around them (the file's dominant one where those
+differ), and the BOM and final-newline state survive unless the diff says otherwise with
+"\\ No newline at end of file"; a CR that ends a file without a final newline is content.
 """
 
 from __future__ import annotations

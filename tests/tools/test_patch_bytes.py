@@ -27,7 +27,8 @@ def test_git_binary_creation_is_refused_not_written_empty() -> None:
 
 
 def test_binary_files_differ_line_is_refused() -> None:
-    diff = "diff --git a/logo.png b/logo.png\nindex 1111111..2222222 100644\nBinary files a/logo.png and b/logo.png differ\n"
+    diff = ("diff --git a/logo.png b/logo.png\nindex 1111111..2222222 100644\n"
+            "Binary files a/logo.png and b/logo.png differ\n")
     with pytest.raises(PatchError) as info:
         apply_diff("\x89PNG", diff, "logo.png")
     assert "git apply" in info.value.summary
@@ -44,12 +45,14 @@ def test_diff_u_deletion_with_epoch_timestamp_deletes_the_file(stamp: str) -> No
 
 
 def test_diff_u_creation_with_epoch_timestamp_creates_the_file() -> None:
-    diff = "--- a/x.txt\t1970-01-01 00:00:00.000000000 +0000\n+++ b/x.txt\t2024-05-01 10:00:00 +0200\n@@ -0,0 +1 @@\n+one\n"
+    diff = ("--- a/x.txt\t1970-01-01 00:00:00.000000000 +0000\n+++ b/x.txt\t2024-05-01 10:00:00 +0200\n"
+            "@@ -0,0 +1 @@\n+one\n")
     assert apply_diff(None, diff, "x.txt").new_text == "one\n"
 
 
 def test_ordinary_timestamp_is_not_a_deletion() -> None:
-    diff = "--- a/x.txt\t2024-05-01 10:00:00 +0200\n+++ b/x.txt\t2024-05-02 10:00:00 +0200\n@@ -1,2 +1,2 @@\n one\n-two\n+2\n"
+    diff = ("--- a/x.txt\t2024-05-01 10:00:00 +0200\n+++ b/x.txt\t2024-05-02 10:00:00 +0200\n"
+            "@@ -1,2 +1,2 @@\n one\n-two\n+2\n")
     assert apply_diff("one\ntwo\n", diff, "x.txt").new_text == "one\n2\n"
 
 
