@@ -142,16 +142,25 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
     """
     hint = hint or Hint.of(hunk)
     old = [line.text for line in hunk.lines if line.kind != "+"]
+    at = hint.expected
+    if at is not None and at >= 0 and list(index.lines[at: at + len(old)]) == old:
+        # The expected line wins every tie at the exact tier, so no other candidate can beat it.
+        return _exact_tier(hunk, _place("exact", hunk.lines, list(range(at, at + len(old)))))
     for tier in SEARCH_TIERS:
         found = [_place(tier, hunk.lines, m) for m in match_side(tier, old, index)]
         if tier == "indent":
             found = _with_shift(found, index)
         if found:
             choice = _choose({p.start: p for p in reversed(found)}, hint, tier)
-            if tier == "exact" and isinstance(choice, Placement) and hunk.old_start == choice.start + 1:
-                return replace(choice, tier="exact-line")
-            return choice
+            return _exact_tier(hunk, choice) if tier == "exact" else choice
     return _already_applied(hunk, index) or _trimmed(hunk, index, hint)
+
+
+def _exact_tier(hunk: Hunk, choice: Placement | Ambiguous) -> Placement | Ambiguous:
+    """An exact placement at the hunk's own @@ line is reported as "exact-line"."""
+    if isinstance(choice, Placement) and hunk.old_start == choice.start + 1:
+        return replace(choice, tier="exact-line")
+    return choice
 
 
 def match_side(tier: str, texts: Sequence[str], index: FileIndex) -> list[Mapping]:
