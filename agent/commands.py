@@ -48,7 +48,9 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
     source = Path(patch) if patch not in (None, "-") else None
     if source is not None and not source.is_file():
         fail(f"patch file not found: {patch}", 2)
-    text = source.read_text(encoding="utf-8", errors="replace") if source else sys.stdin.read()
+    # Bytes that are not UTF-8 (a Latin-1 file's) pass through unchanged: surrogateescape is reversible.
+    raw = source.read_bytes() if source else sys.stdin.buffer.read()
+    text = raw.decode("utf-8", errors="surrogateescape")
     root = find_root(Path(repo))
     try:
         changes = plan_changes(root, text)

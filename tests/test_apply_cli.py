@@ -102,3 +102,75 @@ def test_usage_errors(repo: Path) -> None:
     assert missing.exit_code == 2 and "patch file not found" in missing.stderr
     prose = run_cli(["apply", "--repo", str(repo), "-"], input="I could not write a diff, sorry.\n")
     assert prose.exit_code == 1 and "refused" in prose.stderr
+
+
+def test_latin1_bytes_in_patch_and_file_are_written_as_is(repo: Path, tmp_path: Path) -> None:
+    (repo / "latin.txt").write_bytes(b"caf\xe9\nna\xefve\n")
+    patch = tmp_path / "latin.patch"
+    patch.write_bytes(b"--- a/latin.txt\n+++ b/latin.txt\n@@ -1,2 +1,3 @@\n caf\xe9\n-na\xefve\n+na\xeff\n+cr\xe8me\n")
+    result = run_cli(["apply", "--repo", str(repo), str(patch)])
+    assert result.exit_code == 0, result.output
+    assert (repo / "latin.txt").read_bytes() == b"caf\xe9\nna\xeff\ncr\xe8me\n"
+
+
+def test_latin1_patch_creating_a_file_from_stdin(repo: Path) -> None:
+    from click.testing import CliRunner
+
+    from diffcrew.agent.cli import main
+
+    diff = b"--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+d\xe9j\xe0 vu\n"
+    result = CliRunner().invoke(main, ["apply", "--repo", str(repo), "-"], input=diff, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (repo / "new.txt").read_bytes() == b"d\xe9j\xe0 vu\n"
+
+
+def test_created_files_get_the_umask_mode(repo: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        result = run_cli(["apply", "--repo", str(repo), "-"], input="--- /dev/null\n+++ b/made/new.txt\n@@ @@\n+hi\n")
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert os.stat(repo / "made/new.txt").st_mode & 0o777 == 0o644
+
+
+def test_path_that_is_not_utf8_is_refused_not_a_crash(repo: Path, tmp_path: Path) -> None:
+    patch = tmp_path / "bad.patch"
+    patch.write_bytes(b"--- /dev/null\n+++ b/caf\xe9.txt\n@@ @@\n+x\n")
+    before = snapshot(repo)
+    result = run_cli(["apply", "--repo", str(repo), str(patch)])
+    assert result.exit_code == 1 and "not UTF-8" in result.stderr
+    assert snapshot(repo) == before
+
+
+def test_new_file_mode_755_with_hunks_makes_an_executable(repo: Path) -> None:
+    diff = ("diff --git a/run.sh b/run.sh\nnew file mode 100755\nindex 0000000..1111111\n"
+            "--- /dev/null\n+++ b/run.sh\n@@ -0,0 +1,2 @@\n+#!/bin/sh\n+echo hi\n")
+    old = os.umask(0o022)
+    try:
+        result = run_cli(["apply", "--repo", str(repo), "-"], input=diff)
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert (repo / "run.sh").read_text() == "#!/bin/sh\necho hi\n"
+    assert os.stat(repo / "run.sh").st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize("before, new_mode, after", [(0o644, "100755", 0o755), (0o755, "100644", 0o644)])
+def test_mode_change_with_hunks_is_honoured(repo: Path, before: int, new_mode: str, after: int) -> None:
+    os.chmod(repo / "gone.txt", before)
+    diff = (f"diff --git a/gone.txt b/gone.txt\nold mode 100{before:o}\nnew mode {new_mode}\n"
+            "--- a/gone.txt\n+++ b/gone.txt\n@@ -1 +1 @@\n-bye\n+hello\n")
+    result = run_cli(["apply", "--repo", str(repo), "-"], input=diff)
+    assert result.exit_code == 0, result.output
+    assert (repo / "gone.txt").read_text() == "hello\n"
+    assert os.stat(repo / "gone.txt").st_mode & 0o777 == after
+
+
+def test_binary_creation_is_refused_and_nothing_is_written(repo: Path) -> None:
+    diff = ("diff --git a/logo.png b/logo.png\nnew file mode 100644\nindex 0000000..4ac7f0d\nGIT binary patch\n"
+            "literal 12\nTcmZ?wbhEHb6krfw;9vj%08;=0\n\nliteral 0\nHcmV?d00001\n\n")
+    before = snapshot(repo)
+    result = run_cli(["apply", "--repo", str(repo), "-"], input=SLOPPY.replace("```\nLet me", diff + "```\nLet me"))
+    assert result.exit_code == 1 and "git apply" in result.stderr
+    assert snapshot(repo) == before

@@ -10,8 +10,9 @@ Tiers, in order: exact-line (exact, at the @@ line), exact, trailing-ws, whitesp
 ignored but the shift must be uniform; added lines are re-indented by it),
 already-applied (old side absent, new side present with every added line byte for
 byte; never for a removal alone), trimmed (outer context dropped, at least one
-unchanged line kept). The first tier with any candidate decides: one
-candidate, or the one at the @@ line, wins; otherwise the hunk is ambiguous.
+unchanged line kept). The first tier with any candidate decides: one candidate wins; among
+several, line numbers break ties only (see _choose): the expected line is the @@ line plus
+the offset at which the hunk before it landed, as GNU patch carries it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from diffcrew.tools._patch_parse import Hunk, HunkLine
 
 SEARCH_TIERS = ("exact", "trailing-ws", "whitespace", "indent")
 _NOISY = frozenset({"whitespace", "indent"})  # tiers that skip blank lines on both sides
+_NEAR = 5  # a stated line this close to exactly one candidate picks it
 _TAB_SIZES = (4, 8, 2)  # 4 first: what models most often turn one tab into
 Mapping = list[int | None]  # per line of a hunk side: its file line, or None (a blank line the file lacks)
 
@@ -68,6 +70,18 @@ class Placement:
     lines: tuple[HunkLine, ...]  # the hunk lines to apply (trimmed ones left out)
     mapping: tuple[int | None, ...]  # per line: its file line for ' ' and '-', None otherwise
     shift: IndentShift | None = None
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What the hunks already placed say about where this one goes; it only ever breaks ties."""
+
+    expected: int | None  # 0-based: the @@ line moved by the offset the hunk before landed at
+    floor: int = 0  # 0-based: where the hunks before it end (diff hunks come in file order)
+
+    @classmethod
+    def of(cls, hunk: Hunk, offset: int = 0, floor: int = 0) -> Hint:
+        return cls(None if hunk.old_start is None else hunk.old_start - 1 + offset, floor)
 
 
 @dataclass(frozen=True)
@@ -120,19 +134,33 @@ def _positions(keys: Sequence[str]) -> dict[str, list[int]]:
     return where
 
 
-def locate(hunk: Hunk, index: FileIndex) -> Placement | Ambiguous | None:
-    """The one place the hunk fits, the candidates when several fit equally, or None."""
+def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement | Ambiguous | None:
+    """The one place the hunk fits, the candidates when several fit equally, or None.
+
+    Every candidate of a tier is found before one is chosen: an exact match at the stated line
+    wins only as a tie-break ("exact-line"), never before uniqueness is checked.
+    """
+    hint = hint or Hint.of(hunk)
     old = [line.text for line in hunk.lines if line.kind != "+"]
-    at = hunk.old_start
-    if at is not None and at >= 1 and list(index.lines[at - 1: at - 1 + len(old)]) == old:
-        return _place("exact-line", hunk.lines, list(range(at - 1, at - 1 + len(old))))
+    at = hint.expected
+    if at is not None and at >= 0 and list(index.lines[at: at + len(old)]) == old:
+        # The expected line wins every tie at the exact tier, so no other candidate can beat it.
+        return _exact_tier(hunk, _place("exact", hunk.lines, list(range(at, at + len(old)))))
     for tier in SEARCH_TIERS:
         found = [_place(tier, hunk.lines, m) for m in match_side(tier, old, index)]
         if tier == "indent":
             found = _with_shift(found, index)
         if found:
-            return _choose({p.start: p for p in reversed(found)}, hunk.old_start, tier)
-    return _already_applied(hunk, index) or _trimmed(hunk, index)
+            choice = _choose({p.start: p for p in reversed(found)}, hint, tier)
+            return _exact_tier(hunk, choice) if tier == "exact" else choice
+    return _already_applied(hunk, index) or _trimmed(hunk, index, hint)
+
+
+def _exact_tier(hunk: Hunk, choice: Placement | Ambiguous) -> Placement | Ambiguous:
+    """An exact placement at the hunk's own @@ line is reported as "exact-line"."""
+    if isinstance(choice, Placement) and hunk.old_start == choice.start + 1:
+        return replace(choice, tier="exact-line")
+    return choice
 
 
 def match_side(tier: str, texts: Sequence[str], index: FileIndex) -> list[Mapping]:
@@ -222,12 +250,23 @@ def _place(tier: str, lines: Sequence[HunkLine], old_map: Mapping, shift: Indent
     return Placement(tier, min(used), max(used) + 1, tuple(lines), mapping, shift)
 
 
-def _choose(by_start: dict[int, Placement], stated: int | None, tier: str) -> Placement | Ambiguous:
-    """One candidate wins; among several, only the one at the stated line may win."""
+def _choose(by_start: dict[int, Placement], hint: Hint, tier: str) -> Placement | Ambiguous:
+    """One candidate wins; among several, the line numbers may break the tie, as GNU patch does.
+
+    First the one at the expected line; else the one candidate that is both after the hunks
+    already placed and within _NEAR lines of the expected line (each test is skipped when no
+    candidate passes it, never when several do). Otherwise the hunk is ambiguous.
+    """
     if len(by_start) == 1:
         return next(iter(by_start.values()))
-    if stated is not None and (stated - 1) in by_start:
-        return by_start[stated - 1]
+    if hint.expected is not None and hint.expected in by_start:
+        return by_start[hint.expected]
+    starts = set(by_start)
+    later = {s for s in starts if s >= hint.floor} or starts
+    near = {s for s in starts if hint.expected is not None and abs(s - hint.expected) <= _NEAR} or starts
+    both = later & near
+    if len(both) == 1:
+        return by_start[both.pop()]
     return Ambiguous(tier, tuple(s + 1 for s in sorted(by_start)))
 
 
@@ -304,7 +343,7 @@ def _added_exact(new_lines: Sequence[HunkLine], mapping: Mapping, index: FileInd
     )
 
 
-def _trimmed(hunk: Hunk, index: FileIndex) -> Placement | Ambiguous | None:
+def _trimmed(hunk: Hunk, index: FileIndex, hint: Hint) -> Placement | Ambiguous | None:
     """Drop unchanged lines from the hunk's outer edges, fewest first, until it fits somewhere."""
     lines = hunk.lines
     changed = [k for k, line in enumerate(lines) if line.kind != " "]
@@ -323,7 +362,7 @@ def _trimmed(hunk: Hunk, index: FileIndex) -> Placement | Ambiguous | None:
                 # Key by where the untrimmed hunk would start, so the @@ line can break ties.
                 found.setdefault(placement.start - cut_front, placement)
         if found:
-            choice = _choose(found, hunk.old_start, "trimmed")
+            choice = _choose(found, hint, "trimmed")
             if isinstance(choice, Ambiguous):
                 return Ambiguous("trimmed", tuple(sorted(p.start + 1 for p in found.values())))
             return choice

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -58,6 +59,8 @@ class Section:
     deleted: bool
     hunks: tuple[Hunk, ...]
     text: str  # this section's lines of the model's text
+    binary: bool = False  # "GIT binary patch" or "Binary files ... differ": no text hunks to apply
+    mode: int | None = None  # from "new file mode 100755" / "new mode 100644"
 
 
 @dataclass
@@ -72,6 +75,8 @@ class _Draft:
     git_new: str | None = None
     created: bool = False
     deleted: bool = False
+    binary: bool = False
+    mode: int | None = None
     hunks: list[Hunk] = field(default_factory=list)
 
     @property
@@ -112,11 +117,30 @@ def _strip_dot(path: str) -> str:
 
 
 def _header_path(rest: str) -> str | None:
-    """The path of a ---/+++ line: timestamps after a tab dropped, quotes removed, /dev/null is None."""
-    path = rest.split("\t", 1)[0].strip()
+    """The path of a ---/+++ line: timestamps after a tab dropped, quotes removed.
+
+    None for /dev/null and for a path stamped with the Unix epoch, which is how `diff -u -N` marks
+    the missing side of a creation or deletion (GNU patch reads it the same way).
+    """
+    path, _, stamp = rest.partition("\t")
+    path = path.strip()
     if len(path) >= 2 and path[0] == path[-1] == '"':
         path = path[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return None if path == "/dev/null" else _strip_dot(path)
+    return None if path == "/dev/null" or _is_epoch(stamp) else _strip_dot(path)
+
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})$")
+
+
+def _is_epoch(stamp: str) -> bool:
+    """Whether a diff -u timestamp ('1970-01-01 00:00:00.000000000 +0000', any zone) is the epoch."""
+    found = _STAMP.match(stamp.strip())
+    if not found:
+        return False
+    try:
+        return datetime.strptime(" ".join(found.groups()), "%Y-%m-%d %H:%M:%S %z").timestamp() == 0
+    except ValueError:
+        return False
 
 
 def _numbered(text: str) -> Numbered:
@@ -125,7 +149,11 @@ def _numbered(text: str) -> Numbered:
     raw = text.split("\n")
     if raw[-1] == "":
         raw.pop()  # the text's final newline ends its last line; it does not start another
-    return [(n, line[:-1] if line.endswith("\r") else line) for n, line in enumerate(raw, 1)]
+    crlf_diff = 2 * sum(line.endswith("\r") for line in raw) > len(raw)
+    # In an LF diff, a CR right before "\ No newline at end of file" is the file's last byte.
+    keep = {i for i in range(len(raw) - 1) if not crlf_diff and raw[i + 1].startswith("\\")}
+    return [(n, line[:-1] if line.endswith("\r") and i not in keep else line) for i, (n, line) in
+            enumerate(enumerate(raw, 1))]
 
 
 def _blocks(text: str) -> list[Numbered]:
@@ -241,16 +269,20 @@ class _Parser:
         return Section(
             old_path=None if created else clean_path(old_raw), new_path=None if deleted else clean_path(new_raw),
             old_raw=None if created else old_raw, new_raw=None if deleted else new_raw,
-            created=created, deleted=deleted, hunks=tuple(d.hunks), text=text,
+            created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary, mode=d.mode,
         )
 
 
 def _meta(draft: _Draft, line: str) -> bool:
     """Git's extended header lines; the ones that matter set the draft's flags."""
+    if line.startswith(("new file mode ", "new mode ")):
+        draft.mode = _mode(line.rsplit(" ", 1)[1])
     if line.startswith("new file mode"):
         draft.created = True
     elif line.startswith("deleted file mode"):
         draft.deleted = True
+    elif line.startswith(("GIT binary patch", "Binary files ")):
+        draft.binary = True
     elif line.startswith(("rename from ", "rename to ")):
         path = _strip_dot(line.split(" ", 2)[2].strip())
         if line.startswith("rename from "):
@@ -258,6 +290,14 @@ def _meta(draft: _Draft, line: str) -> bool:
         else:
             draft.git_new = path
     return line.startswith(("new file mode", "deleted file mode", "rename from ", "rename to ", *_GIT_META))
+
+
+def _mode(text: str) -> int | None:
+    """A git file mode ('100755'), or None when it is not an octal number."""
+    try:
+        return int(text.strip(), 8)
+    except ValueError:
+        return None
 
 
 def _git_paths(rest: str) -> tuple[str | None, str | None]:

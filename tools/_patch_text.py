@@ -1,8 +1,9 @@
 """The file side of patching: lines with their own endings, the BOM, and assembling the result.
 
 Owns byte fidelity: unchanged lines keep the file's exact text and line ending, added
-lines take the file's dominant ending, and the BOM and final-newline state survive
-unless the diff says otherwise with "\\ No newline at end of file".
+lines take the ending of the lines around them (the file's dominant one where those
+differ), and the BOM and final-newline state survive unless the diff says otherwise with
+"\\ No newline at end of file"; a CR that ends a file without a final newline is content.
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ class FileText:
         raw = text.split("\n")
         if final:
             raw.pop()
-        # The last line's missing newline is kept as final_newline, so every line has an ending here.
-        eols = tuple("\r\n" if s.endswith("\r") else "\n" for s in raw)
-        lines = [s[:-1] if s.endswith("\r") else s for s in raw]
-        return cls(bom, lines, eols, "\r\n" if crlf * 2 > lf else "\n", final)
+        # The last line's missing newline is kept as final_newline, so every line has an ending here;
+        # without one, a CR that ends the file is its last line's content, as on the uniform path.
+        eol = "\r\n" if crlf * 2 > lf else "\n"
+        cut = len(raw) if final else len(raw) - 1
+        eols = tuple("\r\n" if s.endswith("\r") and i < cut else "\n" if i < cut else eol for i, s in enumerate(raw))
+        lines = [s[:-1] if s.endswith("\r") and i < cut else s for i, s in enumerate(raw)]
+        return cls(bom, lines, eols, eol, final)
 
     def ending(self, i: int) -> str:
         return self.eol if self.eols is None else self.eols[i]
@@ -86,16 +90,32 @@ def render(file: FileText, placed: Placed, final_nl: bool) -> str:
     parts.append(file.chunk(pos, len(file.lines)))
     text = "".join(parts)
     if not final_nl and text.endswith("\n"):
-        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+        # Drop exactly the ending the last line got: a CR before it is content ("b\r", no newline).
+        text = text[:-2] if text.endswith("\r\n") and _last_ending(file, placed) == "\r\n" else text[:-1]
     return text
+
+
+def _last_ending(file: FileText, placed: Placed) -> str:
+    """The ending render gave the result's last line: an added line's when a hunk ends the file with
+    one, else the file's last line's."""
+    if file.eols is None:
+        return file.eol
+    for _, placement in placed:
+        if placement.tier == "already-applied" or placement.end < len(file.lines) or not placement.lines:
+            continue
+        shown = [k for k, line in enumerate(placement.lines) if line.kind != "-"]
+        if shown and placement.lines[shown[-1]].kind == "+":
+            return _added_endings(file, placement)[shown[-1]]
+    return file.eols[-1] if file.eols else file.eol
 
 
 def _render_one(file: FileText, placement: Placement, parts: list[str]) -> None:
     at = placement.start
     shift = placement.shift
-    for line, target in zip(placement.lines, placement.mapping):
+    endings = _added_endings(file, placement)
+    for line, target, ending in zip(placement.lines, placement.mapping, endings):
         if line.kind == "+":
-            parts.append((shift.apply(line.text) if shift else line.text) + file.eol)
+            parts.append((shift.apply(line.text) if shift else line.text) + ending)
             continue
         if target is None:
             continue  # a blank line of the hunk that the file does not have
@@ -105,3 +125,26 @@ def _render_one(file: FileText, placement: Placement, parts: list[str]) -> None:
             parts.append(file.lines[target] + file.ending(target))
         at = target + 1
     parts.append(file.chunk(at, placement.end))
+
+
+def _added_endings(file: FileText, placement: Placement) -> list[str]:
+    """Per hunk line, the ending an added line there gets: in a mixed file, that of the file lines
+    just before and after it when they agree (a CRLF region stays CRLF), else the dominant one."""
+    size = len(placement.mapping)
+    if file.eols is None:
+        return [file.eol] * size
+    eols = file.eols
+    before: list[str | None] = []
+    last: str | None = None
+    for target in placement.mapping:
+        before.append(last)
+        last = eols[target] if target is not None else last
+    out = [file.eol] * size
+    nxt: str | None = None
+    for k in range(size - 1, -1, -1):
+        near = {e for e in (before[k], nxt) if e is not None}
+        if len(near) == 1:
+            out[k] = near.pop()
+        target = placement.mapping[k]
+        nxt = eols[target] if target is not None else nxt
+    return out

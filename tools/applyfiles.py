@@ -30,6 +30,7 @@ class FileChange:
     old: bytes | None
     new: bytes | None
     hunks: tuple[HunkReport, ...]
+    mode: int | None = None  # the git mode the diff sets (0o100755: executable), None: keep or default
 
 
 class WriteFailed(PatchError):
@@ -77,6 +78,8 @@ def _diff_path(old: str | None, new: str | None) -> str:
         raise UsageError(f"{old} -> {new}: renames are not supported")
     if new is None and old is None:
         raise UsageError("a diff section names no file; give it ---/+++ headers")
+    if any("\udc80" <= ch <= "\udcff" for ch in (old or "") + (new or "")):  # undecodable bytes kept as surrogates
+        raise UsageError(f"{(new or old)!r}: a path that is not UTF-8; not patched")
     return new or old or ""
 
 
@@ -97,6 +100,8 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
             path = _diff_path(section.old_path, section.new_path)
             change = changes.get(path) or _original(root, path)
             changes[path] = _patched(change, section.text)
+            if section.mode is not None:
+                changes[path] = replace(changes[path], mode=section.mode)
         except UsageError as exc:
             reasons.append(str(exc))
         except _Failed as exc:
@@ -124,15 +129,15 @@ def _original(root: Path, path: str) -> FileChange:
 def _patched(change: FileChange, section: str) -> FileChange:
     """`change` with one more section of the diff applied to its current result."""
     path = change.path
-    try:
-        current = None if change.new is None else change.new.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _Failed([f"{path}: not UTF-8 text; not patched"]) from None
+    if change.new is not None and b"\0" in change.new:
+        raise _Failed([f"{path}: a binary file (it has NUL bytes); not patched"])
+    # Decoded reversibly: bytes that are not UTF-8 (Latin-1 text) come back out exactly as they were.
+    current = None if change.new is None else change.new.decode("utf-8", errors="surrogateescape")
     try:
         applied = apply_diff(current, section, path)
     except PatchError as exc:
         raise _Failed(_reasons(path, exc, len(change.hunks))) from None
-    new = None if applied.new_text is None else applied.new_text.encode("utf-8")
+    new = None if applied.new_text is None else applied.new_text.encode("utf-8", errors="surrogateescape")
     kind = "delete" if new is None else "create" if change.old is None else "modify"
     hunks = tuple(replace(h, index=h.index + len(change.hunks)) for h in applied.hunks)
     return FileChange(path, kind, change.old, new, change.hunks + hunks)
@@ -183,18 +188,37 @@ def _make_parents(folder: Path, made: list[Path]) -> None:
         made.append(new)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _umask_mode() -> int:
+    """0o666 less the process umask: the mode a plain new file gets (git and patch do the same)."""
+    return 0o666 & ~_umask()
+
+
+def _exec_bits(mode: int, executable: bool) -> int:
+    """`mode` made executable (x wherever it is readable, less the umask) or not, as git checks out."""
+    if not executable:
+        return mode & ~0o111
+    return mode | ((mode & 0o444) >> 2 & ~_umask())
+
+
 def _write_one(target: Path, change: FileChange, made: list[Path]) -> None:
     if change.new is None:
         target.unlink()
         return
     _make_parents(target.parent, made)
-    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else _umask_mode()
+    if change.mode is not None:
+        mode = _exec_bits(mode, bool(change.mode & 0o111))
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".diffcrew")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(change.new)
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)  # mkstemp makes 0600; a new file gets what open() would give it
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

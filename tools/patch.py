@@ -19,7 +19,7 @@ from diffcrew.tools._patch_errors import (
     MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, hunk_errors, no_anchor, no_match, no_match_brief, overlap,
     squash, whole_diff_error,
 )
-from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Placement, locate
+from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, locate
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
 from diffcrew.tools._patch_text import FileText, final_newline, render
 
@@ -48,6 +48,7 @@ class FileDiff:
     old_path: str | None  # None for /dev/null (or no header); a/ b/ ./ prefixes stripped
     new_path: str | None
     text: str  # this file's diff text alone (headers + hunks)
+    mode: int | None = None  # git's "new file mode" / "new mode" (0o100755, 0o100644), if given
 
 
 def split_diff(text: str) -> list[FileDiff]:
@@ -55,7 +56,7 @@ def split_diff(text: str) -> list[FileDiff]:
 
     A section without file headers has both paths None. Raises PatchError when there is no diff.
     """
-    return [FileDiff(s.old_path, s.new_path, s.text) for s in parse_diff(text)]
+    return [FileDiff(s.old_path, s.new_path, s.text, s.mode) for s in parse_diff(text)]
 
 
 def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
@@ -64,6 +65,11 @@ def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
     Raises PatchError whose str() is the complete, model-readable repair text (first line = one-line summary).
     """
     section = _section_for(parse_diff(diff_text), path)
+    if section.binary:
+        raise whole_diff_error(
+            "binary", f"patch for {path} not applied: it is a binary patch; apply it with `git apply`",
+            "Binary files cannot be changed with a text diff: change only text files.",
+        )
     if section.deleted:
         return _delete(old_text, section, path)
     if old_text is None:
@@ -97,6 +103,7 @@ def _section_for(sections: list[Section], path: str) -> Section:
         old_path=want, new_path=want, old_raw=want, new_raw=want,
         created=any(s.created for s in mine), deleted=any(s.deleted for s in mine),
         hunks=tuple(h for s in mine for h in s.hunks), text="".join(s.text for s in mine),
+        binary=any(s.binary for s in mine),
     )
 
 
@@ -125,10 +132,12 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     failures: list[HunkFailure] = []
     squashed: list[str] | None = None  # the error path's view of the file, built once if needed
     detailed = 0  # no-match failures given the costly closest-lines search so far
+    hint_from: tuple[int, int] = (0, 0)  # (offset, floor) the hunks placed so far imply
     for hunk in hunks:
-        result = _place_one(hunk, file, index)
+        result = _place_one(hunk, file, index, Hint.of(hunk, *hint_from))
         if isinstance(result, Placement):
             placed.append((hunk, result))
+            hint_from = _carried(hunk, result, hint_from)
         elif isinstance(result, Ambiguous):
             failures.append(ambiguous(hunk, len(hunks), result.tier, result.starts))
         elif result == "no-anchor":
@@ -145,7 +154,20 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     return placed
 
 
-def _place_one(hunk: Hunk, file: FileText, index: FileIndex) -> Placement | Ambiguous | str | None:
+def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple[int, int]:
+    """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and its end.
+
+    Only a placement whose start is the hunk's own old-side start says anything about the offset.
+    """
+    if placement.tier in ("already-applied", "create"):
+        return before
+    offset = before[0]
+    if hunk.old_start is not None and placement.tier != "trimmed":
+        offset = placement.start - (hunk.old_start - 1)
+    return offset, max(before[1], placement.end)
+
+
+def _place_one(hunk: Hunk, file: FileText, index: FileIndex, hint: Hint) -> Placement | Ambiguous | str | None:
     if not file.lines:
         lines = _creation_lines(hunk)
         if lines is not None:
@@ -153,7 +175,7 @@ def _place_one(hunk: Hunk, file: FileText, index: FileIndex) -> Placement | Ambi
     # A blank line that lost its prefix is too weak to anchor a hunk on its own.
     if all(line.kind == "+" or line.soft for line in hunk.lines):
         return "no-anchor"
-    return locate(hunk, index)
+    return locate(hunk, index, hint)
 
 
 def _creation_lines(hunk: Hunk) -> tuple[HunkLine, ...] | None:
