@@ -1,7 +1,7 @@
 """Conversations with the model as the wire contract wants them (model-protocol.md v2, §1-2).
 
 Three rules live here, once, for every role:
-- tools are offered as `strict` tools with closed object schemas, and `tool_choice` is always
+- tools are offered as `strict` tools (diffcrew.tools.strict), and `tool_choice` is always
   `auto` (today's models refuse a forced choice): the system prompt names the tool that ends
   the turn, and `expect_call` checks that it was called;
 - a conversation is append-only: an assistant turn goes back exactly as it came, thinking and
@@ -13,7 +13,6 @@ Three rules live here, once, for every role:
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
 from diffcrew import prompts
@@ -32,27 +31,6 @@ class ContextTooLong(ModelError):
 
 
 CONTEXT_ADVICE = "lower --context-tokens or --max-file-bytes, or plan fewer files"
-
-
-def strict_tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    """A tool definition in strict mode: the API then guarantees the input matches the schema.
-
-    Strict schemas must close every object (`additionalProperties: false`); numeric and string
-    bounds are not part of what strict mode accepts, so the code checks those itself.
-    """
-    return {"name": name, "description": description, "strict": True,
-            "input_schema": closed_schema({"type": "object", "properties": properties, "required": required})}
-
-
-def closed_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `schema` with `additionalProperties: false` on every object in it."""
-    schema = copy.deepcopy(schema)
-    if schema.get("type") == "object":
-        schema["additionalProperties"] = False
-        schema["properties"] = {k: closed_schema(v) for k, v in schema.get("properties", {}).items()}
-    if isinstance(schema.get("items"), dict):
-        schema["items"] = closed_schema(schema["items"])
-    return schema
 
 
 def assistant_turn(reply: ModelReply) -> dict[str, Any]:

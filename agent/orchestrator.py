@@ -14,7 +14,7 @@ from typing import Any, Callable
 from diffcrew import prompts
 from diffcrew.agent.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES
 from diffcrew.agent.errors import ModelError, PlanError
-from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call, strict_tool
+from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call
 from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest
 from diffcrew.agent.scope import DEFAULT_PROTECTED, ignored_paths, matches
 from diffcrew.agent.offloop import off_loop
@@ -23,6 +23,7 @@ from diffcrew.tools.context import RepoContext, estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool, stop_searches
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.paths import option_problem
+from diffcrew.tools.strict import strict_tool
 
 PLAN_EDITS_TOOL = strict_tool(
     "plan_edits", "Submit the plan: which files change, and what each file's worker must do. This ends planning.",

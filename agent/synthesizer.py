@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from diffcrew import prompts
-from diffcrew.agent.conversation import expect_call, strict_tool
+from diffcrew.agent.conversation import expect_call
 from diffcrew.agent.errors import BudgetExceeded, ModelError, RunFailed
 from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
+from diffcrew.tools.strict import strict_tool
 
 WRITE_SUMMARY_TOOL = strict_tool(
     "write_summary", "Write the commit message: a one-line title and a body for the reviewer.",

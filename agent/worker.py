@@ -14,13 +14,14 @@ from typing import Any, Callable
 
 from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PatchError
-from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up, strict_tool
+from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up
 from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, FileResult, Plan
 from diffcrew.agent.pricing import cache_minimum, estimate_cost as cost_estimate
 from diffcrew.tools.context import estimate_tokens, fenced
 from diffcrew.tools.patch import Applied, apply_diff
+from diffcrew.tools.strict import strict_tool
 
 SUBMIT_PATCH_TOOL = strict_tool(
     "submit_patch", "Submit the complete unified diff of your one file against its base version; this ends your turn.",

@@ -21,6 +21,7 @@ import git
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.inventory import is_secret_path
 from diffcrew.tools.paths import is_git_part, path_problem
+from diffcrew.tools.strict import strict_tool
 
 MAX_LINES = 400
 MAX_CHARS = 20_000
@@ -28,30 +29,23 @@ MAX_MATCHES = 200
 SEARCH_TIMEOUT_S = 10.0  # seconds one search_code call may take
 _searches: set[subprocess.Popen[bytes]] = set()  # running searches, killed when the run is interrupted
 
-# Tool definitions in strict mode: every object closed (`additionalProperties: false`), and no
-# numeric bounds (strict mode does not take them; the handlers check the values themselves).
 EXPLORE_TOOLS: list[dict[str, Any]] = [
-    {"name": "read_file", "strict": True,
-     "description": "Read a file of the repository at the base commit, optionally a range of lines (1-based, "
-                    f"inclusive). Long output is cut at {MAX_LINES} lines.",
-     "input_schema": {"type": "object", "additionalProperties": False, "properties": {
-         "path": {"type": "string", "description": "Relative to the repository root, '/'-separated."},
-         "start_line": {"type": "integer", "description": "First line to read, from 1."},
-         "end_line": {"type": "integer", "description": "Last line to read, inclusive."}},
-         "required": ["path"]}},
-    {"name": "search_code", "strict": True,
-     "description": "Search the repository at the base commit with a regular expression (git grep -E); "
-                    "answers path:line:text lines.",
-     "input_schema": {"type": "object", "additionalProperties": False, "properties": {
-         "pattern": {"type": "string", "description": "An extended regular expression."},
-         "path_glob": {"type": "string", "description": "Optional glob limiting the files, e.g. 'src/**/*.py'."}},
-         "required": ["pattern"]}},
-    {"name": "list_files", "strict": True,
-     "description": "List the files and directories directly inside a directory of the repository "
-                    "('' or '.' for the root).",
-     "input_schema": {"type": "object", "additionalProperties": False, "properties": {
-         "path": {"type": "string", "description": "A directory, relative to the repository root."}},
-         "required": ["path"]}},
+    strict_tool("read_file", "Read a file of the repository at the base commit, optionally a range of lines (1-based, "
+                f"inclusive). Long output is cut at {MAX_LINES} lines.",
+                {"path": {"type": "string", "description": "Relative to the repository root, '/'-separated."},
+                 "start_line": {"type": "integer", "description": "First line to read, from 1."},
+                 "end_line": {"type": "integer", "description": "Last line to read, inclusive."}},
+                ["path"]),
+    strict_tool("search_code", "Search the repository at the base commit with a regular expression (git grep -E); "
+                "answers path:line:text lines.",
+                {"pattern": {"type": "string", "description": "An extended regular expression."},
+                 "path_glob": {"type": "string",
+                               "description": "Optional glob limiting the files, e.g. 'src/**/*.py'."}},
+                ["pattern"]),
+    strict_tool("list_files", "List the files and directories directly inside a directory of the repository "
+                "('' or '.' for the root).",
+                {"path": {"type": "string", "description": "A directory, relative to the repository root."}},
+                ["path"]),
 ]
 
 
