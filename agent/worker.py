@@ -169,9 +169,8 @@ class Worker:
 
     async def _converse(self) -> FileResult:
         edit, job = self.job.edit, self.job
-        problem, calls, cuts, made = "", job.repair_rounds + 1, 0, 0
+        problem, calls, cuts, call_number = "", job.repair_rounds + 1, 0, 0
         for call_number in range(1, calls + 1):
-            made = call_number
             self.attempts += 1
             try:
                 reply = await self.client.call(self._request())
@@ -194,4 +193,4 @@ class Worker:
                 job.on_repair(edit.path, problem.splitlines()[0] if problem else "")
         reason = problem.splitlines()[0] if problem else "no usable patch"
         return FileResult(edit.path, edit.action, attempts=self.attempts,
-                          error=f"no usable patch after {made} attempt(s): {reason}")
+                          error=f"no usable patch after {call_number} attempt(s): {reason}")
