@@ -23,11 +23,10 @@ from diffcrew.agent import __version__
 from diffcrew.agent.config import RunOptions
 from diffcrew.agent.errors import DiffcrewError
 from diffcrew.agent.llm import KEY_VARIABLES, ModelRequest, TransientModelError
-from diffcrew.agent.orchestrator import PLAN_EDITS_TOOL
-from diffcrew.agent.synthesizer import WRITE_SUMMARY_TOOL
-from diffcrew.agent.worker import SUBMIT_PATCH_TOOL
+from diffcrew.agent.orchestrator import PLAN_MAX_TOKENS, PLAN_TOOLS
+from diffcrew.agent.synthesizer import SUMMARY_MAX_TOKENS, WRITE_SUMMARY_TOOL
+from diffcrew.agent.worker import SUBMIT_PATCH_TOOL, WORKER_MAX_TOKENS
 from diffcrew.tools import credentials
-from diffcrew.tools.explore import EXPLORE_TOOLS
 from diffcrew.tools.redact import mask_url
 
 
@@ -55,12 +54,12 @@ def role_requests(options: RunOptions) -> list[ModelRequest]:
         return [{"type": "text", "text": prompts.render(role, "system"), "cache_control": {"type": "ephemeral"}}]
 
     return [
-        ModelRequest("orchestrator", options.model, system("orchestrator"), sample,
-                     [*EXPLORE_TOOLS, PLAN_EDITS_TOOL], 32_000, effort=options.plan_effort),
-        ModelRequest("worker", options.worker_model, system("worker"), sample, [SUBMIT_PATCH_TOOL], 32_000,
-                     effort=options.worker_effort),
+        ModelRequest("orchestrator", options.model, system("orchestrator"), sample, PLAN_TOOLS, PLAN_MAX_TOKENS,
+                     effort=options.plan_effort),
+        ModelRequest("worker", options.worker_model, system("worker"), sample, [SUBMIT_PATCH_TOOL],
+                     WORKER_MAX_TOKENS, effort=options.worker_effort),
         ModelRequest("synthesizer", options.summary_model, system("synthesizer"), sample, [WRITE_SUMMARY_TOOL],
-                     8_192, effort=options.summary_effort),
+                     SUMMARY_MAX_TOKENS, effort=options.summary_effort),
     ]
 
 
