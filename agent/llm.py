@@ -407,8 +407,9 @@ class TrackedClient:
         entry: dict[str, Any] = {"kind": "call", "role": request.role, "path": request.path,
                                  "seconds": round(time.monotonic() - started, 3), "request": request.body()}
         if reply is not None:
-            content = reply.content if self._redactor is None else self._redactor.redact_value(reply.content)
-            entry["reply"] = {"content": content, "stop_reason": reply.stop_reason, "usage": reply.usage.to_dict()}
+            # (the transcript redacts every entry it writes: the run's one owner of that rule)
+            entry["reply"] = {"content": reply.content, "stop_reason": reply.stop_reason,
+                              "usage": reply.usage.to_dict()}
         if error is not None:
             entry["error"] = error
         self._transcript.append(entry)
