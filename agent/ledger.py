@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from diffcrew.agent.errors import BudgetExceeded
 from diffcrew.agent.pricing import Price, cost_of, price_of
 from diffcrew.agent.types import Usage
+from diffcrew.tools.redact import SIGNED_BLOCKS
 
 if TYPE_CHECKING:
     from diffcrew.agent.llm import ModelRequest
@@ -80,7 +81,7 @@ def input_rate(price: Price, request: ModelRequest) -> float:
 
 
 def _carries_thinking(request: ModelRequest) -> bool:
-    return any(isinstance(b, dict) and b.get("type") in ("thinking", "redacted_thinking")
+    return any(isinstance(b, dict) and b.get("type") in SIGNED_BLOCKS
                for m in request.messages if isinstance(m.get("content"), list) for b in m["content"])
 
 
