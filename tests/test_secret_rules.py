@@ -1,6 +1,6 @@
 """Secret shapes the redactor must catch and secret files the inventory must never send (issue 13, item 5).
 
-The recall over a larger corpus is measured by bench/secrets.py; these are the shapes the red team
+The recall over a larger corpus is measured by bench/secret_recall.py; these are the shapes the red team
 found missed, each through the real Redactor and is_secret_path."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 values assigned to credential-named keys.
 
 The token shapes follow the public rule sets of gitleaks (config/gitleaks.toml, rule ids in the
-comments) and Yelp's detect-secrets plugins; bench/secrets.py measures the recall on a corpus of
+comments) and Yelp's detect-secrets plugins; bench/secret_recall.py measures the recall on a corpus of
 their documented shapes and the false positives on this repository's own source. detect-secrets
 itself is not a dependency: its last release is from 2024, it scans line by line under global
 settings, needs `requests`, and misses shapes listed here (Hugging Face, whole PGP key blocks).

@@ -19,7 +19,7 @@ Redactor, no environment secrets). False positives: every span the rules find in
 own tracked files (the corpus excepted), listed, and counted apart for tests/ (whose fixtures hold
 deliberate fake secrets) and for everything else.
 
-    python bench/secrets.py [--show-hits] [--scan DIR]
+    python bench/secret_recall.py [--show-hits] [--scan DIR]
 """
 
 from __future__ import annotations
@@ -27,15 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-# This file is named like the standard library's `secrets`, which the redactor imports: run as a
-# script, its own folder must not shadow it.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from diffcrew.tools import secretrules  # noqa: E402
-from diffcrew.tools.redact import Redactor  # noqa: E402
+from diffcrew.tools import secretrules
+from diffcrew.tools.redact import Redactor
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).with_name("secrets_corpus.jsonl")
@@ -68,7 +63,8 @@ def repository_hits(root: Path = ROOT) -> tuple[int, int, list[tuple[str, int, s
     hits: list[tuple[str, int, str]] = []
     for name in paths:
         path = root / name
-        if path.parent == CORPUS.parent and path.name.startswith("secrets") or not path.is_file():
+        quotes_secrets = path.name.startswith("secrets") or path == Path(__file__).resolve()
+        if path.parent == CORPUS.parent and quotes_secrets or not path.is_file():
             continue  # the corpus, and this file's docstring, quote documented secrets on purpose
         try:
             text = path.read_text(encoding="utf-8")
