@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diffcrew.tools.applybinary import binary_bytes, binary_diff
+from diffcrew.tools.eolattrs import checkout_bytes
 from diffcrew.tools.errors import PatchError, UsageError
 from diffcrew.tools.paths import path_problem
 from diffcrew.tools.patch import HunkReport, apply_diff, split_diff
@@ -109,7 +110,15 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
             reasons.extend(exc.reasons)
     if reasons:
         raise ApplyRefused(reasons)
+    _checkout_endings(root, changes)
     return [c for c in changes.values() if not (c.old is None and c.new is None)]
+
+
+def _checkout_endings(root: Path, changes: dict[str, FileChange]) -> None:
+    """Created files get the line endings git would check them out with (.gitattributes, core.autocrlf)."""
+    created = {path: c.new for path, c in changes.items() if c.old is None and c.new is not None}
+    for path, data in checkout_bytes(root, created).items():
+        changes[path] = replace(changes[path], new=data)
 
 
 class _Failed(Exception):
