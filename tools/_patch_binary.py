@@ -45,6 +45,14 @@ def is_block_line(before: Sequence[str], line: str) -> bool:
     return not ended and _DATA.match(line) is not None
 
 
+def take_block_line(block: list[str] | None, line: str) -> bool:
+    """Append `line` to the binary patch being read (None: none is) when it continues it; whether it did."""
+    if block is None or not is_block_line(block, line):
+        return False
+    block.append(line)
+    return True
+
+
 def decode_blocks(lines: Sequence[str], path: str) -> list[Block]:
     """The blocks of a "GIT binary patch" (forward first), each checked and inflated."""
     blocks: list[Block] = []

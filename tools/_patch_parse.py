@@ -17,7 +17,7 @@ from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from diffcrew.tools._patch_binary import is_block_line
+from diffcrew.tools._patch_binary import take_block_line
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
 
 Numbered = list[tuple[int, str]]  # (1-based line number in the model's text, line without ending)
@@ -236,7 +236,7 @@ class _Parser:
             return self._hunk(i, has_header=True)
         draft = self.cur
         if draft is not None and not draft.hunks:
-            if _meta(draft, line) or _binary_data(draft, line):
+            if _meta(draft, line) or take_block_line(draft.binary_patch, line):
                 draft.last = i
                 return i + 1
             # Models often skip the @@ line and start the hunk right after the file headers.
@@ -296,14 +296,6 @@ def _meta(draft: _Draft, line: str) -> bool:
         else:
             draft.git_new = path
     return line.startswith(("new file mode", "deleted file mode", "rename from ", "rename to ", *_GIT_META))
-
-
-def _binary_data(draft: _Draft, line: str) -> bool:
-    """Keep a line of the "GIT binary patch" block being read (base85 data is no prose)."""
-    if draft.binary_patch is None or not is_block_line(draft.binary_patch, line):
-        return False
-    draft.binary_patch.append(line)
-    return True
 
 
 def _mode(text: str) -> int | None:
