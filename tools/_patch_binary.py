@@ -22,7 +22,7 @@ from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
 
 _HEADER = re.compile(r"^(literal|delta) (\d+)$")
 _DATA = re.compile(r"^[A-Za-z][0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]+$")
-_INDEX = re.compile(r"^index ([0-9a-f]{4,64})\.\.([0-9a-f]{4,64})(?: \d+)?$", re.MULTILINE)
+_INDEX = re.compile(r"^index ([0-9a-f]{4,64})\.\.([0-9a-f]{4,64})(?: \d+)?[ \t]*$", re.MULTILINE)
 MAX_SIZE = 1 << 30  # a declared size beyond this is not a patch anyone meant to send
 
 
@@ -46,7 +46,11 @@ def is_block_line(before: Sequence[str], line: str) -> bool:
 
 
 def take_block_line(block: list[str] | None, line: str) -> bool:
-    """Append `line` to the binary patch being read (None: none is) when it continues it; whether it did."""
+    """Append `line` to the binary patch being read (None: none is) when it continues it; whether it did.
+
+    Trailing whitespace (a mailer's, an editor's) is dropped: base85 has no blank character.
+    """
+    line = line.rstrip()
     if block is None or not is_block_line(block, line):
         return False
     block.append(line)

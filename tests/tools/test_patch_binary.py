@@ -105,6 +105,16 @@ def test_binary_and_text_sections_in_one_diff(tmp_path: Path) -> None:
     roundtrip(tmp_path, {"a.bin": blob(7, 300), "t.txt": b"one\ntwo\n"}, {"a.bin": blob(8, 300), "t.txt": b"one\n2\n"})
 
 
+def test_trailing_whitespace_on_data_lines_is_tolerated(tmp_path: Path) -> None:
+    new = blob(16, 400)
+    diff = git_binary_diff(tmp_path, {}, {"w.bin": new})
+    padded = "\n".join(line + " " if line[:1].isalpha() else line for line in diff.split("\n"))
+    root = tmp_path / "work"
+    root.mkdir()
+    write_changes(root, plan_changes(root, "```diff\n" + padded + "```\nThat adds the image.\n"))
+    assert (root / "w.bin").read_bytes() == new
+
+
 def _refused_untouched(tmp_path: Path, diff: str, files: dict[str, bytes]) -> str:
     root = tmp_path / "work"
     root.mkdir()
