@@ -17,6 +17,7 @@ from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from diffcrew.tools._patch_binary import take_block_line
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
 
 Numbered = list[tuple[int, str]]  # (1-based line number in the model's text, line without ending)
@@ -61,6 +62,7 @@ class Section:
     text: str  # this section's lines of the model's text
     binary: bool = False  # "GIT binary patch" or "Binary files ... differ": no text hunks to apply
     mode: int | None = None  # from "new file mode 100755" / "new mode 100644"
+    binary_patch: tuple[str, ...] = ()  # the lines after "GIT binary patch" (its literal/delta blocks)
 
 
 @dataclass
@@ -78,6 +80,7 @@ class _Draft:
     binary: bool = False
     mode: int | None = None
     hunks: list[Hunk] = field(default_factory=list)
+    binary_patch: list[str] | None = None  # set once "GIT binary patch" is read: its block lines
 
     @property
     def has_header(self) -> bool:
@@ -233,7 +236,7 @@ class _Parser:
             return self._hunk(i, has_header=True)
         draft = self.cur
         if draft is not None and not draft.hunks:
-            if _meta(draft, line):
+            if _meta(draft, line) or take_block_line(draft.binary_patch, line):
                 draft.last = i
                 return i + 1
             # Models often skip the @@ line and start the hunk right after the file headers.
@@ -270,6 +273,7 @@ class _Parser:
             old_path=None if created else clean_path(old_raw), new_path=None if deleted else clean_path(new_raw),
             old_raw=None if created else old_raw, new_raw=None if deleted else new_raw,
             created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary, mode=d.mode,
+            binary_patch=tuple(d.binary_patch or ()),
         )
 
 
@@ -283,6 +287,8 @@ def _meta(draft: _Draft, line: str) -> bool:
         draft.deleted = True
     elif line.startswith(("GIT binary patch", "Binary files ")):
         draft.binary = True
+        if line.startswith("GIT binary patch"):
+            draft.binary_patch = []
     elif line.startswith(("rename from ", "rename to ")):
         path = _strip_dot(line.split(" ", 2)[2].strip())
         if line.startswith("rename from "):

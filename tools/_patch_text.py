@@ -65,14 +65,22 @@ class FileText:
 
 
 def final_newline(file: FileText, placed: Placed) -> bool:
-    """Whether the result ends with a newline: the file's state unless a hunk at the end says otherwise."""
+    """Whether the result ends with a newline: the file's state unless a hunk at the end says otherwise.
+
+    Without any marker the state is kept (a model that omits it means no change), except for git's
+    own shape of adding the newline to a file that lacks it: its last line removed, then added again
+    with the same text. That pair means nothing else, so the marker after it was lost in transit.
+    """
     state = file.final_newline
     for hunk, placement in placed:
         if placement.tier == "already-applied" or placement.end < len(file.lines):
             continue
+        last_old = max((k for k, line in enumerate(hunk.lines) if line.kind != "+"), default=None)
+        readded = last_old is not None and hunk.lines[last_old].kind == "-" and any(
+            line.kind == "+" and line.text == hunk.lines[last_old].text for line in hunk.lines[last_old + 1:])
         if hunk.new_no_eol:
             state = False
-        elif hunk.old_no_eol:
+        elif hunk.old_no_eol or (readded and not file.final_newline):
             state = True  # the old side lacked it and the new side does not: the diff adds it
     return state
 

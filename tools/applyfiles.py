@@ -16,6 +16,8 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from diffcrew.tools.applybinary import binary_bytes, binary_diff
+from diffcrew.tools.eolattrs import checkout_bytes
 from diffcrew.tools.errors import PatchError, UsageError
 from diffcrew.tools.paths import path_problem
 from diffcrew.tools.patch import HunkReport, apply_diff, split_diff
@@ -108,7 +110,15 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
             reasons.extend(exc.reasons)
     if reasons:
         raise ApplyRefused(reasons)
+    _checkout_endings(root, changes)
     return [c for c in changes.values() if not (c.old is None and c.new is None)]
+
+
+def _checkout_endings(root: Path, changes: dict[str, FileChange]) -> None:
+    """Created files get the line endings git would check them out with (.gitattributes, core.autocrlf)."""
+    created = {path: c.new for path, c in changes.items() if c.old is None and c.new is not None}
+    for path, data in checkout_bytes(root, created).items():
+        changes[path] = replace(changes[path], new=data)
 
 
 class _Failed(Exception):
@@ -129,6 +139,13 @@ def _original(root: Path, path: str) -> FileChange:
 def _patched(change: FileChange, section: str) -> FileChange:
     """`change` with one more section of the diff applied to its current result."""
     path = change.path
+    binary = binary_diff(section)  # git's binary patch: exact bytes, all checked (tools.applybinary)
+    if binary is not None:
+        try:
+            exact = binary_bytes(change.new, binary, path)
+        except PatchError as exc:
+            raise _Failed([exc.summary]) from None
+        return FileChange(path, _kind(change.old, exact), change.old, exact, change.hunks)
     if change.new is not None and b"\0" in change.new:
         raise _Failed([f"{path}: a binary file (it has NUL bytes); not patched"])
     # Decoded reversibly: bytes that are not UTF-8 (Latin-1 text) come back out exactly as they were.
@@ -138,9 +155,12 @@ def _patched(change: FileChange, section: str) -> FileChange:
     except PatchError as exc:
         raise _Failed(_reasons(path, exc, len(change.hunks))) from None
     new = None if applied.new_text is None else applied.new_text.encode("utf-8", errors="surrogateescape")
-    kind = "delete" if new is None else "create" if change.old is None else "modify"
     hunks = tuple(replace(h, index=h.index + len(change.hunks)) for h in applied.hunks)
-    return FileChange(path, kind, change.old, new, change.hunks + hunks)
+    return FileChange(path, _kind(change.old, new), change.old, new, change.hunks + hunks)
+
+
+def _kind(old: bytes | None, new: bytes | None) -> str:
+    return "delete" if new is None else "create" if old is None else "modify"
 
 
 def _reasons(path: str, exc: PatchError, before: int = 0) -> list[str]:

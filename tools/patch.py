@@ -49,6 +49,7 @@ class FileDiff:
     new_path: str | None
     text: str  # this file's diff text alone (headers + hunks)
     mode: int | None = None  # git's "new file mode" / "new mode" (0o100755, 0o100644), if given
+    binary: tuple[str, ...] | None = None  # a binary section: its "GIT binary patch" lines (none: no data)
 
 
 def split_diff(text: str) -> list[FileDiff]:
@@ -56,7 +57,8 @@ def split_diff(text: str) -> list[FileDiff]:
 
     A section without file headers has both paths None. Raises PatchError when there is no diff.
     """
-    return [FileDiff(s.old_path, s.new_path, s.text, s.mode) for s in parse_diff(text)]
+    return [FileDiff(s.old_path, s.new_path, s.text, s.mode, s.binary_patch if s.binary else None)
+            for s in parse_diff(text)]
 
 
 def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
