@@ -158,7 +158,7 @@ def _trimmings(hunk: Hunk, index: FileIndex, strict: bool = True) -> dict[int, P
                     found.setdefault(placement.start - front, placement)
             if found:
                 shifted = _shifted(list(found.values()), index) if tier != "whitespace" else list(found.values())
-                return dict(zip(found, shifted))
+                return {key: replace(p, origin=key) for key, p in zip(found, shifted)}
     return {}
 
 

@@ -58,6 +58,18 @@ class Placement:
     lines: tuple[HunkLine, ...]  # the hunk lines to apply (trimmed ones left out)
     mapping: tuple[int | None, ...]  # per line: its file line for ' ' and '-', None otherwise
     shift: IndentShift | None = None
+    origin: int | None = None  # trimmed: where the untrimmed hunk's old side would start
+
+    def change_end(self) -> int:
+        """Where the hunk's last change ends: a later hunk may start here, sharing the context after it."""
+        pos = last = self.start
+        for line, target in zip(self.lines, self.mapping):
+            if line.kind == "+":
+                last = pos
+            elif target is not None:
+                pos = target + 1
+                last = pos if line.kind == "-" else last
+        return last
 
 
 @dataclass(frozen=True)

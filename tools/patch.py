@@ -174,16 +174,18 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
 
 
 def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple[int, int]:
-    """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and its end.
+    """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and where its
+    last change ends (the next hunk may share the unchanged lines after it).
 
-    Only a placement whose start is the hunk's own old-side start says anything about the offset.
+    A trimmed hunk counts from where its untrimmed old side would start.
     """
     if placement.tier in _UNANCHORED:
         return before
     offset = before[0]
-    if hunk.old_start is not None and placement.tier != "trimmed":
-        offset = placement.start - (hunk.old_start - 1)
-    return offset, max(before[1], placement.end)
+    start = placement.origin if placement.tier == "trimmed" else placement.start
+    if hunk.old_start is not None and start is not None:
+        offset = start - (hunk.old_start - 1)
+    return offset, max(before[1], placement.change_end())
 
 
 def _place_one(hunk: Hunk, file: FileText, index: FileIndex, hint: Hint) -> Placement | Ambiguous | str | None:

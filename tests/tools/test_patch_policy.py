@@ -234,3 +234,26 @@ def test_zero_context_insertion_in_the_middle_is_refused() -> None:
 
 def test_zero_context_removal_is_located_by_its_removed_line() -> None:
     assert apply_diff("a\nb\nc\n", "@@ -2,1 +1,0 @@\n-b\n", "x.txt").new_text == "a\nc\n"
+
+
+def test_offset_is_carried_from_a_trimmed_hunk() -> None:
+    # Hunk 1 fits only trimmed ("# wrong" is not in the file) and lands 8 lines below its stated line;
+    # hunk 2's stated line 19 plus that offset is exactly the second block (without it: neither).
+    old = "".join(f"# gen {i}\n" for i in range(10)) + TWICE
+    diff = (
+        "@@ -1,4 +1,4 @@\n # wrong\n # gen 9\n-def a():\n+def a0():\n     x = 1\n"
+        "@@ -19,2 +19,2 @@\n     x = 1\n-    return x\n+    return x + 1\n"
+    )
+    want = old.replace("def a():", "def a0():")
+    result = applies(old, diff, want[: want.rindex("return x")] + "return x + 1\n", path="t.py")
+    assert [(h.tier, h.line) for h in result.hunks] == [("trimmed", 10), ("exact", 27)]
+
+
+def test_a_hunk_sharing_a_line_is_not_pushed_past_it_to_a_repeat() -> None:
+    # Hunk 2's context is at line 3 (shared with hunk 1) and again at line 7: without numbers it is
+    # ambiguous, not the later copy; with its line number it applies, sharing line 3.
+    old = "a\nb\nc\nd\ne\nX\nc\nd\ne\n"
+    first = "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
+    error = refused(old, first + "@@ @@\n c\n-d\n+D\n e\n", "x.txt")
+    assert [(f.hunk, f.reason) for f in error.failures] == [(2, "ambiguous")]
+    applies(old, first + "@@ -3,3 +3,3 @@\n c\n-d\n+D\n e\n", "a\nB\nc\nD\ne\nX\nc\nd\ne\n", path="x.txt")
