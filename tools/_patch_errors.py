@@ -156,8 +156,9 @@ def no_match(hunk: Hunk, total: int, lines: Sequence[str], squashed: Sequence[st
     old = [line.text for line in hunk.lines if line.kind != "+"]
     text = (
         f"{describe_hunk(hunk, total)}\n"
-        f"Its {len(old)} unchanged and removed lines match no place in the file, even ignoring "
-        "whitespace and indentation and trimming outer context lines."
+        f"Its {len(old)} unchanged and removed lines match no place in the file, even ignoring whitespace, "
+        "indentation and look-alike punctuation, and trimming outer context lines (never the unchanged "
+        "line right before or after a change)."
     )
     start = closest_start(old, squashed, hunk.old_start)
     if start is None:

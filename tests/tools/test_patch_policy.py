@@ -175,6 +175,14 @@ def test_punctuation_drift_in_the_file_and_ascii_in_the_diff() -> None:
     assert result.new_text == "title = \u201cHello\u201d\ncount = 2\n"
 
 
+def test_stated_line_three_off_breaks_the_tie_at_the_punctuation_tier() -> None:
+    old = "".join(f'say("{w}")\nlog(1)\n' + FILLER for w in ("hi", "hi"))
+    diff = "@@ -14,2 +14,2 @@\n say(\u201chi\u201d)\n-log(1)\n+log(2)\n"
+    result = apply_diff(old, diff, "t.py")
+    assert result.new_text == old[: old.rindex("log(1)")] + "log(2)\n" + FILLER
+    assert [(h.tier, h.line) for h in result.hunks] == [("punctuation", 15)]
+
+
 def test_punctuation_tier_does_not_equate_different_words() -> None:
     old = 'msg = "it\'s done"\nprint(msg)\n'
     assert refused(old, "@@ -1,2 +1,2 @@\n msg = \u201cit\u2019s gone\u201d\n-print(msg)\n+log(msg)\n").failures
