@@ -35,6 +35,8 @@ TIER_WORDS = {
     "trailing-ws": "ignoring trailing whitespace",
     "whitespace": "ignoring whitespace runs and blank lines",
     "indent": "ignoring indentation",
+    "drift": "ignoring whitespace",
+    "punctuation": "ignoring whitespace and look-alike punctuation",
     "trimmed": "after trimming outer context lines",
 }
 
@@ -45,7 +47,7 @@ class HunkFailure:
 
     hunk: int
     reason: str  # no-diff | malformed | wrong-path | no-hunks | not-creation | exists
-    #              | missing | not-deletion | no-anchor | no-match | ambiguous | overlap
+    #              | missing | not-deletion | no-anchor | no-match | context-mismatch | ambiguous | overlap
     summary: str  # a short clause for the first line
     message: str  # the full paragraph
     lines: tuple[int, ...] = ()  # 1-based file lines: candidates, or the conflicting span
@@ -154,8 +156,9 @@ def no_match(hunk: Hunk, total: int, lines: Sequence[str], squashed: Sequence[st
     old = [line.text for line in hunk.lines if line.kind != "+"]
     text = (
         f"{describe_hunk(hunk, total)}\n"
-        f"Its {len(old)} unchanged and removed lines match no place in the file, even ignoring "
-        "whitespace and indentation and trimming outer context lines."
+        f"Its {len(old)} unchanged and removed lines match no place in the file, even ignoring whitespace, "
+        "indentation and look-alike punctuation, and trimming outer context lines (never the unchanged "
+        "line right before or after a change)."
     )
     start = closest_start(old, squashed, hunk.old_start)
     if start is None:
@@ -164,6 +167,22 @@ def no_match(hunk: Hunk, total: int, lines: Sequence[str], squashed: Sequence[st
         text += "\n" + _window(old, lines, start)
     text += "\nCopy unchanged and removed lines exactly from the file, each prefixed by ' ' or '-'."
     return HunkFailure(hunk.index, "no-match", "matches no place in the file", text)
+
+
+def context_mismatch(hunk: Hunk, total: int, text: str, line: int, lines: Sequence[str]) -> HunkFailure:
+    """A hunk that fits only if an unchanged line next to its change is ignored: that line contradicts
+    the file, so where the change goes is not known. Name the line and quote the file around it."""
+    real = lines[line] if line < len(lines) else ""
+    lo, hi = max(0, line - 3), min(len(lines), line + 4)
+    quoted = "\n".join(f"{i + 1:>6} | {_clip(lines[i])}" for i in range(lo, hi))
+    detail = (
+        f"{describe_hunk(hunk, total)}\n"
+        f"Its unchanged line {_clip(text)!r}, right next to the change, is not in the file: where the rest of "
+        f"the hunk fits, line {line + 1} is {_clip(real)!r}. Lines {lo + 1}-{hi} of the file:\n{quoted}\n"
+        "Copy the unchanged lines around the change exactly from the file, each prefixed by ' '."
+    )
+    summary = f"has unchanged line {_short(text)!r} next to its change where line {line + 1} is {_short(real)!r}"
+    return HunkFailure(hunk.index, "context-mismatch", summary, detail, (line + 1,))
 
 
 def no_match_brief(hunk: Hunk, total: int) -> HunkFailure:
@@ -238,6 +257,12 @@ def _list_lines(starts: Sequence[int]) -> str:
     if len(starts) > _MAX_CANDIDATES:
         shown += f" and {len(starts) - _MAX_CANDIDATES} more"
     return shown
+
+
+def _short(text: str) -> str:
+    """A line cut to fit the one-line summary."""
+    text = text.strip()
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _clip(text: str) -> str:

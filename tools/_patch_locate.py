@@ -1,137 +1,36 @@
-"""Locating hunks: the tiered, index-backed search for the one place a hunk's old side fits.
+"""Locating hunks: the tiered search for the one place a hunk's old side fits.
 
-Owns the tiers (their normalizations, order and uniqueness rule), the per-file index
-that keeps every tier linear in the file's size, indentation-shift measurement, the
-already-applied check and outer-context trimming. It returns placements; it never
-edits text and never words errors.
+Owns the order of the tiers, the already-applied check and outer-context trimming; what
+"equal" means at each tier and the file index live in _patch_match, indentation shifts in
+_patch_shift. It returns placements; it never edits text and never words errors.
 
 Tiers, in order: exact-line (exact, at the @@ line), exact, trailing-ws, whitespace
-(runs collapsed, blank lines skipped on both sides), indent (leading whitespace
-ignored but the shift must be uniform; added lines are re-indented by it),
-already-applied (old side absent, new side present with every added line byte for
-byte; never for a removal alone), trimmed (outer context dropped, at least one
-unchanged line kept). The first tier with any candidate decides: one candidate wins; among
-several, line numbers break ties only (see _choose): the expected line is the @@ line plus
-the offset at which the hunk before it landed, as GNU patch carries it.
+(runs collapsed, blank lines skipped on both sides), indent (leading whitespace ignored,
+one uniform shift; added lines re-indented by it), drift (the same match, indentation
+drifting line by line; added lines re-indented by the shift most lines agree on),
+punctuation (as drift, look-alike Unicode punctuation equal to ASCII), already-applied (old
+side absent, new side present with every added line byte for byte; never for a removal
+alone), trimmed (outer context dropped, never a context line next to a change). The first
+tier with any candidate decides: one candidate wins; among several, line numbers break
+ties only (see _patch_match.choose): the expected line is the @@ line plus the offset at
+which the hunk before it landed, as GNU patch carries it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from diffcrew.tools._patch_match import (
+    Ambiguous, FileIndex, Hint, Mapping, Placement, choose, content_key, match_side, place,
+)
 from diffcrew.tools._patch_parse import Hunk, HunkLine
+from diffcrew.tools._patch_shift import uniform, voted
 
-SEARCH_TIERS = ("exact", "trailing-ws", "whitespace", "indent")
-_NOISY = frozenset({"whitespace", "indent"})  # tiers that skip blank lines on both sides
-_NEAR = 5  # a stated line this close to exactly one candidate picks it
-_TAB_SIZES = (4, 8, 2)  # 4 first: what models most often turn one tab into
-Mapping = list[int | None]  # per line of a hunk side: its file line, or None (a blank line the file lacks)
+__all__ = ["Ambiguous", "Clash", "FileIndex", "Hint", "Placement", "contradiction", "locate"]
 
-
-def _ws_key(text: str) -> str:
-    body = text.lstrip(" \t")
-    return text[: len(text) - len(body)] + " ".join(body.split())
-
-
-def _content_key(text: str) -> str:
-    return " ".join(text.split())
-
-
-_KEYS: dict[str, Callable[[str], str] | None] = {
-    "exact": None, "trailing-ws": str.rstrip, "whitespace": _ws_key, "indent": _content_key,
-}
-
-
-@dataclass(frozen=True)
-class IndentShift:
-    """How the model's indentation relates to the file's: file width = model width + delta."""
-
-    delta: int
-    tab_size: int
-    tabs: bool  # the file indents with tabs, so re-indented lines do too
-
-    def apply(self, text: str) -> str:
-        body = text.lstrip(" \t")
-        if not body:
-            return text  # a whitespace-only added line: nothing shows how to re-indent it, so keep it
-        width = max(0, _width(text[: len(text) - len(body)], self.tab_size) + self.delta)
-        lead = "\t" * (width // self.tab_size) + " " * (width % self.tab_size) if self.tabs else " " * width
-        return lead + body
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a hunk goes. start/end: 0-based span of file lines it covers (end exclusive)."""
-
-    tier: str
-    start: int
-    end: int
-    lines: tuple[HunkLine, ...]  # the hunk lines to apply (trimmed ones left out)
-    mapping: tuple[int | None, ...]  # per line: its file line for ' ' and '-', None otherwise
-    shift: IndentShift | None = None
-
-
-@dataclass(frozen=True)
-class Hint:
-    """What the hunks already placed say about where this one goes; it only ever breaks ties."""
-
-    expected: int | None  # 0-based: the @@ line moved by the offset the hunk before landed at
-    floor: int = 0  # 0-based: where the hunks before it end (diff hunks come in file order)
-
-    @classmethod
-    def of(cls, hunk: Hunk, offset: int = 0, floor: int = 0) -> Hint:
-        return cls(None if hunk.old_start is None else hunk.old_start - 1 + offset, floor)
-
-
-@dataclass(frozen=True)
-class Ambiguous:
-    tier: str
-    starts: tuple[int, ...]  # 1-based
-
-
-class FileIndex:
-    """The file's lines plus lazily built lookups, shared by all hunks of one patch.
-
-    Two dicts serve every tier: exact text -> lines, and squashed text (whitespace runs
-    collapsed, ends stripped) -> lines. Each looser tier's key refines the squashed one,
-    so candidates come from a dict lookup and only they are checked with the tier's key.
-    """
-
-    def __init__(self, lines: Sequence[str], final_newline: bool = True) -> None:
-        self.lines = lines
-        self.final_newline = final_newline  # whether the file's last line ends with a newline
-        self._exact: dict[str, list[int]] | None = None
-        self._loose: dict[str, list[int]] | None = None
-        self._rank: list[int] | None = None  # file line -> position among non-blank lines (-1: blank)
-        self._rows: list[int] | None = None  # the non-blank file lines, in order
-
-    def exact(self) -> dict[str, list[int]]:
-        if self._exact is None:
-            self._exact = _positions(self.lines)
-        return self._exact
-
-    def loose(self) -> dict[str, list[int]]:
-        if self._loose is None:
-            self._loose = _positions([_content_key(s) for s in self.lines])
-        return self._loose
-
-    def solid(self) -> tuple[list[int], list[int]]:
-        """(rows, rank): the non-blank lines, and each file line's position among them."""
-        if self._rows is None or self._rank is None:
-            self._rows, self._rank = [], [-1] * len(self.lines)
-            for i, text in enumerate(self.lines):
-                if text.strip():
-                    self._rank[i] = len(self._rows)
-                    self._rows.append(i)
-        return self._rows, self._rank
-
-
-def _positions(keys: Sequence[str]) -> dict[str, list[int]]:
-    where: dict[str, list[int]] = {}
-    for i, k in enumerate(keys):
-        where.setdefault(k, []).append(i)
-    return where
+SEARCH_TIERS = ("exact", "trailing-ws", "whitespace", "indent", "punctuation")
+_TRIM_TIERS = ("whitespace", "indent", "punctuation")
 
 
 def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement | Ambiguous | None:
@@ -145,13 +44,11 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
     at = hint.expected
     if at is not None and at >= 0 and list(index.lines[at: at + len(old)]) == old:
         # The expected line wins every tie at the exact tier, so no other candidate can beat it.
-        return _exact_tier(hunk, _place("exact", hunk.lines, list(range(at, at + len(old)))))
+        return _exact_tier(hunk, place("exact", hunk.lines, list(range(at, at + len(old)))))
     for tier in SEARCH_TIERS:
-        found = [_place(tier, hunk.lines, m) for m in match_side(tier, old, index)]
-        if tier == "indent":
-            found = _with_shift(found, index)
+        found = _shifted([place(tier, hunk.lines, m) for m in match_side(tier, old, index)], index)
         if found:
-            choice = _choose({p.start: p for p in reversed(found)}, hint, tier)
+            choice = choose({p.start: p for p in reversed(found)}, hint, found[0].tier)
             return _exact_tier(hunk, choice) if tier == "exact" else choice
     return _already_applied(hunk, index) or _trimmed(hunk, index, hint)
 
@@ -163,146 +60,29 @@ def _exact_tier(hunk: Hunk, choice: Placement | Ambiguous) -> Placement | Ambigu
     return choice
 
 
-def match_side(tier: str, texts: Sequence[str], index: FileIndex) -> list[Mapping]:
-    """Every way the lines `texts` fit the file at this tier, as a file line per text."""
-    if tier in _NOISY:
-        return _match_noisy(tier, texts, index)
-    key = _KEYS[tier]
-    where, probe = (index.exact(), texts) if key is None else (index.loose(), [_content_key(t) for t in texts])
-    anchor = _rarest(where, probe)
-    if anchor is None:
-        return []
-    lines, size = index.lines, len(texts)
-    pattern = list(texts) if key is None else [key(t) for t in texts]
-    found = []
-    for pos in where[probe[anchor]]:
-        p = pos - anchor
-        if p < 0 or p + size > len(lines):
-            continue
-        window = lines[p: p + size]
-        if (list(window) if key is None else [key(s) for s in window]) == pattern:
-            found.append(list(range(p, p + size)))
-    return found
+def _shifted(found: list[Placement], index: FileIndex) -> list[Placement]:
+    """Give placements that ignored indentation their shift.
 
-
-def _match_noisy(tier: str, texts: Sequence[str], index: FileIndex) -> list[Mapping]:
-    """Like match_side, but blank lines on both sides are skipped, then paired up where they can be."""
-    key = _KEYS[tier]
-    assert key is not None
-    solid = [j for j, t in enumerate(texts) if t.strip()]
-    probe = [_content_key(texts[j]) for j in solid]
-    anchor = _rarest(index.loose(), probe)
-    if anchor is None:
-        return []
-    rows, rank = index.solid()
-    lines, pattern = index.lines, [key(texts[j]) for j in solid]
-    found = []
-    for pos in index.loose()[probe[anchor]]:
-        p = rank[pos] - anchor
-        if p < 0 or p + len(solid) > len(rows):
-            continue
-        if [key(lines[i]) for i in rows[p: p + len(solid)]] == pattern:
-            fixed: Mapping = [None] * len(texts)
-            for r, j in enumerate(solid):
-                fixed[j] = rows[p + r]
-            found.append(_fill_blanks(texts, fixed, solid, lines))
-    return found
-
-
-def _rarest(where: dict[str, list[int]], probe: Sequence[str]) -> int | None:
-    """The position in `probe` whose key occurs least in the file; None if one does not occur."""
-    anchor, fewest = None, 0
-    for j, k in enumerate(probe):
-        seen = where.get(k)
-        if seen is None:
-            return None
-        if anchor is None or len(seen) < fewest:
-            anchor, fewest = j, len(seen)
-    return anchor
-
-
-def _fill_blanks(texts: Sequence[str], fixed: Mapping, solid: list[int], lines: Sequence[str]) -> Mapping:
-    """Pair the hunk's blank lines with the file's blank lines around and between the matched ones."""
-    out = list(fixed)
-    for a, b in zip(solid, solid[1:]):
-        gap = range(fixed[a] + 1, fixed[b])  # type: ignore[operator]  # all blank: rows skip only blanks
-        for j, f in zip(range(a + 1, b), gap):
-            out[j] = f
-    first = fixed[solid[0]]
-    assert first is not None
-    for back, j in enumerate(range(solid[0] - 1, -1, -1), 1):
-        if first - back < 0 or lines[first - back].strip():
-            break
-        out[j] = first - back
-    last = fixed[solid[-1]]
-    assert last is not None
-    for ahead, j in enumerate(range(solid[-1] + 1, len(texts)), 1):
-        if last + ahead >= len(lines) or lines[last + ahead].strip():
-            break
-        out[j] = last + ahead
-    return out
-
-
-def _place(tier: str, lines: Sequence[HunkLine], old_map: Mapping, shift: IndentShift | None = None) -> Placement:
-    targets = iter(old_map)
-    mapping = tuple(None if line.kind == "+" else next(targets) for line in lines)
-    used = [t for t in mapping if t is not None]
-    return Placement(tier, min(used), max(used) + 1, tuple(lines), mapping, shift)
-
-
-def _choose(by_start: dict[int, Placement], hint: Hint, tier: str) -> Placement | Ambiguous:
-    """One candidate wins; among several, the line numbers may break the tie, as GNU patch does.
-
-    First the one at the expected line; else the one candidate that is both after the hunks
-    already placed and within _NEAR lines of the expected line (each test is skipped when no
-    candidate passes it, never when several do). Otherwise the hunk is ambiguous.
+    At the indent tier only the candidates with one uniform shift count; when none has one, all
+    of them are "drift" candidates, re-indented by the shift most of their lines agree on.
     """
-    if len(by_start) == 1:
-        return next(iter(by_start.values()))
-    if hint.expected is not None and hint.expected in by_start:
-        return by_start[hint.expected]
-    starts = set(by_start)
-    later = {s for s in starts if s >= hint.floor} or starts
-    near = {s for s in starts if hint.expected is not None and abs(s - hint.expected) <= _NEAR} or starts
-    both = later & near
-    if len(both) == 1:
-        return by_start[both.pop()]
-    return Ambiguous(tier, tuple(s + 1 for s in sorted(by_start)))
+    if not found or found[0].tier not in ("indent", "punctuation", "trimmed"):
+        return found
+    pairs = [_pairs(p, index) for p in found]
+    if found[0].tier == "indent":
+        even = [replace(p, shift=s) for p, s in ((p, uniform(q)) for p, q in zip(found, pairs)) if s is not None]
+        if even:
+            return even
+        return [replace(p, tier="drift", shift=voted(q)) for p, q in zip(found, pairs)]
+    return [replace(p, shift=uniform(q) or voted(q)) for p, q in zip(found, pairs)]
 
 
-def _with_shift(found: list[Placement], index: FileIndex) -> list[Placement]:
-    """Keep the candidates whose indentation differs from the hunk's by one uniform shift."""
-    kept = []
-    for placement in found:
-        pairs = [
-            (index.lines[t], line.text)
-            for line, t in zip(placement.lines, placement.mapping)
-            if t is not None and line.text.strip()
-        ]
-        shift = _measure(pairs)
-        if shift is not None:
-            kept.append(replace(placement, shift=shift))
-    return kept
-
-
-def _indent(text: str) -> str:
-    return text[: len(text) - len(text.lstrip(" \t"))]
-
-
-def _width(indent: str, tab_size: int) -> int:
-    col = 0
-    for ch in indent:
-        col = (col // tab_size + 1) * tab_size if ch == "\t" else col + 1
-    return col
-
-
-def _measure(pairs: list[tuple[str, str]]) -> IndentShift | None:
-    tabs = any("\t" in _indent(f) for f, _ in pairs)
-    for size in _TAB_SIZES:
-        deltas = {_width(_indent(f), size) - _width(_indent(h), size) for f, h in pairs}
-        if len(deltas) == 1:
-            return IndentShift(deltas.pop(), size, tabs)
-    return None
+def _pairs(placement: Placement, index: FileIndex) -> list[tuple[str, str]]:
+    return [
+        (index.lines[t], line.text)
+        for line, t in zip(placement.lines, placement.mapping)
+        if t is not None and line.text.strip()
+    ]
 
 
 def _already_applied(hunk: Hunk, index: FileIndex) -> Placement | None:
@@ -343,27 +123,94 @@ def _added_exact(new_lines: Sequence[HunkLine], mapping: Mapping, index: FileInd
     )
 
 
-def _trimmed(hunk: Hunk, index: FileIndex, hint: Hint) -> Placement | Ambiguous | None:
-    """Drop unchanged lines from the hunk's outer edges, fewest first, until it fits somewhere."""
-    lines = hunk.lines
+def _trim_limits(lines: Sequence[HunkLine], strict: bool) -> tuple[int, int] | None:
+    """How many unchanged lines may go from the front and from the back (None: no change at all).
+
+    Strict (the policy): never the unchanged line right before or after the change.
+    """
     changed = [k for k, line in enumerate(lines) if line.kind != " "]
     if not changed:
         return None
     lead, trail = changed[0], len(lines) - 1 - changed[-1]
+    return (max(0, lead - 1), max(0, trail - 1)) if strict else (lead, trail)
+
+
+def _trimmings(hunk: Hunk, index: FileIndex, strict: bool = True) -> dict[int, Placement]:
+    """The placements of the hunk with the fewest outer lines dropped that fits anywhere,
+    keyed by where the untrimmed hunk would start (so the @@ line can break ties)."""
+    lines = hunk.lines
+    limits = _trim_limits(lines, strict)
+    if limits is None:
+        return {}
+    lead, trail = limits
+    if not index.has_all([line.text for line in lines[lead: len(lines) - trail] if line.kind != "+"]):
+        return {}  # a line that no trimming drops is nowhere in the file
     for total in range(1, lead + trail + 1):
-        found: dict[int, Placement] = {}
-        for cut_front in range(max(0, total - trail), min(total, lead) + 1):
-            part = lines[cut_front: len(lines) - (total - cut_front)]
-            if not any(line.kind == " " and line.text.strip() for line in part):
-                continue  # never a match on changed lines alone
-            old = [line.text for line in part if line.kind != "+"]
-            for mapping in match_side("whitespace", old, index):
-                placement = _place("trimmed", part, mapping)
-                # Key by where the untrimmed hunk would start, so the @@ line can break ties.
-                found.setdefault(placement.start - cut_front, placement)
-        if found:
-            choice = _choose(found, hint, "trimmed")
-            if isinstance(choice, Ambiguous):
-                return Ambiguous("trimmed", tuple(sorted(p.start + 1 for p in found.values())))
-            return choice
+        for tier in _TRIM_TIERS:
+            found: dict[int, Placement] = {}
+            for front in range(max(0, total - trail), min(total, lead) + 1):
+                part = lines[front: len(lines) - (total - front)]
+                if not any(line.kind == " " and line.text.strip() for line in part):
+                    continue  # never a match on changed lines alone
+                old = [line.text for line in part if line.kind != "+"]
+                for mapping in match_side(tier, old, index):
+                    placement = place("trimmed", part, mapping)
+                    found.setdefault(placement.start - front, placement)
+            if found:
+                shifted = _shifted(list(found.values()), index) if tier != "whitespace" else list(found.values())
+                return {key: replace(p, origin=key) for key, p in zip(found, shifted)}
+    return {}
+
+
+def _trimmed(hunk: Hunk, index: FileIndex, hint: Hint) -> Placement | Ambiguous | None:
+    """Drop unchanged lines from the hunk's outer edges, fewest first, until it fits somewhere."""
+    found = _trimmings(hunk, index)
+    if not found:
+        return None
+    choice = choose(found, hint, "trimmed")
+    if isinstance(choice, Ambiguous):
+        return Ambiguous("trimmed", tuple(sorted(p.start + 1 for p in found.values())))
+    return choice
+
+
+@dataclass(frozen=True)
+class Clash:
+    """An unchanged line next to a change that contradicts the file where the rest of the hunk fits."""
+
+    text: str  # the hunk's line
+    line: int  # 0-based file line it would have to be
+
+
+def contradiction(hunk: Hunk, index: FileIndex) -> Clash | None:
+    """For a hunk that fits nowhere: the context line next to its change that the file contradicts,
+    found by trimming that line too (error path only; the policy never applies such a trim)."""
+    found = _trimmings(hunk, index, strict=False)
+    if len(found) != 1:
+        return None
+    (key, placement), = found.items()
+    front = placement.start - key
+    kept = [(k, t) for k, t in enumerate(placement.mapping) if t is not None]
+    if not kept:
+        return None
+    old_index = _old_indexes(hunk.lines)
+    first_k, first_t = kept[0]
+    last_k, last_t = kept[-1]
+    changed = [k for k, line in enumerate(hunk.lines) if line.kind != " "]
+    for k in (changed[0] - 1, changed[-1] + 1):
+        if not 0 <= k < len(hunk.lines) or k in range(front, front + len(placement.lines)):
+            continue
+        anchor_k, anchor_t = (first_k, first_t) if k < front else (last_k, last_t)
+        line = anchor_t + old_index[k] - old_index[front + anchor_k]
+        real = index.lines[line] if 0 <= line < len(index.lines) else None
+        if real is None or content_key(real) != content_key(hunk.lines[k].text):
+            return Clash(hunk.lines[k].text, min(max(line, 0), max(len(index.lines) - 1, 0)))
     return None
+
+
+def _old_indexes(lines: Sequence[HunkLine]) -> list[int]:
+    """Per hunk line, how many old-side lines come before it."""
+    out, count = [], 0
+    for line in lines:
+        out.append(count)
+        count += line.kind != "+"
+    return out

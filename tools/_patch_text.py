@@ -89,11 +89,11 @@ def render(file: FileText, placed: Placed, final_nl: bool) -> str:
     """The new text: file lines outside the placements untouched, each placement applied in file order."""
     parts: list[str] = [_BOM if file.bom else ""]
     pos = 0
-    for _, placement in sorted(placed, key=lambda hp: (hp[1].start, hp[0].index)):
+    for _, placement in sorted(placed, key=lambda hp: (hp[1].start, hp[1].end, hp[0].index)):
         if placement.tier == "already-applied":
             continue
         parts.append(file.chunk(pos, placement.start))
-        _render_one(file, placement, parts)
+        _render_one(file, placement, parts, pos)
         pos = max(pos, placement.end)
     parts.append(file.chunk(pos, len(file.lines)))
     text = "".join(parts)
@@ -117,16 +117,18 @@ def _last_ending(file: FileText, placed: Placed) -> str:
     return file.eols[-1] if file.eols else file.eol
 
 
-def _render_one(file: FileText, placement: Placement, parts: list[str]) -> None:
-    at = placement.start
+def _render_one(file: FileText, placement: Placement, parts: list[str], done: int = 0) -> None:
+    """Append the placement's result; file lines before `done` were rendered already (the unchanged
+    lines a hunk shares with the one before it), so they are not repeated."""
+    at = max(placement.start, done)
     shift = placement.shift
     endings = _added_endings(file, placement)
     for line, target, ending in zip(placement.lines, placement.mapping, endings):
         if line.kind == "+":
             parts.append((shift.apply(line.text) if shift else line.text) + ending)
             continue
-        if target is None:
-            continue  # a blank line of the hunk that the file does not have
+        if target is None or target < done:
+            continue  # a blank line of the hunk that the file does not have, or one already rendered
         # Blank lines the file has and the hunk skipped stay where they are.
         parts.append(file.chunk(at, target))
         if line.kind == " ":

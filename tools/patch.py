@@ -9,24 +9,39 @@ _patch_text and the repair-loop wording of every refusal in _patch_errors.
 Every refusal is a PatchError (PatchRejected) whose str() is the complete text to
 send back to the model: first line a summary, then which hunk, why, and the closest
 real lines of the file with their numbers.
+
+Matching policy, for every tier (the tiers themselves are listed in _patch_locate):
+1. Removed lines and the unchanged line next to each change must be in the file, up to whitespace/look-alike punctuation.
+2. Only outer context further from a change may be dropped; added lines are never matched, only re-indented.
+3. A hunk goes to the one place the first tier finding any gives, from where earlier hunks put it; numbers only break ties.
+4. Hunks may share only lines both keep unchanged; added lines alone are placed only by -U0 at the file's start or end.
+5. Otherwise refuse, quoting the contradicting or closest real lines of the file with their numbers.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import (
-    MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, hunk_errors, no_anchor, no_match, no_match_brief, overlap,
-    squash, whole_diff_error,
+    MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, context_mismatch, hunk_errors, no_anchor, no_match,
+    no_match_brief, squash, whole_diff_error,
 )
-from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, locate
+from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, contradiction, locate
+from diffcrew.tools._patch_overlap import overlaps
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
 from diffcrew.tools._patch_text import FileText, final_newline, render
 
 __all__ = ["Applied", "FileDiff", "HunkFailure", "HunkReport", "PatchRejected", "apply_diff", "split_diff"]
 
 # Tier names in the order they are tried ("create": added lines into a missing or empty file).
-TIERS = ("exact-line", "exact", "trailing-ws", "whitespace", "indent", "already-applied", "trimmed", "create")
+# "edge": a -U0 hunk of added lines only, at the file's start or end as its @@ line says.
+TIERS = (
+    "exact-line", "exact", "trailing-ws", "whitespace", "indent", "drift", "punctuation", "already-applied",
+    "trimmed", "edge", "create",
+)
+_ZERO_OLD = re.compile(r"@@+ -\d+,0 ")  # a hunk header whose old side is empty
+_UNANCHORED = ("already-applied", "create", "edge")  # placements that say nothing about the offset
 
 
 @dataclass(frozen=True)
@@ -148,25 +163,31 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
             failures.append(no_match_brief(hunk, len(hunks)))  # bounded work per answer
         else:
             detailed += 1
-            squashed = squashed if squashed is not None else [squash(s) for s in file.lines]
-            failures.append(no_match(hunk, len(hunks), file.lines, squashed))
-    failures.extend(_overlaps(placed))
+            clash = contradiction(hunk, index)
+            squashed = squashed if squashed is not None or clash else [squash(s) for s in file.lines]
+            failures.append(
+                context_mismatch(hunk, len(hunks), clash.text, clash.line, file.lines) if clash
+                else no_match(hunk, len(hunks), file.lines, squashed or [])
+            )
+    failures.extend(overlaps(placed))
     if failures:
         raise hunk_errors(path, len(hunks), failures)
     return placed
 
 
 def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple[int, int]:
-    """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and its end.
+    """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and where its
+    last change ends (the next hunk may share the unchanged lines after it).
 
-    Only a placement whose start is the hunk's own old-side start says anything about the offset.
+    A trimmed hunk counts from where its untrimmed old side would start.
     """
-    if placement.tier in ("already-applied", "create"):
+    if placement.tier in _UNANCHORED:
         return before
     offset = before[0]
-    if hunk.old_start is not None and placement.tier != "trimmed":
-        offset = placement.start - (hunk.old_start - 1)
-    return offset, max(before[1], placement.end)
+    start = placement.origin if placement.tier == "trimmed" else placement.start
+    if hunk.old_start is not None and start is not None:
+        offset = start - (hunk.old_start - 1)
+    return offset, max(before[1], placement.change_end())
 
 
 def _place_one(hunk: Hunk, file: FileText, index: FileIndex, hint: Hint) -> Placement | Ambiguous | str | None:
@@ -176,7 +197,7 @@ def _place_one(hunk: Hunk, file: FileText, index: FileIndex, hint: Hint) -> Plac
             return Placement("create", 0, 0, lines, (None,) * len(lines))
     # A blank line that lost its prefix is too weak to anchor a hunk on its own.
     if all(line.kind == "+" or line.soft for line in hunk.lines):
-        return "no-anchor"
+        return _at_edge(hunk, len(file.lines), hint) or "no-anchor"
     return locate(hunk, index, hint)
 
 
@@ -187,20 +208,19 @@ def _creation_lines(hunk: Hunk) -> tuple[HunkLine, ...] | None:
     return tuple(line if line.kind == "+" else HunkLine("+", "") for line in hunk.lines)
 
 
-def _overlaps(placed: list[tuple[Hunk, Placement]]) -> list[HunkFailure]:
-    spans = sorted(
-        ((p.start, p.end, h) for h, p in placed if p.tier not in ("already-applied", "create")),
-        key=lambda s: (s[0], s[2].index),
-    )
-    failures = []
-    reach: tuple[int, int, Hunk] | None = None  # the span that reaches furthest so far
-    for start, end, hunk in spans:
-        if reach is not None and start < reach[1]:
-            first, second = sorted((reach, (start, end, hunk)), key=lambda s: s[2].index)
-            failures.append(overlap(second[2], first[2], (second[0] + 1, second[1]), (first[0] + 1, first[1])))
-        if reach is None or end > reach[1]:
-            reach = (start, end, hunk)
-    return failures
+def _at_edge(hunk: Hunk, size: int, hint: Hint) -> Placement | None:
+    """A -U0 hunk of added lines only: "-0,0" inserts before line 1, "-N,0" with N (moved by the
+    offset carried so far) the file's last line appends. Anywhere else only a number would place it."""
+    lines = _creation_lines(hunk)
+    if lines is None or hunk.old_start is None or not _ZERO_OLD.match(hunk.header):
+        return None
+    if hunk.old_start == 0:
+        at = 0
+    elif hint.expected is not None and hint.expected + 1 == size:
+        at = size
+    else:
+        return None
+    return Placement("edge", at, at, lines, (None,) * len(lines))
 
 
 def _reports(placed: list[tuple[Hunk, Placement]]) -> tuple[HunkReport, ...]:

@@ -203,10 +203,13 @@ def test_spaces_in_diff_for_tab_indented_file() -> None:
     assert tiers(result) == ["indent"]
 
 
-def test_non_uniform_indentation_is_not_a_shift() -> None:
+def test_non_uniform_indentation_is_drift_and_keeps_added_lines() -> None:
+    # Context drifting by 0, -4 and +4: no uniform shift, no majority, so the smallest (0) is used.
     old = "if a:\n    b()\n    c()\n"
     diff = "@@\n if a:\n b()\n-        c()\n+    d()\n"
-    assert rejected(old, diff).failures[0].reason == "no-match"
+    result = apply_diff(old, diff, "m.py")
+    assert result.new_text == "if a:\n    b()\n    d()\n"
+    assert tiers(result) == ["drift"]
 
 
 def test_wrong_outer_context_is_trimmed() -> None:
