@@ -1,0 +1,117 @@
+"""Git's and git format-patch's additions to a unified diff, as _patch_parse reads them.
+
+Extended header lines (`new file mode`, `rename from`, `copy to`, `old mode`...), the paths of a
+`diff --git` line, and the `-- ` signature that ends each mail of a format-patch series (it must
+not be read as a removed line "- ").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from diffcrew.tools._patch_parse import Hunk
+
+Numbered = list[tuple[int, str]]  # (1-based line number in the model's text, line without ending)
+
+_GIT_META = ("index ", "similarity index", "dissimilarity index", "old mode", "new mode",
+             "copy from", "copy to", "rename from ", "rename to ", "new file mode", "deleted file mode",
+             "Binary files", "GIT binary patch")
+_VERSION = re.compile(r"^\d+(\.\d+)+\S*$")  # "2.39.5", "2.43.0.windows.1"
+
+
+@dataclass
+class Draft:
+    """A section while it is being read (mutable; frozen into a Section at the end)."""
+
+    first: int
+    last: int
+    old: str | None = None  # path text of the --- line; "/dev/null" kept verbatim here
+    new: str | None = None
+    git_old: str | None = None
+    git_new: str | None = None
+    created: bool = False
+    deleted: bool = False
+    binary: bool = False
+    mode: int | None = None
+    old_mode: int | None = None
+    renamed: bool = False
+    copied: bool = False
+    body_from: int | None = None  # index of the first hunk line: what comes before it are headers
+    hunks: list[Hunk] = field(default_factory=list)
+
+    @property
+    def has_header(self) -> bool:
+        return self.old is not None or self.new is not None
+
+
+def read_meta(draft: Draft, line: str) -> bool:
+    """Whether `line` is one of git's extended header lines; the ones that matter set the draft's fields."""
+    if line.startswith(("new file mode ", "new mode ")):
+        draft.mode = _mode(line.rsplit(" ", 1)[1])
+    elif line.startswith("old mode "):
+        draft.old_mode = _mode(line.rsplit(" ", 1)[1])
+    if line.startswith("new file mode"):
+        draft.created = True
+    elif line.startswith("deleted file mode"):
+        draft.deleted = True
+    elif line.startswith(("GIT binary patch", "Binary files ")):
+        draft.binary = True
+    elif line.startswith(("rename from ", "rename to ", "copy from ", "copy to ")):
+        _moved(draft, line)
+    return line.startswith(_GIT_META)
+
+
+def _moved(draft: Draft, line: str) -> None:
+    """`rename from x` / `copy to y`: the paths carry no a/ b/ prefix, so one is added for clean_path to take off."""
+    words = line.split(" ", 2)
+    path = _strip_dot(words[2].strip())
+    draft.renamed = draft.renamed or words[0] == "rename"
+    draft.copied = draft.copied or words[0] == "copy"
+    if words[1] == "from":
+        draft.git_old = "a/" + path
+    else:
+        draft.git_new = "b/" + path
+
+
+def _mode(text: str) -> int | None:
+    """A git file mode ('100755'), or None when it is not an octal number."""
+    try:
+        return int(text.strip(), 8)
+    except ValueError:
+        return None
+
+
+def git_paths(rest: str) -> tuple[str | None, str | None]:
+    """The two paths of a `diff --git a/x b/y` line (prefixes kept)."""
+    parts = rest.split()
+    if len(parts) == 2:
+        return _strip_dot(parts[0]), _strip_dot(parts[1])
+    if " b/" in rest:  # paths with spaces: split at the b/ prefix
+        old, new = rest.split(" b/", 1)
+        return _strip_dot(old.strip()), "b/" + new.strip()
+    return None, None
+
+
+def _strip_dot(path: str) -> str:
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def is_signature(lines: Numbered, i: int) -> bool:
+    """Whether line i is the `-- ` that git format-patch writes after a mail's diff, before git's version.
+
+    It is one only when the next non-blank line is a version number, a new mail, or nothing at all.
+    """
+    if lines[i][1] not in ("-- ", "--"):
+        return False
+    j = i + 1
+    while j < len(lines) and not lines[j][1].strip():
+        j += 1
+    if j >= len(lines):
+        return True
+    following = lines[j][1].strip()
+    return bool(_VERSION.match(following)) or following.startswith("From ")
