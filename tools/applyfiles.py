@@ -18,7 +18,9 @@ from pathlib import Path
 
 from diffcrew.tools.errors import PatchError, UsageError
 from diffcrew.tools.paths import path_problem
-from diffcrew.tools.patch import HunkReport, apply_diff, split_diff
+from diffcrew.tools._apply_targets import Target, Tree, target_for
+from diffcrew.tools._patch_parse import Section, parse_diff
+from diffcrew.tools.patch import HunkReport, apply_diff
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,16 @@ class FileChange:
     new: bytes | None
     hunks: tuple[HunkReport, ...]
     mode: int | None = None  # the git mode the diff sets (0o100755: executable), None: keep or default
+    old_mode: int | None = None  # the git mode before the patch (a rename's: its source's; None: a new file)
+    source: str | None = None  # a rename's or copy's original file
+    resolved: str | None = None  # how a header that was not an exact path was resolved, for the user
+
+    @property
+    def changed(self) -> bool:
+        """Whether the change does anything: other bytes, or another executable bit."""
+        if self.old != self.new or self.source is not None:
+            return True
+        return self.mode is not None and self.old_mode is not None and (self.mode ^ self.old_mode) & 0o111 != 0
 
 
 class WriteFailed(PatchError):
@@ -73,35 +85,25 @@ def confined(root: Path, path: str) -> Path:
     return target
 
 
-def _diff_path(old: str | None, new: str | None) -> str:
-    if old and new and old != new:
-        raise UsageError(f"{old} -> {new}: renames are not supported")
-    if new is None and old is None:
-        raise UsageError("a diff section names no file; give it ---/+++ headers")
-    if any("\udc80" <= ch <= "\udcff" for ch in (old or "") + (new or "")):  # undecodable bytes kept as surrogates
-        raise UsageError(f"{(new or old)!r}: a path that is not UTF-8; not patched")
-    return new or old or ""
-
-
 def plan_changes(root: Path, text: str) -> list[FileChange]:
     """Patch every file of the diff in memory; ApplyRefused lists every failure, nothing is written.
 
-    Several sections for one file (say, two code blocks of a chat answer) apply in order, each
-    to the result of the ones before; the file gets one change with all their hunks.
+    Each section applies to the file its headers resolve to (see _apply_targets), in order, each
+    to the result of the ones before: two code blocks of a chat answer, or the mails of a
+    format-patch series that change one file twice. A rename is a deletion of the old path plus
+    a creation of the new one with the old file's content (patched) and mode; a copy only the latter.
     """
     try:
-        sections = split_diff(text)
+        sections = parse_diff(text)
     except PatchError as exc:
         raise ApplyRefused([exc.summary]) from None
+    tree = Tree(root)
     changes: dict[str, FileChange] = {}
     reasons: list[str] = []
     for section in sections:
         try:
-            path = _diff_path(section.old_path, section.new_path)
-            change = changes.get(path) or _original(root, path)
-            changes[path] = _patched(change, section.text)
-            if section.mode is not None:
-                changes[path] = replace(changes[path], mode=section.mode)
+            target = target_for(tree, section, lambda path: _fits(changes, root, section, path))
+            _apply_section(changes, root, section, target)
         except UsageError as exc:
             reasons.append(str(exc))
         except _Failed as exc:
@@ -119,11 +121,71 @@ class _Failed(Exception):
         self.reasons = reasons
 
 
+def _current(changes: dict[str, FileChange], root: Path, path: str) -> FileChange:
+    return changes.get(path) or _original(root, path)
+
+
+def _fits(changes: dict[str, FileChange], root: Path, section: Section, path: str) -> bool:
+    """Whether every hunk of a header-less section applies to `path` as it is now."""
+    try:
+        _patched(_current(changes, root, path), section.body)
+    except (_Failed, UsageError):
+        return False
+    return True
+
+
+def _apply_section(changes: dict[str, FileChange], root: Path, section: Section, target: Target) -> None:
+    """Record the section's effect on `changes` (UsageError or _Failed when it cannot apply)."""
+    text = _retargeted(section, target)
+    if target.source is not None:
+        change = _moved(changes, root, target)
+    else:
+        change = _current(changes, root, target.path)
+    if section.hunks or section.created or section.deleted or section.binary or not _mode_only(section):
+        change = _patched(change, text)
+    elif change.new is None:
+        raise UsageError(f"{target.path}: does not exist; its mode cannot change")
+    if section.mode is not None:
+        change = replace(change, mode=section.mode)
+    changes[target.path] = replace(change, resolved=change.resolved or target.resolved)
+
+
+def _mode_only(section: Section) -> bool:
+    """git's 'old mode'/'new mode' (or a rename/copy) with no hunks: the content stays as it is."""
+    return section.mode is not None or section.renamed or section.copied
+
+
+def _moved(changes: dict[str, FileChange], root: Path, target: Target) -> FileChange:
+    """The new file of a rename or copy, holding the source's current content and mode."""
+    source = _current(changes, root, target.source or "")
+    if source.new is None:
+        raise UsageError(f"{target.kind} of {target.source}: it does not exist; not patched")
+    before = _current(changes, root, target.path)
+    if before.new is not None:
+        raise UsageError(f"{target.kind} of {target.source} to {target.path}: {target.path} already exists; not patched")
+    if target.kind == "rename":
+        changes[source.path] = replace(source, action="delete", new=None)
+    mode = source.mode or source.old_mode
+    return FileChange(target.path, target.kind, before.old, source.new, (), mode=mode, old_mode=mode, source=source.path)
+
+
+def _retargeted(section: Section, target: Target) -> str:
+    """The section's text with headers that name `target` (the section alone, when its names already do)."""
+    if target.source is None and {section.old_path, section.new_path} <= {None, target.path}:
+        return section.text
+    old = "/dev/null" if section.created else f"a/{target.path}"
+    new = "/dev/null" if section.deleted else f"b/{target.path}"
+    return f"--- {old}\n+++ {new}\n{section.body}"
+
+
 def _original(root: Path, path: str) -> FileChange:
     """The file as it is before the patch, as a change that changes nothing yet."""
     target = confined(root, path)
-    old = target.read_bytes() if target.is_file() else None
-    return FileChange(path, "modify" if old is not None else "create", old, old, ())
+    if not target.is_file():
+        return FileChange(path, "create", None, None, ())
+    old = target.read_bytes()
+    mode = 0o100755 if target.stat().st_mode & 0o100 else 0o100644
+    return FileChange(path, "modify", old, old, (), old_mode=mode)
 
 
 def _patched(change: FileChange, section: str) -> FileChange:
@@ -138,9 +200,9 @@ def _patched(change: FileChange, section: str) -> FileChange:
     except PatchError as exc:
         raise _Failed(_reasons(path, exc, len(change.hunks))) from None
     new = None if applied.new_text is None else applied.new_text.encode("utf-8", errors="surrogateescape")
-    kind = "delete" if new is None else "create" if change.old is None else "modify"
+    kind = "delete" if new is None else change.action if change.source else "create" if change.old is None else "modify"
     hunks = tuple(replace(h, index=h.index + len(change.hunks)) for h in applied.hunks)
-    return FileChange(path, kind, change.old, new, change.hunks + hunks)
+    return replace(change, action=kind, new=new, hunks=change.hunks + hunks)
 
 
 def _reasons(path: str, exc: PatchError, before: int = 0) -> list[str]:
@@ -167,6 +229,8 @@ def write_changes(root: Path, changes: list[FileChange]) -> None:
                 target.unlink(missing_ok=True)
             else:
                 target.write_bytes(change.old)
+                if change.old_mode is not None:
+                    os.chmod(target, _exec_bits(stat.S_IMODE(target.stat().st_mode), bool(change.old_mode & 0o111)))
         for folder in reversed(made):
             try:
                 folder.rmdir()
