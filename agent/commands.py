@@ -78,7 +78,7 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
 
 def _apply_report(change: FileChange) -> dict[str, Any]:
     """One file of `apply --json`: what happened to it, from where, with which mode, and how each hunk was placed."""
-    mode = change.mode if change.mode is not None and change.mode != change.old_mode else None
+    mode = change.mode if change.mode not in (None, change.old_mode or 0o100644) else None
     return {"path": change.path, "action": change.action, "changed": change.changed, "from": change.source,
             "mode": None if mode is None else f"{mode:o}",
             "old_mode": None if mode is None or change.old_mode is None else f"{change.old_mode:o}",

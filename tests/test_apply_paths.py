@@ -151,3 +151,9 @@ def test_outside_git_only_exact_paths_apply(tmp_path: Path) -> None:
     code, _, err = apply(tmp_path / "plain", f"--- a/src/util.py\n+++ b/src/util.py\n{HUNK}")
     assert code == 0, err
     assert (tmp_path / "plain" / "src" / "util.py").read_text() == PATCHED
+
+
+def test_a_symbolic_link_is_refused_not_written_as_a_file(repo: Path) -> None:
+    patch = ("diff --git a/link b/link\nnew file mode 120000\nindex 0000000..1111111\n--- /dev/null\n+++ b/link\n"
+             "@@ -0,0 +1 @@\n+src/util.py\n\\ No newline at end of file\n")
+    refused(repo, patch, "link: a symbolic link")

@@ -19,6 +19,7 @@ Numbered = list[tuple[int, str]]  # (1-based line number in the model's text, li
 _GIT_META = ("index ", "similarity index", "dissimilarity index", "old mode", "new mode",
              "copy from", "copy to", "rename from ", "rename to ", "new file mode", "deleted file mode",
              "Binary files", "GIT binary patch")
+_MAIL_START = re.compile(r"^From [0-9a-f]{7,40} Mon Sep 17 00:00:00 2001$")  # git format-patch's fixed mbox line
 _VERSION = re.compile(r"^\d+(\.\d+)+\S*$")  # "2.39.5", "2.43.0.windows.1"
 
 
@@ -39,6 +40,7 @@ class Draft:
     old_mode: int | None = None
     renamed: bool = False
     copied: bool = False
+    mail: int = 0  # the format-patch mail it is in (0: none)
     body_from: int | None = None  # index of the first hunk line: what comes before it are headers
     hunks: list[Hunk] = field(default_factory=list)
 
@@ -51,8 +53,8 @@ def read_meta(draft: Draft, line: str) -> bool:
     """Whether `line` is one of git's extended header lines; the ones that matter set the draft's fields."""
     if line.startswith(("new file mode ", "new mode ")):
         draft.mode = _mode(line.rsplit(" ", 1)[1])
-    elif line.startswith("old mode "):
-        draft.old_mode = _mode(line.rsplit(" ", 1)[1])
+    elif line.startswith(("old mode ", "deleted file mode ")) or (line.startswith("index ") and line.count(" ") == 2):
+        draft.old_mode = _mode(line.rsplit(" ", 1)[1])  # "index 1a2b..3c4d 100644" names the mode too
     if line.startswith("new file mode"):
         draft.created = True
     elif line.startswith("deleted file mode"):
@@ -115,3 +117,8 @@ def is_signature(lines: Numbered, i: int) -> bool:
         return True
     following = lines[j][1].strip()
     return bool(_VERSION.match(following)) or following.startswith("From ")
+
+
+def is_mail_start(line: str) -> bool:
+    """Whether `line` starts a git format-patch mail (its mbox 'From <sha>' line with git's fixed date)."""
+    return bool(_MAIL_START.match(line))

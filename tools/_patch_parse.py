@@ -16,7 +16,7 @@ from datetime import datetime
 from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
-from diffcrew.tools._patch_git import Draft, Numbered, git_paths, is_signature, read_meta
+from diffcrew.tools._patch_git import Draft, Numbered, git_paths, is_mail_start, is_signature, read_meta
 
 
 _FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})[ \t]*([^\s`]*)")
@@ -61,11 +61,12 @@ class Section:
     renamed: bool = False  # git's "rename from/to": the old file moves to the new path
     copied: bool = False  # git's "copy from/to": the new path starts as a copy of the old file
     body: str = ""  # the hunk lines of `text`, without the headers before them
+    mail: int = 0  # which mail of a format-patch series it is in (1, 2...; 0: not in a mail)
 
 
 def parse_diff(text: str) -> list[Section]:
     """Every file section of every diff in `text`, in order. Raises PatchRejected when there is none."""
-    counter = [1]  # the next hunk's number, shared by every block
+    counter = [1, 0]  # the next hunk's number and the mail being read, shared by every block
     sections: list[Section] = []
     for block in _blocks(text):
         sections.extend(_Parser(block, counter).run())
@@ -188,7 +189,7 @@ class _Parser:
         return [self._freeze(d) for d in self.drafts]
 
     def _new(self, i: int) -> Draft:
-        self.drafts.append(Draft(first=i, last=i))
+        self.drafts.append(Draft(first=i, last=i, mail=self.counter[1]))
         return self.drafts[-1]
 
     def _next_starts(self, i: int, prefixes: tuple[str, ...]) -> bool:
@@ -196,6 +197,9 @@ class _Parser:
 
     def _step(self, i: int) -> int:
         line = self.lines[i][1]
+        if is_mail_start(line):
+            self.counter[1] += 1
+            return i + 1
         if line.startswith("diff --git "):
             draft = self._new(i)
             draft.git_old, draft.git_new = git_paths(line[len("diff --git "):])
@@ -255,7 +259,7 @@ class _Parser:
             old_path=None if created else clean_path(old_raw), new_path=None if deleted else clean_path(new_raw),
             old_raw=None if created else old_raw, new_raw=None if deleted else new_raw,
             created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary, mode=d.mode,
-            old_mode=d.old_mode, renamed=d.renamed, copied=d.copied, body=body,
+            old_mode=d.old_mode, renamed=d.renamed, copied=d.copied, body=body, mail=d.mail,
         )
 
 

@@ -99,11 +99,14 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
         raise ApplyRefused([exc.summary]) from None
     tree = Tree(root)
     changes: dict[str, FileChange] = {}
+    mail_start: tuple[int, dict[str, FileChange]] = (0, {})  # the files as the current mail found them
     reasons: list[str] = []
     for section in sections:
+        if section.mail != mail_start[0]:
+            mail_start = (section.mail, dict(changes))
         try:
             target = target_for(tree, section, lambda path: _fits(changes, root, section, path))
-            _apply_section(changes, root, section, target)
+            _apply_section(changes, mail_start[1], root, section, target)
         except UsageError as exc:
             reasons.append(str(exc))
         except _Failed as exc:
@@ -134,11 +137,18 @@ def _fits(changes: dict[str, FileChange], root: Path, section: Section, path: st
     return True
 
 
-def _apply_section(changes: dict[str, FileChange], root: Path, section: Section, target: Target) -> None:
-    """Record the section's effect on `changes` (UsageError or _Failed when it cannot apply)."""
+def _apply_section(changes: dict[str, FileChange], mail_start: dict[str, FileChange], root: Path,
+                   section: Section, target: Target) -> None:
+    """Record the section's effect on `changes` (UsageError or _Failed when it cannot apply).
+
+    A copy starts from its source as the mail (or the whole diff) found it, as git writes copies:
+    another section of the same diff may change that source.
+    """
+    if stat.S_ISLNK(section.mode or 0) or stat.S_ISLNK(section.old_mode or 0):
+        raise UsageError(f"{target.path}: a symbolic link (mode 120000); not patched, apply it with `git apply`")
     text = _retargeted(section, target)
     if target.source is not None:
-        change = _moved(changes, root, target)
+        change = _moved(changes, mail_start if target.kind == "copy" else changes, root, target)
     else:
         change = _current(changes, root, target.path)
     if section.hunks or section.created or section.deleted or section.binary or not _mode_only(section):
@@ -155,16 +165,16 @@ def _mode_only(section: Section) -> bool:
     return section.mode is not None or section.renamed or section.copied
 
 
-def _moved(changes: dict[str, FileChange], root: Path, target: Target) -> FileChange:
-    """The new file of a rename or copy, holding the source's current content and mode."""
-    source = _current(changes, root, target.source or "")
+def _moved(changes: dict[str, FileChange], sources: dict[str, FileChange], root: Path, target: Target) -> FileChange:
+    """The new file of a rename or copy, holding the source's content (as `sources` has it) and mode."""
+    source = _current(sources, root, target.source or "")
     if source.new is None:
         raise UsageError(f"{target.kind} of {target.source}: it does not exist; not patched")
     before = _current(changes, root, target.path)
     if before.new is not None:
         raise UsageError(f"{target.kind} of {target.source} to {target.path}: {target.path} already exists; not patched")
     if target.kind == "rename":
-        changes[source.path] = replace(source, action="delete", new=None)
+        changes[source.path] = replace(_current(changes, root, source.path), action="delete", new=None)
     mode = source.mode or source.old_mode
     return FileChange(target.path, target.kind, before.old, source.new, (), mode=mode, old_mode=mode, source=source.path)
 
