@@ -157,3 +157,17 @@ def test_a_symbolic_link_is_refused_not_written_as_a_file(repo: Path) -> None:
     patch = ("diff --git a/link b/link\nnew file mode 120000\nindex 0000000..1111111\n--- /dev/null\n+++ b/link\n"
              "@@ -0,0 +1 @@\n+src/util.py\n\\ No newline at end of file\n")
     refused(repo, patch, "link: a symbolic link")
+
+
+def test_a_deletion_resolves_too_and_json_says_how(repo: Path) -> None:
+    code, out, err = apply(repo, "--- /app/src/x.py\n+++ /dev/null\n@@ @@\n-value = 'x'\n-print(value)\n", "--json")
+    assert code == 0, err
+    assert not (repo / "src/x.py").exists() and (repo / "lib/x.py").exists()
+    (item,) = json.loads(out)["files"]
+    assert item["action"] == "delete" and item["resolved"].startswith("resolved /app/src/x.py to src/x.py")
+
+
+@pytest.mark.parametrize("new", [".git/hooks/pre-commit", "../outside.py"])
+def test_a_rename_into_an_unsafe_path_is_refused(repo: Path, new: str) -> None:
+    patch = f"diff --git a/src/x.py b/{new}\nsimilarity index 100%\nrename from src/x.py\nrename to {new}\n"
+    refused(repo, patch, "not a plain path")
