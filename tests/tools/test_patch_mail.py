@@ -9,6 +9,7 @@ import pytest
 from conftest import git, make_repo
 from diffcrew.tools._patch_parse import parse_diff
 from diffcrew.tools.applyfiles import ApplyRefused, plan_changes, write_changes
+from diffcrew.tools.patch import PatchRejected, apply_diff
 from diffcrew.tools.patchpaths import resolve_name, resolve_names
 
 LETTERS = "".join(f"{c}\n" for c in "abcdefghij")
@@ -36,7 +37,7 @@ def test_a_two_mail_series_changes_the_same_file_twice(tmp_path: Path) -> None:
 
 
 def mail(number: int, hunk: str) -> str:
-    return (f"From 123{number} Mon Sep 17 00:00:00 2001\nFrom: A <a@example.invalid>\nSubject: [PATCH {number}/2] x\n\n"
+    return (f"From {number:040x} Mon Sep 17 00:00:00 2001\nFrom: A <a@example.invalid>\nSubject: [PATCH {number}/2] x\n\n"
             "The why.\n---\n u.txt | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)\n\n"
             f"diff --git a/u.txt b/u.txt\nindex 1..2 100644\n--- a/u.txt\n+++ b/u.txt\n{hunk}-- \n2.39.5\n\n")
 
@@ -108,3 +109,10 @@ def test_refusal_of_a_series_names_the_failing_file(tmp_path: Path) -> None:
     with pytest.raises(ApplyRefused) as caught:
         plan_changes(repo, mbox.replace("-b\n+B", "-q\n+B"))
     assert caught.value.reasons and all(r.startswith("u.txt: ") for r in caught.value.reasons)
+
+
+def test_apply_diff_refuses_to_merge_the_mails_of_a_series() -> None:
+    text = mail(1, "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n") + mail(2, "@@ -1,3 +1,3 @@\n a\n B\n-c\n+C\n")
+    with pytest.raises(PatchRejected) as caught:
+        apply_diff(LETTERS, text, "u.txt")
+    assert "series of mails" in str(caught.value).splitlines()[0]
