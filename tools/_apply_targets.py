@@ -34,10 +34,15 @@ class Target:
 
 
 class Tree:
-    """The working tree at `root`, with its tracked files listed at most once."""
+    """The working tree at `root`, with its tracked files listed at most once.
 
-    def __init__(self, root: Path) -> None:
+    `planned(path)` says whether the sections before have made a file exist (True), removed it
+    (False) or left it alone (None): a series may create a file and a later mail rename it.
+    """
+
+    def __init__(self, root: Path, planned: Callable[[str], bool | None] = lambda path: None) -> None:
         self.root = root
+        self.planned = planned
         self._tracked: frozenset[str] | None = None
         self.is_git = (root / ".git").exists()
 
@@ -49,7 +54,11 @@ class Tree:
         return self._tracked
 
     def exact(self, name: str | None) -> bool:
-        return bool(name) and path_problem(name or "") is None and (self.root / (name or "")).is_file()
+        """Whether `name` is a plain path to a file that exists (as the plan so far leaves it)."""
+        if not name or path_problem(name):
+            return False
+        planned = self.planned(name)
+        return (self.root / name).is_file() if planned is None else planned
 
 
 def _git(root: Path, *args: str) -> str:

@@ -69,7 +69,7 @@ def read_meta(draft: Draft, line: str) -> bool:
 def _moved(draft: Draft, line: str) -> None:
     """`rename from x` / `copy to y`: the paths carry no a/ b/ prefix, so one is added for clean_path to take off."""
     words = line.split(" ", 2)
-    path = _strip_dot(words[2].strip())
+    path = _strip_dot(unquote(words[2].strip()))
     draft.renamed = draft.renamed or words[0] == "rename"
     draft.copied = draft.copied or words[0] == "copy"
     if words[1] == "from":
@@ -87,7 +87,11 @@ def _mode(text: str) -> int | None:
 
 
 def git_paths(rest: str) -> tuple[str | None, str | None]:
-    """The two paths of a `diff --git a/x b/y` line (prefixes kept)."""
+    """The two paths of a `diff --git a/x b/y` line (prefixes kept; git's "quoted" paths unquoted)."""
+    quoted = _QUOTED_PAIR.match(rest.strip())
+    if quoted:
+        first, second = (unquote(part) if part.startswith('"') else part for part in quoted.groups())
+        return _strip_dot(first), _strip_dot(second)
     parts = rest.split()
     if len(parts) == 2:
         return _strip_dot(parts[0]), _strip_dot(parts[1])
@@ -95,6 +99,34 @@ def git_paths(rest: str) -> tuple[str | None, str | None]:
         old, new = rest.split(" b/", 1)
         return _strip_dot(old.strip()), "b/" + new.strip()
     return None, None
+
+
+_QUOTE = r'"(?:[^"\\]|\\.)*"'
+_QUOTED_PAIR = re.compile(rf'^({_QUOTE}|\S+) ({_QUOTE}|\S+)$')
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+def unquote(text: str) -> str:
+    """A path as git quotes it ("utf-8 \\355\\225\\234.txt", "a\\"b") back to text; other text unchanged.
+
+    Octal escapes are bytes of the UTF-8 name; bytes that are not UTF-8 stay as surrogates (then refused).
+    """
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        return text
+    out = bytearray()
+    inner, i = text[1:-1], 0
+    while i < len(inner):
+        ch = inner[i]
+        if ch == "\\" and inner[i + 1: i + 4].isdigit() and len(inner[i + 1: i + 4]) == 3:
+            out.append(int(inner[i + 1: i + 4], 8) & 0xFF)
+            i += 4
+        elif ch == "\\" and i + 1 < len(inner) and inner[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[inner[i + 1]])
+            i += 2
+        else:
+            out.extend(ch.encode("utf-8", errors="surrogateescape"))
+            i += 1
+    return out.decode("utf-8", errors="surrogateescape")
 
 
 def _strip_dot(path: str) -> str:

@@ -16,7 +16,7 @@ from datetime import datetime
 from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
-from diffcrew.tools._patch_git import Draft, Numbered, git_paths, is_mail_start, is_signature, read_meta
+from diffcrew.tools._patch_git import Draft, Numbered, git_paths, is_mail_start, is_signature, read_meta, unquote
 
 
 _FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})[ \t]*([^\s`]*)")
@@ -104,8 +104,7 @@ def _header_path(rest: str) -> str | None:
     """
     path, _, stamp = rest.partition("\t")
     path = path.strip()
-    if len(path) >= 2 and path[0] == path[-1] == '"':
-        path = path[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    path = unquote(path)
     return None if path == "/dev/null" or _is_epoch(stamp) else _strip_dot(path)
 
 

@@ -97,8 +97,8 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
         sections = parse_diff(text)
     except PatchError as exc:
         raise ApplyRefused([exc.summary]) from None
-    tree = Tree(root)
     changes: dict[str, FileChange] = {}
+    tree = Tree(root, lambda path: changes[path].new is not None if path in changes else None)
     mail_start: tuple[int, dict[str, FileChange]] = (0, {})  # the files as the current mail found them
     reasons: list[str] = []
     for section in sections:

@@ -116,3 +116,23 @@ def test_apply_diff_refuses_to_merge_the_mails_of_a_series() -> None:
     with pytest.raises(PatchRejected) as caught:
         apply_diff(LETTERS, text, "u.txt")
     assert "series of mails" in str(caught.value).splitlines()[0]
+
+
+def test_a_later_mail_renames_a_file_an_earlier_one_created(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"keep.txt": "keep\n"})
+    first = mail(1, "").replace("diff --git a/u.txt b/u.txt\nindex 1..2 100644\n--- a/u.txt\n+++ b/u.txt\n",
+                                "diff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n+++ b/new.txt\n"
+                                "@@ -0,0 +1 @@\n+made\n")
+    second = mail(2, "").replace("diff --git a/u.txt b/u.txt\nindex 1..2 100644\n--- a/u.txt\n+++ b/u.txt\n",
+                                 "diff --git a/new.txt b/moved.txt\nsimilarity index 100%\nrename from new.txt\n"
+                                 "rename to moved.txt\n")
+    write_changes(repo, plan_changes(repo, first + second))
+    assert (repo / "moved.txt").read_text() == "made\n" and not (repo / "new.txt").exists()
+
+
+def test_git_quoted_non_ascii_paths_are_unquoted(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"caf\u00e9 menu.txt": "tea\n"})
+    text = ('diff --git "a/caf\\303\\251 menu.txt" "b/caf\\303\\251 menu.txt"\nindex 1..2 100644\n'
+            '--- "a/caf\\303\\251 menu.txt"\t\n+++ "b/caf\\303\\251 menu.txt"\t\n@@ -1 +1 @@\n-tea\n+coffee\n')
+    write_changes(repo, plan_changes(repo, text))
+    assert (repo / "caf\u00e9 menu.txt").read_text() == "coffee\n"
