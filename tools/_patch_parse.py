@@ -6,7 +6,10 @@ It never looks at the file being patched; locating and applying live elsewhere.
 
 Tolerated: prose and markdown fences around the diff, missing `diff --git`/`index`
 lines, missing or wrong @@ numbers and counts, `@@ @@`, hunks with no @@ line right
-after the file headers, blank context lines that lost their leading space, CRLF diffs.
+after the file headers, blank context lines that lost their leading space, CRLF diffs,
+git format-patch mails (each section knows its mail; the `-- ` signature is no removed
+line) and prose lines that start with @@ (a hunk with no lines is no hunk). Git's extended
+headers are read by _patch_git.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Used by `diffcrew apply`. Paths follow the shared rule of tools.paths (relative, no `..`, no
 control character, no `.git` part at any depth or case, no over-long name); a path may not go
-through a symbolic link (a link could lead outside) nor name a directory. Sections for the same
-file apply in order. Every file is patched in memory first; only when all of them succeed is
+through a symbolic link (a link could lead outside) nor name a directory; the rule applies to the
+path a header resolves to (tools/_apply_targets). Sections for the same file apply in order; a
+rename deletes the old path and creates the new one. Every file is patched in memory first; only when all of them succeed is
 anything written, each file through a temporary file and an atomic rename, with the originals
 restored and the directories made for them removed if a write fails.
 """
