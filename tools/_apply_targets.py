@@ -18,7 +18,7 @@ from pathlib import Path
 from diffcrew.tools._patch_parse import Section
 from diffcrew.tools.errors import UsageError
 from diffcrew.tools.paths import path_problem
-from diffcrew.tools.patchpaths import MAX_SHOWN, Resolution, describe, resolve_name, resolve_names
+from diffcrew.tools.patchpaths import Resolution, describe, listed, resolve_name, resolve_names
 
 MAX_CANDIDATES = 20  # files tried in memory for a section with no names
 PROBES = 4  # removed/unchanged lines searched for, rarest (longest) first
@@ -123,8 +123,7 @@ def _by_content(tree: Tree, section: Section, fits: Callable[[str], bool]) -> Ta
         return Target(fitting[0], resolved=note)
     if not fitting:
         raise UsageError(f"{what} its hunks apply to no tracked file; give it ---/+++ headers")
-    shown = ", ".join(fitting[:MAX_SHOWN]) + (f" and {len(fitting) - MAX_SHOWN} more" if len(fitting) > MAX_SHOWN else "")
-    raise UsageError(f"{what} its hunks apply to several files ({shown}); give it ---/+++ headers")
+    raise UsageError(f"{what} its hunks apply to several files ({listed(fitting)}); give it ---/+++ headers")
 
 
 def _probes(section: Section) -> list[str]:

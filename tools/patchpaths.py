@@ -88,11 +88,12 @@ def describe(result: Resolution) -> str:
     if result.path is not None:
         return f"resolved {result.written} to {result.path}, the only tracked file it can mean"
     if result.candidates:
-        return f"{result.written}: fits several tracked files ({_listed(result.candidates)}); name one exactly"
+        return f"{result.written}: fits several tracked files ({listed(result.candidates)}); name one exactly"
     return f"{result.written}: matches no tracked file"
 
 
-def _listed(paths: Iterable[str]) -> str:
+def listed(paths: Iterable[str]) -> str:
+    """'a, b, c, d, e and 3 more'."""
     shown = list(paths)
     more = len(shown) - MAX_SHOWN
     return ", ".join(shown[:MAX_SHOWN]) + (f" and {more} more" if more > 0 else "")
