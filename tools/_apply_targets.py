@@ -49,8 +49,8 @@ class Tree:
     def tracked(self) -> frozenset[str]:
         """Tracked files, or outside git the empty set (then only exact paths are used)."""
         if self._tracked is None:
-            listed = _git(self.root, "ls-files", "-z") if self.is_git else ""
-            self._tracked = frozenset(p for p in listed.split("\0") if p)
+            output = _git(self.root, "ls-files", "-z") if self.is_git else ""
+            self._tracked = frozenset(p for p in output.split("\0") if p)
         return self._tracked
 
     def exact(self, name: str | None) -> bool:
@@ -136,8 +136,8 @@ def _grep(root: Path, probes: list[str]) -> set[str]:
     """Tracked files holding every probe line: narrowed one `git grep -F -l` at a time, stopping once few are left."""
     found: set[str] | None = None
     for probe in probes:
-        listed = _git(root, "grep", "-F", "-l", "-z", "-I", "--no-color", "-e", probe)
-        hits = {p for p in listed.split("\0") if p}
+        output = _git(root, "grep", "-F", "-l", "-z", "-I", "--no-color", "-e", probe)
+        hits = {p for p in output.split("\0") if p}
         found = hits if found is None else found & hits
         if len(found) <= MAX_CANDIDATES:
             break
