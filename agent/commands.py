@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from diffcrew.agent import config as cfg
 from diffcrew.agent.pricing import UNPRICED, money
+
+if TYPE_CHECKING:
+    from diffcrew.tools.applyfiles import FileChange
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -65,15 +68,34 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
         sys.exit(1)
     except DiffcrewError as exc:
         fail(exc.summary, exc.exit_code)
-    files = [{"path": c.path, "action": c.action, "changed": c.old != c.new,
-              "hunks": [{"index": h.index, "tier": h.tier, "line": h.line} for h in c.hunks]} for c in changes]
+    files = [_apply_report(c) for c in changes]
     if as_json:
         click.echo(json.dumps({"status": "checked" if check else "applied", "files": files, "errors": []}, indent=2))
         sys.exit(0)
     for item in files:
-        tiers = ", ".join(f"{h['tier']} at line {h['line']}" for h in item["hunks"]) or "whole file"
-        verb = ("would apply" if check else "applied") if item["changed"] else "already applied"
-        click.echo(f"{verb}: {item['path']} ({item['action']}; {tiers})")
+        click.echo(_apply_line(item, check))
+
+
+def _apply_report(change: FileChange) -> dict[str, Any]:
+    """One file of `apply --json`: what happened to it, from where, with which mode, and how each hunk was placed."""
+    mode = change.mode if change.mode not in (None, change.old_mode or 0o100644) else None
+    return {"path": change.path, "action": change.action, "changed": change.changed, "from": change.source,
+            "mode": None if mode is None else f"{mode:o}",
+            "old_mode": None if mode is None or change.old_mode is None else f"{change.old_mode:o}",
+            "resolved": change.resolved,
+            "hunks": [{"index": h.index, "tier": h.tier, "line": h.line} for h in change.hunks]}
+
+
+def _apply_line(item: dict[str, Any], check: bool) -> str:
+    """'applied: util.py (rename from old.py; mode 100755; exact at line 3; resolved ...)'."""
+    verb = ("would apply" if check else "applied") if item["changed"] else "already applied"
+    what = [item["action"] + (f" from {item['from']}" if item["from"] else "")]
+    if item["mode"]:
+        what.append(f"mode {item['old_mode'] or 'new'} -> {item['mode']}")
+    what.append(", ".join(f"{h['tier']} at line {h['line']}" for h in item["hunks"]) or "whole file")
+    if item["resolved"]:
+        what.append(item["resolved"])
+    return f"{verb}: {item['path']} ({'; '.join(what)})"
 
 
 @click.command("context")

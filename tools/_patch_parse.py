@@ -6,28 +6,27 @@ It never looks at the file being patched; locating and applying live elsewhere.
 
 Tolerated: prose and markdown fences around the diff, missing `diff --git`/`index`
 lines, missing or wrong @@ numbers and counts, `@@ @@`, hunks with no @@ line right
-after the file headers, blank context lines that lost their leading space, CRLF diffs.
+after the file headers, blank context lines that lost their leading space, CRLF diffs,
+git format-patch mails (each section knows its mail; the `-- ` signature is no removed
+line) and prose lines that start with @@ (a hunk with no lines is no hunk). Git's extended
+headers are read by _patch_git.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from datetime import datetime
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from diffcrew.tools._patch_binary import take_block_line
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
+from diffcrew.tools._patch_git import Draft, Numbered, git_paths, is_mail_start, is_signature, read_meta, unquote
 
-Numbered = list[tuple[int, str]]  # (1-based line number in the model's text, line without ending)
 
 _FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})[ \t]*([^\s`]*)")
 _HUNK_INNER = re.compile(r"^@@+(.*?)(?:@@|$)")
 _NUMBERS = re.compile(r"-\s*(\d+)(?:\s*,\s*(\d+))?(?:\s+\+\s*(\d+)(?:\s*,\s*(\d+))?)?")
 _DIFF_LANGS = frozenset({"diff", "patch", "udiff"})
-_GIT_META = ("index ", "similarity index", "dissimilarity index", "old mode", "new mode",
-             "copy from", "copy to", "Binary files", "GIT binary patch")
 _BODY = (" ", "+", "-")
 
 
@@ -63,33 +62,16 @@ class Section:
     binary: bool = False  # "GIT binary patch" or "Binary files ... differ": no text hunks to apply
     mode: int | None = None  # from "new file mode 100755" / "new mode 100644"
     binary_patch: tuple[str, ...] = ()  # the lines after "GIT binary patch" (its literal/delta blocks)
-
-
-@dataclass
-class _Draft:
-    """A section while it is being read (mutable; frozen into a Section at the end)."""
-
-    first: int
-    last: int
-    old: str | None = None  # path text of the --- line; "/dev/null" kept verbatim here
-    new: str | None = None
-    git_old: str | None = None
-    git_new: str | None = None
-    created: bool = False
-    deleted: bool = False
-    binary: bool = False
-    mode: int | None = None
-    hunks: list[Hunk] = field(default_factory=list)
-    binary_patch: list[str] | None = None  # set once "GIT binary patch" is read: its block lines
-
-    @property
-    def has_header(self) -> bool:
-        return self.old is not None or self.new is not None
+    old_mode: int | None = None  # from "old mode 100644"
+    renamed: bool = False  # git's "rename from/to": the old file moves to the new path
+    copied: bool = False  # git's "copy from/to": the new path starts as a copy of the old file
+    body: str = ""  # the hunk lines of `text`, without the headers before them
+    mail: int = 0  # which mail of a format-patch series it is in (1, 2...; 0: not in a mail)
 
 
 def parse_diff(text: str) -> list[Section]:
     """Every file section of every diff in `text`, in order. Raises PatchRejected when there is none."""
-    counter = itertools.count(1)
+    counter = [1, 0]  # the next hunk's number and the mail being read, shared by every block
     sections: list[Section] = []
     for block in _blocks(text):
         sections.extend(_Parser(block, counter).run())
@@ -127,8 +109,7 @@ def _header_path(rest: str) -> str | None:
     """
     path, _, stamp = rest.partition("\t")
     path = path.strip()
-    if len(path) >= 2 and path[0] == path[-1] == '"':
-        path = path[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    path = unquote(path)
     return None if path == "/dev/null" or _is_epoch(stamp) else _strip_dot(path)
 
 
@@ -196,13 +177,13 @@ def _is_bare(block: Numbered) -> bool:
 class _Parser:
     """A line-by-line reader of one block; the state is the section being read."""
 
-    def __init__(self, lines: Numbered, counter: Iterator[int]) -> None:
+    def __init__(self, lines: Numbered, counter: list[int]) -> None:
         self.lines = lines
         self.counter = counter
-        self.drafts: list[_Draft] = []
+        self.drafts: list[Draft] = []
 
     @property
-    def cur(self) -> _Draft | None:
+    def cur(self) -> Draft | None:
         return self.drafts[-1] if self.drafts else None
 
     def run(self) -> list[Section]:
@@ -211,8 +192,8 @@ class _Parser:
             i = self._step(i)
         return [self._freeze(d) for d in self.drafts]
 
-    def _new(self, i: int) -> _Draft:
-        self.drafts.append(_Draft(first=i, last=i))
+    def _new(self, i: int) -> Draft:
+        self.drafts.append(Draft(first=i, last=i, mail=self.counter[1]))
         return self.drafts[-1]
 
     def _next_starts(self, i: int, prefixes: tuple[str, ...]) -> bool:
@@ -220,9 +201,12 @@ class _Parser:
 
     def _step(self, i: int) -> int:
         line = self.lines[i][1]
+        if is_mail_start(line):
+            self.counter[1] += 1
+            return i + 1
         if line.startswith("diff --git "):
             draft = self._new(i)
-            draft.git_old, draft.git_new = _git_paths(line[len("diff --git "):])
+            draft.git_old, draft.git_new = git_paths(line[len("diff --git "):])
             return i + 1
         if line.startswith("--- ") and self._next_starts(i, ("+++ ", "@@")):
             draft = self._for_header(i, old=True)
@@ -236,7 +220,7 @@ class _Parser:
             return self._hunk(i, has_header=True)
         draft = self.cur
         if draft is not None and not draft.hunks:
-            if _meta(draft, line) or take_block_line(draft.binary_patch, line):
+            if read_meta(draft, line) or take_block_line(draft.binary_patch, line):
                 draft.last = i
                 return i + 1
             # Models often skip the @@ line and start the hunk right after the file headers.
@@ -244,17 +228,21 @@ class _Parser:
                 return self._hunk(i, has_header=False)
         return i + 1  # prose between or around diffs
 
-    def _for_header(self, i: int, old: bool) -> _Draft:
+    def _for_header(self, i: int, old: bool) -> Draft:
         draft = self.cur
         taken = draft is None or bool(draft.hunks) or (draft.has_header if old else draft.new is not None)
         return self._new(i) if taken else draft
 
     def _hunk(self, i: int, has_header: bool) -> int:
-        draft = self.cur if self.cur is not None else self._new(i)
         number, head = self.lines[i]
         nums = _parse_numbers(head) if has_header else (None, None, None, None)
-        index = next(self.counter)
+        index = self.counter[0]
         body, flags, end, last = _read_body(self.lines, i + 1 if has_header else i, nums[1], nums[3], index)
+        if not body:  # an @@ line in prose ("the header @@ -1,3 +1,4 @@ means..."): not a hunk
+            return max(end, i + 1)
+        self.counter[0] += 1
+        draft = self.cur if self.cur is not None else self._new(i)
+        draft.body_from = i if draft.body_from is None else draft.body_from
         draft.hunks.append(Hunk(
             index=index, diff_line=number, header=head.strip() if has_header else "",
             old_start=nums[0], new_start=nums[2], lines=tuple(body),
@@ -263,57 +251,21 @@ class _Parser:
         draft.last = max(last, i)
         return end
 
-    def _freeze(self, d: _Draft) -> Section:
+    def _freeze(self, d: Draft) -> Section:
         old_raw = _header_path(d.old) if d.old is not None else d.git_old
         new_raw = _header_path(d.new) if d.new is not None else d.git_new
         created = d.created or (d.old is not None and old_raw is None)
         deleted = d.deleted or (d.new is not None and new_raw is None)
         text = "\n".join(line for _, line in self.lines[d.first: d.last + 1]) + "\n"
+        body_from = d.last + 1 if d.body_from is None else d.body_from
+        body = "".join(line + "\n" for _, line in self.lines[body_from: d.last + 1])
         return Section(
             old_path=None if created else clean_path(old_raw), new_path=None if deleted else clean_path(new_raw),
             old_raw=None if created else old_raw, new_raw=None if deleted else new_raw,
             created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary, mode=d.mode,
+            old_mode=d.old_mode, renamed=d.renamed, copied=d.copied, body=body, mail=d.mail,
             binary_patch=tuple(d.binary_patch or ()),
         )
-
-
-def _meta(draft: _Draft, line: str) -> bool:
-    """Git's extended header lines; the ones that matter set the draft's flags."""
-    if line.startswith(("new file mode ", "new mode ")):
-        draft.mode = _mode(line.rsplit(" ", 1)[1])
-    if line.startswith("new file mode"):
-        draft.created = True
-    elif line.startswith("deleted file mode"):
-        draft.deleted = True
-    elif line.startswith(("GIT binary patch", "Binary files ")):
-        draft.binary = True
-        if line.startswith("GIT binary patch"):
-            draft.binary_patch = []
-    elif line.startswith(("rename from ", "rename to ")):
-        path = _strip_dot(line.split(" ", 2)[2].strip())
-        if line.startswith("rename from "):
-            draft.git_old = path
-        else:
-            draft.git_new = path
-    return line.startswith(("new file mode", "deleted file mode", "rename from ", "rename to ", *_GIT_META))
-
-
-def _mode(text: str) -> int | None:
-    """A git file mode ('100755'), or None when it is not an octal number."""
-    try:
-        return int(text.strip(), 8)
-    except ValueError:
-        return None
-
-
-def _git_paths(rest: str) -> tuple[str | None, str | None]:
-    parts = rest.split()
-    if len(parts) == 2:
-        return _strip_dot(parts[0]), _strip_dot(parts[1])
-    if " b/" in rest:  # paths with spaces: split at the b/ prefix
-        old, new = rest.split(" b/", 1)
-        return _strip_dot(old.strip()), "b/" + new.strip()
-    return None, None
 
 
 def _parse_numbers(header: str) -> tuple[int | None, int | None, int | None, int | None]:
@@ -338,6 +290,8 @@ def _read_body(
         number, line = lines[i]
         if line.startswith("\\"):
             _mark_no_eol(body, flags)
+        elif (old_count is None or old_seen >= old_count) and is_signature(lines, i):
+            break  # git format-patch's "-- " before its version line ends the mail
         elif _ends_hunk(lines, i, old_count is None or old_seen >= old_count):
             break
         elif old_count is not None and new_count is not None and old_seen >= old_count \

@@ -2,8 +2,9 @@
 
 Used by `diffcrew apply`. Paths follow the shared rule of tools.paths (relative, no `..`, no
 control character, no `.git` part at any depth or case, no over-long name); a path may not go
-through a symbolic link (a link could lead outside) nor name a directory. Sections for the same
-file apply in order. Every file is patched in memory first; only when all of them succeed is
+through a symbolic link (a link could lead outside) nor name a directory; the rule applies to the
+path a header resolves to (tools/_apply_targets). Sections for the same file apply in order; a
+rename deletes the old path and creates the new one. Every file is patched in memory first; only when all of them succeed is
 anything written, each file through a temporary file and an atomic rename, with the originals
 restored and the directories made for them removed if a write fails.
 """
@@ -20,7 +21,9 @@ from diffcrew.tools.applybinary import binary_bytes, binary_diff
 from diffcrew.tools.eolattrs import checkout_bytes
 from diffcrew.tools.errors import PatchError, UsageError
 from diffcrew.tools.paths import path_problem
-from diffcrew.tools.patch import HunkReport, apply_diff, split_diff
+from diffcrew.tools._apply_targets import Target, Tree, target_for
+from diffcrew.tools._patch_parse import Section, parse_diff
+from diffcrew.tools.patch import HunkReport, apply_diff
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,16 @@ class FileChange:
     new: bytes | None
     hunks: tuple[HunkReport, ...]
     mode: int | None = None  # the git mode the diff sets (0o100755: executable), None: keep or default
+    old_mode: int | None = None  # the git mode before the patch (a rename's: its source's; None: a new file)
+    source: str | None = None  # a rename's or copy's original file
+    resolved: str | None = None  # how a header that was not an exact path was resolved, for the user
+
+    @property
+    def changed(self) -> bool:
+        """Whether the change does anything: other bytes, or another executable bit."""
+        if self.old != self.new or self.source is not None:
+            return True
+        return self.mode is not None and self.old_mode is not None and (self.mode ^ self.old_mode) & 0o111 != 0
 
 
 class WriteFailed(PatchError):
@@ -75,35 +88,28 @@ def confined(root: Path, path: str) -> Path:
     return target
 
 
-def _diff_path(old: str | None, new: str | None) -> str:
-    if old and new and old != new:
-        raise UsageError(f"{old} -> {new}: renames are not supported")
-    if new is None and old is None:
-        raise UsageError("a diff section names no file; give it ---/+++ headers")
-    if any("\udc80" <= ch <= "\udcff" for ch in (old or "") + (new or "")):  # undecodable bytes kept as surrogates
-        raise UsageError(f"{(new or old)!r}: a path that is not UTF-8; not patched")
-    return new or old or ""
-
-
 def plan_changes(root: Path, text: str) -> list[FileChange]:
     """Patch every file of the diff in memory; ApplyRefused lists every failure, nothing is written.
 
-    Several sections for one file (say, two code blocks of a chat answer) apply in order, each
-    to the result of the ones before; the file gets one change with all their hunks.
+    Each section applies to the file its headers resolve to (see _apply_targets), in order, each
+    to the result of the ones before: two code blocks of a chat answer, or the mails of a
+    format-patch series that change one file twice. A rename is a deletion of the old path plus
+    a creation of the new one with the old file's content (patched) and mode; a copy only the latter.
     """
     try:
-        sections = split_diff(text)
+        sections = parse_diff(text)
     except PatchError as exc:
         raise ApplyRefused([exc.summary]) from None
     changes: dict[str, FileChange] = {}
+    tree = Tree(root, lambda path: changes[path].new is not None if path in changes else None)
+    mail_start: tuple[int, dict[str, FileChange]] = (0, {})  # the files as the current mail found them
     reasons: list[str] = []
     for section in sections:
+        if section.mail != mail_start[0]:
+            mail_start = (section.mail, dict(changes))
         try:
-            path = _diff_path(section.old_path, section.new_path)
-            change = changes.get(path) or _original(root, path)
-            changes[path] = _patched(change, section.text)
-            if section.mode is not None:
-                changes[path] = replace(changes[path], mode=section.mode)
+            target = target_for(tree, section, lambda path: _fits(changes, root, section, path))
+            _apply_section(changes, mail_start[1], root, section, target)
         except UsageError as exc:
             reasons.append(str(exc))
         except _Failed as exc:
@@ -129,11 +135,78 @@ class _Failed(Exception):
         self.reasons = reasons
 
 
+def _current(changes: dict[str, FileChange], root: Path, path: str) -> FileChange:
+    return changes.get(path) or _original(root, path)
+
+
+def _fits(changes: dict[str, FileChange], root: Path, section: Section, path: str) -> bool:
+    """Whether every hunk of a header-less section applies to `path` as it is now."""
+    try:
+        _patched(_current(changes, root, path), section.body)
+    except (_Failed, UsageError):
+        return False
+    return True
+
+
+def _apply_section(changes: dict[str, FileChange], mail_start: dict[str, FileChange], root: Path,
+                   section: Section, target: Target) -> None:
+    """Record the section's effect on `changes` (UsageError or _Failed when it cannot apply).
+
+    A copy starts from its source as the mail (or the whole diff) found it, as git writes copies:
+    another section of the same diff may change that source.
+    """
+    if stat.S_ISLNK(section.mode or 0) or stat.S_ISLNK(section.old_mode or 0):
+        raise UsageError(f"{target.path}: a symbolic link (mode 120000); not patched, apply it with `git apply`")
+    text = _retargeted(section, target)
+    if target.source is not None:
+        change = _moved(changes, mail_start if target.kind == "copy" else changes, root, target)
+    else:
+        change = _current(changes, root, target.path)
+    if section.hunks or section.created or section.deleted or section.binary or not _mode_only(section):
+        change = _patched(change, text)
+    elif change.new is None:
+        raise UsageError(f"{target.path}: does not exist; its mode cannot change")
+    if section.mode is not None:
+        change = replace(change, mode=section.mode)
+    changes[target.path] = replace(change, resolved=change.resolved or target.resolved)
+
+
+def _mode_only(section: Section) -> bool:
+    """git's 'old mode'/'new mode' (or a rename/copy) with no hunks: the content stays as it is."""
+    return section.mode is not None or section.renamed or section.copied
+
+
+def _moved(changes: dict[str, FileChange], sources: dict[str, FileChange], root: Path, target: Target) -> FileChange:
+    """The new file of a rename or copy, holding the source's content (as `sources` has it) and mode."""
+    source = _current(sources, root, target.source or "")
+    if source.new is None:
+        raise UsageError(f"{target.kind} of {target.source}: it does not exist; not patched")
+    before = _current(changes, root, target.path)
+    if before.new is not None:
+        raise UsageError(f"{target.kind} of {target.source} to {target.path}: {target.path} already exists; not patched")
+    if target.kind == "rename":
+        changes[source.path] = replace(_current(changes, root, source.path), action="delete", new=None)
+    mode = source.mode or source.old_mode
+    return FileChange(target.path, target.kind, before.old, source.new, (), mode=mode, old_mode=mode, source=source.path)
+
+
+def _retargeted(section: Section, target: Target) -> str:
+    """The section's text with headers that name `target` (the section alone, when its names already do)."""
+    if target.source is None and {section.old_path, section.new_path} <= {None, target.path}:
+        return section.text
+    old = "/dev/null" if section.created else f"a/{target.path}"
+    new = "/dev/null" if section.deleted else f"b/{target.path}"
+    return f"--- {old}\n+++ {new}\n{section.body}"
+
+
 def _original(root: Path, path: str) -> FileChange:
     """The file as it is before the patch, as a change that changes nothing yet."""
     target = confined(root, path)
-    old = target.read_bytes() if target.is_file() else None
-    return FileChange(path, "modify" if old is not None else "create", old, old, ())
+    if not target.is_file():
+        return FileChange(path, "create", None, None, ())
+    old = target.read_bytes()
+    mode = 0o100755 if target.stat().st_mode & 0o100 else 0o100644
+    return FileChange(path, "modify", old, old, (), old_mode=mode)
 
 
 def _patched(change: FileChange, section: str) -> FileChange:
@@ -145,7 +218,7 @@ def _patched(change: FileChange, section: str) -> FileChange:
             exact = binary_bytes(change.new, binary, path)
         except PatchError as exc:
             raise _Failed([exc.summary]) from None
-        return FileChange(path, _kind(change.old, exact), change.old, exact, change.hunks)
+        return replace(change, action=_action(change, exact), new=exact)
     if change.new is not None and b"\0" in change.new:
         raise _Failed([f"{path}: a binary file (it has NUL bytes); not patched"])
     # Decoded reversibly: bytes that are not UTF-8 (Latin-1 text) come back out exactly as they were.
@@ -156,11 +229,14 @@ def _patched(change: FileChange, section: str) -> FileChange:
         raise _Failed(_reasons(path, exc, len(change.hunks))) from None
     new = None if applied.new_text is None else applied.new_text.encode("utf-8", errors="surrogateescape")
     hunks = tuple(replace(h, index=h.index + len(change.hunks)) for h in applied.hunks)
-    return FileChange(path, _kind(change.old, new), change.old, new, change.hunks + hunks)
+    return replace(change, action=_action(change, new), new=new, hunks=change.hunks + hunks)
 
 
-def _kind(old: bytes | None, new: bytes | None) -> str:
-    return "delete" if new is None else "create" if old is None else "modify"
+def _action(change: FileChange, new: bytes | None) -> str:
+    """What the file's change is once its new bytes are `new` (a rename or copy stays one)."""
+    if new is None:
+        return "delete"
+    return change.action if change.source else "create" if change.old is None else "modify"
 
 
 def _reasons(path: str, exc: PatchError, before: int = 0) -> list[str]:
@@ -187,6 +263,8 @@ def write_changes(root: Path, changes: list[FileChange]) -> None:
                 target.unlink(missing_ok=True)
             else:
                 target.write_bytes(change.old)
+                if change.old_mode is not None:
+                    os.chmod(target, _exec_bits(stat.S_IMODE(target.stat().st_mode), bool(change.old_mode & 0o111)))
         for folder in reversed(made):
             try:
                 folder.rmdir()

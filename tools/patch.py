@@ -103,7 +103,7 @@ def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
 
 
 def _section_for(sections: list[Section], path: str) -> Section:
-    """The one section for `path` (sections naming it, or naming nothing, are merged)."""
+    """The one section for `path` (sections naming it, or naming nothing, are merged; not those of different mails)."""
     want = _norm(path)
     mine = [s for s in sections if _names_only(s, want)]
     others = [s for s in sections if not _names_only(s, want)]
@@ -116,6 +116,12 @@ def _section_for(sections: list[Section], path: str) -> Section:
         )
     if len(mine) == 1:
         return mine[0]
+    if len({s.mail for s in mine}) > 1:  # a format-patch series: each mail is against the one before
+        raise whole_diff_error(
+            "series",
+            f"this patch is a series of mails that change {path} one after another; it cannot apply as one diff",
+            f"Send one diff of {path} against its current content, with all the changes in it.",
+        )
     return Section(
         old_path=want, new_path=want, old_raw=want, new_raw=want,
         created=any(s.created for s in mine), deleted=any(s.deleted for s in mine),
