@@ -53,183 +53,31 @@ import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from diffcrew.tools.errors import PatchError  # noqa: E402
 from diffcrew.tools.patch import apply_diff  # noqa: E402
 
-MAX_LINES = 3000
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helper modules beside this file
+from apply_corpus import (  # noqa: E402
+    HUNK_RE, Hunk, Triple, Variant, copy_hunks, file_lines, loose_occurrences, occurrences, render, starts,
+    triples,
+)
+from apply_cases import determined, hunk_plan, repeated_kind, repeated_near_line, repeated_offset, true_starts_of  # noqa: E402,E501
+
 RECOVERABLE = (
     "clean", "wrong-numbers", "no-numbers", "dots-header", "no-counts", "wrong-counts",
     "trailing-ws-dropped", "tabs-to-spaces", "blank-no-space", "no-headers", "fenced", "prose",
     "crlf-file", "out-of-order", "misindented", "mixed",
+    "repeated-near-line", "repeated-offset",
 )
-MUST_REFUSE = ("absent-removed", "absent-inner", "repeated-real", "repeated-wrong-line", "repeated-dup")
+MUST_REFUSE = ("absent-removed", "absent-inner", "repeated-real", "repeated-wrong-line", "repeated-misled",
+               "repeated-dup")
 NUMBERLESS = ("wrong-numbers", "no-numbers", "dots-header")  # the stated line is no help
 TOOLS = ("ours", "git", "git-loose", "patch")
-HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
-
-
-# --- the corpus: real triples ---------------------------------------------------------------------
-
-
-@dataclass
-class Hunk:
-    old_start: int
-    old_count: int
-    new_start: int
-    new_count: int
-    tail: str  # text after the closing @@ (git's function context)
-    body: list[str]  # lines with their prefix, "\ No newline..." markers included, no line ending
-    eol: str = "\n"  # "\r\n" when the diff's lines carry the file's CR
-
-    def header(self) -> str:
-        return f"@@ -{self.old_start},{self.old_count} +{self.new_start},{self.new_count} @@{self.tail}"
-
-    def old_side(self) -> list[str]:
-        return [b[1:] for b in self.body if b[:1] in (" ", "-")]
-
-
-@dataclass
-class Triple:
-    repo: str
-    commit: str
-    path: str
-    old: str
-    new: str
-    headers: list[str]  # diff --git, index, ---, +++ lines
-    hunks: list[Hunk]
-
-
-@dataclass
-class Variant:
-    repo: str
-    category: str
-    recoverable: bool
-    path: str
-    old: str
-    diff: str
-    expected: str  # the true new file (must-refuse: the reference the diff was made from)
-    origin: str  # commit:path, for the dump
-    results: dict[str, str] = field(default_factory=dict)  # tool -> exact / refused / wrong
-    times: dict[str, float | None] = field(default_factory=dict)  # None: the tool was not run
-
-
-def git(repo: str, *args: str) -> bytes:
-    return subprocess.run(["git", f"--git-dir={git_dir(repo)}", *args], check=True, capture_output=True).stdout
-
-
-def git_dir(repo: str) -> str:
-    p = Path(repo)
-    return str(p / ".git") if (p / ".git").exists() else str(p)
-
-
-def text_of(data: bytes) -> str | None:
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def triples(repo: str, commits: int) -> list[Triple]:
-    label = Path(repo.rstrip("/")).name
-    if label in ("repo", ".git"):
-        label = Path(repo.rstrip("/")).parent.name
-    shas = git(repo, "log", "--no-merges", f"-n{commits}", "--format=%H").decode().split()
-    found = []
-    for sha in shas:
-        parents = git(repo, "rev-list", "--parents", "-n1", sha).decode().split()
-        if len(parents) != 2:
-            continue  # a root commit
-        names = git(repo, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=M", "--name-only",
-                    parents[1], sha).decode("utf-8", "replace").split("\0")
-        for path in sorted(n for n in names if n):
-            try:
-                old_b = git(repo, "show", f"{parents[1]}:{path}")
-                new_b = git(repo, "show", f"{sha}:{path}")
-            except subprocess.CalledProcessError:
-                continue
-            old, new = text_of(old_b), text_of(new_b)
-            if old is None or new is None or not old or old == new:
-                continue
-            if old.count("\n") >= MAX_LINES or new.count("\n") >= MAX_LINES:
-                continue
-            raw = text_of(git(repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
-                              "-U3", parents[1], sha, "--", path))
-            if raw is None:
-                continue
-            parsed = parse_git_diff(raw)
-            if parsed is None:
-                continue
-            found.append(Triple(label, sha[:10], path, old, new, parsed[0], parsed[1]))
-    return found
-
-
-def parse_git_diff(raw: str) -> tuple[list[str], list[Hunk]] | None:
-    lines = raw.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    headers: list[str] = []
-    hunks: list[Hunk] = []
-    for line in lines:
-        m = HUNK_RE.match(line.rstrip("\r"))
-        if m:
-            hunks.append(Hunk(int(m[1]), int(m[2] or 1), int(m[3]), int(m[4] or 1), m[5], []))
-        elif hunks:
-            hunks[-1].body.append(line)
-        else:
-            if line.startswith(("Binary", "GIT binary", "old mode", "new mode")):
-                return None
-            headers.append(line)
-    if not hunks:
-        return None
-    for h in hunks:  # lines of a CRLF file carry their CR: keep it apart, as the line ending
-        if h.body and all(b.endswith("\r") or b.startswith("\\") for b in h.body):
-            h.eol = "\r\n"
-            h.body = [b[:-1] if b.endswith("\r") else b for b in h.body]
-        elif any(b.endswith("\r") for b in h.body):
-            h.eol = ""  # mixed endings: each line keeps its own
-    return headers, hunks
-
-
-def render(headers: list[str], hunks: list[Hunk], header_of=None) -> str:
-    out = [h + "\n" for h in headers]
-    for h in hunks:
-        out.append((header_of(h) if header_of else h.header()) + "\n")
-        eol = h.eol or "\n"
-        out.extend(b + ("\n" if b.startswith("\\") or not h.eol else eol) for b in h.body)
-    return "".join(out)
 
 
 # --- perturbations ---------------------------------------------------------------------------------
-
-
-def occurrences(lines: list[str], side: list[str], limit: int = 2) -> int:
-    """How many times `side` occurs as a run of consecutive lines (stops counting at limit)."""
-    if not side:
-        return limit
-    n, count = len(side), 0
-    first = side[0]
-    for i, line in enumerate(lines):
-        if line == first and lines[i: i + n] == side:
-            count += 1
-            if count >= limit:
-                break
-    return count
-
-
-def file_lines(text: str) -> list[str]:
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [s[:-1] if s.endswith("\r") else s for s in lines]
-
-
-def copy_hunks(t: Triple) -> list[Hunk]:
-    return [Hunk(h.old_start, h.old_count, h.new_start, h.new_count, h.tail, list(h.body), h.eol) for h in t.hunks]
 
 
 def absent(text: str, rng: random.Random, base: str) -> str:
@@ -242,18 +90,18 @@ def absent(text: str, rng: random.Random, base: str) -> str:
 def variants_of(t: Triple, seed: int) -> list[Variant]:
     out: list[Variant] = []
     old_lines = file_lines(t.old)
-    unique = all(occurrences(old_lines, h.old_side()) == 1 for h in t.hunks)
 
     def rng_for(category: str) -> random.Random:
         digest = hashlib.sha256(f"{seed}|{t.repo}|{t.commit}|{t.path}|{category}".encode()).digest()
         return random.Random(int.from_bytes(digest[:8], "big"))
 
     def add(category: str, diff: str, old: str | None = None, expected: str | None = None,
-            recoverable: bool | None = None) -> None:
+            recoverable: bool | None = None, header_of=None) -> None:
         if recoverable is None:
-            recoverable = category in RECOVERABLE and (category not in NUMBERLESS or unique)
-            if not recoverable:
-                category = "repeated-wrong-line" if category == "wrong-numbers" else "repeated-real"
+            recoverable = category in RECOVERABLE
+            if category in NUMBERLESS and not determined(
+                    old_lines, hunk_plan(t.hunks, header_of), true_starts_of(old_lines, t.hunks)):
+                recoverable, category = False, repeated_kind(old_lines, t.hunks, header_of)
         out.append(Variant(t.repo, category, recoverable, t.path, t.old if old is None else old, diff,
                            t.new if expected is None else expected, f"{t.commit}:{t.path}"))
 
@@ -269,9 +117,16 @@ def variants_of(t: Triple, seed: int) -> list[Variant]:
             if max(1, h.old_start + off) not in copies:
                 break
         return f"@@ -{max(1, h.old_start + off)},{h.old_count} +{max(1, h.new_start + off)},{h.new_count} @@"
-    add("wrong-numbers", render(t.headers, t.hunks, wrong))
-    add("no-numbers", render(t.headers, t.hunks, lambda h: "@@ @@"))
-    add("dots-header", render(t.headers, t.hunks, lambda h: "@@ ... @@"))
+    stated = {id(h): wrong(h) for h in t.hunks}
+    add("wrong-numbers", render(t.headers, t.hunks, lambda h: stated[id(h)]), header_of=lambda h: stated[id(h)])
+    add("no-numbers", render(t.headers, t.hunks, lambda h: "@@ @@"), header_of=lambda h: "@@ @@")
+    add("dots-header", render(t.headers, t.hunks, lambda h: "@@ ... @@"), header_of=lambda h: "@@ ... @@")
+    made = repeated_near_line(t, rng_for("repeated-near-line"))
+    if made:
+        add("repeated-near-line", made[0], old=made[1], expected=made[2], recoverable=True)
+    made = repeated_offset(t, rng_for("repeated-offset"))
+    if made:
+        add("repeated-offset", made[0], old=made[1], expected=made[2], recoverable=True)
     add("no-counts", render(t.headers, t.hunks, lambda h: f"@@ -{h.old_start} +{h.new_start} @@"))
 
     rng = rng_for("wrong-counts")
@@ -369,18 +224,6 @@ def variants_of(t: Triple, seed: int) -> list[Variant]:
                 recoverable=False)
     return out
 
-
-def starts(lines: list[str], side: list[str]) -> list[int]:
-    """The 1-based lines where `side` occurs as a run of consecutive lines."""
-    n = len(side)
-    return [i + 1 for i, line in enumerate(lines) if side and line == side[0] and lines[i: i + n] == side]
-
-
-def loose_occurrences(lines: list[str], side: list[str]) -> int:
-    """Occurrences of `side` with whitespace runs and blank lines ignored (the loosest tier's view)."""
-    key = [" ".join(x.split()) for x in side if x.strip()]
-    solid = [" ".join(x.split()) for x in lines if x.strip()]
-    return occurrences(solid, key) if key else 2
 
 
 def mixed(t: Triple, rng: random.Random, loose_unique: bool) -> tuple[str, str, str, bool]:

@@ -1,0 +1,182 @@
+"""The issue-14 categories of bench/apply.py: what a diff determines, and the variants built on it.
+
+`determined` is the bench's own statement of the placement policy (independent of the engine's
+code): it decides whether a variant whose hunks occur more than once is recoverable.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from apply_corpus import Hunk, Triple, file_lines, render, starts
+
+NEAR = 5  # a stated line this close to exactly one candidate picks it
+
+
+def loose(line: str) -> str:
+    """A line with its whitespace runs collapsed: what 'ignoring whitespace' compares."""
+    return " ".join(line.split())
+
+
+def determined(lines: list[str], hunks: list[tuple[list[str], int | None]], true_starts: list[int],
+               fuzzy: bool = False) -> bool:
+    """Whether every hunk is placed by the diff alone, and placed at its true start.
+
+    `hunks` are (old side, stated 1-based line or None) in diff order; `true_starts` their true
+    1-based starts. For each hunk in order, the candidates are the places its old side occurs
+    (compared ignoring whitespace when `fuzzy`). The one candidate wins; else the candidate at the
+    stated line moved by the carried offset (where the previous numbered hunk landed, less its
+    stated line); else the one candidate that is both at/after the end of the previous hunk
+    ("floor") and within NEAR lines of that expected line, each test skipped when no candidate
+    passes it. Anything else is undetermined.
+    """
+    key = loose if fuzzy else (lambda s: s)
+    keyed = [key(x) for x in lines]
+    offset, floor = 0, 1
+    for (side, stated), true in zip(hunks, true_starts):
+        cands = starts(keyed, [key(x) for x in side])
+        if not cands:
+            return False
+        expected = None if stated is None else stated + offset
+        if len(cands) == 1:
+            pick = cands[0]
+        elif expected in cands:
+            pick = expected
+        else:
+            later = {c for c in cands if c >= floor} or set(cands)
+            near = {c for c in cands if expected is not None and abs(c - expected) <= NEAR} or set(cands)
+            both = later & near
+            if len(both) != 1:
+                return False
+            pick = both.pop()
+        if pick != true:
+            return False
+        if stated is not None:
+            offset = pick - stated
+        floor = pick + len(side)
+    return True
+
+
+def stated_line(header: str) -> int | None:
+    m = re.match(r"@@ -(\d+)", header)
+    return int(m[1]) if m else None
+
+
+def hunk_plan(hunks: list[Hunk], header_of=None) -> list[tuple[list[str], int | None]]:
+    """(old side, stated line) per hunk as the variant's headers state it."""
+    return [(h.old_side(), stated_line(header_of(h) if header_of else h.header())) for h in hunks]
+
+
+def true_starts_of(old_lines: list[str], hunks: list[Hunk]) -> list[int]:
+    """The true 1-based start of each hunk's old side (git's old_start; 0,0 hunks start after line 0)."""
+    return [h.old_start if h.old_count else h.old_start + 1 for h in hunks]
+
+
+def repeated_kind(old_lines: list[str], hunks: list[Hunk], header_of) -> str:
+    """The must-refuse category of an undetermined header variant: a stated line > NEAR from every
+    copy is `repeated-wrong-line`; one near a wrong copy is `repeated-misled`; no line: `repeated-real`."""
+    plan = hunk_plan(hunks, header_of)
+    if all(s is None for _, s in plan):
+        return "repeated-real"
+    for (side, stated), h in zip(plan, hunks):
+        copies = starts(old_lines, side)
+        if len(copies) > 1 and stated is not None and any(abs(c - stated) <= NEAR for c in copies):
+            return "repeated-misled"
+    return "repeated-wrong-line"
+
+
+# --- repeated blocks ---------------------------------------------------------------------------
+
+
+def with_copy_appended(t: Triple, h: Hunk) -> tuple[str, str] | None:
+    """(old, new) with a copy of h's old side appended after a blank line, or None when the file's
+    end is not a plain newline-terminated line (a copy there would change what the diff says)."""
+    if not (t.old.endswith("\n") and t.new.endswith("\n")) or "\r" in t.old + t.new:
+        return None
+    if any(b.startswith("\\") for x in t.hunks for b in x.body):
+        return None
+    block = "\n" + "\n".join(h.old_side()) + "\n"
+    return t.old + block, t.new + block
+
+
+def repeated_near_line(t: Triple, rng: random.Random):
+    """A hunk whose old side occurs twice (really, or by an appended copy), its stated line 1-5 off
+    the true copy and > 10 from the other; the other hunks exact. Yields (diff, old, new) or None."""
+    order = list(range(len(t.hunks)))
+    rng.shuffle(order)
+    for i in order:
+        h = t.hunks[i]
+        if not h.old_count or not any(s.strip() for s in h.old_side()):
+            continue
+        old, new = t.old, t.new
+        copies = starts(file_lines(old), h.old_side())
+        if len(copies) != 2:
+            made = with_copy_appended(t, h)
+            if made is None:
+                continue
+            old, new = made
+            copies = starts(file_lines(old), h.old_side())
+            if len(copies) != 2:
+                continue
+        true = h.old_start
+        other = next(c for c in copies if c != true)
+        d = rng.choice([-1, 1]) * rng.randint(1, NEAR)
+        stated = true + d
+        if stated < 1 or abs(stated - other) <= 10:
+            stated = true - d
+            if stated < 1 or abs(stated - other) <= 10:
+                continue
+
+        def header_of(x: Hunk, h=h, d=stated - true) -> str:
+            if x is not h:
+                return x.header()
+            return f"@@ -{x.old_start + d},{x.old_count} +{max(1, x.new_start + d)},{x.new_count} @@"
+        if determined(file_lines(old), hunk_plan(t.hunks, header_of), true_starts_of([], t.hunks)):
+            return render(t.headers, t.hunks, header_of), old, new
+    return None
+
+
+def repeated_offset(t: Triple, rng: random.Random):
+    """K (5-30) lines put at the top of old and new; a later hunk's old side written over lines
+    between the hunks so that it starts exactly at that hunk's stale stated line, while the true
+    block is at stated+K. Only hunk 1's offset, carried, finds it. (diff, old, new) or None."""
+    if len(t.hunks) < 2 or "\r" in t.old + t.new:
+        return None
+    old_lines = file_lines(t.old)
+    h1 = t.hunks[0]
+    if len(starts(old_lines, h1.old_side())) != 1:
+        return None
+    k = rng.randint(5, 30)
+    old_keep = t.old.split("\n")
+    new_keep = t.new.split("\n")
+    pad = [f"pad line {n} of {k}" for n in range(1, k + 1)]
+    for j in rng.sample(range(1, len(t.hunks)), len(t.hunks) - 1):
+        hj = t.hunks[j]
+        side = hj.old_side()
+        n = len(side)
+        if not n or not any(s.strip() for s in side) or n > k:
+            continue
+        # In the padded old file the copy occupies [s, s+n); those are original lines [s-k, s-k+n).
+        lo = hj.old_start - k
+        if lo < h1.old_start + h1.old_count or lo < 1:
+            continue
+        hi = lo + n  # exclusive, original numbering
+        if any(x.old_start < hi and lo < x.old_start + x.old_count for x in t.hunks):
+            continue  # the overwritten lines must be outside every hunk
+        delta = sum(x.new_count - x.old_count for x in t.hunks if x.old_start + x.old_count <= lo)
+        old2 = list(old_keep)
+        new2 = list(new_keep)
+        old2[lo - 1: hi - 1] = side
+        new2[lo - 1 + delta: hi - 1 + delta] = side
+        old2 = pad + old2
+        new2 = pad + new2
+        old_text, new_text = "\n".join(old2), "\n".join(new2)
+        lines = file_lines(old_text)
+        trues = [x.old_start + k for x in t.hunks]
+        if starts(lines, side)[:1] != [hj.old_start] or hj.old_start + k not in starts(lines, side):
+            continue
+        plan = hunk_plan(t.hunks)
+        if determined(lines, plan, trues):
+            return render(t.headers, t.hunks), old_text, new_text
+    return None
