@@ -63,16 +63,20 @@ from apply_corpus import (  # noqa: E402
     HUNK_RE, Hunk, Triple, Variant, copy_hunks, file_lines, loose_occurrences, occurrences, render, starts,
     triples,
 )
-from apply_cases import determined, hunk_plan, repeated_kind, repeated_near_line, repeated_offset, true_starts_of  # noqa: E402,E501
+from apply_cases import (  # noqa: E402
+    determined, drift_per_line, far_context, guess, hunk_plan, repeated_kind, repeated_near_line, repeated_offset,
+    tab_space_mixed, true_starts_of, unicode_punct,
+)
 
 RECOVERABLE = (
     "clean", "wrong-numbers", "no-numbers", "dots-header", "no-counts", "wrong-counts",
     "trailing-ws-dropped", "tabs-to-spaces", "blank-no-space", "no-headers", "fenced", "prose",
     "crlf-file", "out-of-order", "misindented", "mixed",
-    "repeated-near-line", "repeated-offset",
+    "repeated-near-line", "repeated-offset", "far-context", "drift-per-line", "tab-space-mixed", "unicode-punct",
 )
-MUST_REFUSE = ("absent-removed", "absent-inner", "repeated-real", "repeated-wrong-line", "repeated-misled",
-               "repeated-dup")
+GUESSES = ("renamed-removed", "number-removed", "renamed-adjacent", "adjacent-insertion")
+MUST_REFUSE = ("absent-removed", "absent-inner", *GUESSES, "repeated-real", "repeated-wrong-line",
+               "repeated-misled", "repeated-dup")
 NUMBERLESS = ("wrong-numbers", "no-numbers", "dots-header")  # the stated line is no help
 TOOLS = ("ours", "git", "git-loose", "patch")
 
@@ -186,7 +190,21 @@ def variants_of(t: Triple, seed: int) -> list[Variant]:
     diff, old, expected, _numberless = mixed(t, rng, loose_unique)
     add("mixed", diff, old=old, expected=expected, recoverable=True)
 
+    for category, make in (("far-context", far_context), ("drift-per-line", drift_per_line),
+                           ("unicode-punct", unicode_punct)):
+        hunks = copy_hunks(t)
+        if make(t, hunks, rng_for(category)):
+            add(category, render(t.headers, hunks), recoverable=True)
+    made = tab_space_mixed(t, rng_for("tab-space-mixed"))
+    if made:
+        add("tab-space-mixed", made[0], old=made[1], expected=made[2], recoverable=True)
+
     # --- must-refuse ---
+    for category in GUESSES:
+        hunks = copy_hunks(t)
+        if guess(t, hunks, rng_for(category), category):
+            add(category, render(t.headers, hunks), recoverable=False)
+
     rng = rng_for("absent-removed")
     hunks = copy_hunks(t)
     spots = [(h, k) for h in hunks for k, b in enumerate(h.body) if b[:1] == "-"]

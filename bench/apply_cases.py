@@ -180,3 +180,214 @@ def repeated_offset(t: Triple, rng: random.Random):
         if determined(lines, plan, trues):
             return render(t.headers, t.hunks), old_text, new_text
     return None
+
+
+# --- guesses: realistic misrememberings ----------------------------------------------------------
+
+IDENT_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
+NUMBER_RE = re.compile(r"\b\d+\b")
+
+
+def similar_name(tok: str, rng: random.Random) -> str:
+    """A name a model might write for `tok`: plural/singular, an underscore, a case slip."""
+    options = [tok[:-1] if tok.endswith("s") else tok + "s", tok + "_", "_" + tok]
+    if "_" in tok.strip("_"):
+        options.append(tok.replace("_", "", 1))
+    if tok[0].isalpha():
+        options.append(tok[0].swapcase() + tok[1:])
+    return rng.choice(options)
+
+
+def misremember(line: str, rng: random.Random, what: str, file_keys: set[str]) -> str | None:
+    """`line` with one identifier renamed (what='name') or one number changed (what='number'), such
+    that the result does not occur in the file even ignoring whitespace; None when it cannot be."""
+    pattern = IDENT_RE if what == "name" else NUMBER_RE
+    spots = list(pattern.finditer(line))
+    rng.shuffle(spots)
+    for m in spots[:6]:
+        tok = m[0]
+        for _ in range(3):
+            if what == "name":
+                repl = similar_name(tok, rng)
+            else:
+                n = int(tok)
+                repl = str(n + rng.choice([1, 2, 10]) if n == 0 or rng.random() < 0.5 else n - 1)
+            out = line[: m.start()] + repl + line[m.end():]
+            if out != line and loose(out) not in file_keys:
+                return out
+    return None
+
+
+def changed_indexes(h: Hunk) -> list[int]:
+    return [k for k, b in enumerate(h.body) if b[:1] in ("+", "-")]
+
+
+def guess(t: Triple, hunks: list[Hunk], rng: random.Random, category: str) -> bool:
+    """Mutate `hunks` (copies of t's) in place for a must-refuse guess category; whether it could."""
+    file_keys = {loose(x) for x in file_lines(t.old)}
+    spots = []
+    for h in hunks:
+        changed = changed_indexes(h)
+        if category in ("renamed-removed", "number-removed"):
+            spots += [(h, k) for k in changed if h.body[k][:1] == "-"]
+        elif category == "renamed-adjacent":
+            spots += [(h, k) for k in {c + d for c in changed for d in (-1, 1)}
+                      if 0 <= k < len(h.body) and h.body[k][:1] == " "]
+        elif category == "adjacent-insertion" and changed and all(h.body[k][:1] == "+" for k in changed):
+            first, last = changed[0], changed[-1]
+            if last - first + 1 == len(changed):  # one block of added lines
+                spots += [(h, k) for k in (first - 1, last + 1) if 0 <= k < len(h.body) and h.body[k][:1] == " "]
+    rng.shuffle(spots)
+    for h, k in spots:
+        what = "number" if category == "number-removed" else rng.choice(["name", "number"]) \
+            if category != "renamed-removed" else "name"
+        for w in ([what, "name"] if what == "number" and category != "number-removed" else [what]):
+            out = misremember(h.body[k][1:], rng, w, file_keys)
+            if out is not None:
+                h.body[k] = h.body[k][0] + out
+                return True
+    return False
+
+
+def far_context(t: Triple, hunks: list[Hunk], rng: random.Random) -> bool:
+    """An outer context line 2+ lines from any change contradicts the file (in place); only when the
+    hunk, trimmed up to that line, is still determined at its true place. Whether it could."""
+    old_lines = file_lines(t.old)
+    file_keys = {loose(x) for x in old_lines}
+    order = list(range(len(hunks)))
+    rng.shuffle(order)
+    for i in order:
+        h = hunks[i]
+        changed = changed_indexes(h)
+        if not changed:
+            continue
+        spots = [k for k in range(changed[0] - 1) if h.body[k][:1] == " "]
+        spots += [k for k in range(changed[-1] + 2, len(h.body)) if h.body[k][:1] == " "]
+        rng.shuffle(spots)
+        for k in spots:
+            out = misremember(h.body[k][1:], rng, rng.choice(["name", "number"]), file_keys)
+            if out is None:
+                continue
+            # Trimmed: the body without the contradicting line and the context outside it.
+            body = h.body[k + 1:] if k < changed[0] else h.body[:k]
+            cut = k + 1 if k < changed[0] else 0
+            side = [b[1:] for b in body if b[:1] in (" ", "-")]
+            plan = hunk_plan(hunks)
+            plan[i] = (side, h.old_start + cut)
+            trues = true_starts_of(old_lines, hunks)
+            trues[i] = h.old_start + cut
+            if len(starts(old_lines, side)) == 1 and determined(old_lines, plan, trues):
+                h.body[k] = " " + out
+                return True
+    return False
+
+
+# --- whitespace and punctuation drift --------------------------------------------------------------
+
+
+def drift_per_line(t: Triple, hunks: list[Hunk], rng: random.Random) -> bool:
+    """In one hunk: a context line loses or gains one space of indent, another gains trailing
+    spaces, a blank context line is written empty; added lines untouched. Only when the hunk still
+    matches exactly one place ignoring whitespace (and the whole diff is determined so)."""
+    old_lines = file_lines(t.old)
+    if not determined(old_lines, hunk_plan(t.hunks), true_starts_of(old_lines, t.hunks), fuzzy=True):
+        return False
+    order = list(range(len(hunks)))
+    rng.shuffle(order)
+    for i in order:
+        h = hunks[i]
+        if len(starts([loose(x) for x in old_lines], [loose(x) for x in h.old_side()])) != 1:
+            continue
+        solid = [k for k, b in enumerate(h.body) if b[:1] == " " and b[1:].strip()]
+        if len(solid) < 2:
+            continue
+        a, b = rng.sample(solid, 2)
+        line = h.body[a][1:]
+        if line.startswith(" ") and rng.random() < 0.5:
+            h.body[a] = " " + line[1:]
+        else:
+            h.body[a] = "  " + line
+        h.body[b] = h.body[b] + " " * rng.randint(1, 4)
+        h.body = ["" if x == " " else x for x in h.body]
+        return True
+    return False
+
+
+def tabbed(text: str) -> str:
+    """Leading runs of 4 spaces as tabs: a space-indented file as a tab-indented one."""
+    out = []
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        n = len(line) - len(body)
+        out.append("\t" * (n // 4) + " " * (n % 4) + body)
+    return "\n".join(out)
+
+
+def tab_space_mixed(t: Triple, rng: random.Random):
+    """In a tab-indented file (a 4-space one made tab-indented when the repository has none), some
+    context/removed lines' tabs become 4 spaces, others not; added lines untouched.
+    (diff, old, new) or None."""
+    if "\r" in t.old + t.new:
+        return None
+    tab_file = sum(x.startswith("\t") for x in file_lines(t.old)) > sum(x.startswith("    ") for x in file_lines(t.old))
+    old, new, hunks = t.old, t.new, [Hunk(h.old_start, h.old_count, h.new_start, h.new_count, h.tail, list(h.body))
+                                     for h in t.hunks]
+    if not tab_file:
+        old, new = tabbed(old), tabbed(new)
+        for h in hunks:
+            h.body = [b[0] + tabbed(b[1:]) if b[:1] in (" ", "-", "+") else b for b in h.body]
+        if "\t" not in old:
+            return None
+    old_lines = file_lines(old)
+    if not determined(old_lines, hunk_plan(hunks), true_starts_of(old_lines, hunks), fuzzy=True):
+        return None
+    spots = [(h, k) for h in hunks for k, b in enumerate(h.body) if b[:1] in (" ", "-") and b[1:2] == "\t"
+             and b[1:].strip()]
+    if len(spots) < 2:
+        return None
+    rng.shuffle(spots)
+    for h, k in spots[: max(1, len(spots) // 2)]:
+        line = h.body[k][1:]
+        body = line.lstrip("\t")
+        h.body[k] = h.body[k][0] + "    " * (len(line) - len(body)) + body
+    return render(t.headers, hunks), old, new
+
+
+PUNCT = [
+    (re.compile(r'"([^"\n]*)"'), "\u201c\\1\u201d"),
+    (re.compile(r"(?<=\w)'(?=\w)"), "\u2019"),
+    (re.compile(r"'([^'\n]*)'"), "\u2018\\1\u2019"),
+    (re.compile(r" - "), " \u2013 "),
+    (re.compile(r"\.\.\."), "\u2026"),
+]
+
+
+def ascii_punct(line: str) -> str:
+    """Typographic punctuation back to ASCII: what an engine may compare."""
+    for a, b in (("\u201c", '"'), ("\u201d", '"'), ("\u2018", "'"), ("\u2019", "'"), ("\u2013", "-"),
+                 ("\u2026", "...")):
+        line = line.replace(a, b)
+    return line
+
+
+def unicode_punct(t: Triple, hunks: list[Hunk], rng: random.Random) -> bool:
+    """Up to two context/removed lines with ASCII quotes, ' - ' or '...' get “ ” ‘ ’ – … as a model
+    writes them; added lines untouched. Only when the diff is determined with punctuation folded."""
+    old_lines = file_lines(t.old)
+    if any(ch in t.old for ch in "\u201c\u201d\u2018\u2019\u2013\u2026"):
+        return False
+    spots = [(h, k) for h in hunks for k, b in enumerate(h.body) if b[:1] in (" ", "-")]
+    rng.shuffle(spots)
+    done = 0
+    for h, k in spots:
+        line = h.body[k][1:]
+        out = line
+        for pattern, repl in PUNCT:
+            out = pattern.sub(repl, out)
+        if out != line and ascii_punct(out) == line:
+            h.body[k] = h.body[k][0] + out
+            done += 1
+            if done == 2:
+                break
+    return bool(done) and determined([ascii_punct(x) for x in old_lines], hunk_plan(t.hunks),
+                                     true_starts_of(old_lines, t.hunks))
