@@ -64,8 +64,8 @@ from apply_corpus import (  # noqa: E402
     triples,
 )
 from apply_cases import (  # noqa: E402
-    determined, drift_per_line, far_context, guess, hunk_plan, repeated_kind, repeated_near_line, repeated_offset,
-    tab_space_mixed, true_starts_of, unicode_punct,
+    cr_no_eol, crlf_region, determined, drift_per_line, epoch_delete, far_context, guess, hunk_plan, latin1,
+    repeated_kind, repeated_near_line, repeated_offset, tab_space_mixed, true_starts_of, unicode_punct,
 )
 
 RECOVERABLE = (
@@ -73,6 +73,7 @@ RECOVERABLE = (
     "trailing-ws-dropped", "tabs-to-spaces", "blank-no-space", "no-headers", "fenced", "prose",
     "crlf-file", "out-of-order", "misindented", "mixed",
     "repeated-near-line", "repeated-offset", "far-context", "drift-per-line", "tab-space-mixed", "unicode-punct",
+    "latin1", "cr-no-eol", "crlf-region", "epoch-delete",
 )
 GUESSES = ("renamed-removed", "number-removed", "renamed-adjacent", "adjacent-insertion")
 MUST_REFUSE = ("absent-removed", "absent-inner", *GUESSES, "repeated-real", "repeated-wrong-line",
@@ -195,9 +196,12 @@ def variants_of(t: Triple, seed: int) -> list[Variant]:
         hunks = copy_hunks(t)
         if make(t, hunks, rng_for(category)):
             add(category, render(t.headers, hunks), recoverable=True)
-    made = tab_space_mixed(t, rng_for("tab-space-mixed"))
-    if made:
-        add("tab-space-mixed", made[0], old=made[1], expected=made[2], recoverable=True)
+    for category, made in (("tab-space-mixed", tab_space_mixed(t, rng_for("tab-space-mixed"))),
+                           ("latin1", latin1(t, rng_for("latin1"))), ("cr-no-eol", cr_no_eol(t)),
+                           ("crlf-region", crlf_region(t, rng_for("crlf-region")))):
+        if made:
+            add(category, made[0], old=made[1], expected=made[2], recoverable=True)
+    out.append(Variant(t.repo, "epoch-delete", True, t.path, t.old, epoch_delete(t), None, f"{t.commit}:{t.path}"))
 
     # --- must-refuse ---
     for category in GUESSES:
@@ -352,9 +356,9 @@ def external(tool: str, v: Variant, root: str) -> tuple[str, float | None]:
     try:
         target = Path(work, "t", v.path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(v.old.encode("utf-8"))
+        target.write_bytes(v.old.encode("utf-8", "surrogateescape"))
         patch_file = Path(work, "change.diff")
-        patch_file.write_bytes(v.diff.encode("utf-8"))
+        patch_file.write_bytes(v.diff.encode("utf-8", "surrogateescape"))
         if tool == "git":
             cmd = ["git", "apply", str(patch_file)]
         elif tool == "git-loose":
@@ -371,8 +375,8 @@ def external(tool: str, v: Variant, root: str) -> tuple[str, float | None]:
         took = time.perf_counter() - began
         if proc.returncode != 0:
             return "refused", took
-        after = target.read_bytes() if target.exists() else b""
-        ok = v.recoverable and after == v.expected.encode("utf-8")
+        after = target.read_bytes() if target.exists() else None
+        ok = v.recoverable and after == (None if v.expected is None else v.expected.encode("utf-8", "surrogateescape"))
         return ("exact" if ok else "wrong"), took
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -512,9 +516,9 @@ def dump(where: str, variants: list[Variant]) -> None:
         res = v.results["ours"]
         if res == "wrong" or (v.recoverable and res == "refused"):
             name = f"{v.repo}-{v.category}-{res}-{i}"
-            (out / f"{name}.old").write_bytes(v.old.encode())
-            (out / f"{name}.diff").write_bytes(v.diff.encode())
-            (out / f"{name}.new").write_bytes(v.expected.encode())
+            for ext, text in (("old", v.old), ("diff", v.diff), ("new", v.expected)):
+                if text is not None:  # no .new: the file is to be deleted
+                    (out / f"{name}.{ext}").write_bytes(text.encode("utf-8", "surrogateescape"))
             (out / f"{name}.path").write_text(f"{v.path}\n{v.origin}\n")
 
 

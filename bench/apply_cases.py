@@ -391,3 +391,98 @@ def unicode_punct(t: Triple, hunks: list[Hunk], rng: random.Random) -> bool:
                 break
     return bool(done) and determined([ascii_punct(x) for x in old_lines], hunk_plan(t.hunks),
                                      true_starts_of(old_lines, t.hunks))
+
+
+# --- bytes: strings hold bytes decoded with surrogateescape --------------------------------------
+
+
+def as_bytes_text(text: str, codec: str) -> str:
+    """`text` encoded with `codec`, then read back as the engine's callers read files."""
+    return text.encode(codec).decode("utf-8", "surrogateescape")
+
+
+def latin1(t: Triple, rng: random.Random):
+    """The triple re-encoded as Latin-1 when it has non-ASCII text that Latin-1 can hold; else a
+    Latin-1 byte (e9) put in one added line (and the new file). (diff, old, new) or None."""
+    diff = render(t.headers, t.hunks)
+    if "\r" in t.old + t.new:
+        return None
+    whole = t.old + t.new + diff
+    if any(ord(ch) > 127 for ch in whole):
+        try:
+            return tuple(as_bytes_text(x, "latin-1") for x in (diff, t.old, t.new))
+        except UnicodeEncodeError:
+            return None
+    hunks = [Hunk(h.old_start, h.old_count, h.new_start, h.new_count, h.tail, list(h.body)) for h in t.hunks]
+    spots = [(h, k) for h in hunks for k, b in enumerate(h.body) if b[:1] == "+" and b[1:].strip()]
+    if not spots:
+        return None
+    h, k = rng.choice(spots)
+    at = h.new_start - 1 + sum(b[:1] in (" ", "+") for b in h.body[:k])
+    new_lines = t.new.split("\n")
+    if new_lines[at] != h.body[k][1:]:
+        return None
+    new_lines[at] += " caf\udce9"
+    h.body[k] += " caf\udce9"
+    return render(t.headers, hunks), t.old, "\n".join(new_lines)
+
+
+def plain_end(t: Triple) -> bool:
+    return (t.old.endswith("\n") and t.new.endswith("\n") and "\r" not in t.old + t.new
+            and not any(b.startswith("\\") for h in t.hunks for b in h.body))
+
+
+def cr_no_eol(t: Triple):
+    """The file ends without a newline, its last line ending in CR (kept by both sides); the last
+    hunk reaches it as context. (diff, old, new) or None."""
+    if not plain_end(t):
+        return None
+    h = t.hunks[-1]
+    if h.body[-1][:1] != " " or h.old_start + h.old_count - 1 != len(file_lines(t.old)):
+        return None
+    hunks = [Hunk(x.old_start, x.old_count, x.new_start, x.new_count, x.tail, list(x.body), "") for x in t.hunks]
+    hunks[-1].body[-1] += "\r"
+    hunks[-1].body.append("\\ No newline at end of file")
+    return render(t.headers, hunks), t.old[:-1] + "\r", t.new[:-1] + "\r"
+
+
+def crlf_region(t: Triple, rng: random.Random):
+    """A mixed-ending file: one hunk's lines, and 2 lines around them, end in CRLF, the rest LF;
+    the diff's lines for that hunk carry the CR as git shows them. (diff, old, new) or None."""
+    if not plain_end(t):
+        return None
+    i = rng.randrange(len(t.hunks))
+    h = t.hunks[i]
+    if not h.old_count:
+        return None
+    old = t.old.split("\n")[:-1]
+    new = t.new.split("\n")[:-1]
+    lo, hi = max(1, h.old_start - 2), min(len(old), h.old_start + h.old_count - 1 + 2)
+    if any(x is not h and x.old_start <= hi and lo < x.old_start + x.old_count for x in t.hunks):
+        return None
+    before = h.new_start - h.old_start
+    after = (h.new_start + h.new_count) - (h.old_start + h.old_count)
+    new_lo, new_hi = lo + before, hi + after
+    if new_lo < 1 or new_hi > len(new) or old[lo - 1: h.old_start - 1] != new[new_lo - 1: h.new_start - 1]:
+        return None
+    old[lo - 1: hi] = [x + "\r" for x in old[lo - 1: hi]]
+    new[new_lo - 1: new_hi] = [x + "\r" for x in new[new_lo - 1: new_hi]]
+    hunks = [Hunk(x.old_start, x.old_count, x.new_start, x.new_count, x.tail, list(x.body), x.eol) for x in t.hunks]
+    hunks[i].body = [b + "\r" for b in hunks[i].body]
+    hunks[i].eol = ""
+    return render(t.headers, hunks), "\n".join(old) + "\n", "\n".join(new) + "\n"
+
+
+def epoch_delete(t: Triple) -> str:
+    """The whole old file removed, as `diff -u old /dev/null`-style tools write a deletion: the new
+    side dated at the epoch."""
+    lines = t.old.split("\n")
+    final = lines[-1] == ""
+    if final:
+        lines.pop()
+    out = [f"--- a/{t.path}\t2024-05-01 12:00:00.000000000 +0000",
+           f"+++ b/{t.path}\t1970-01-01 00:00:00.000000000 +0000",
+           f"@@ -1,{len(lines)} +0,0 @@", *("-" + x for x in lines)]
+    if not final:
+        out.append("\\ No newline at end of file")
+    return "\n".join(out) + "\n"

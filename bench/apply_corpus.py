@@ -52,7 +52,7 @@ class Variant:
     path: str
     old: str
     diff: str
-    expected: str  # the true new file (must-refuse: the reference the diff was made from)
+    expected: str | None  # the true new file, None: deleted (must-refuse: the reference the diff was made from)
     origin: str  # commit:path, for the dump
     results: dict[str, str] = field(default_factory=dict)  # tool -> exact / refused / wrong
     times: dict[str, float | None] = field(default_factory=dict)  # None: the tool was not run
