@@ -63,6 +63,9 @@ from apply_corpus import (  # noqa: E402
     HUNK_RE, Hunk, Triple, Variant, copy_hunks, file_lines, loose_occurrences, occurrences, render, starts,
     triples,
 )
+from apply_files import (  # noqa: E402
+    FILE_MUST_REFUSE, FILE_RECOVERABLE, Checkout, FileVariant, file_variants, run_file_variant,
+)
 from apply_cases import (  # noqa: E402
     cr_no_eol, crlf_region, determined, drift_per_line, epoch_delete, far_context, guess, hunk_plan, latin1,
     repeated_kind, repeated_near_line, repeated_offset, tab_space_mixed, true_starts_of, unicode_punct,
@@ -78,6 +81,19 @@ RECOVERABLE = (
 GUESSES = ("renamed-removed", "number-removed", "renamed-adjacent", "adjacent-insertion")
 MUST_REFUSE = ("absent-removed", "absent-inner", *GUESSES, "repeated-real", "repeated-wrong-line",
                "repeated-misled", "repeated-dup")
+FILE_GROUPS = (("recoverable", FILE_RECOVERABLE), ("must-refuse", FILE_MUST_REFUSE))
+CLASSES = {  # the failure classes of issue 14, for the legend
+    "guesses": (*GUESSES, "absent-removed", "absent-inner", "far-context"),
+    "repeated": ("repeated-near-line", "repeated-offset", "repeated-real", "repeated-wrong-line", "repeated-misled",
+                 "repeated-dup"),
+    "drift": ("trailing-ws-dropped", "tabs-to-spaces", "blank-no-space", "misindented", "drift-per-line",
+              "tab-space-mixed", "unicode-punct"),
+    "bytes": ("crlf-file", "latin1", "cr-no-eol", "crlf-region", "epoch-delete", "binary-literal", "binary-delta"),
+    "modes": ("mode", "new-file-exec"),
+    "headers": ("wrong-numbers", "no-numbers", "dots-header", "no-counts", "wrong-counts", "no-headers", "fenced",
+                "prose", "out-of-order", "abs-path", "bare-name", "bare-name-ambiguous", "no-header-multi",
+                "no-header-ambiguous", "diff-u-two-names", "format-patch", "format-patch-series", "rename", "copy"),
+}
 NUMBERLESS = ("wrong-numbers", "no-numbers", "dots-header")  # the stated line is no help
 TOOLS = ("ours", "git", "git-loose", "patch")
 
@@ -429,15 +445,24 @@ def huge_case(seed: int) -> list[tuple[str, float, str]]:
 # --- report ----------------------------------------------------------------------------------------
 
 
+def legend() -> None:
+    print("recoverable categories:", ", ".join(RECOVERABLE))
+    print("must-refuse categories:", ", ".join(MUST_REFUSE))
+    print("file-level categories (a checkout): recoverable", ", ".join(FILE_RECOVERABLE) + "; must-refuse",
+          ", ".join(FILE_MUST_REFUSE))
+    for name, members in CLASSES.items():
+        print(f"  class {name}: {', '.join(members)}")
+
+
 def pct(k: int, n: int) -> str:
     return f"{100 * k / n:6.2f}" if n else "     -"
 
 
-def table(title: str, variants: list[Variant], tools: list[str]) -> None:
+def table(title: str, variants: list, tools: list[str], groups=None) -> None:
     print(f"\n== {title}: {len(variants)} variants ==")
     print(f"{'tool':<10} {'category':<22} {'kind':<12} {'n':>6} {'exact%':>7} {'refused%':>8} {'wrong%':>7}")
     for tool in tools:
-        for group, names in (("recoverable", RECOVERABLE), ("must-refuse", MUST_REFUSE)):
+        for group, names in groups or (("recoverable", RECOVERABLE), ("must-refuse", MUST_REFUSE)):
             total = defaultdict(int)
             for cat in names:
                 got = [v.results[tool] for v in variants if v.category == cat]
@@ -469,15 +494,18 @@ def main() -> None:
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="parallel runs of external tools")
     ap.add_argument("--dump", help="write our engine's failures (wrong, refused recoverable) here")
+    ap.add_argument("--file-commits", type=int, default=20,
+                    help="commits sampled per repository for the file-level categories (0: none)")
+    ap.add_argument("--list-commits", action="store_true", help="print the commits every variant comes from")
     args = ap.parse_args()
     tools = [t for t in args.tools.split(",") if t]
     for t in tools:
         if t not in TOOLS:
             ap.error(f"unknown tool {t}")
 
-    print("recoverable categories:", ", ".join(RECOVERABLE))
-    print("must-refuse categories:", ", ".join(MUST_REFUSE))
+    legend()
     everything: list[Variant] = []
+    every_file: list[FileVariant] = []
     for repo in args.repos:
         began = time.perf_counter()
         corpus = triples(repo, args.commits)
@@ -499,14 +527,56 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
         table(repo, variants, tools)
         everything += variants
+        if args.list_commits:
+            print("commits:", " ".join(sorted({v.origin.split(":")[0] for v in variants})))
         if args.dump and "ours" in tools:
             dump(args.dump, variants)
+        if args.file_commits:
+            every_file += file_level(repo, args, tools)
     if len(args.repos) > 1:
         table("all repositories", everything, tools)
+        if every_file:
+            table("all repositories, file level", every_file, tools, FILE_GROUPS)
 
     print("== 50,000-line file (ours) ==")
     for what, took, outcome in huge_case(args.seed):
         print(f"  {what:<32} {1000 * took:8.1f} ms  {outcome}")
+
+
+def file_level(repo: str, args, tools: list[str]) -> list[FileVariant]:
+    """The file-level categories on a private clone of `repo`: built, run with each tool, tabled."""
+    from diffcrew.tools.applyfiles import plan_changes, write_changes
+    from diffcrew.tools.errors import UsageError
+    began = time.perf_counter()
+    co = Checkout(repo)
+    try:
+        label = Path(repo.rstrip("/")).name
+        label = Path(repo.rstrip("/")).parent.name if label in ("repo", ".git") else label
+        variants = file_variants(co, repo, label, args.commits, args.file_commits, args.seed)
+        variants.sort(key=lambda v: v.base)  # one full checkout per base
+        built = time.perf_counter() - began
+        for tool in tools:
+            for v in variants:
+                v.results[tool], v.times[tool] = run_file_variant(co, v, tool, plan_changes, write_changes,
+                                                                  (PatchError, UsageError))
+        print(f"\n{repo}: {len(variants)} file-level variants from {args.file_commits} sampled commits "
+              f"(built in {built:.1f} s, run in {time.perf_counter() - began - built:.1f} s)")
+        table(f"{repo}, file level", variants, tools, FILE_GROUPS)
+        if args.list_commits:
+            for v in variants:
+                print(f"  {v.category:<22} base {v.base[:10]} target {v.target[:10]}  {v.origin}")
+        if args.dump and "ours" in tools:
+            out = Path(args.dump)
+            out.mkdir(parents=True, exist_ok=True)
+            for i, v in enumerate(variants):
+                res = v.results["ours"]
+                if res == "wrong" or (v.recoverable and res == "refused"):
+                    name = f"{label}-file-{v.category}-{res}-{i}"
+                    (out / f"{name}.diff").write_bytes(v.text.encode("utf-8", "surrogateescape"))
+                    (out / f"{name}.path").write_text(f"base {v.base}\ntarget {v.target}\n{v.origin}\n")
+        return variants
+    finally:
+        co.close()
 
 
 def dump(where: str, variants: list[Variant]) -> None:
