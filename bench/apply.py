@@ -21,19 +21,58 @@ Result of one tool on one variant:
 Recoverable categories change only the diff's framing and its context/removed lines (never the
 text of added lines, except a uniform indent shift or tab-to-space change of the whole hunk, which
 an engine can undo), so the true new file is determinable from the variant. Categories that drop
-or falsify line numbers are recoverable only when every hunk's old side occurs once in the file;
-the others are the must-refuse category `repeated-real`.
+or falsify line numbers are recoverable only when the diff determines every hunk's place, by the
+policy bench/apply_cases.determined states (independently of the engine): for each hunk in order,
+the candidates are the places its old side occurs; the one candidate wins; else the one at the
+stated line moved by the carried offset (where the previous numbered hunk landed less its stated
+line); else the one both at/after the end of the previous hunk and within 5 lines of that line
+(each test skipped when no candidate passes it). Undetermined, or determined elsewhere than the
+true place, the variant is must-refuse (repeated-real / repeated-wrong-line / repeated-misled).
+
+Issue-14 recoverable categories (bench/apply_cases.py):
+  repeated-near-line  a hunk whose old side occurs twice (really, or by a copy appended to the
+                   file), its stated line 1-5 off the true copy and > 10 from the other
+  repeated-offset  K (5-30) lines put at the top of old and new; a later hunk's old side written
+                   over unchanged lines so it starts exactly at that hunk's stale stated line, the
+                   true block at stated+K: only hunk 1's carried offset finds it
+  far-context      an outer context line 2+ lines from any change contradicts the file (a renamed
+                   name or changed number); the hunk trimmed up to it is still determined
+  drift-per-line   in one hunk: one context line +/-1 space of indent, another trailing spaces, a
+                   blank context line written empty; determined ignoring whitespace
+  tab-space-mixed  a tab-indented file (a 4-space one made so when the repository has none): some
+                   context/removed lines' tabs as 4 spaces, others not; added lines untouched
+  unicode-punct    up to two context/removed lines with “ ” ‘ ’ – … for ASCII quotes, ' - ', '...'
+  latin1           the triple re-encoded as Latin-1 (non-ASCII text), else a Latin-1 byte (e9) in an
+                   added line; text is surrogateescape-decoded bytes, compared as bytes
+  cr-no-eol        the file ends without a newline in a line ending with CR, reached as context
+  crlf-region      a mixed-ending file: one hunk's lines (and 2 around) CRLF, the rest LF
+  epoch-delete     the whole file removed as diff -u writes it (+++ dated 1970-01-01): deleted
+Issue-14 must-refuse categories (the mutated line is not in the file even ignoring whitespace):
+  renamed-removed  a name in a removed line changed to a similar one (plural, '_', case)
+  number-removed   a number in a removed line changed
+  renamed-adjacent a context line right next to a change with a name or number changed
+  adjacent-insertion  a pure-insertion hunk whose context line right before/after the added block
+                   has a name or number changed
+File-level categories (bench/apply_files.py; --file-commits seeded commits per repository, on a
+private clone; ours is applyfiles.plan_changes + write_changes, compared by content and mode):
+  abs-path, bare-name (-ambiguous: the base name is not unique among tracked files: must-refuse),
+  no-header-multi (-ambiguous: the hunks fit another tracked file, or are undetermined: must-refuse),
+  diff-u-two-names, format-patch, format-patch-series, rename, copy, mode, new-file-exec,
+  binary-literal, binary-delta. See that module.
 
 Must-refuse categories: the true result cannot be known from the diff.
   absent-removed   a removed line changed to a line the file does not have
   absent-inner     an unchanged line between two changes replaced by one the file lacks (no
                    trimming of outer context can drop it)
-  repeated-real    a real hunk whose old side occurs twice or more, sent as '@@ @@' or '@@ ... @@'
-  repeated-wrong-line  the same, with a wrong line number that is at none of the copies
+  repeated-real    a real hunk whose old side occurs twice or more, sent as '@@ @@' or '@@ ... @@',
+                   that the order of hunks does not determine
+  repeated-wrong-line  the same, with a wrong line number > 5 lines from every copy
+  repeated-misled  the same, with a wrong line number within 5 lines of a wrong copy
   repeated-dup     the hunk's old side duplicated elsewhere in the file, sent as '@@ @@'
 
     python bench/apply.py REPO_PATH [REPO_PATH ...] [--commits 300] [--seed 1] [--max-variants N]
                           [--tools ours,git,git-loose,patch] [--jobs 2] [--dump DIR]
+                          [--file-commits 20] [--list-commits]
 
 REPO_PATH may be a work tree or a bare git directory. Seeded and deterministic (apart from times).
 """
@@ -44,7 +83,6 @@ import argparse
 import hashlib
 import os
 import random
-import re
 import shutil
 import statistics
 import subprocess
