@@ -96,6 +96,9 @@ def with_copy_appended(t: Triple, h: Hunk) -> tuple[str, str] | None:
         return None
     if any(b.startswith("\\") for x in t.hunks for b in x.body):
         return None
+    last = t.hunks[-1]
+    if last.old_start + last.old_count - 1 >= len(file_lines(t.old)):
+        return None  # a hunk with short trailing context at the end is anchored there (GNU patch)
     block = "\n" + "\n".join(h.old_side()) + "\n"
     return t.old + block, t.new + block
 
@@ -109,6 +112,8 @@ def repeated_near_line(t: Triple, rng: random.Random):
         h = t.hunks[i]
         if not h.old_count or not any(s.strip() for s in h.old_side()):
             continue
+        if h.old_start == 1 or h.old_start + h.old_count - 1 >= len(file_lines(t.old)):
+            continue  # a hunk at the file's first or last line is anchored there, not placed by its line
         old, new = t.old, t.new
         copies = starts(file_lines(old), h.old_side())
         if len(copies) != 2:
@@ -145,8 +150,8 @@ def repeated_offset(t: Triple, rng: random.Random):
         return None
     old_lines = file_lines(t.old)
     h1 = t.hunks[0]
-    if len(starts(old_lines, h1.old_side())) != 1:
-        return None
+    if h1.old_start == 1 or len(starts(old_lines, h1.old_side())) != 1:
+        return None  # (a hunk at line 1 is anchored at the start: padding would change what it says)
     k = rng.randint(5, 30)
     old_keep = t.old.split("\n")
     new_keep = t.new.split("\n")
