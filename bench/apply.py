@@ -72,7 +72,7 @@ Must-refuse categories: the true result cannot be known from the diff.
 
     python bench/apply.py REPO_PATH [REPO_PATH ...] [--commits 300] [--seed 1] [--max-variants N]
                           [--tools ours,git,git-loose,patch] [--jobs 2] [--dump DIR]
-                          [--file-commits 20] [--list-commits]
+                          [--files-per-commit 20] [--file-commits 20] [--list-commits]
 
 REPO_PATH may be a work tree or a bare git directory. Seeded and deterministic (apart from times).
 """
@@ -534,6 +534,8 @@ def main() -> None:
     ap.add_argument("--dump", help="write our engine's failures (wrong, refused recoverable) here")
     ap.add_argument("--file-commits", type=int, default=20,
                     help="commits sampled per repository for the file-level categories (0: none)")
+    ap.add_argument("--files-per-commit", type=int, default=20,
+                    help="at most this many modified files of one commit, a seeded sample (0: all)")
     ap.add_argument("--list-commits", action="store_true", help="print the commits every variant comes from")
     args = ap.parse_args()
     tools = [t for t in args.tools.split(",") if t]
@@ -546,29 +548,27 @@ def main() -> None:
     every_file: list[FileVariant] = []
     for repo in args.repos:
         began = time.perf_counter()
-        corpus = triples(repo, args.commits)
-        variants = [v for t in corpus for v in variants_of(t, args.seed)]
-        if args.max_variants and len(variants) > args.max_variants:
-            variants = random.Random(args.seed).sample(variants, args.max_variants)
+        corpus = triples(repo, args.commits, args.files_per_commit, args.seed)
+        built = time.perf_counter() - began
+        if args.max_variants:
+            variants = [v for t in corpus for v in variants_of(t, args.seed)]
+            if len(variants) > args.max_variants:
+                variants = random.Random(args.seed).sample(variants, args.max_variants)
+            run_tools(variants, tools, args)
+        else:  # in batches, the texts dropped once run: a large repository's variants do not fit in memory
+            variants = []
+            for i in range(0, len(corpus), 50):
+                batch = [v for t in corpus[i: i + 50] for v in variants_of(t, args.seed)]
+                run_tools(batch, tools, args, len(variants))
+                for v in batch:
+                    v.old, v.diff, v.expected = "", "", None
+                variants += batch
         print(f"\n{repo}: {len(corpus)} file changes from the last {args.commits} non-merge commits, "
-              f"{len(variants)} variants (corpus built in {time.perf_counter() - began:.1f} s)")
-        if "ours" in tools:
-            for v in variants:
-                v.results["ours"], v.times["ours"] = run_ours(v)
-        root = tempfile.mkdtemp(prefix="bench-apply-")
-        try:
-            for tool in (t for t in tools if t != "ours"):
-                with ThreadPoolExecutor(args.jobs) as pool:
-                    for v, (res, took) in zip(variants, pool.map(lambda v, t=tool: external(t, v, root), variants)):
-                        v.results[tool], v.times[tool] = res, took
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+              f"{len(variants)} variants (corpus built in {built:.1f} s, all in {time.perf_counter() - began:.1f} s)")
         table(repo, variants, tools)
         everything += variants
         if args.list_commits:
             print("commits:", " ".join(sorted({v.origin.split(":")[0] for v in variants})))
-        if args.dump and "ours" in tools:
-            dump(args.dump, variants)
         if args.file_commits:
             every_file += file_level(repo, args, tools)
     if len(args.repos) > 1:
@@ -579,6 +579,23 @@ def main() -> None:
     print("== 50,000-line file (ours) ==")
     for what, took, outcome in huge_case(args.seed):
         print(f"  {what:<32} {1000 * took:8.1f} ms  {outcome}")
+
+
+def run_tools(variants: list[Variant], tools: list[str], args, first: int = 0) -> None:
+    """Every tool on every variant (results and times set on them); ours' failures dumped."""
+    if "ours" in tools:
+        for v in variants:
+            v.results["ours"], v.times["ours"] = run_ours(v)
+    root = tempfile.mkdtemp(prefix="bench-apply-")
+    try:
+        for tool in (t for t in tools if t != "ours"):
+            with ThreadPoolExecutor(args.jobs) as pool:
+                for v, (res, took) in zip(variants, pool.map(lambda v, t=tool: external(t, v, root), variants)):
+                    v.results[tool], v.times[tool] = res, took
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.dump and "ours" in tools:
+        dump(args.dump, variants, first)
 
 
 def file_level(repo: str, args, tools: list[str]) -> list[FileVariant]:
@@ -617,10 +634,10 @@ def file_level(repo: str, args, tools: list[str]) -> list[FileVariant]:
         co.close()
 
 
-def dump(where: str, variants: list[Variant]) -> None:
+def dump(where: str, variants: list[Variant], first: int = 0) -> None:
     out = Path(where)
     out.mkdir(parents=True, exist_ok=True)
-    for i, v in enumerate(variants):
+    for i, v in enumerate(variants, first):
         res = v.results["ours"]
         if res == "wrong" or (v.recoverable and res == "refused"):
             name = f"{v.repo}-{v.category}-{res}-{i}"

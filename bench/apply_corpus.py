@@ -5,6 +5,7 @@ Shared by the generators (apply_cases.py, apply_files.py) and the runner (apply.
 
 from __future__ import annotations
 
+import random
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -76,7 +77,9 @@ def text_of(data: bytes) -> str | None:
         return None
 
 
-def triples(repo: str, commits: int) -> list[Triple]:
+def triples(repo: str, commits: int, per_commit: int = 0, seed: int = 1) -> list[Triple]:
+    """The triples of the last `commits` non-merge commits; at most `per_commit` files of a commit
+    (a seeded sample) when that is not 0."""
     label = Path(repo.rstrip("/")).name
     if label in ("repo", ".git"):
         label = Path(repo.rstrip("/")).parent.name
@@ -88,7 +91,10 @@ def triples(repo: str, commits: int) -> list[Triple]:
             continue  # a root commit
         names = git(repo, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=M", "--name-only",
                     parents[1], sha).decode("utf-8", "replace").split("\0")
-        for path in sorted(n for n in names if n):
+        names = sorted(n for n in names if n)
+        if per_commit and len(names) > per_commit:
+            names = sorted(random.Random(f"{seed}|{sha}").sample(names, per_commit))
+        for path in names:
             try:
                 old_b = git(repo, "show", f"{parents[1]}:{path}")
                 new_b = git(repo, "show", f"{sha}:{path}")

@@ -31,6 +31,7 @@ FILE_RECOVERABLE = (
 )
 FILE_MUST_REFUSE = ("bare-name-ambiguous", "no-header-ambiguous")
 FILE_TOOLS = ("ours", "git", "git-loose", "patch")
+MAX_TEXT = 200_000  # characters: a real commit's diff larger than this is not a model's answer
 ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
        "GIT_AUTHOR_DATE": "1700000000 +0000", "GIT_COMMITTER_DATE": "1700000000 +0000"}
@@ -290,11 +291,13 @@ def structural_variants(co: Checkout, repo: str, history: list, rng: random.Rand
         if len(found[category]) < 3:
             flags = flags or ("--no-renames",)  # git diff detects renames by default
             text = co.git("diff", "--no-color", "--binary", *flags, parent, sha).decode("utf-8", "surrogateescape")
+            if len(text) > MAX_TEXT:
+                return
             found[category].append(FileVariant(repo, category, True, parent, sha, text, origin or sha[:10]))
 
     for parent, sha, entries, binary in history:
-        if any(e[0][:2] in ("12", "16") or e[1][:2] in ("12", "16") for e in entries):
-            continue  # symbolic links and submodules are out of scope
+        if len(entries) > 10 or any(e[0][:2] in ("12", "16") or e[1][:2] in ("12", "16") for e in entries):
+            continue  # a reorganization of the tree, symbolic links and submodules are out of scope
         statuses = {e[2][:1] for e in entries}
         if "R" in statuses:
             take("rename", parent, sha, "-M")
