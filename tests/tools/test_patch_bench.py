@@ -265,3 +265,52 @@ def test_file_level_comparison_sees_content_and_mode(tmp_path: Path) -> None:
         assert git_in(co.root, "rev-parse", f"{synthesized}^{{tree}}") == git_in(repo, "rev-parse", f"{target}^{{tree}}")
     finally:
         co.close()
+
+
+def two_commit_repo(root: Path) -> tuple[str, str]:
+    """src/a/util.py and src/b/util.py (the same base name), lib/only.py; commit 2 edits a/util.py and only.py."""
+    root.mkdir()
+    git_in(root, "init", "-q")
+    body = "\n".join(f"value_{i} = {i}" for i in range(30)) + "\n"
+    for name in ("src/a/util.py", "src/b/util.py", "lib/only.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(f"# {name}\n" + body)
+    git_in(root, "add", ".")
+    git_in(root, "commit", "-qm", "one")
+    base = git_in(root, "rev-parse", "HEAD")
+    (root / "src/a/util.py").write_text("# src/a/util.py\n" + body.replace("value_15 = 15", "value_15 = 150"))
+    (root / "lib/only.py").write_text("# lib/only.py\n" + body.replace("value_3 = 3", "value_3 = 30"))
+    git_in(root, "add", ".")
+    git_in(root, "commit", "-qm", "two")
+    return base, git_in(root, "rev-parse", "HEAD")
+
+
+def test_bare_names_and_headerless_hunks_are_classified_by_what_the_tree_allows(tmp_path: Path) -> None:
+    base, child = two_commit_repo(tmp_path / "r")
+    co = files.Checkout(str(tmp_path / "r"))
+    try:
+        paths = files.text_modifications(co, base, child)
+        assert paths == ["lib/only.py", "src/a/util.py"]
+        made = {v.category: v for v in files.header_variants(co, "r", base, child, paths, random.Random(1))}
+        assert "bare-name-ambiguous" in made and not made["bare-name-ambiguous"].recoverable  # util.py twice
+        assert "--- /app/src/a/util.py" in made["abs-path"].text
+        # 'value_15 = 15' with its context is in both util.py files: the hunks fit two files.
+        assert not files.no_header_determined(co, base, "src/a/util.py", "@@ -14,7 +14,7 @@\n" + "".join(
+            f" value_{i} = {i}\n" for i in range(12, 15)) + "-value_15 = 15\n+value_15 = 150\n" + "".join(
+            f" value_{i} = {i}\n" for i in range(16, 19)))
+        assert files.no_header_determined(co, base, "lib/only.py", "@@ -1,7 +1,7 @@\n # lib/only.py\n" + "".join(
+            f" value_{i} = {i}\n" for i in range(0, 3)) + "-value_3 = 3\n+value_3 = 30\n" + "".join(
+            f" value_{i} = {i}\n" for i in range(4, 6)))
+        fv = made["abs-path"]
+
+        def crash(root, text):
+            raise ValueError("boom")
+        assert files.run_file_variant(co, fv, "ours", crash, None, (RuntimeError,))[0] == "refused"
+        wrong = files.FileVariant("r", "format-patch", True, base, child, "", "x")
+
+        def half(root, text):  # applies only one of the two files
+            (root / "lib/only.py").write_text((root / "lib/only.py").read_text().replace("value_3 = 3", "value_3 = 30"))
+            return []
+        assert files.run_file_variant(co, wrong, "ours", half, lambda root, changes: None, (RuntimeError,))[0] == "wrong"
+    finally:
+        co.close()
