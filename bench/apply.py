@@ -21,19 +21,58 @@ Result of one tool on one variant:
 Recoverable categories change only the diff's framing and its context/removed lines (never the
 text of added lines, except a uniform indent shift or tab-to-space change of the whole hunk, which
 an engine can undo), so the true new file is determinable from the variant. Categories that drop
-or falsify line numbers are recoverable only when every hunk's old side occurs once in the file;
-the others are the must-refuse category `repeated-real`.
+or falsify line numbers are recoverable only when the diff determines every hunk's place, by the
+policy bench/apply_cases.determined states (independently of the engine): for each hunk in order,
+the candidates are the places its old side occurs; the one candidate wins; else the one at the
+stated line moved by the carried offset (where the previous numbered hunk landed less its stated
+line); else the one both at/after the end of the previous hunk and within 5 lines of that line
+(each test skipped when no candidate passes it). Undetermined, or determined elsewhere than the
+true place, the variant is must-refuse (repeated-real / repeated-wrong-line / repeated-misled).
+
+Issue-14 recoverable categories (bench/apply_cases.py):
+  repeated-near-line  a hunk whose old side occurs twice (really, or by a copy appended to the
+                   file), its stated line 1-5 off the true copy and > 10 from the other
+  repeated-offset  K (5-30) lines put at the top of old and new; a later hunk's old side written
+                   over unchanged lines so it starts exactly at that hunk's stale stated line, the
+                   true block at stated+K: only hunk 1's carried offset finds it
+  far-context      an outer context line 2+ lines from any change contradicts the file (a renamed
+                   name or changed number); the hunk trimmed up to it is still determined
+  drift-per-line   in one hunk: one context line +/-1 space of indent, another trailing spaces, a
+                   blank context line written empty; determined ignoring whitespace
+  tab-space-mixed  a tab-indented file (a 4-space one made so when the repository has none): some
+                   context/removed lines' tabs as 4 spaces, others not; added lines untouched
+  unicode-punct    up to two context/removed lines with “ ” ‘ ’ – … for ASCII quotes, ' - ', '...'
+  latin1           the triple re-encoded as Latin-1 (non-ASCII text), else a Latin-1 byte (e9) in an
+                   added line; text is surrogateescape-decoded bytes, compared as bytes
+  cr-no-eol        the file ends without a newline in a line ending with CR, reached as context
+  crlf-region      a mixed-ending file: one hunk's lines (and 2 around) CRLF, the rest LF
+  epoch-delete     the whole file removed as diff -u writes it (+++ dated 1970-01-01): deleted
+Issue-14 must-refuse categories (the mutated line is not in the file even ignoring whitespace):
+  renamed-removed  a name in a removed line changed to a similar one (plural, '_', case)
+  number-removed   a number in a removed line changed
+  renamed-adjacent a context line right next to a change with a name or number changed
+  adjacent-insertion  a pure-insertion hunk whose context line right before/after the added block
+                   has a name or number changed
+File-level categories (bench/apply_files.py; --file-commits seeded commits per repository, on a
+private clone; ours is applyfiles.plan_changes + write_changes, compared by content and mode):
+  abs-path, bare-name (-ambiguous: the base name is not unique among tracked files: must-refuse),
+  no-header-multi (-ambiguous: the hunks fit another tracked file, or are undetermined: must-refuse),
+  diff-u-two-names, format-patch, format-patch-series, rename, copy, mode, new-file-exec,
+  binary-literal, binary-delta. See that module.
 
 Must-refuse categories: the true result cannot be known from the diff.
   absent-removed   a removed line changed to a line the file does not have
   absent-inner     an unchanged line between two changes replaced by one the file lacks (no
                    trimming of outer context can drop it)
-  repeated-real    a real hunk whose old side occurs twice or more, sent as '@@ @@' or '@@ ... @@'
-  repeated-wrong-line  the same, with a wrong line number that is at none of the copies
+  repeated-real    a real hunk whose old side occurs twice or more, sent as '@@ @@' or '@@ ... @@',
+                   that the order of hunks does not determine
+  repeated-wrong-line  the same, with a wrong line number > 5 lines from every copy
+  repeated-misled  the same, with a wrong line number within 5 lines of a wrong copy
   repeated-dup     the hunk's old side duplicated elsewhere in the file, sent as '@@ @@'
 
     python bench/apply.py REPO_PATH [REPO_PATH ...] [--commits 300] [--seed 1] [--max-variants N]
                           [--tools ours,git,git-loose,patch] [--jobs 2] [--dump DIR]
+                          [--files-per-commit 20] [--file-commits 20] [--list-commits]
 
 REPO_PATH may be a work tree or a bare git directory. Seeded and deterministic (apart from times).
 """
@@ -44,7 +83,6 @@ import argparse
 import hashlib
 import os
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -53,183 +91,52 @@ import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from diffcrew.tools.errors import PatchError  # noqa: E402
 from diffcrew.tools.patch import apply_diff  # noqa: E402
 
-MAX_LINES = 3000
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helper modules beside this file
+from apply_corpus import (  # noqa: E402
+    HUNK_RE, Hunk, Triple, Variant, copy_hunks, file_lines, loose_occurrences, occurrences, render, starts,
+    triples,
+)
+from apply_files import (  # noqa: E402
+    FILE_MUST_REFUSE, FILE_RECOVERABLE, Checkout, FileVariant, file_variants, run_file_variant,
+)
+from apply_cases import (  # noqa: E402
+    cr_no_eol, crlf_region, determined, drift_per_line, epoch_delete, far_context, guess, hunk_plan, latin1,
+    repeated_kind, repeated_near_line, repeated_offset, tab_space_mixed, true_starts_of, unicode_punct,
+)
+
 RECOVERABLE = (
     "clean", "wrong-numbers", "no-numbers", "dots-header", "no-counts", "wrong-counts",
     "trailing-ws-dropped", "tabs-to-spaces", "blank-no-space", "no-headers", "fenced", "prose",
     "crlf-file", "out-of-order", "misindented", "mixed",
+    "repeated-near-line", "repeated-offset", "far-context", "drift-per-line", "tab-space-mixed", "unicode-punct",
+    "latin1", "cr-no-eol", "crlf-region", "epoch-delete",
 )
-MUST_REFUSE = ("absent-removed", "absent-inner", "repeated-real", "repeated-wrong-line", "repeated-dup")
+GUESSES = ("renamed-removed", "number-removed", "renamed-adjacent", "adjacent-insertion")
+MUST_REFUSE = ("absent-removed", "absent-inner", *GUESSES, "repeated-real", "repeated-wrong-line",
+               "repeated-misled", "repeated-dup")
+FILE_GROUPS = (("recoverable", FILE_RECOVERABLE), ("must-refuse", FILE_MUST_REFUSE))
+CLASSES = {  # the failure classes of issue 14, for the legend
+    "guesses": (*GUESSES, "absent-removed", "absent-inner", "far-context"),
+    "repeated": ("repeated-near-line", "repeated-offset", "repeated-real", "repeated-wrong-line", "repeated-misled",
+                 "repeated-dup"),
+    "drift": ("trailing-ws-dropped", "tabs-to-spaces", "blank-no-space", "misindented", "drift-per-line",
+              "tab-space-mixed", "unicode-punct"),
+    "bytes": ("crlf-file", "latin1", "cr-no-eol", "crlf-region", "epoch-delete", "binary-literal", "binary-delta"),
+    "modes": ("mode", "new-file-exec"),
+    "headers": ("wrong-numbers", "no-numbers", "dots-header", "no-counts", "wrong-counts", "no-headers", "fenced",
+                "prose", "out-of-order", "abs-path", "bare-name", "bare-name-ambiguous", "no-header-multi",
+                "no-header-ambiguous", "diff-u-two-names", "format-patch", "format-patch-series", "rename", "copy"),
+}
 NUMBERLESS = ("wrong-numbers", "no-numbers", "dots-header")  # the stated line is no help
 TOOLS = ("ours", "git", "git-loose", "patch")
-HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
-
-
-# --- the corpus: real triples ---------------------------------------------------------------------
-
-
-@dataclass
-class Hunk:
-    old_start: int
-    old_count: int
-    new_start: int
-    new_count: int
-    tail: str  # text after the closing @@ (git's function context)
-    body: list[str]  # lines with their prefix, "\ No newline..." markers included, no line ending
-    eol: str = "\n"  # "\r\n" when the diff's lines carry the file's CR
-
-    def header(self) -> str:
-        return f"@@ -{self.old_start},{self.old_count} +{self.new_start},{self.new_count} @@{self.tail}"
-
-    def old_side(self) -> list[str]:
-        return [b[1:] for b in self.body if b[:1] in (" ", "-")]
-
-
-@dataclass
-class Triple:
-    repo: str
-    commit: str
-    path: str
-    old: str
-    new: str
-    headers: list[str]  # diff --git, index, ---, +++ lines
-    hunks: list[Hunk]
-
-
-@dataclass
-class Variant:
-    repo: str
-    category: str
-    recoverable: bool
-    path: str
-    old: str
-    diff: str
-    expected: str  # the true new file (must-refuse: the reference the diff was made from)
-    origin: str  # commit:path, for the dump
-    results: dict[str, str] = field(default_factory=dict)  # tool -> exact / refused / wrong
-    times: dict[str, float | None] = field(default_factory=dict)  # None: the tool was not run
-
-
-def git(repo: str, *args: str) -> bytes:
-    return subprocess.run(["git", f"--git-dir={git_dir(repo)}", *args], check=True, capture_output=True).stdout
-
-
-def git_dir(repo: str) -> str:
-    p = Path(repo)
-    return str(p / ".git") if (p / ".git").exists() else str(p)
-
-
-def text_of(data: bytes) -> str | None:
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def triples(repo: str, commits: int) -> list[Triple]:
-    label = Path(repo.rstrip("/")).name
-    if label in ("repo", ".git"):
-        label = Path(repo.rstrip("/")).parent.name
-    shas = git(repo, "log", "--no-merges", f"-n{commits}", "--format=%H").decode().split()
-    found = []
-    for sha in shas:
-        parents = git(repo, "rev-list", "--parents", "-n1", sha).decode().split()
-        if len(parents) != 2:
-            continue  # a root commit
-        names = git(repo, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=M", "--name-only",
-                    parents[1], sha).decode("utf-8", "replace").split("\0")
-        for path in sorted(n for n in names if n):
-            try:
-                old_b = git(repo, "show", f"{parents[1]}:{path}")
-                new_b = git(repo, "show", f"{sha}:{path}")
-            except subprocess.CalledProcessError:
-                continue
-            old, new = text_of(old_b), text_of(new_b)
-            if old is None or new is None or not old or old == new:
-                continue
-            if old.count("\n") >= MAX_LINES or new.count("\n") >= MAX_LINES:
-                continue
-            raw = text_of(git(repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
-                              "-U3", parents[1], sha, "--", path))
-            if raw is None:
-                continue
-            parsed = parse_git_diff(raw)
-            if parsed is None:
-                continue
-            found.append(Triple(label, sha[:10], path, old, new, parsed[0], parsed[1]))
-    return found
-
-
-def parse_git_diff(raw: str) -> tuple[list[str], list[Hunk]] | None:
-    lines = raw.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    headers: list[str] = []
-    hunks: list[Hunk] = []
-    for line in lines:
-        m = HUNK_RE.match(line.rstrip("\r"))
-        if m:
-            hunks.append(Hunk(int(m[1]), int(m[2] or 1), int(m[3]), int(m[4] or 1), m[5], []))
-        elif hunks:
-            hunks[-1].body.append(line)
-        else:
-            if line.startswith(("Binary", "GIT binary", "old mode", "new mode")):
-                return None
-            headers.append(line)
-    if not hunks:
-        return None
-    for h in hunks:  # lines of a CRLF file carry their CR: keep it apart, as the line ending
-        if h.body and all(b.endswith("\r") or b.startswith("\\") for b in h.body):
-            h.eol = "\r\n"
-            h.body = [b[:-1] if b.endswith("\r") else b for b in h.body]
-        elif any(b.endswith("\r") for b in h.body):
-            h.eol = ""  # mixed endings: each line keeps its own
-    return headers, hunks
-
-
-def render(headers: list[str], hunks: list[Hunk], header_of=None) -> str:
-    out = [h + "\n" for h in headers]
-    for h in hunks:
-        out.append((header_of(h) if header_of else h.header()) + "\n")
-        eol = h.eol or "\n"
-        out.extend(b + ("\n" if b.startswith("\\") or not h.eol else eol) for b in h.body)
-    return "".join(out)
 
 
 # --- perturbations ---------------------------------------------------------------------------------
-
-
-def occurrences(lines: list[str], side: list[str], limit: int = 2) -> int:
-    """How many times `side` occurs as a run of consecutive lines (stops counting at limit)."""
-    if not side:
-        return limit
-    n, count = len(side), 0
-    first = side[0]
-    for i, line in enumerate(lines):
-        if line == first and lines[i: i + n] == side:
-            count += 1
-            if count >= limit:
-                break
-    return count
-
-
-def file_lines(text: str) -> list[str]:
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [s[:-1] if s.endswith("\r") else s for s in lines]
-
-
-def copy_hunks(t: Triple) -> list[Hunk]:
-    return [Hunk(h.old_start, h.old_count, h.new_start, h.new_count, h.tail, list(h.body), h.eol) for h in t.hunks]
 
 
 def absent(text: str, rng: random.Random, base: str) -> str:
@@ -242,18 +149,18 @@ def absent(text: str, rng: random.Random, base: str) -> str:
 def variants_of(t: Triple, seed: int) -> list[Variant]:
     out: list[Variant] = []
     old_lines = file_lines(t.old)
-    unique = all(occurrences(old_lines, h.old_side()) == 1 for h in t.hunks)
 
     def rng_for(category: str) -> random.Random:
         digest = hashlib.sha256(f"{seed}|{t.repo}|{t.commit}|{t.path}|{category}".encode()).digest()
         return random.Random(int.from_bytes(digest[:8], "big"))
 
     def add(category: str, diff: str, old: str | None = None, expected: str | None = None,
-            recoverable: bool | None = None) -> None:
+            recoverable: bool | None = None, header_of=None) -> None:
         if recoverable is None:
-            recoverable = category in RECOVERABLE and (category not in NUMBERLESS or unique)
-            if not recoverable:
-                category = "repeated-wrong-line" if category == "wrong-numbers" else "repeated-real"
+            recoverable = category in RECOVERABLE
+            if category in NUMBERLESS and not determined(
+                    old_lines, hunk_plan(t.hunks, header_of), true_starts_of(old_lines, t.hunks)):
+                recoverable, category = False, repeated_kind(old_lines, t.hunks, header_of)
         out.append(Variant(t.repo, category, recoverable, t.path, t.old if old is None else old, diff,
                            t.new if expected is None else expected, f"{t.commit}:{t.path}"))
 
@@ -269,9 +176,16 @@ def variants_of(t: Triple, seed: int) -> list[Variant]:
             if max(1, h.old_start + off) not in copies:
                 break
         return f"@@ -{max(1, h.old_start + off)},{h.old_count} +{max(1, h.new_start + off)},{h.new_count} @@"
-    add("wrong-numbers", render(t.headers, t.hunks, wrong))
-    add("no-numbers", render(t.headers, t.hunks, lambda h: "@@ @@"))
-    add("dots-header", render(t.headers, t.hunks, lambda h: "@@ ... @@"))
+    stated = {id(h): wrong(h) for h in t.hunks}
+    add("wrong-numbers", render(t.headers, t.hunks, lambda h: stated[id(h)]), header_of=lambda h: stated[id(h)])
+    add("no-numbers", render(t.headers, t.hunks, lambda h: "@@ @@"), header_of=lambda h: "@@ @@")
+    add("dots-header", render(t.headers, t.hunks, lambda h: "@@ ... @@"), header_of=lambda h: "@@ ... @@")
+    made = repeated_near_line(t, rng_for("repeated-near-line"))
+    if made:
+        add("repeated-near-line", made[0], old=made[1], expected=made[2], recoverable=True)
+    made = repeated_offset(t, rng_for("repeated-offset"))
+    if made:
+        add("repeated-offset", made[0], old=made[1], expected=made[2], recoverable=True)
     add("no-counts", render(t.headers, t.hunks, lambda h: f"@@ -{h.old_start} +{h.new_start} @@"))
 
     rng = rng_for("wrong-counts")
@@ -331,7 +245,24 @@ def variants_of(t: Triple, seed: int) -> list[Variant]:
     diff, old, expected, _numberless = mixed(t, rng, loose_unique)
     add("mixed", diff, old=old, expected=expected, recoverable=True)
 
+    for category, make in (("far-context", far_context), ("drift-per-line", drift_per_line),
+                           ("unicode-punct", unicode_punct)):
+        hunks = copy_hunks(t)
+        if make(t, hunks, rng_for(category)):
+            add(category, render(t.headers, hunks), recoverable=True)
+    for category, made in (("tab-space-mixed", tab_space_mixed(t, rng_for("tab-space-mixed"))),
+                           ("latin1", latin1(t, rng_for("latin1"))), ("cr-no-eol", cr_no_eol(t)),
+                           ("crlf-region", crlf_region(t, rng_for("crlf-region")))):
+        if made:
+            add(category, made[0], old=made[1], expected=made[2], recoverable=True)
+    out.append(Variant(t.repo, "epoch-delete", True, t.path, t.old, epoch_delete(t), None, f"{t.commit}:{t.path}"))
+
     # --- must-refuse ---
+    for category in GUESSES:
+        hunks = copy_hunks(t)
+        if guess(t, hunks, rng_for(category), category):
+            add(category, render(t.headers, hunks), recoverable=False)
+
     rng = rng_for("absent-removed")
     hunks = copy_hunks(t)
     spots = [(h, k) for h in hunks for k, b in enumerate(h.body) if b[:1] == "-"]
@@ -369,18 +300,6 @@ def variants_of(t: Triple, seed: int) -> list[Variant]:
                 recoverable=False)
     return out
 
-
-def starts(lines: list[str], side: list[str]) -> list[int]:
-    """The 1-based lines where `side` occurs as a run of consecutive lines."""
-    n = len(side)
-    return [i + 1 for i, line in enumerate(lines) if side and line == side[0] and lines[i: i + n] == side]
-
-
-def loose_occurrences(lines: list[str], side: list[str]) -> int:
-    """Occurrences of `side` with whitespace runs and blank lines ignored (the loosest tier's view)."""
-    key = [" ".join(x.split()) for x in side if x.strip()]
-    solid = [" ".join(x.split()) for x in lines if x.strip()]
-    return occurrences(solid, key) if key else 2
 
 
 def mixed(t: Triple, rng: random.Random, loose_unique: bool) -> tuple[str, str, str, bool]:
@@ -491,9 +410,9 @@ def external(tool: str, v: Variant, root: str) -> tuple[str, float | None]:
     try:
         target = Path(work, "t", v.path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(v.old.encode("utf-8"))
+        target.write_bytes(v.old.encode("utf-8", "surrogateescape"))
         patch_file = Path(work, "change.diff")
-        patch_file.write_bytes(v.diff.encode("utf-8"))
+        patch_file.write_bytes(v.diff.encode("utf-8", "surrogateescape"))
         if tool == "git":
             cmd = ["git", "apply", str(patch_file)]
         elif tool == "git-loose":
@@ -510,8 +429,8 @@ def external(tool: str, v: Variant, root: str) -> tuple[str, float | None]:
         took = time.perf_counter() - began
         if proc.returncode != 0:
             return "refused", took
-        after = target.read_bytes() if target.exists() else b""
-        ok = v.recoverable and after == v.expected.encode("utf-8")
+        after = target.read_bytes() if target.exists() else None
+        ok = v.recoverable and after == (None if v.expected is None else v.expected.encode("utf-8", "surrogateescape"))
         return ("exact" if ok else "wrong"), took
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -564,15 +483,24 @@ def huge_case(seed: int) -> list[tuple[str, float, str]]:
 # --- report ----------------------------------------------------------------------------------------
 
 
+def legend() -> None:
+    print("recoverable categories:", ", ".join(RECOVERABLE))
+    print("must-refuse categories:", ", ".join(MUST_REFUSE))
+    print("file-level categories (a checkout): recoverable", ", ".join(FILE_RECOVERABLE) + "; must-refuse",
+          ", ".join(FILE_MUST_REFUSE))
+    for name, members in CLASSES.items():
+        print(f"  class {name}: {', '.join(members)}")
+
+
 def pct(k: int, n: int) -> str:
     return f"{100 * k / n:6.2f}" if n else "     -"
 
 
-def table(title: str, variants: list[Variant], tools: list[str]) -> None:
+def table(title: str, variants: list, tools: list[str], groups=None) -> None:
     print(f"\n== {title}: {len(variants)} variants ==")
     print(f"{'tool':<10} {'category':<22} {'kind':<12} {'n':>6} {'exact%':>7} {'refused%':>8} {'wrong%':>7}")
     for tool in tools:
-        for group, names in (("recoverable", RECOVERABLE), ("must-refuse", MUST_REFUSE)):
+        for group, names in groups or (("recoverable", RECOVERABLE), ("must-refuse", MUST_REFUSE)):
             total = defaultdict(int)
             for cat in names:
                 got = [v.results[tool] for v in variants if v.category == cat]
@@ -604,56 +532,118 @@ def main() -> None:
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="parallel runs of external tools")
     ap.add_argument("--dump", help="write our engine's failures (wrong, refused recoverable) here")
+    ap.add_argument("--file-commits", type=int, default=20,
+                    help="commits sampled per repository for the file-level categories (0: none)")
+    ap.add_argument("--files-per-commit", type=int, default=20,
+                    help="at most this many modified files of one commit, a seeded sample (0: all)")
+    ap.add_argument("--list-commits", action="store_true", help="print the commits every variant comes from")
     args = ap.parse_args()
     tools = [t for t in args.tools.split(",") if t]
     for t in tools:
         if t not in TOOLS:
             ap.error(f"unknown tool {t}")
 
-    print("recoverable categories:", ", ".join(RECOVERABLE))
-    print("must-refuse categories:", ", ".join(MUST_REFUSE))
+    legend()
     everything: list[Variant] = []
+    every_file: list[FileVariant] = []
     for repo in args.repos:
         began = time.perf_counter()
-        corpus = triples(repo, args.commits)
-        variants = [v for t in corpus for v in variants_of(t, args.seed)]
-        if args.max_variants and len(variants) > args.max_variants:
-            variants = random.Random(args.seed).sample(variants, args.max_variants)
+        corpus = triples(repo, args.commits, args.files_per_commit, args.seed)
+        built = time.perf_counter() - began
+        if args.max_variants:
+            variants = [v for t in corpus for v in variants_of(t, args.seed)]
+            if len(variants) > args.max_variants:
+                variants = random.Random(args.seed).sample(variants, args.max_variants)
+            run_tools(variants, tools, args)
+        else:  # in batches, the texts dropped once run: a large repository's variants do not fit in memory
+            variants = []
+            for i in range(0, len(corpus), 50):
+                batch = [v for t in corpus[i: i + 50] for v in variants_of(t, args.seed)]
+                run_tools(batch, tools, args, len(variants))
+                for v in batch:
+                    v.old, v.diff, v.expected = "", "", None
+                variants += batch
         print(f"\n{repo}: {len(corpus)} file changes from the last {args.commits} non-merge commits, "
-              f"{len(variants)} variants (corpus built in {time.perf_counter() - began:.1f} s)")
-        if "ours" in tools:
-            for v in variants:
-                v.results["ours"], v.times["ours"] = run_ours(v)
-        root = tempfile.mkdtemp(prefix="bench-apply-")
-        try:
-            for tool in (t for t in tools if t != "ours"):
-                with ThreadPoolExecutor(args.jobs) as pool:
-                    for v, (res, took) in zip(variants, pool.map(lambda v, t=tool: external(t, v, root), variants)):
-                        v.results[tool], v.times[tool] = res, took
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+              f"{len(variants)} variants (corpus built in {built:.1f} s, all in {time.perf_counter() - began:.1f} s)")
         table(repo, variants, tools)
         everything += variants
-        if args.dump and "ours" in tools:
-            dump(args.dump, variants)
+        if args.list_commits:
+            print("commits:", " ".join(sorted({v.origin.split(":")[0] for v in variants})))
+        if args.file_commits:
+            every_file += file_level(repo, args, tools)
     if len(args.repos) > 1:
         table("all repositories", everything, tools)
+        if every_file:
+            table("all repositories, file level", every_file, tools, FILE_GROUPS)
 
     print("== 50,000-line file (ours) ==")
     for what, took, outcome in huge_case(args.seed):
         print(f"  {what:<32} {1000 * took:8.1f} ms  {outcome}")
 
 
-def dump(where: str, variants: list[Variant]) -> None:
+def run_tools(variants: list[Variant], tools: list[str], args, first: int = 0) -> None:
+    """Every tool on every variant (results and times set on them); ours' failures dumped."""
+    if "ours" in tools:
+        for v in variants:
+            v.results["ours"], v.times["ours"] = run_ours(v)
+    root = tempfile.mkdtemp(prefix="bench-apply-")
+    try:
+        for tool in (t for t in tools if t != "ours"):
+            with ThreadPoolExecutor(args.jobs) as pool:
+                for v, (res, took) in zip(variants, pool.map(lambda v, t=tool: external(t, v, root), variants)):
+                    v.results[tool], v.times[tool] = res, took
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.dump and "ours" in tools:
+        dump(args.dump, variants, first)
+
+
+def file_level(repo: str, args, tools: list[str]) -> list[FileVariant]:
+    """The file-level categories on a private clone of `repo`: built, run with each tool, tabled."""
+    from diffcrew.tools.applyfiles import plan_changes, write_changes
+    from diffcrew.tools.errors import UsageError
+    began = time.perf_counter()
+    co = Checkout(repo)
+    try:
+        label = Path(repo.rstrip("/")).name
+        label = Path(repo.rstrip("/")).parent.name if label in ("repo", ".git") else label
+        variants = file_variants(co, repo, label, args.commits, args.file_commits, args.seed)
+        variants.sort(key=lambda v: v.base)  # one full checkout per base
+        built = time.perf_counter() - began
+        for tool in tools:
+            for v in variants:
+                v.results[tool], v.times[tool] = run_file_variant(co, v, tool, plan_changes, write_changes,
+                                                                  (PatchError, UsageError))
+        print(f"\n{repo}: {len(variants)} file-level variants from {args.file_commits} sampled commits "
+              f"(built in {built:.1f} s, run in {time.perf_counter() - began - built:.1f} s)")
+        table(f"{repo}, file level", variants, tools, FILE_GROUPS)
+        if args.list_commits:
+            for v in variants:
+                print(f"  {v.category:<22} base {v.base[:10]} target {v.target[:10]}  {v.origin}")
+        if args.dump and "ours" in tools:
+            out = Path(args.dump)
+            out.mkdir(parents=True, exist_ok=True)
+            for i, v in enumerate(variants):
+                res = v.results["ours"]
+                if res == "wrong" or (v.recoverable and res == "refused"):
+                    name = f"{label}-file-{v.category}-{res}-{i}"
+                    (out / f"{name}.diff").write_bytes(v.text.encode("utf-8", "surrogateescape"))
+                    (out / f"{name}.path").write_text(f"base {v.base}\ntarget {v.target}\n{v.origin}\n")
+        return variants
+    finally:
+        co.close()
+
+
+def dump(where: str, variants: list[Variant], first: int = 0) -> None:
     out = Path(where)
     out.mkdir(parents=True, exist_ok=True)
-    for i, v in enumerate(variants):
+    for i, v in enumerate(variants, first):
         res = v.results["ours"]
         if res == "wrong" or (v.recoverable and res == "refused"):
             name = f"{v.repo}-{v.category}-{res}-{i}"
-            (out / f"{name}.old").write_bytes(v.old.encode())
-            (out / f"{name}.diff").write_bytes(v.diff.encode())
-            (out / f"{name}.new").write_bytes(v.expected.encode())
+            for ext, text in (("old", v.old), ("diff", v.diff), ("new", v.expected)):
+                if text is not None:  # no .new: the file is to be deleted
+                    (out / f"{name}.{ext}").write_bytes(text.encode("utf-8", "surrogateescape"))
             (out / f"{name}.path").write_text(f"{v.path}\n{v.origin}\n")
 
 
