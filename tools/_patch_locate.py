@@ -150,8 +150,8 @@ def _trimmings(hunk: Hunk, index: FileIndex, strict: bool = True) -> dict[int, P
             found: dict[int, Placement] = {}
             for front in range(max(0, total - trail), min(total, lead) + 1):
                 part = lines[front: len(lines) - (total - front)]
-                if not any(line.kind == " " and line.text.strip() for line in part):
-                    continue  # never a match on changed lines alone
+                if not any(line.kind != "+" and line.text.strip() for line in part):
+                    continue  # never a match on added or blank lines alone: a removed line is evidence
                 old = [line.text for line in part if line.kind != "+"]
                 for mapping in match_side(tier, old, index):
                     placement = place("trimmed", part, mapping)

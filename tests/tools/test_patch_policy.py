@@ -63,6 +63,20 @@ def test_outer_context_mismatch_not_adjacent_still_applies_trimmed() -> None:
     assert applies(CODE, diff, want).hunks == (HunkReport(1, "trimmed", 8),)
 
 
+def test_far_context_trimmed_down_to_the_removed_lines_and_a_blank_neighbour_applies() -> None:
+    # A heading two lines above the change was misremembered; what is left after trimming it is
+    # the removed line and the blank line next to it: the removed line alone places the hunk.
+    old = "# Title\n\nintro text here\n\n## Usage\n\nold usage line\n"
+    diff = "@@ -3,3 +3,3 @@\n-intro text here\n+new intro\n \n ## Using it\n"
+    applies(old, diff, old.replace("intro text here", "new intro"), tier="trimmed")
+
+
+def test_trimming_never_leaves_only_blank_context_and_added_lines() -> None:
+    # An insertion whose only context left after trimming is blank has nothing to place it by.
+    old = "alpha\n\nbeta\n\ngamma\n"
+    refused(old, "@@ -2,3 +2,4 @@\n \n+inserted\n \n delta\n")
+
+
 def test_pure_insertion_whose_adjacent_context_contradicts_the_file_is_refused() -> None:
     # Two trimmings used to fit: drop "b2" (insert before "c") or drop "c2" (insert after "b"), and
     # the hunk was applied at one of them although neither line next to the insertion is in the file.
