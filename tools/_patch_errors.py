@@ -48,6 +48,7 @@ class HunkFailure:
     hunk: int
     reason: str  # no-diff | malformed | wrong-path | no-hunks | not-creation | exists
     #              | missing | not-deletion | no-anchor | no-match | context-mismatch | ambiguous | overlap
+    #              | unclear-indent
     summary: str  # a short clause for the first line
     message: str  # the full paragraph
     lines: tuple[int, ...] = ()  # 1-based file lines: candidates, or the conflicting span
@@ -138,6 +139,21 @@ def ambiguous(hunk: Hunk, total: int, tier: str, starts: Sequence[int]) -> HunkF
     )
     summary = f"matches {len(starts)} places (lines {listed})"
     return HunkFailure(hunk.index, "ambiguous", summary, text, tuple(starts))
+
+
+def unclear_indent(hunk: Hunk, total: int, tier: str, span: tuple[int, int]) -> HunkFailure:
+    """A hunk that fits one place ignoring indentation, whose context is off from the file's by
+    different amounts around its added lines: how far to indent them is not known."""
+    how = TIER_WORDS.get(tier, tier)
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        f"Its unchanged and removed lines match lines {span[0]}-{span[1]} of the file only {how}, and the "
+        "lines right around its added lines are indented differently from the file by different amounts, "
+        "so how far to indent the added lines is not known (inside a block or after it). Copy the unchanged "
+        "lines with the file's exact indentation, and indent the added lines to match."
+    )
+    summary = f"matches lines {span[0]}-{span[1]} only with inconsistent indentation around its added lines"
+    return HunkFailure(hunk.index, "unclear-indent", summary, text, (span[0],))
 
 
 def overlap(hunk: Hunk, other: Hunk, span: tuple[int, int], other_span: tuple[int, int]) -> HunkFailure:

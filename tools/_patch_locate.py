@@ -22,18 +22,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from diffcrew.tools._patch_match import (
-    Ambiguous, FileIndex, Hint, Mapping, Placement, choose, content_key, match_side, place,
+    Ambiguous, FileIndex, Hint, Mapping, Placement, Unclear, choose, content_key, match_side, place,
 )
 from diffcrew.tools._patch_parse import Hunk, HunkLine
-from diffcrew.tools._patch_shift import uniform, voted
+from diffcrew.tools._patch_shift import Pair, steady, uniform, voted
 
-__all__ = ["Ambiguous", "Clash", "FileIndex", "Hint", "Placement", "contradiction", "locate"]
+__all__ = ["Ambiguous", "Clash", "FileIndex", "Hint", "Placement", "Unclear", "contradiction", "locate"]
 
 SEARCH_TIERS = ("exact", "trailing-ws", "whitespace", "indent", "punctuation")
 _TRIM_TIERS = ("whitespace", "indent", "punctuation")
 
 
-def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement | Ambiguous | None:
+def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement | Ambiguous | Unclear | None:
+    """The one place the hunk fits (see _find), unless the indentation its added lines need is unknown."""
+    found = _find(hunk, index, hint)
+    if isinstance(found, Placement) and found.shift is not None and not steady(_bounds(found, index), found.shift):
+        return Unclear(found.tier, found.start + 1, found.end)
+    return found
+
+
+def _find(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement | Ambiguous | None:
     """The one place the hunk fits, the candidates when several fit equally, or None.
 
     Every candidate of a tier is found before one is chosen: an exact match at the stated line
@@ -75,6 +83,33 @@ def _shifted(found: list[Placement], index: FileIndex) -> list[Placement]:
             return even
         return [replace(p, tier="drift", shift=voted(q)) for p, q in zip(found, pairs)]
     return [replace(p, shift=uniform(q) or voted(q)) for p, q in zip(found, pairs)]
+
+
+def _bounds(placement: Placement, index: FileIndex) -> list[tuple[str, Pair]]:
+    """For each run of added lines: its first non-blank line with the nearest matched non-blank line
+    above it, and its last with the nearest below, as (added text, (file line, hunk line))."""
+    lines, mapping = placement.lines, placement.mapping
+    matched: list[Pair | None] = [
+        (index.lines[t], line.text) if line.kind != "+" and t is not None and line.text.strip() else None
+        for line, t in zip(lines, mapping)
+    ]
+    out: list[tuple[str, Pair]] = []
+    above: Pair | None = None
+    first: str | None = None  # the first non-blank added line of the run being read
+    last: str | None = None
+    for line, pair in zip(lines, matched):
+        if line.kind == "+" and line.text.strip():
+            if first is None:
+                first = line.text
+                if above is not None:
+                    out.append((first, above))
+            last = line.text
+        elif pair is not None:
+            if last is not None:
+                out.append((last, pair))
+            first = last = None
+            above = pair
+    return out
 
 
 def _pairs(placement: Placement, index: FileIndex) -> list[tuple[str, str]]:

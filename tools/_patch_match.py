@@ -90,6 +90,16 @@ class Ambiguous:
     starts: tuple[int, ...]  # 1-based
 
 
+@dataclass(frozen=True)
+class Unclear:
+    """A hunk that fits one place ignoring indentation, but whose added lines' indentation is not known:
+    the matched lines around them are off from the file's by different amounts."""
+
+    tier: str
+    start: int  # 1-based
+    end: int  # 1-based, inclusive
+
+
 class FileIndex:
     """The file's lines plus lazily built lookups, shared by all hunks of one patch.
 

@@ -11,7 +11,7 @@ written, and a hunk shifted as a whole (a line or two drifting further) moves wi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 TAB_SIZES = (4, 8, 2)  # 4 first: what models most often turn one tab into
@@ -47,6 +47,27 @@ def width_of(indent: str, tab_size: int) -> int:
     for ch in indent:
         col = (col // tab_size + 1) * tab_size if ch == "\t" else col + 1
     return col
+
+
+def steady(bounds: Iterable[tuple[str, Pair]], shift: IndentShift) -> bool:
+    """Whether the added lines, moved by `shift`, keep their place in the nesting around them.
+
+    bounds: (added line, its nearest matched non-blank neighbour in the hunk as (file line, hunk
+    line)), for the first added line of each run with the line above it and the last with the line
+    below it. In the hunk the added line is deeper than, level with or shallower than that
+    neighbour; moved by the shift it must be the same in the file. A uniform shift always keeps
+    that; a voted one ("drift") may not, where the context around the added lines is off by other
+    amounts than the majority, and then whether they go inside a block or after it is not known.
+    """
+    size = shift.tab_size
+    for added, (file_line, hunk_line) in bounds:
+        width = width_of(indent_of(added), size)
+        moved = max(0, width + shift.delta)
+        hunk_side = width - width_of(indent_of(hunk_line), size)
+        file_side = moved - width_of(indent_of(file_line), size)
+        if (hunk_side > 0) != (file_side > 0) or (hunk_side < 0) != (file_side < 0):
+            return False
+    return True
 
 
 def uniform(pairs: Sequence[Pair]) -> IndentShift | None:

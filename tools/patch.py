@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import (
     MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, context_mismatch, hunk_errors, no_anchor, no_match,
-    no_match_brief, squash, whole_diff_error,
+    no_match_brief, squash, unclear_indent, whole_diff_error,
 )
-from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, contradiction, locate
+from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, Unclear, contradiction, locate
 from diffcrew.tools._patch_overlap import overlaps
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
 from diffcrew.tools._patch_text import FileText, final_newline, render
@@ -157,6 +157,8 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
             hint_from = _carried(hunk, result, hint_from)
         elif isinstance(result, Ambiguous):
             failures.append(ambiguous(hunk, len(hunks), result.tier, result.starts))
+        elif isinstance(result, Unclear):
+            failures.append(unclear_indent(hunk, len(hunks), result.tier, (result.start, result.end)))
         elif result == "no-anchor":
             failures.append(no_anchor(hunk, len(hunks)))
         elif detailed >= MAX_DETAILED:
@@ -190,7 +192,9 @@ def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple
     return offset, max(before[1], placement.change_end())
 
 
-def _place_one(hunk: Hunk, file: FileText, index: FileIndex, hint: Hint) -> Placement | Ambiguous | str | None:
+def _place_one(
+    hunk: Hunk, file: FileText, index: FileIndex, hint: Hint,
+) -> Placement | Ambiguous | Unclear | str | None:
     if not file.lines:
         lines = _creation_lines(hunk)
         if lines is not None:

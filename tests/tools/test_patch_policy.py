@@ -132,8 +132,10 @@ def test_repeated_block_with_stated_line_three_off_applies_to_the_near_one() -> 
 
 
 def test_stated_line_three_off_breaks_the_tie_at_the_drift_tier() -> None:
-    diff = "@@ -14,2 +14,2 @@\n   x = 1\n-      return x\n+    return x + 1\n"
+    # x = 1 a column short, the removed line right: drift, and the added line level with the removed one.
+    diff = "@@ -14,2 +14,2 @@\n    x = 1\n-    return x\n+    return x + 1\n"
     result = apply_diff(TWICE, diff, "t.py")
+    assert result.hunks[0].tier == "drift"
     assert result.new_text == LAST_EDITED
     assert result.hunks[0].line == 17
 

@@ -1,0 +1,41 @@
+"""Red-team cases: inputs on which the engine once returned a wrong result, or refused what GNU patch
+and git apply apply exactly. One test per behaviour."""
+
+from __future__ import annotations
+
+import pytest
+
+from diffcrew.tools.errors import PatchError
+from diffcrew.tools.patch import PatchRejected, apply_diff
+
+
+def refused(old: str, diff: str, path: str = "m.py") -> PatchRejected:
+    with pytest.raises(PatchError) as info:
+        apply_diff(old, diff, path)
+    assert isinstance(info.value, PatchRejected)
+    return info.value
+
+
+NESTED = "def f(x):\n    if x:\n        a = 1\n        b = 2\n    return x\n"
+
+
+THREE = "def f(x):\n    if x:\n        a = 1\n        b = 2\n        c = 3\n    return x\n"
+
+
+@pytest.mark.parametrize("old, diff", [
+    # Context flattened to column 0: the if-body is off by 8, the rest by 4, two votes each. The added
+    # line sits between the if-body and `return`: in the block or after it is not known (it once went
+    # to column 0, ending the function).
+    (NESTED, "@@ -2,4 +2,5 @@\n if x:\n a = 1\n b = 2\n+log(x)\n return x\n"),
+    # Three if-body lines outvote the rest (+8), but the added line follows `return` (+4): the majority
+    # once put it 8 deep after `return x`, an IndentationError.
+    (THREE, "@@ -2,5 +2,6 @@\n if x:\n a = 1\n b = 2\n c = 3\n return x\n+log(x)\n"),
+])
+def test_drift_never_guesses_whether_an_added_line_is_inside_a_block(old: str, diff: str) -> None:
+    assert refused(old, diff).failures[0].reason == "unclear-indent"
+
+
+def test_drift_keeps_the_added_line_level_with_the_context_around_it() -> None:
+    # One context line drifted, far from the added line: the line is placed as the model wrote it.
+    diff = "@@ -2,4 +2,5 @@\n   if x:\n         a = 1\n         b = 2\n+        c = 3\n     return x\n"
+    assert apply_diff(NESTED, diff, "m.py").new_text == NESTED.replace("b = 2\n", "b = 2\n        c = 3\n")
