@@ -38,6 +38,7 @@ TIER_WORDS = {
     "drift": "ignoring whitespace",
     "punctuation": "ignoring whitespace and look-alike punctuation",
     "trimmed": "after trimming outer context lines",
+    "already-applied": "with the change already made, or after trimming outer context lines",
 }
 
 

@@ -58,7 +58,22 @@ def _find(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement |
         if found:
             choice = choose({p.start: p for p in reversed(found)}, hint, found[0].tier)
             return _exact_tier(hunk, choice) if tier == "exact" else choice
-    return _already_applied(hunk, index) or _trimmed(hunk, index, hint)
+    done = _already_applied(hunk, index)
+    return _done_or_trimmed(hunk, done, index, hint) if done else _trimmed(hunk, index, hint)
+
+
+def _done_or_trimmed(hunk: Hunk, done: Placement, index: FileIndex, hint: Hint) -> Placement | Ambiguous:
+    """The hunk's new side is in the file, but its old side may also fit elsewhere once outer context is
+    trimmed (the model copied a context line from the copy that already has the change): then which one
+    it meant is only known from the line numbers, the new side's or the old side's as for any tie."""
+    elsewhere = {k: p for k, p in _trimmings(hunk, index).items() if p.end <= done.start or p.start >= done.end}
+    if not elsewhere:
+        return done
+    if hunk.new_start is not None and hunk.new_start - 1 == done.start:
+        return done
+    if hint.expected is not None and hint.expected in elsewhere:
+        return elsewhere[hint.expected]
+    return Ambiguous("already-applied", tuple(sorted([done.start + 1, *(p.start + 1 for p in elsewhere.values())])))
 
 
 def _exact_tier(hunk: Hunk, choice: Placement | Ambiguous) -> Placement | Ambiguous:

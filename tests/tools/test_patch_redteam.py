@@ -39,3 +39,31 @@ def test_drift_keeps_the_added_line_level_with_the_context_around_it() -> None:
     # One context line drifted, far from the added line: the line is placed as the model wrote it.
     diff = "@@ -2,4 +2,5 @@\n   if x:\n         a = 1\n         b = 2\n+        c = 3\n     return x\n"
     assert apply_diff(NESTED, diff, "m.py").new_text == NESTED.replace("b = 2\n", "b = 2\n        c = 3\n")
+
+
+TWO_METHODS = (
+    "class A:\n    def f(self):\n        x = 1\n        log(x)\n        return x\n\n"
+    "class B:\n    def g(self):\n        x = 1\n        return x\n"
+)
+ADD_LOG = "     def f(self):\n         x = 1\n+        log(x)\n         return x\n"
+
+
+def test_already_applied_elsewhere_does_not_hide_a_trimmed_fit_at_the_stated_line() -> None:
+    # Meant for B.g (line 8) with A's def line copied as outer context: A.f already has the new side,
+    # and trimmed, the old side fits B.g right at the stated line. It was once skipped as already
+    # applied; GNU patch applies it to B.g with fuzz 1.
+    result = apply_diff(TWO_METHODS, "@@ -8,3 +8,4 @@\n" + ADD_LOG, "m.py")
+    assert result.new_text == TWO_METHODS.replace("x = 1\n        return", "x = 1\n        log(x)\n        return")
+    assert result.hunks[0].tier == "trimmed"
+
+
+def test_already_applied_at_the_stated_new_line_wins_over_a_trimmed_fit() -> None:
+    result = apply_diff(TWO_METHODS, "@@ -2,3 +2,4 @@\n" + ADD_LOG, "m.py")
+    assert result.new_text == TWO_METHODS
+    assert result.hunks[0].tier == "already-applied"
+
+
+def test_already_applied_or_trimmed_elsewhere_without_numbers_is_ambiguous() -> None:
+    failure = refused(TWO_METHODS, "@@ @@\n" + ADD_LOG).failures[0]
+    assert failure.reason == "ambiguous"
+    assert failure.lines == (2, 9)
