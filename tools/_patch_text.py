@@ -52,6 +52,13 @@ class FileText:
         lines = [s[:-1] if s.endswith("\r") and i < cut else s for i, s in enumerate(raw)]
         return cls(bom, lines, eols, eol, final)
 
+    def bom_as_content(self) -> FileText:
+        """The same file with its BOM as the first line's first character: for a diff whose lines
+        show the BOM (git and GNU patch see it as content, so a diff may keep, add or remove it)."""
+        if not self.bom or not self.lines:
+            return self
+        return FileText(False, [_BOM + self.lines[0], *self.lines[1:]], self.eols, self.eol, self.final_newline)
+
     def ending(self, i: int) -> str:
         return self.eol if self.eols is None else self.eols[i]
 

@@ -95,7 +95,7 @@ def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
         if section.created and not old_text.lstrip("\ufeff"):
             return Applied(path, old_text, ())  # git's creation of an empty file, already there
         raise whole_diff_error("no-hunks", f"patch for {path} has no hunks", "Send hunks that start with '@@'.")
-    file = FileText.parse(old_text)
+    file = _bom_shown(FileText.parse(old_text), section.hunks)
     if section.created and file.lines:
         return _recreate(file, old_text, section, path)
     placed = _place_all(section.hunks, file, path)
@@ -227,6 +227,14 @@ def _at_edge(hunk: Hunk, size: int, hint: Hint) -> Placement | None:
     return Placement("edge", at, at, lines, (None,) * len(lines))
 
 
+def _bom_shown(file: FileText, hunks: tuple[Hunk, ...]) -> FileText:
+    """A file with a BOM, for a diff with a line that starts with one: the BOM is then content of the
+    first line, to be matched, kept or removed as the diff says (as git and GNU patch do)."""
+    if file.bom and any(line.text.startswith("\ufeff") for hunk in hunks for line in hunk.lines if line.kind != "+"):
+        return file.bom_as_content()
+    return file
+
+
 def _reports(placed: list[tuple[Hunk, Placement]]) -> tuple[HunkReport, ...]:
     ordered = sorted(placed, key=lambda hp: hp[0].index)
     return tuple(HunkReport(h.index, p.tier, p.start + 1) for h, p in ordered)
@@ -272,7 +280,7 @@ def _delete(old_text: str | None, section: Section, path: str) -> Applied:
         raise whole_diff_error("missing", f"patch for {path} not applied: it deletes {path}, which does not exist")
     if not section.hunks:
         return Applied(path, None, ())
-    file = FileText.parse(old_text)
+    file = _bom_shown(FileText.parse(old_text), section.hunks)
     placed = _place_all(section.hunks, file, path)
     left = render(file, placed, final_newline(file, placed)).lstrip("\ufeff")
     if left:

@@ -67,3 +67,20 @@ def test_already_applied_or_trimmed_elsewhere_without_numbers_is_ambiguous() -> 
     failure = refused(TWO_METHODS, "@@ @@\n" + ADD_LOG).failures[0]
     assert failure.reason == "ambiguous"
     assert failure.lines == (2, 9)
+
+
+def test_a_diff_whose_first_line_shows_the_bom_matches_the_file_with_its_bom() -> None:
+    # git and GNU patch see the BOM as the first line's content, and so does such a diff.
+    old = "\ufeffa\nb\nc\n"
+    assert apply_diff(old, "@@ -1,3 +1,3 @@\n \ufeffa\n-b\n+B\n c\n", "t.txt").new_text == "\ufeffa\nB\nc\n"
+
+
+def test_a_diff_that_removes_the_bom_removes_it() -> None:
+    # It was once taken as already applied (its new side 'a', 'b' is in the file): the BOM stayed.
+    result = apply_diff("\ufeffa\nb\n", "@@ -1,2 +1,2 @@\n-\ufeffa\n+a\n b\n", "t.txt")
+    assert result.new_text == "a\nb\n"
+    assert result.hunks[0].tier == "exact-line"
+
+
+def test_a_bom_the_diff_does_not_show_is_kept() -> None:
+    assert apply_diff("\ufeffa\nb\n", "@@ -1,2 +1,2 @@\n a\n-b\n+B\n", "t.txt").new_text == "\ufeffa\nB\n"
