@@ -49,7 +49,7 @@ class HunkFailure:
     hunk: int
     reason: str  # no-diff | malformed | wrong-path | no-hunks | not-creation | exists
     #              | missing | not-deletion | no-anchor | no-match | context-mismatch | ambiguous | overlap
-    #              | unclear-indent
+    #              | unclear-indent | no-change
     summary: str  # a short clause for the first line
     message: str  # the full paragraph
     lines: tuple[int, ...] = ()  # 1-based file lines: candidates, or the conflicting span
@@ -155,6 +155,17 @@ def unclear_indent(hunk: Hunk, total: int, tier: str, span: tuple[int, int]) -> 
     )
     summary = f"matches lines {span[0]}-{span[1]} only with inconsistent indentation around its added lines"
     return HunkFailure(hunk.index, "unclear-indent", summary, text, (span[0],))
+
+
+def invisible_change(hunk: Hunk, total: int) -> HunkFailure:
+    """A hunk that removes lines and adds back the same text: what it changes is not in the diff's text."""
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        "It removes lines and adds back exactly the same text, so it changes nothing this diff shows "
+        "(line endings or other invisible characters are lost). Leave those lines unchanged, or send the "
+        "lines as they should be."
+    )
+    return HunkFailure(hunk.index, "no-change", "adds back exactly the lines it removes", text)
 
 
 def overlap(hunk: Hunk, other: Hunk, span: tuple[int, int], other_span: tuple[int, int]) -> HunkFailure:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import (
     MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, context_mismatch, hunk_errors, no_anchor, no_match,
-    no_match_brief, squash, unclear_indent, whole_diff_error,
+    invisible_change, no_match_brief, squash, unclear_indent, whole_diff_error,
 )
 from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, Unclear, contradiction, locate
 from diffcrew.tools._patch_overlap import overlaps
@@ -152,7 +152,9 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     hint_from: tuple[int, int] = (0, 0)  # (offset, floor) the hunks placed so far imply
     for hunk in hunks:
         result = _place_one(hunk, file, index, Hint.of(hunk, *hint_from))
-        if isinstance(result, Placement):
+        if isinstance(result, Placement) and _invisible(result, file):
+            failures.append(invisible_change(hunk, len(hunks)))
+        elif isinstance(result, Placement):
             placed.append((hunk, result))
             hint_from = _carried(hunk, result, hint_from)
         elif isinstance(result, Ambiguous):
@@ -175,6 +177,20 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     if failures:
         raise hunk_errors(path, len(hunks), failures)
     return placed
+
+
+def _invisible(placement: Placement, file: FileText) -> bool:
+    """Whether the hunk removes lines and adds the very same text back, in the file as it is: such a
+    diff changed something its text does not show (git's line-ending conversions, "-a\\r" "+a", once
+    their CRs are gone). Not git's shape for a change of the final newline alone: the file's last line
+    removed and added back (see _patch_text.final_newline)."""
+    removed = [(line.text, t) for line, t in zip(placement.lines, placement.mapping) if line.kind == "-"]
+    added = [line.text for line in placement.lines if line.kind == "+"]
+    if [t for _, t in removed] == [len(file.lines) - 1]:
+        return False
+    return bool(removed) and [text for text, _ in removed] == added and all(
+        t is not None and file.lines[t] == text for text, t in removed
+    )
 
 
 def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple[int, int]:

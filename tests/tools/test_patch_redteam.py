@@ -84,3 +84,20 @@ def test_a_diff_that_removes_the_bom_removes_it() -> None:
 
 def test_a_bom_the_diff_does_not_show_is_kept() -> None:
     assert apply_diff("\ufeffa\nb\n", "@@ -1,2 +1,2 @@\n a\n-b\n+B\n", "t.txt").new_text == "\ufeffa\nB\n"
+
+
+def test_a_line_ending_conversion_whose_crs_were_lost_is_refused_not_a_no_op() -> None:
+    # git's diff of a CRLF -> LF conversion is "-a\r" "+a"; once the CRs are stripped from the diff the
+    # hunk adds back what it removes. It was once applied as a no-op (the file kept its CRLF endings,
+    # where git apply and GNU patch convert them).
+    diff = "--- a/t.txt\n+++ b/t.txt\n@@ -1,2 +1,2 @@\n-a\r\n-b\r\n+a\n+b\n"
+    assert refused("a\r\nb\r\n", diff, "t.txt").failures[0].reason == "no-change"
+
+
+def test_same_text_pair_on_the_last_line_is_still_the_final_newline_shape() -> None:
+    assert apply_diff("a\nb", "@@ -1,2 +1,2 @@\n a\n-b\n+b\n", "t.txt").new_text == "a\nb\n"
+
+
+def test_same_text_pair_over_trailing_whitespace_still_strips_it() -> None:
+    # The removed line lost its trailing spaces (a model's copy): the file's line differs, so it is a change.
+    assert apply_diff("x = 1  \ny = 2\n", "@@ -1,2 +1,2 @@\n-x = 1\n+x = 1\n y = 2\n", "t.py").new_text == "x = 1\ny = 2\n"
