@@ -168,6 +168,20 @@ def invisible_change(hunk: Hunk, total: int) -> HunkFailure:
     return HunkFailure(hunk.index, "no-change", "adds back exactly the lines it removes", text)
 
 
+def blank_gap(hunk: Hunk, total: int, gap: tuple[int, int]) -> HunkFailure:
+    """A hunk placed ignoring blank lines, whose added lines fall where the file has blank lines the
+    hunk lacks: before, among or after them is not known."""
+    lines = f"line {gap[0] + 1}" if gap[0] == gap[1] else f"lines {gap[0] + 1}-{gap[1] + 1}"
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        f"It matches the file only ignoring blank lines, and its added lines go where the file has blank "
+        f"{lines}, which the hunk does not have: whether they go before or after those blank lines is not "
+        "known. Copy the unchanged lines around the change exactly, blank lines included (as ' ' lines)."
+    )
+    return HunkFailure(hunk.index, "ambiguous", f"skips blank {lines} where its added lines go", text,
+                       (gap[0] + 1,))
+
+
 def overlap(hunk: Hunk, other: Hunk, span: tuple[int, int], other_span: tuple[int, int]) -> HunkFailure:
     """Two hunks whose located old sides share file lines; applying both would be guesswork."""
     text = (

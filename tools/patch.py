@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import (
     MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, context_mismatch, hunk_errors, no_anchor, no_match,
-    invisible_change, no_match_brief, squash, unclear_indent, whole_diff_error,
+    blank_gap, invisible_change, no_match_brief, squash, unclear_indent, whole_diff_error,
 )
 from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, Unclear, contradiction, locate
 from diffcrew.tools._patch_overlap import overlaps
@@ -154,6 +154,8 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
         result = _place_one(hunk, file, index, Hint.of(hunk, *hint_from))
         if isinstance(result, Placement) and _invisible(result, file):
             failures.append(invisible_change(hunk, len(hunks)))
+        elif isinstance(result, Placement) and (gap := _in_blank_gap(result)) is not None:
+            failures.append(blank_gap(hunk, len(hunks), gap))
         elif isinstance(result, Placement):
             placed.append((hunk, result))
             hint_from = _carried(hunk, result, hint_from)
@@ -180,17 +182,32 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
 
 
 def _invisible(placement: Placement, file: FileText) -> bool:
-    """Whether the hunk removes lines and adds the very same text back, in the file as it is: such a
-    diff changed something its text does not show (git's line-ending conversions, "-a\\r" "+a", once
-    their CRs are gone). Not git's shape for a change of the final newline alone: the file's last line
-    removed and added back (see _patch_text.final_newline)."""
+    """Whether the hunk's new side is its old side, removing lines only to add them back as they are in
+    the file: such a diff changed something its text does not show (git's line-ending conversions,
+    "-a\\r" "+a", once their CRs are gone). Not git's shape for a change of the final newline alone:
+    the file's last line removed and added back (see _patch_text.final_newline)."""
     removed = [(line.text, t) for line, t in zip(placement.lines, placement.mapping) if line.kind == "-"]
-    added = [line.text for line in placement.lines if line.kind == "+"]
-    if [t for _, t in removed] == [len(file.lines) - 1]:
+    if not removed or [t for _, t in removed] == [len(file.lines) - 1]:
         return False
-    return bool(removed) and [text for text, _ in removed] == added and all(
-        t is not None and file.lines[t] == text for text, t in removed
-    )
+    old = [line.text for line in placement.lines if line.kind != "+"]
+    new = [line.text for line in placement.lines if line.kind != "-"]
+    return old == new and all(t is not None and file.lines[t] == text for text, t in removed)
+
+
+def _in_blank_gap(placement: Placement) -> tuple[int, int] | None:
+    """(first, last) 0-based file lines of blank lines the hunk skipped, with added lines to go among
+    them: the hunk lacks those blank lines, so whether its added lines go before, among or after them
+    is not known. None when every added line has its place."""
+    before: int | None = None
+    pending = False  # added lines seen since the last line that has a file line
+    for line, target in zip(placement.lines, placement.mapping):
+        if line.kind == "+":
+            pending = True
+        elif target is not None:
+            if pending and before is not None and target - before > 1:
+                return before + 1, target - 1
+            before, pending = target, False
+    return None
 
 
 def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple[int, int]:

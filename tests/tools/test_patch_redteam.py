@@ -101,3 +101,25 @@ def test_same_text_pair_on_the_last_line_is_still_the_final_newline_shape() -> N
 def test_same_text_pair_over_trailing_whitespace_still_strips_it() -> None:
     # The removed line lost its trailing spaces (a model's copy): the file's line differs, so it is a change.
     assert apply_diff("x = 1  \ny = 2\n", "@@ -1,2 +1,2 @@\n-x = 1\n+x = 1\n y = 2\n", "t.py").new_text == "x = 1\ny = 2\n"
+
+
+def test_a_moved_line_is_not_a_no_change_hunk() -> None:
+    # Removed 'b' and added 'b' are the same text, but in other places: a real change.
+    assert apply_diff("b\na\na\n", "@@ -1,3 +1,3 @@\n-b\n a\n a\n+b\n", "t.txt").new_text == "a\na\nb\n"
+
+
+@pytest.mark.parametrize("old, diff", [
+    # Python: the blank lines between two functions were left out of the hunk; the new function goes
+    # right after a(), among the blank lines or right before b(): not known. It once went right after
+    # a()'s body with no blank line.
+    ("def a():\n    pass\n\n\ndef b():\n    pass\n",
+     "@@ -1,4 +1,7 @@\n def a():\n     pass\n+def c():\n+    pass\n def b():\n"),
+    ("a\n\nb\n", "@@ -1,2 +1,3 @@\n a\n+x\n b\n"),
+])
+def test_added_lines_where_the_hunk_skipped_blank_lines_are_refused(old: str, diff: str) -> None:
+    assert refused(old, diff).failures[0].reason == "ambiguous"
+
+
+def test_a_change_next_to_skipped_blank_lines_still_applies() -> None:
+    # The removed line anchors the added one: the skipped blank line stays where it was.
+    assert apply_diff("a\n\nb\nc\n", "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n", "t.txt").new_text == "a\n\nB\nc\n"
