@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from diffcrew.tools._patch_parse import Hunk, HunkLine
 from diffcrew.tools._patch_shift import IndentShift
 
-NEAR = 5  # a stated line this close to exactly one candidate picks it
+NEAR = 5  # a stated line this close to exactly one candidate picks it...
+CLEAR = 2 * NEAR  # ...when no other candidate is this close: else the numbers do not tell them apart
 Mapping = list[int | None]  # per line of a hunk side: its file line, or None (a blank line the file lacks)
 
 # Look-alike punctuation models write for the file's ASCII (or the reverse): each maps to ASCII.
@@ -259,7 +260,8 @@ def choose(by_start: dict[int, Placement], hint: Hint, tier: str) -> Placement |
 
     First the one at the expected line; else the one candidate that is both after the hunks
     already placed and within NEAR lines of the expected line (each test is skipped when no
-    candidate passes it, never when several do). Otherwise the hunk is ambiguous.
+    candidate passes it, never when several do), unless another candidate is within CLEAR lines of
+    the expected line too. Otherwise the hunk is ambiguous.
     """
     if len(by_start) == 1:
         return next(iter(by_start.values()))
@@ -267,7 +269,11 @@ def choose(by_start: dict[int, Placement], hint: Hint, tier: str) -> Placement |
         return by_start[hint.expected]
     starts = set(by_start)
     later = {s for s in starts if s >= hint.floor} or starts
-    near = {s for s in starts if hint.expected is not None and abs(s - hint.expected) <= NEAR} or starts
+    near = {s for s in starts if hint.expected is not None and abs(s - hint.expected) <= NEAR}
+    if len(near) == 1 and any(abs(s - hint.expected) <= CLEAR for s in starts - near):  # type: ignore[operator]
+        # 3 lines from one copy and 7 from another: a model's count off by a few lines says nothing.
+        return Ambiguous(tier, tuple(s + 1 for s in sorted(by_start)))
+    near = near or starts
     both = later & near
     if len(both) == 1:
         return by_start[both.pop()]

@@ -123,3 +123,21 @@ def test_added_lines_where_the_hunk_skipped_blank_lines_are_refused(old: str, di
 def test_a_change_next_to_skipped_blank_lines_still_applies() -> None:
     # The removed line anchors the added one: the skipped blank line stays where it was.
     assert apply_diff("a\n\nb\nc\n", "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n", "t.txt").new_text == "a\n\nB\nc\n"
+
+
+def test_a_stated_line_near_two_copies_breaks_no_tie() -> None:
+    # Copies of the block at lines 4 and 8; the @@ line says 11: 3 off the second, 7 off the first.
+    # A miscount of a few lines cannot tell them apart; it once went to line 8 (within NEAR).
+    block = "    x = 1\n    return x\n"
+    old = "def a():\n    pass\n\n" + block + "\n\n" + block + "".join(f"# {i}\n" for i in range(10))
+    diff = "@@ -11,2 +11,2 @@\n     x = 1\n-    return x\n+    return 2\n"
+    failure = refused(old, diff).failures[0]
+    assert failure.reason == "ambiguous"
+    assert failure.lines == (4, 8)
+
+
+def test_a_stated_line_near_one_copy_and_far_from_the_other_still_picks_it() -> None:
+    block = "    x = 1\n    return x\n"
+    old = block + "".join(f"# {i}\n" for i in range(12)) + block
+    diff = "@@ -13,2 +13,2 @@\n     x = 1\n-    return x\n+    return 2\n"
+    assert apply_diff(old, diff, "t.py").new_text == old[: old.rindex("return x")] + "return 2\n"
