@@ -258,10 +258,10 @@ def place(tier: str, lines: Sequence[HunkLine], old_map: Mapping, shift: IndentS
 def choose(by_start: dict[int, Placement], hint: Hint, tier: str) -> Placement | Ambiguous:
     """One candidate wins; among several, the line numbers may break the tie, as GNU patch does.
 
-    First the one at the expected line; else the one candidate that is both after the hunks
-    already placed and within NEAR lines of the expected line (each test is skipped when no
-    candidate passes it, never when several do), unless another candidate is within CLEAR lines of
-    the expected line too. Otherwise the hunk is ambiguous.
+    First the one at the expected line; else the one candidate within NEAR lines of the expected
+    line, unless another is within CLEAR lines too; among several within NEAR, the one after the hunks
+    already placed. Otherwise the hunk is ambiguous: without a near stated line, the order of the
+    hunks alone decides nothing (models send hunks out of order).
     """
     if len(by_start) == 1:
         return next(iter(by_start.values()))
@@ -273,8 +273,7 @@ def choose(by_start: dict[int, Placement], hint: Hint, tier: str) -> Placement |
     if len(near) == 1 and any(abs(s - hint.expected) <= CLEAR for s in starts - near):  # type: ignore[operator]
         # 3 lines from one copy and 7 from another: a model's count off by a few lines says nothing.
         return Ambiguous(tier, tuple(s + 1 for s in sorted(by_start)))
-    near = near or starts
-    both = later & near
+    both = later & near  # the order of the hunks alone decides nothing: they may be out of order
     if len(both) == 1:
         return by_start[both.pop()]
     return Ambiguous(tier, tuple(s + 1 for s in sorted(by_start)))

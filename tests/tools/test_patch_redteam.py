@@ -141,3 +141,12 @@ def test_a_stated_line_near_one_copy_and_far_from_the_other_still_picks_it() -> 
     old = block + "".join(f"# {i}\n" for i in range(12)) + block
     diff = "@@ -13,2 +13,2 @@\n     x = 1\n-    return x\n+    return 2\n"
     assert apply_diff(old, diff, "t.py").new_text == old[: old.rindex("return x")] + "return 2\n"
+
+
+def test_out_of_order_hunks_without_numbers_never_land_by_order_alone() -> None:
+    # The diff lists the 'd' hunk last though it belongs at line 3; its context also fits line 8,
+    # the only place after the hunk before it. The order once put it there.
+    old = "a\nd\nd\nb\nc\nz\nz\nd\nd\n"
+    diff = "@@ @@\n a\n+x\n d\n@@ @@\n b\n+y\n c\n@@ @@\n d\n+w\n d\n"
+    failure = refused(old, diff).failures[0]
+    assert (failure.hunk, failure.reason, failure.lines) == (3, "ambiguous", (2, 8))
