@@ -150,3 +150,37 @@ def test_out_of_order_hunks_without_numbers_never_land_by_order_alone() -> None:
     diff = "@@ @@\n a\n+x\n d\n@@ @@\n b\n+y\n c\n@@ @@\n d\n+w\n d\n"
     failure = refused(old, diff).failures[0]
     assert (failure.hunk, failure.reason, failure.lines) == (3, "ambiguous", (2, 8))
+
+
+def test_a_blank_line_next_to_a_removal_must_be_in_the_file() -> None:
+    # '-b' then a blank context line: the blank line is what says which 'b'. Blank lines are skipped at
+    # the whitespace tier, so this once removed the 'b' at line 5, which has no blank line after it
+    # (here the diff had been applied already: line 1's 'b' is gone).
+    old = "\nif y:\na\ndef f():\nb\n    z()\n"
+    assert refused(old, "--- a/f.py\n+++ b/f.py\n@@ -1,2 +1 @@\n-b\n \n").failures
+
+
+def test_a_removed_blank_line_the_file_lacks_is_not_removed_silently() -> None:
+    # The blank line is gone already (the diff was applied): the added line was once added a second time.
+    old = "if y:\ndef f():\n    d\n    return x\n    z()\ndef f():\n"
+    diff = "@@ -1,6 +1,6 @@\n if y:\n def f():\n     d\n-\n     return x\n     z()\n+def f():\n"
+    result = apply_diff(old, diff, "f.py")
+    assert result.new_text == old
+    assert result.hunks[0].tier == "already-applied"
+
+
+def test_trimming_keeps_the_nearest_non_blank_line_next_to_a_change() -> None:
+    # The blank line next to the removal protects nothing at the loose tiers; trimming the non-blank
+    # 'def f():' after it once let the hunk remove the other 'def f():' (line 5).
+    old = "c\n    d\na\n\ndef f():\n    d\n\n"
+    diff = "@@ -1,8 +1,7 @@\n c\n     d\n a\n-def f():\n \n def f():\n     d\n \n"
+    assert refused(old, diff).failures
+
+
+def test_a_hunk_sent_again_is_not_applied_to_another_copy_of_its_old_side() -> None:
+    # Its new side is right at its stated line: it was applied. Its old side also fits line 4; applying
+    # it there would add a second '    e'.
+    old = "b\na\n    z()\nif y:\na\nb\n    e\n    e\n    e\nif y:\n    e\na\n"
+    diff = "@@ -10,2 +10,3 @@\n if y:\n+    e\n a\n"
+    failure = refused(old, diff).failures[0]
+    assert (failure.reason, failure.lines) == ("ambiguous", (4, 10))
