@@ -148,12 +148,13 @@ def unclear_indent(hunk: Hunk, total: int, tier: str, span: tuple[int, int]) -> 
     how = TIER_WORDS.get(tier, tier)
     text = (
         f"{describe_hunk(hunk, total)}\n"
-        f"Its unchanged and removed lines match lines {span[0]}-{span[1]} of the file only {how}, and the "
-        "lines right around its added lines are indented differently from the file by different amounts, "
-        "so how far to indent the added lines is not known (inside a block or after it). Copy the unchanged "
-        "lines with the file's exact indentation, and indent the added lines to match."
+        f"Its unchanged and removed lines match lines {span[0]}-{span[1]} of the file only {how}, and its "
+        "indentation is off from the file's by different amounts around its added lines (or by more than "
+        "an added line is indented), so how far to indent the added lines is not known (inside a block or "
+        "after it). Copy the unchanged lines with the file's exact indentation, and indent the added lines "
+        "to match."
     )
-    summary = f"matches lines {span[0]}-{span[1]} only with inconsistent indentation around its added lines"
+    summary = f"matches lines {span[0]}-{span[1]} only with indentation that leaves its added lines' unclear"
     return HunkFailure(hunk.index, "unclear-indent", summary, text, (span[0],))
 
 

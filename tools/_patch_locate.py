@@ -37,7 +37,8 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
     """The one place the hunk fits (see _find), unless the indentation its added lines need is unknown."""
     hint = hint or Hint.of(hunk)
     found = _find(hunk, index, hint)
-    if isinstance(found, Placement) and found.shift is not None and not steady(_bounds(found, index), found.shift):
+    if isinstance(found, Placement) and found.shift is not None and not (
+            steady(_bounds(found, index), found.shift) and found.shift.fits(found.lines)):
         return Unclear(found.tier, found.start + 1, found.end)
     if isinstance(found, Placement) and (done := _done_where_stated(hunk, index, hint)) not in (None, found.start):
         # Sent again after it was applied? Its new side is right at its stated line, its old side elsewhere.

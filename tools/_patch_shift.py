@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from diffcrew.tools._patch_parse import HunkLine
+
 TAB_SIZES = (4, 8, 2)  # 4 first: what models most often turn one tab into
 Pair = tuple[str, str]  # (file line, hunk line), both non-blank
 
@@ -25,6 +27,14 @@ class IndentShift:
     delta: int
     tab_size: int
     tabs: bool  # the file indents with tabs, so re-indented lines do too
+
+    def fits(self, lines: Sequence[HunkLine]) -> bool:
+        """Whether every non-blank added line has room for the shift: an added line written further left
+        than the shift takes off was not shifted like the context, so where it goes is not known."""
+        return self.delta >= 0 or all(
+            width_of(indent_of(line.text), self.tab_size) + self.delta >= 0
+            for line in lines if line.kind == "+" and line.text.strip()
+        )
 
     def apply(self, text: str) -> str:
         body = text.lstrip(" \t")

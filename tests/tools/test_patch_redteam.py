@@ -184,3 +184,11 @@ def test_a_hunk_sent_again_is_not_applied_to_another_copy_of_its_old_side() -> N
     diff = "@@ -10,2 +10,3 @@\n if y:\n+    e\n a\n"
     failure = refused(old, diff).failures[0]
     assert (failure.reason, failure.lines) == ("ambiguous", (4, 10))
+
+
+def test_an_added_line_left_of_the_shift_is_not_clamped_to_column_0() -> None:
+    # Context indented 4 too far, the added line at column 0: it was not shifted like the context, so
+    # the shift says nothing about it (it was once clamped to column 0, as were any lines after it).
+    old = "def f():\n    a = 1\n    b = 2\n"
+    diff = "@@ -1,3 +1,5 @@\n     def f():\n         a = 1\n         b = 2\n+\n+def g():\n"
+    assert refused(old, diff).failures[0].reason == "unclear-indent"
