@@ -129,6 +129,15 @@ def ambiguous(hunk: Hunk, total: int, tier: str, starts: Sequence[int]) -> HunkF
     """A hunk whose old side fits several places equally well at the first tier that fits at all."""
     listed = _list_lines(starts)
     how = TIER_WORDS.get(tier, tier)
+    if tier == "already-applied" and len(starts) == 1:
+        text = (
+            f"{describe_hunk(hunk, total)}\n"
+            f"Both its old side and its new side are in the file at line {listed}, as its @@ header says: "
+            "its added lines repeat the lines already there, so it may have been applied already. If the "
+            "file is as you want it, send nothing for this hunk; to add the lines again, add unchanged lines "
+            "after the change that show where."
+        )
+        return HunkFailure(hunk.index, "ambiguous", f"may be applied already (line {listed})", text, tuple(starts))
     stated = ""
     if hunk.old_start is not None:
         stated = f" The @@ header says line {hunk.old_start}, which is not one of them."

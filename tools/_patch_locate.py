@@ -40,9 +40,11 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
     if isinstance(found, Placement) and found.shift is not None and not (
             steady(_bounds(found, index), found.shift) and found.shift.fits(found.lines)):
         return Unclear(found.tier, found.start + 1, found.end)
-    if isinstance(found, Placement) and (done := _done_where_stated(hunk, index, hint)) not in (None, found.start):
-        # Sent again after it was applied? Its new side is right at its stated line, its old side elsewhere.
-        return Ambiguous("already-applied", tuple(sorted((found.start + 1, done + 1))))  # type: ignore[operator]
+    if isinstance(found, Placement) and found.tier != "already-applied" \
+            and (done := _done_where_stated(hunk, index, hint)) is not None:
+        # Sent again after it was applied? Its new side is right at its stated line, and its old side
+        # elsewhere, or there too (the added lines repeat the file's next lines: add them again?).
+        return Ambiguous("already-applied", tuple(sorted({found.start + 1, done + 1})))
     return found
 
 
@@ -55,6 +57,8 @@ def _done_where_stated(hunk: Hunk, index: FileIndex, hint: Hint) -> int | None:
         return None
     at = hunk.new_start - 1 + hint.expected - (hunk.old_start - 1)
     new = [line.text for line in hunk.lines if line.kind != "-"]
+    if new == [line.text for line in hunk.lines if line.kind != "+"]:
+        return None  # a change the text does not show (the final newline): its sides look the same
     return at if at >= 0 and list(index.lines[at: at + len(new)]) == new else None
 
 

@@ -192,3 +192,12 @@ def test_an_added_line_left_of_the_shift_is_not_clamped_to_column_0() -> None:
     old = "def f():\n    a = 1\n    b = 2\n"
     diff = "@@ -1,3 +1,5 @@\n     def f():\n         a = 1\n         b = 2\n+\n+def g():\n"
     assert refused(old, diff).failures[0].reason == "unclear-indent"
+
+
+def test_a_hunk_whose_new_side_is_already_at_its_stated_line_is_not_applied_again() -> None:
+    # git's t4113 shape: 'a b +c' on 'a b c'. Old side and new side both sit at line 1: applied already,
+    # or meant to add a second 'c'? git apply refuses, GNU patch calls it previously applied; it once
+    # gave 'a b c c'.
+    diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,3 @@\n a\n b\n+c\n"
+    failure = refused("a\nb\nc\n", diff, "f.txt").failures[0]
+    assert (failure.reason, failure.lines) == ("ambiguous", (1,))
