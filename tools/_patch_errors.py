@@ -49,7 +49,7 @@ class HunkFailure:
     hunk: int
     reason: str  # no-diff | malformed | wrong-path | no-hunks | not-creation | exists
     #              | missing | not-deletion | no-anchor | no-match | context-mismatch | ambiguous | overlap
-    #              | unclear-indent | no-change
+    #              | unclear-indent | no-change | unclear-punctuation
     summary: str  # a short clause for the first line
     message: str  # the full paragraph
     lines: tuple[int, ...] = ()  # 1-based file lines: candidates, or the conflicting span
@@ -190,6 +190,19 @@ def blank_gap(hunk: Hunk, total: int, gap: tuple[int, int]) -> HunkFailure:
     )
     return HunkFailure(hunk.index, "ambiguous", f"skips blank {lines} where its added lines go", text,
                        (gap[0] + 1,))
+
+
+def unclear_punctuation(hunk: Hunk, total: int) -> HunkFailure:
+    """A hunk that matched only with look-alike punctuation whose added lines have look-alikes too."""
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        "Its unchanged or removed lines match the file only when look-alike punctuation counts as equal "
+        "(typographic quotes, dashes or spaces for plain ASCII, or the reverse), and its added lines have "
+        "such characters too: which characters they should have is not known. Copy the unchanged lines "
+        "exactly, and write the added lines with the characters the file should get."
+    )
+    return HunkFailure(hunk.index, "unclear-punctuation", "has look-alike punctuation in context and added lines",
+                       text)
 
 
 def overlap(hunk: Hunk, other: Hunk, span: tuple[int, int], other_span: tuple[int, int]) -> HunkFailure:

@@ -27,6 +27,9 @@ _PUNCT = str.maketrans({
 })
 
 
+LOOKALIKES = frozenset(chr(k) for k in _PUNCT)
+
+
 def ws_key(text: str) -> str:
     """Leading whitespace kept, the rest's runs collapsed and its end stripped."""
     body = text.lstrip(" \t")

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import (
     MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, context_mismatch, hunk_errors, no_anchor, no_match,
-    blank_gap, invisible_change, no_match_brief, squash, unclear_indent, whole_diff_error,
+    blank_gap, invisible_change, no_match_brief, squash, unclear_indent, unclear_punctuation,
+    whole_diff_error,
 )
 from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, Unclear, contradiction, locate
+from diffcrew.tools._patch_match import LOOKALIKES, content_key
 from diffcrew.tools._patch_overlap import overlaps
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
 from diffcrew.tools._patch_text import FileText, final_newline, render
@@ -154,6 +156,8 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
         result = _place_one(hunk, file, index, Hint.of(hunk, *hint_from))
         if isinstance(result, Placement) and _invisible(result, file):
             failures.append(invisible_change(hunk, len(hunks)))
+        elif isinstance(result, Placement) and _lookalikes_unclear(result, file):
+            failures.append(unclear_punctuation(hunk, len(hunks)))
         elif isinstance(result, Placement) and (gap := _in_blank_gap(result)) is not None:
             failures.append(blank_gap(hunk, len(hunks), gap))
         elif isinstance(result, Placement):
@@ -192,6 +196,18 @@ def _invisible(placement: Placement, file: FileText) -> bool:
     old = [line.text for line in placement.lines if line.kind != "+"]
     new = [line.text for line in placement.lines if line.kind != "-"]
     return old == new and all(t is not None and file.lines[t] == text for text, t in removed)
+
+
+def _lookalikes_unclear(placement: Placement, file: FileText) -> bool:
+    """Whether the hunk matched only with look-alike punctuation (its smart quotes or dashes for the
+    file's ASCII, or the reverse) and its added lines have look-alikes too: whatever turned the
+    context's characters may have turned theirs, so which ones they should have is not known."""
+    if not any(line.kind == "+" and not LOOKALIKES.isdisjoint(line.text) for line in placement.lines):
+        return False
+    return any(
+        line.kind != "+" and target is not None and content_key(line.text) != content_key(file.lines[target])
+        for line, target in zip(placement.lines, placement.mapping)
+    )
 
 
 def _in_blank_gap(placement: Placement) -> tuple[int, int] | None:

@@ -201,3 +201,11 @@ def test_a_hunk_whose_new_side_is_already_at_its_stated_line_is_not_applied_agai
     diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,3 @@\n a\n b\n+c\n"
     failure = refused("a\nb\nc\n", diff, "f.txt").failures[0]
     assert (failure.reason, failure.lines) == ("ambiguous", (1,))
+
+
+def test_smart_quotes_in_context_and_added_lines_are_not_guessed() -> None:
+    # Something turned the diff's quotes typographic: the context only matches with look-alikes equal
+    # to ASCII. The added line has them too; it was once written as is, which is not valid Python.
+    old = 'greeting = "hello"\nprint(greeting)\n'
+    diff = "@@ -1,2 +1,3 @@\n greeting = \u201chello\u201d\n+name = \u201cworld\u201d\n print(greeting)\n"
+    assert refused(old, diff).failures[0].reason == "unclear-punctuation"
