@@ -209,3 +209,14 @@ def test_smart_quotes_in_context_and_added_lines_are_not_guessed() -> None:
     old = 'greeting = "hello"\nprint(greeting)\n'
     diff = "@@ -1,2 +1,3 @@\n greeting = \u201chello\u201d\n+name = \u201cworld\u201d\n print(greeting)\n"
     assert refused(old, diff).failures[0].reason == "unclear-punctuation"
+
+
+@pytest.mark.parametrize("old, diff, want", [
+    # git's diff of a mixed-ending file: the edited line is the one CRLF line of an LF file...
+    ("a\nb\r\nc\nd\ne\n", "--- a/t.txt\n+++ b/t.txt\n@@ -1,4 +1,4 @@\n a\n-b\r\n+B\r\n c\n d\n", "a\nB\r\nc\nd\ne\n"),
+    # ...or the one LF line of a CRLF file. Both once took their neighbours' ending.
+    ("a\r\nb\nc\r\nd\r\ne\r\n", "--- a/t.txt\n+++ b/t.txt\n@@ -1,4 +1,4 @@\n a\r\n-b\n+B\n c\r\n d\r\n",
+     "a\r\nB\nc\r\nd\r\ne\r\n"),
+])
+def test_a_line_edited_in_place_keeps_its_own_ending_in_a_mixed_file(old: str, diff: str, want: str) -> None:
+    assert apply_diff(old, diff, "t.txt").new_text == want
