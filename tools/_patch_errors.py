@@ -38,6 +38,7 @@ TIER_WORDS = {
     "drift": "ignoring whitespace",
     "punctuation": "ignoring whitespace and look-alike punctuation",
     "trimmed": "after trimming outer context lines",
+    "already-applied": "with the change already made, or after trimming outer context lines",
 }
 
 
@@ -48,6 +49,7 @@ class HunkFailure:
     hunk: int
     reason: str  # no-diff | malformed | wrong-path | no-hunks | not-creation | exists
     #              | missing | not-deletion | no-anchor | no-match | context-mismatch | ambiguous | overlap
+    #              | unclear-indent | no-change | unclear-punctuation
     summary: str  # a short clause for the first line
     message: str  # the full paragraph
     lines: tuple[int, ...] = ()  # 1-based file lines: candidates, or the conflicting span
@@ -127,6 +129,15 @@ def ambiguous(hunk: Hunk, total: int, tier: str, starts: Sequence[int]) -> HunkF
     """A hunk whose old side fits several places equally well at the first tier that fits at all."""
     listed = _list_lines(starts)
     how = TIER_WORDS.get(tier, tier)
+    if tier == "already-applied" and len(starts) == 1:
+        text = (
+            f"{describe_hunk(hunk, total)}\n"
+            f"Both its old side and its new side are in the file at line {listed}, as its @@ header says: "
+            "its added lines repeat the lines already there, so it may have been applied already. If the "
+            "file is as you want it, send nothing for this hunk; to add the lines again, add unchanged lines "
+            "after the change that show where."
+        )
+        return HunkFailure(hunk.index, "ambiguous", f"may be applied already (line {listed})", text, tuple(starts))
     stated = ""
     if hunk.old_start is not None:
         stated = f" The @@ header says line {hunk.old_start}, which is not one of them."
@@ -138,6 +149,60 @@ def ambiguous(hunk: Hunk, total: int, tier: str, starts: Sequence[int]) -> HunkF
     )
     summary = f"matches {len(starts)} places (lines {listed})"
     return HunkFailure(hunk.index, "ambiguous", summary, text, tuple(starts))
+
+
+def unclear_indent(hunk: Hunk, total: int, tier: str, span: tuple[int, int]) -> HunkFailure:
+    """A hunk that fits one place ignoring indentation, whose context is off from the file's by
+    different amounts around its added lines: how far to indent them is not known."""
+    how = TIER_WORDS.get(tier, tier)
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        f"Its unchanged and removed lines match lines {span[0]}-{span[1]} of the file only {how}, and its "
+        "indentation is off from the file's by different amounts around its added lines (or by more than "
+        "an added line is indented), so how far to indent the added lines is not known (inside a block or "
+        "after it). Copy the unchanged lines with the file's exact indentation, and indent the added lines "
+        "to match."
+    )
+    summary = f"matches lines {span[0]}-{span[1]} only with indentation that leaves its added lines' unclear"
+    return HunkFailure(hunk.index, "unclear-indent", summary, text, (span[0],))
+
+
+def invisible_change(hunk: Hunk, total: int) -> HunkFailure:
+    """A hunk that removes lines and adds back the same text: what it changes is not in the diff's text."""
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        "It removes lines and adds back exactly the same text, so it changes nothing this diff shows "
+        "(line endings or other invisible characters are lost). Leave those lines unchanged, or send the "
+        "lines as they should be."
+    )
+    return HunkFailure(hunk.index, "no-change", "adds back exactly the lines it removes", text)
+
+
+def blank_gap(hunk: Hunk, total: int, gap: tuple[int, int]) -> HunkFailure:
+    """A hunk placed ignoring blank lines, whose added lines fall where the file has blank lines the
+    hunk lacks: before, among or after them is not known."""
+    lines = f"line {gap[0] + 1}" if gap[0] == gap[1] else f"lines {gap[0] + 1}-{gap[1] + 1}"
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        f"It matches the file only ignoring blank lines, and its added lines go where the file has blank "
+        f"{lines}, which the hunk does not have: whether they go before or after those blank lines is not "
+        "known. Copy the unchanged lines around the change exactly, blank lines included (as ' ' lines)."
+    )
+    return HunkFailure(hunk.index, "ambiguous", f"skips blank {lines} where its added lines go", text,
+                       (gap[0] + 1,))
+
+
+def unclear_punctuation(hunk: Hunk, total: int) -> HunkFailure:
+    """A hunk that matched only with look-alike punctuation whose added lines have look-alikes too."""
+    text = (
+        f"{describe_hunk(hunk, total)}\n"
+        "Its unchanged or removed lines match the file only when look-alike punctuation counts as equal "
+        "(typographic quotes, dashes or spaces for plain ASCII, or the reverse), and its added lines have "
+        "such characters too: which characters they should have is not known. Copy the unchanged lines "
+        "exactly, and write the added lines with the characters the file should get."
+    )
+    return HunkFailure(hunk.index, "unclear-punctuation", "has look-alike punctuation in context and added lines",
+                       text)
 
 
 def overlap(hunk: Hunk, other: Hunk, span: tuple[int, int], other_span: tuple[int, int]) -> HunkFailure:

@@ -22,35 +22,96 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from diffcrew.tools._patch_match import (
-    Ambiguous, FileIndex, Hint, Mapping, Placement, choose, content_key, match_side, place,
+    Ambiguous, FileIndex, Hint, Mapping, Placement, Unclear, choose, content_key, match_side, place,
 )
 from diffcrew.tools._patch_parse import Hunk, HunkLine
-from diffcrew.tools._patch_shift import uniform, voted
+from diffcrew.tools._patch_shift import Pair, steady, uniform, voted
 
-__all__ = ["Ambiguous", "Clash", "FileIndex", "Hint", "Placement", "contradiction", "locate"]
+__all__ = ["Ambiguous", "Clash", "FileIndex", "Hint", "Placement", "Unclear", "contradiction", "locate"]
 
 SEARCH_TIERS = ("exact", "trailing-ws", "whitespace", "indent", "punctuation")
 _TRIM_TIERS = ("whitespace", "indent", "punctuation")
 
 
-def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement | Ambiguous | None:
+def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement | Ambiguous | Unclear | None:
+    """The one place the hunk fits (see _find), unless the indentation its added lines need is unknown."""
+    hint = hint or Hint.of(hunk)
+    found = _find(hunk, index, hint)
+    if isinstance(found, Placement) and found.shift is not None and not (
+            steady(_bounds(found, index), found.shift) and found.shift.fits(found.lines)):
+        return Unclear(found.tier, found.start + 1, found.end)
+    if isinstance(found, Placement) and found.tier != "already-applied" \
+            and (done := _done_where_stated(hunk, index, hint)) is not None:
+        # Sent again after it was applied? Its new side is right at its stated line, and its old side
+        # elsewhere, or there too (the added lines repeat the file's next lines: add them again?).
+        return Ambiguous("already-applied", tuple(sorted({found.start + 1, done + 1})))
+    return found
+
+
+def _done_where_stated(hunk: Hunk, index: FileIndex, hint: Hint) -> int | None:
+    """Where the hunk's new side is, byte for byte, at the line its @@ header states for it (moved by the
+    carried offset), when it adds a non-blank line; None otherwise."""
+    if hunk.new_start is None or hunk.old_start is None or hint.expected is None:
+        return None
+    if not any(line.kind == "+" and line.text.strip() for line in hunk.lines):
+        return None
+    at = hunk.new_start - 1 + hint.expected - (hunk.old_start - 1)
+    new = [line.text for line in hunk.lines if line.kind != "-"]
+    if new == [line.text for line in hunk.lines if line.kind != "+"]:
+        return None  # a change the text does not show (the final newline): its sides look the same
+    return at if at >= 0 and list(index.lines[at: at + len(new)]) == new else None
+
+
+def _find(hunk: Hunk, index: FileIndex, hint: Hint) -> Placement | Ambiguous | None:
     """The one place the hunk fits, the candidates when several fit equally, or None.
 
     Every candidate of a tier is found before one is chosen: an exact match at the stated line
     wins only as a tie-break ("exact-line"), never before uniqueness is checked.
     """
-    hint = hint or Hint.of(hunk)
     old = [line.text for line in hunk.lines if line.kind != "+"]
     at = hint.expected
     if at is not None and at >= 0 and list(index.lines[at: at + len(old)]) == old:
         # The expected line wins every tie at the exact tier, so no other candidate can beat it.
         return _exact_tier(hunk, place("exact", hunk.lines, list(range(at, at + len(old)))))
     for tier in SEARCH_TIERS:
-        found = _shifted([place(tier, hunk.lines, m) for m in match_side(tier, old, index)], index)
+        found = _shifted([p for m in match_side(tier, old, index) if _removes_real(p := place(tier, hunk.lines, m))],
+                         index)
         if found:
             choice = choose({p.start: p for p in reversed(found)}, hint, found[0].tier)
             return _exact_tier(hunk, choice) if tier == "exact" else choice
-    return _already_applied(hunk, index) or _trimmed(hunk, index, hint)
+    done = _already_applied(hunk, index)
+    return _done_or_trimmed(hunk, done, index, hint) if done else _trimmed(hunk, index, hint)
+
+
+def _done_or_trimmed(hunk: Hunk, done: Placement, index: FileIndex, hint: Hint) -> Placement | Ambiguous:
+    """The hunk's new side is in the file, but its old side may also fit elsewhere once outer context is
+    trimmed (the model copied a context line from the copy that already has the change): then which one
+    it meant is only known from the line numbers, the new side's or the old side's as for any tie."""
+    elsewhere = {k: p for k, p in _trimmings(hunk, index).items() if p.end <= done.start or p.start >= done.end}
+    if not elsewhere:
+        return done
+    if hunk.new_start is not None and hunk.new_start - 1 == done.start:
+        return done
+    if hint.expected is not None and hint.expected in elsewhere:
+        return elsewhere[hint.expected]
+    return Ambiguous("already-applied", tuple(sorted([done.start + 1, *(p.start + 1 for p in elsewhere.values())])))
+
+
+def _removes_real(placement: Placement) -> bool:
+    """Whether every removed line, and every unchanged line next to a change, is a line of the file.
+
+    The loose tiers skip blank lines, but a removed blank line the file does not have is not there to
+    remove, and a blank line next to a change is what places it (the policy's rule 1): without them
+    '-b' / ' ' would remove any 'b' (the diff was made against other text, or was applied already).
+    A blank line written without its space is exempt: it may be the blank line after the hunk.
+    """
+    lines, mapping = placement.lines, placement.mapping
+    last = len(lines) - 1
+    return all(
+        t is not None for k, (line, t) in enumerate(zip(lines, mapping))
+        if line.kind == "-" or (line.kind == " " and not line.soft and (
+            (k > 0 and lines[k - 1].kind != " ") or (k < last and lines[k + 1].kind != " ")))
+    )
 
 
 def _exact_tier(hunk: Hunk, choice: Placement | Ambiguous) -> Placement | Ambiguous:
@@ -75,6 +136,33 @@ def _shifted(found: list[Placement], index: FileIndex) -> list[Placement]:
             return even
         return [replace(p, tier="drift", shift=voted(q)) for p, q in zip(found, pairs)]
     return [replace(p, shift=uniform(q) or voted(q)) for p, q in zip(found, pairs)]
+
+
+def _bounds(placement: Placement, index: FileIndex) -> list[tuple[str, Pair]]:
+    """For each run of added lines: its first non-blank line with the nearest matched non-blank line
+    above it, and its last with the nearest below, as (added text, (file line, hunk line))."""
+    lines, mapping = placement.lines, placement.mapping
+    matched: list[Pair | None] = [
+        (index.lines[t], line.text) if line.kind != "+" and t is not None and line.text.strip() else None
+        for line, t in zip(lines, mapping)
+    ]
+    out: list[tuple[str, Pair]] = []
+    above: Pair | None = None
+    first: str | None = None  # the first non-blank added line of the run being read
+    last: str | None = None
+    for line, pair in zip(lines, matched):
+        if line.kind == "+" and line.text.strip():
+            if first is None:
+                first = line.text
+                if above is not None:
+                    out.append((first, above))
+            last = line.text
+        elif pair is not None:
+            if last is not None:
+                out.append((last, pair))
+            first = last = None
+            above = pair
+    return out
 
 
 def _pairs(placement: Placement, index: FileIndex) -> list[tuple[str, str]]:
@@ -132,7 +220,16 @@ def _trim_limits(lines: Sequence[HunkLine], strict: bool) -> tuple[int, int] | N
     if not changed:
         return None
     lead, trail = changed[0], len(lines) - 1 - changed[-1]
-    return (max(0, lead - 1), max(0, trail - 1)) if strict else (lead, trail)
+    if not strict:
+        return lead, trail
+    # A blank line protects nothing (the loose tiers skip blank lines): keep the nearest non-blank one too.
+    solid = [k for k, line in enumerate(lines) if line.text.strip()]
+    front = max((k for k in solid if k < changed[0]), default=None)
+    back = min((k for k in solid if k > changed[-1]), default=None)
+    return (
+        min(max(0, lead - 1), front if front is not None else lead),
+        min(max(0, trail - 1), len(lines) - 1 - back if back is not None else trail),
+    )
 
 
 def _trimmings(hunk: Hunk, index: FileIndex, strict: bool = True) -> dict[int, Placement]:
@@ -155,7 +252,8 @@ def _trimmings(hunk: Hunk, index: FileIndex, strict: bool = True) -> dict[int, P
                 old = [line.text for line in part if line.kind != "+"]
                 for mapping in match_side(tier, old, index):
                     placement = place("trimmed", part, mapping)
-                    found.setdefault(placement.start - front, placement)
+                    if _removes_real(placement):
+                        found.setdefault(placement.start - front, placement)
             if found:
                 shifted = _shifted(list(found.values()), index) if tier != "whitespace" else list(found.values())
                 return {key: replace(p, origin=key) for key, p in zip(found, shifted)}

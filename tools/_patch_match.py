@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from diffcrew.tools._patch_parse import Hunk, HunkLine
 from diffcrew.tools._patch_shift import IndentShift
 
-NEAR = 5  # a stated line this close to exactly one candidate picks it
+NEAR = 5  # a stated line this close to exactly one candidate picks it...
+CLEAR = 2 * NEAR  # ...when no other candidate is this close: else the numbers do not tell them apart
 Mapping = list[int | None]  # per line of a hunk side: its file line, or None (a blank line the file lacks)
 
 # Look-alike punctuation models write for the file's ASCII (or the reverse): each maps to ASCII.
@@ -24,6 +25,9 @@ _PUNCT = str.maketrans({
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
     "\u2026": "...", "\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ",
 })
+
+
+LOOKALIKES = frozenset(chr(k) for k in _PUNCT)
 
 
 def ws_key(text: str) -> str:
@@ -88,6 +92,16 @@ class Hint:
 class Ambiguous:
     tier: str
     starts: tuple[int, ...]  # 1-based
+
+
+@dataclass(frozen=True)
+class Unclear:
+    """A hunk that fits one place ignoring indentation, but whose added lines' indentation is not known:
+    the matched lines around them are off from the file's by different amounts."""
+
+    tier: str
+    start: int  # 1-based
+    end: int  # 1-based, inclusive
 
 
 class FileIndex:
@@ -247,9 +261,10 @@ def place(tier: str, lines: Sequence[HunkLine], old_map: Mapping, shift: IndentS
 def choose(by_start: dict[int, Placement], hint: Hint, tier: str) -> Placement | Ambiguous:
     """One candidate wins; among several, the line numbers may break the tie, as GNU patch does.
 
-    First the one at the expected line; else the one candidate that is both after the hunks
-    already placed and within NEAR lines of the expected line (each test is skipped when no
-    candidate passes it, never when several do). Otherwise the hunk is ambiguous.
+    First the one at the expected line; else the one candidate within NEAR lines of the expected
+    line, unless another is within CLEAR lines too; among several within NEAR, the one after the hunks
+    already placed. Otherwise the hunk is ambiguous: without a near stated line, the order of the
+    hunks alone decides nothing (models send hunks out of order).
     """
     if len(by_start) == 1:
         return next(iter(by_start.values()))
@@ -257,8 +272,11 @@ def choose(by_start: dict[int, Placement], hint: Hint, tier: str) -> Placement |
         return by_start[hint.expected]
     starts = set(by_start)
     later = {s for s in starts if s >= hint.floor} or starts
-    near = {s for s in starts if hint.expected is not None and abs(s - hint.expected) <= NEAR} or starts
-    both = later & near
+    near = {s for s in starts if hint.expected is not None and abs(s - hint.expected) <= NEAR}
+    if len(near) == 1 and any(abs(s - hint.expected) <= CLEAR for s in starts - near):  # type: ignore[operator]
+        # 3 lines from one copy and 7 from another: a model's count off by a few lines says nothing.
+        return Ambiguous(tier, tuple(s + 1 for s in sorted(by_start)))
+    both = later & near  # the order of the hunks alone decides nothing: they may be out of order
     if len(both) == 1:
         return by_start[both.pop()]
     return Ambiguous(tier, tuple(s + 1 for s in sorted(by_start)))

@@ -11,8 +11,10 @@ written, and a hunk shifted as a whole (a line or two drifting further) moves wi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from diffcrew.tools._patch_parse import HunkLine
 
 TAB_SIZES = (4, 8, 2)  # 4 first: what models most often turn one tab into
 Pair = tuple[str, str]  # (file line, hunk line), both non-blank
@@ -25,6 +27,14 @@ class IndentShift:
     delta: int
     tab_size: int
     tabs: bool  # the file indents with tabs, so re-indented lines do too
+
+    def fits(self, lines: Sequence[HunkLine]) -> bool:
+        """Whether every non-blank added line has room for the shift: an added line written further left
+        than the shift takes off was not shifted like the context, so where it goes is not known."""
+        return self.delta >= 0 or all(
+            width_of(indent_of(line.text), self.tab_size) + self.delta >= 0
+            for line in lines if line.kind == "+" and line.text.strip()
+        )
 
     def apply(self, text: str) -> str:
         body = text.lstrip(" \t")
@@ -47,6 +57,27 @@ def width_of(indent: str, tab_size: int) -> int:
     for ch in indent:
         col = (col // tab_size + 1) * tab_size if ch == "\t" else col + 1
     return col
+
+
+def steady(bounds: Iterable[tuple[str, Pair]], shift: IndentShift) -> bool:
+    """Whether the added lines, moved by `shift`, keep their place in the nesting around them.
+
+    bounds: (added line, its nearest matched non-blank neighbour in the hunk as (file line, hunk
+    line)), for the first added line of each run with the line above it and the last with the line
+    below it. In the hunk the added line is deeper than, level with or shallower than that
+    neighbour; moved by the shift it must be the same in the file. A uniform shift always keeps
+    that; a voted one ("drift") may not, where the context around the added lines is off by other
+    amounts than the majority, and then whether they go inside a block or after it is not known.
+    """
+    size = shift.tab_size
+    for added, (file_line, hunk_line) in bounds:
+        width = width_of(indent_of(added), size)
+        moved = max(0, width + shift.delta)
+        hunk_side = width - width_of(indent_of(hunk_line), size)
+        file_side = moved - width_of(indent_of(file_line), size)
+        if (hunk_side > 0) != (file_side > 0) or (hunk_side < 0) != (file_side < 0):
+            return False
+    return True
 
 
 def uniform(pairs: Sequence[Pair]) -> IndentShift | None:

@@ -52,6 +52,13 @@ class FileText:
         lines = [s[:-1] if s.endswith("\r") and i < cut else s for i, s in enumerate(raw)]
         return cls(bom, lines, eols, eol, final)
 
+    def bom_as_content(self) -> FileText:
+        """The same file with its BOM as the first line's first character: for a diff whose lines
+        show the BOM (git and GNU patch see it as content, so a diff may keep, add or remove it)."""
+        if not self.bom or not self.lines:
+            return self
+        return FileText(False, [_BOM + self.lines[0], *self.lines[1:]], self.eols, self.eol, self.final_newline)
+
     def ending(self, i: int) -> str:
         return self.eol if self.eols is None else self.eols[i]
 
@@ -138,8 +145,9 @@ def _render_one(file: FileText, placement: Placement, parts: list[str], done: in
 
 
 def _added_endings(file: FileText, placement: Placement) -> list[str]:
-    """Per hunk line, the ending an added line there gets: in a mixed file, that of the file lines
-    just before and after it when they agree (a CRLF region stays CRLF), else the dominant one."""
+    """Per hunk line, the ending an added line there gets: in a mixed file, that of the lines it
+    replaces when they agree, else that of the file lines just before and after it when they agree
+    (a CRLF region stays CRLF), else the dominant one."""
     size = len(placement.mapping)
     if file.eols is None:
         return [file.eol] * size
@@ -157,4 +165,26 @@ def _added_endings(file: FileText, placement: Placement) -> list[str]:
             out[k] = near.pop()
         target = placement.mapping[k]
         nxt = eols[target] if target is not None else nxt
+    _replaced_endings(placement, eols, out)
     return out
+
+
+def _replaced_endings(placement: Placement, eols: Sequence[str], out: list[str]) -> None:
+    """Added lines that replace removed ones take the removed lines' ending when those agree: a line
+    edited in place keeps its ending (the CRLF line of an LF file stays CRLF, and the reverse)."""
+    lines, mapping = placement.lines, placement.mapping
+    k = 0
+    while k < len(lines):
+        if lines[k].kind == " ":
+            k += 1
+            continue
+        end = k
+        while end < len(lines) and lines[end].kind != " ":
+            end += 1
+        removed = {eols[t] for line, t in zip(lines[k:end], mapping[k:end]) if line.kind == "-" and t is not None}
+        if len(removed) == 1:
+            ending = removed.pop()
+            for j in range(k, end):
+                if lines[j].kind == "+":
+                    out[j] = ending
+        k = end

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 from diffcrew.tools._patch_errors import (
     MAX_DETAILED, HunkFailure, PatchRejected, ambiguous, context_mismatch, hunk_errors, no_anchor, no_match,
-    no_match_brief, squash, whole_diff_error,
+    blank_gap, invisible_change, no_match_brief, squash, unclear_indent, unclear_punctuation,
+    whole_diff_error,
 )
-from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, contradiction, locate
+from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, Unclear, contradiction, locate
+from diffcrew.tools._patch_match import LOOKALIKES, content_key
 from diffcrew.tools._patch_overlap import overlaps
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
 from diffcrew.tools._patch_text import FileText, final_newline, render
@@ -95,7 +97,7 @@ def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
         if section.created and not old_text.lstrip("\ufeff"):
             return Applied(path, old_text, ())  # git's creation of an empty file, already there
         raise whole_diff_error("no-hunks", f"patch for {path} has no hunks", "Send hunks that start with '@@'.")
-    file = FileText.parse(old_text)
+    file = _bom_shown(FileText.parse(old_text), section.hunks)
     if section.created and file.lines:
         return _recreate(file, old_text, section, path)
     placed = _place_all(section.hunks, file, path)
@@ -158,11 +160,19 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     hint_from: tuple[int, int] = (0, 0)  # (offset, floor) the hunks placed so far imply
     for hunk in hunks:
         result = _place_one(hunk, file, index, Hint.of(hunk, *hint_from))
-        if isinstance(result, Placement):
+        if isinstance(result, Placement) and _invisible(result, file):
+            failures.append(invisible_change(hunk, len(hunks)))
+        elif isinstance(result, Placement) and _lookalikes_unclear(result, file):
+            failures.append(unclear_punctuation(hunk, len(hunks)))
+        elif isinstance(result, Placement) and (gap := _in_blank_gap(result)) is not None:
+            failures.append(blank_gap(hunk, len(hunks), gap))
+        elif isinstance(result, Placement):
             placed.append((hunk, result))
             hint_from = _carried(hunk, result, hint_from)
         elif isinstance(result, Ambiguous):
             failures.append(ambiguous(hunk, len(hunks), result.tier, result.starts))
+        elif isinstance(result, Unclear):
+            failures.append(unclear_indent(hunk, len(hunks), result.tier, (result.start, result.end)))
         elif result == "no-anchor":
             failures.append(no_anchor(hunk, len(hunks)))
         elif detailed >= MAX_DETAILED:
@@ -181,6 +191,47 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     return placed
 
 
+def _invisible(placement: Placement, file: FileText) -> bool:
+    """Whether the hunk's new side is its old side, removing lines only to add them back as they are in
+    the file: such a diff changed something its text does not show (git's line-ending conversions,
+    "-a\\r" "+a", once their CRs are gone). Not git's shape for a change of the final newline alone:
+    the file's last line removed and added back (see _patch_text.final_newline)."""
+    removed = [(line.text, t) for line, t in zip(placement.lines, placement.mapping) if line.kind == "-"]
+    if not removed or [t for _, t in removed] == [len(file.lines) - 1]:
+        return False
+    old = [line.text for line in placement.lines if line.kind != "+"]
+    new = [line.text for line in placement.lines if line.kind != "-"]
+    return old == new and all(t is not None and file.lines[t] == text for text, t in removed)
+
+
+def _lookalikes_unclear(placement: Placement, file: FileText) -> bool:
+    """Whether the hunk matched only with look-alike punctuation (its smart quotes or dashes for the
+    file's ASCII, or the reverse) and its added lines have look-alikes too: whatever turned the
+    context's characters may have turned theirs, so which ones they should have is not known."""
+    if not any(line.kind == "+" and not LOOKALIKES.isdisjoint(line.text) for line in placement.lines):
+        return False
+    return any(
+        line.kind != "+" and target is not None and content_key(line.text) != content_key(file.lines[target])
+        for line, target in zip(placement.lines, placement.mapping)
+    )
+
+
+def _in_blank_gap(placement: Placement) -> tuple[int, int] | None:
+    """(first, last) 0-based file lines of blank lines the hunk skipped, with added lines to go among
+    them: the hunk lacks those blank lines, so whether its added lines go before, among or after them
+    is not known. None when every added line has its place."""
+    before: int | None = None
+    pending = False  # added lines seen since the last line that has a file line
+    for line, target in zip(placement.lines, placement.mapping):
+        if line.kind == "+":
+            pending = True
+        elif target is not None:
+            if pending and before is not None and target - before > 1:
+                return before + 1, target - 1
+            before, pending = target, False
+    return None
+
+
 def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple[int, int]:
     """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and where its
     last change ends (the next hunk may share the unchanged lines after it).
@@ -196,7 +247,9 @@ def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple
     return offset, max(before[1], placement.change_end())
 
 
-def _place_one(hunk: Hunk, file: FileText, index: FileIndex, hint: Hint) -> Placement | Ambiguous | str | None:
+def _place_one(
+    hunk: Hunk, file: FileText, index: FileIndex, hint: Hint,
+) -> Placement | Ambiguous | Unclear | str | None:
     if not file.lines:
         lines = _creation_lines(hunk)
         if lines is not None:
@@ -227,6 +280,14 @@ def _at_edge(hunk: Hunk, size: int, hint: Hint) -> Placement | None:
     else:
         return None
     return Placement("edge", at, at, lines, (None,) * len(lines))
+
+
+def _bom_shown(file: FileText, hunks: tuple[Hunk, ...]) -> FileText:
+    """A file with a BOM, for a diff with a line that starts with one: the BOM is then content of the
+    first line, to be matched, kept or removed as the diff says (as git and GNU patch do)."""
+    if file.bom and any(line.text.startswith("\ufeff") for hunk in hunks for line in hunk.lines if line.kind != "+"):
+        return file.bom_as_content()
+    return file
 
 
 def _reports(placed: list[tuple[Hunk, Placement]]) -> tuple[HunkReport, ...]:
@@ -274,7 +335,7 @@ def _delete(old_text: str | None, section: Section, path: str) -> Applied:
         raise whole_diff_error("missing", f"patch for {path} not applied: it deletes {path}, which does not exist")
     if not section.hunks:
         return Applied(path, None, ())
-    file = FileText.parse(old_text)
+    file = _bom_shown(FileText.parse(old_text), section.hunks)
     placed = _place_all(section.hunks, file, path)
     left = render(file, placed, final_newline(file, placed)).lstrip("\ufeff")
     if left:

@@ -203,13 +203,12 @@ def test_spaces_in_diff_for_tab_indented_file() -> None:
     assert tiers(result) == ["indent"]
 
 
-def test_non_uniform_indentation_is_drift_and_keeps_added_lines() -> None:
-    # Context drifting by 0, -4 and +4: no uniform shift, no majority, so the smallest (0) is used.
+def test_non_uniform_indentation_around_the_added_line_is_refused() -> None:
+    # Context drifting by 0, +4 and -4: the lines around d() disagree on how far off the model is,
+    # so d()'s indentation (inside the if or not) is not known from the diff.
     old = "if a:\n    b()\n    c()\n"
     diff = "@@\n if a:\n b()\n-        c()\n+    d()\n"
-    result = apply_diff(old, diff, "m.py")
-    assert result.new_text == "if a:\n    b()\n    d()\n"
-    assert tiers(result) == ["drift"]
+    assert rejected(old, diff).failures[0].reason == "unclear-indent"
 
 
 def test_wrong_outer_context_is_trimmed() -> None:

@@ -39,16 +39,16 @@ VERSE = "la la la\nsing along\nla la la\n\n"
 SONG = "Title\n\n" + VERSE * 3
 
 
-def test_verse_without_line_numbers_lands_after_the_verse_edited_before() -> None:
+def test_verse_without_line_numbers_is_refused_even_after_the_verse_edited_before() -> None:
     # Hunk 1 edits verse 2 (lines 7-9, stated); hunk 2 has the same context and no numbers. Verses 1
-    # and 3 both fit it, but hunks come in file order, so only verse 3 is after hunk 1.
+    # and 3 both fit it. Only verse 3 is after hunk 1, but models send hunks out of order too, so
+    # the order alone does not tell (without numbers GNU patch and git apply take neither).
     diff = (
         "@@ -7,3 +7,3 @@\n la la la\n-sing along\n+sing louder\n la la la\n"
         "@@ @@\n la la la\n-sing along\n+sing softly\n"
     )
-    result = apply_diff(SONG, diff, "song.txt")
-    assert result.new_text == "Title\n\n" + VERSE + VERSE.replace("along", "louder") + VERSE.replace("along", "softly")
-    assert [h.line for h in result.hunks] == [7, 11]
+    error = refused(SONG, diff)
+    assert [(f.hunk, f.reason) for f in error.failures] == [(2, "ambiguous")]
 
 
 def test_verse_without_any_line_numbers_is_still_refused() -> None:
@@ -57,12 +57,11 @@ def test_verse_without_any_line_numbers_is_still_refused() -> None:
     assert [(f.hunk, f.reason) for f in error.failures] == [(2, "ambiguous")]
 
 
-def test_hunk_without_line_numbers_takes_the_only_place_after_the_hunk_before() -> None:
+def test_hunk_without_line_numbers_is_refused_even_with_one_place_after_the_hunk_before() -> None:
     old = "x = 1\ny = 2\n\ndef f():\n    pass\n\nx = 1\ny = 2\n"
     diff = "@@ @@\n def f():\n-    pass\n+    return 0\n@@ @@\n x = 1\n-y = 2\n+y = 3\n"
-    result = apply_diff(old, diff, "c.ini")
-    assert result.new_text == "x = 1\ny = 2\n\ndef f():\n    return 0\n\nx = 1\ny = 3\n"
-    assert [h.line for h in result.hunks] == [4, 7]
+    error = refused(old, diff)
+    assert [(f.hunk, f.reason, f.lines) for f in error.failures] == [(2, "ambiguous", (1, 7))]
 
 
 def test_two_places_stated_line_three_off_one_and_far_from_other() -> None:

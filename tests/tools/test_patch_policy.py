@@ -146,8 +146,10 @@ def test_repeated_block_with_stated_line_three_off_applies_to_the_near_one() -> 
 
 
 def test_stated_line_three_off_breaks_the_tie_at_the_drift_tier() -> None:
-    diff = "@@ -14,2 +14,2 @@\n   x = 1\n-      return x\n+    return x + 1\n"
+    # x = 1 a column short, the removed line right: drift, and the added line level with the removed one.
+    diff = "@@ -14,2 +14,2 @@\n    x = 1\n-    return x\n+    return x + 1\n"
     result = apply_diff(TWICE, diff, "t.py")
+    assert result.hunks[0].tier == "drift"
     assert result.new_text == LAST_EDITED
     assert result.hunks[0].line == 17
 
@@ -178,9 +180,20 @@ def test_punctuation_drift_applies_and_leaves_added_lines_alone() -> None:
     old = 'msg = "it\'s done - really..."\nprint(msg)\n'
     diff = (
         "@@ -1,2 +1,3 @@\n msg = \u201cit\u2019s done \u2013 really\u2026\u201d\n"
+        "+note = 'plain'\n print(msg)\n"
+    )
+    applies(old, diff, 'msg = "it\'s done - really..."\nnote = \'plain\'\nprint(msg)\n', "punctuation", "p.py")
+
+
+def test_punctuation_drift_with_look_alikes_in_the_added_lines_too_is_refused() -> None:
+    # The context's quotes were turned typographic; the added line's may have been too ('note = “smart”'
+    # is not Python), so the added text is not known.
+    old = 'msg = "it\'s done - really..."\nprint(msg)\n'
+    diff = (
+        "@@ -1,2 +1,3 @@\n msg = \u201cit\u2019s done \u2013 really\u2026\u201d\n"
         "+note = \u201csmart\u201d\n print(msg)\n"
     )
-    applies(old, diff, 'msg = "it\'s done - really..."\nnote = \u201csmart\u201d\nprint(msg)\n', "punctuation", "p.py")
+    assert refused(old, diff, "p.py").failures[0].reason == "unclear-punctuation"
 
 
 def test_punctuation_drift_in_the_file_and_ascii_in_the_diff() -> None:
