@@ -283,13 +283,13 @@ def _read_body(
 ) -> tuple[list[HunkLine], list[bool], int, int]:
     """Hunk lines from line i on: (lines, [old lacks final newline, new lacks it], next i, last line used)."""
     body: list[HunkLine] = []
-    flags = [False, False]
+    marked: set[int] = set()  # body lines followed by "\\ No newline at end of file"
     old_seen = new_seen = 0
     last = i - 1
     while i < len(lines):
         number, line = lines[i]
         if line.startswith("\\"):
-            _mark_no_eol(body, flags)
+            marked.add(len(body) - 1)
         elif (old_count is None or old_seen >= old_count) and is_signature(lines, i):
             break  # git format-patch's "-- " before its version line ends the mail
         elif _ends_hunk(lines, i, old_count is None or old_seen >= old_count):
@@ -312,7 +312,7 @@ def _read_body(
     while body and body[-1].soft and (old_count is None or old_seen > old_count):
         body.pop()
         old_seen -= 1
-    return body, flags, i, last
+    return body, _no_eol_flags(body, marked), i, last
 
 
 def _ends_hunk(lines: Numbered, i: int, old_side_done: bool) -> bool:
@@ -336,11 +336,12 @@ def _body_follows(lines: Numbered, i: int) -> bool:
     return line.startswith((*_BODY, "\\")) and not _ends_hunk(lines, i, True)
 
 
-def _mark_no_eol(body: list[HunkLine], flags: list[bool]) -> None:
-    if body:
-        kind = body[-1].kind
-        flags[0] = flags[0] or kind != "+"
-        flags[1] = flags[1] or kind != "-"
+def _no_eol_flags(body: list[HunkLine], marked: set[int]) -> list[bool]:
+    """[old side lacks the final newline, new side lacks it]: a marker counts only after its side's
+    last line; one in the middle of a hunk (more lines of that side follow) says nothing."""
+    last_old = max((k for k, line in enumerate(body) if line.kind != "+"), default=None)
+    last_new = max((k for k, line in enumerate(body) if line.kind != "-"), default=None)
+    return [last_old in marked, last_new in marked]
 
 
 def _malformed(number: int, line: str, index: int) -> PatchRejected:

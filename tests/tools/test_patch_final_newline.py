@@ -46,3 +46,17 @@ def test_a_file_with_the_newline_keeps_it_for_a_same_text_pair() -> None:
 def test_crlf_file_gets_its_own_ending_when_the_newline_is_added() -> None:
     old = "a\r\nb"
     assert apply_diff(old, "@@ -1,2 +1,2 @@\n a\n-b\n+b\n", "t.rst").new_text == "a\r\nb\r\n"
+
+
+def test_a_marker_in_the_middle_of_a_hunk_says_nothing_about_the_final_newline() -> None:
+    # "\ No newline at end of file" after a line that more lines of its side follow cannot be true:
+    # it is ignored, so the file keeps its final newline (it used to lose it).
+    diff = "@@ -1,3 +1,3 @@\n a\n\\ No newline at end of file\n-b\n+B\n c\n"
+    assert apply_diff("a\nb\nc\n", diff, "f.txt").new_text == "a\nB\nc\n"
+
+
+def test_markers_after_each_side_s_last_line_still_count() -> None:
+    diff = "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+B\n"
+    assert apply_diff("a\nb", diff, "f.txt").new_text == "a\nB\n"
+    diff = "@@ -1,2 +1,2 @@\n a\n-b\n+B\n\\ No newline at end of file\n"
+    assert apply_diff("a\nb\n", diff, "f.txt").new_text == "a\nB"
