@@ -63,11 +63,14 @@ def test_outer_context_mismatch_not_adjacent_still_applies_trimmed() -> None:
     assert applies(CODE, diff, want).hunks == (HunkReport(1, "trimmed", 8),)
 
 
-def test_far_context_trimmed_down_to_the_removed_lines_and_a_blank_neighbour_applies() -> None:
-    # A heading two lines above the change was misremembered; what is left after trimming it is
-    # the removed line and the blank line next to it: the removed line alone places the hunk.
+def test_far_context_trimmed_down_to_the_removed_line_alone_applies() -> None:
+    # The hunk's only non-blank context, two lines below the change, was misremembered; the blank
+    # line next to the change protects nothing, so this hunk is refused ...
     old = "# Title\n\nintro text here\n\n## Usage\n\nold usage line\n"
-    diff = "@@ -3,3 +3,3 @@\n-intro text here\n+new intro\n \n ## Using it\n"
+    refused(old, "@@ -3,3 +3,3 @@\n-intro text here\n+new intro\n \n ## Using it\n")
+    # ... while with a real line kept next to the change, the wrong far one is trimmed and the
+    # removed line (evidence of the place too) needs no other non-blank context.
+    diff = "@@ -2,5 +2,5 @@\n \n-intro text here\n+new intro\n \n ## Usage\n \n more usage\n"
     applies(old, diff, old.replace("intro text here", "new intro"), tier="trimmed")
 
 
