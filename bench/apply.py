@@ -25,8 +25,9 @@ or falsify line numbers are recoverable only when the diff determines every hunk
 policy bench/apply_cases.determined states (independently of the engine): for each hunk in order,
 the candidates are the places its old side occurs; the one candidate wins; else the one at the
 stated line moved by the carried offset (where the previous numbered hunk landed less its stated
-line); else the one both at/after the end of the previous hunk and within 5 lines of that line
-(each test skipped when no candidate passes it). Undetermined, or determined elsewhere than the
+line); else the one within 5 lines of that line when no other is within 10 (among several within 5,
+the one at/after the end of the previous hunk); hunk order alone decides nothing, since models send
+hunks out of order. Undetermined, or determined elsewhere than the
 true place, the variant is must-refuse (repeated-real / repeated-wrong-line / repeated-misled).
 
 Issue-14 recoverable categories (bench/apply_cases.py):
@@ -35,8 +36,9 @@ Issue-14 recoverable categories (bench/apply_cases.py):
   repeated-offset  K (5-30) lines put at the top of old and new; a later hunk's old side written
                    over unchanged lines so it starts exactly at that hunk's stale stated line, the
                    true block at stated+K: only hunk 1's carried offset finds it
-  far-context      an outer context line 2+ lines from any change contradicts the file (a renamed
-                   name or changed number); the hunk trimmed up to it is still determined
+  far-context      an outer context line 2+ lines from any change, and not the nearest non-blank
+                   one (blank lines protect nothing), contradicts the file (a renamed name or
+                   changed number); the hunk trimmed up to it is still determined
   drift-per-line   in one hunk: one context line +/-1 space of indent, another trailing spaces, a
                    blank context line written empty; determined ignoring whitespace
   tab-space-mixed  a tab-indented file (a 4-space one made so when the repository has none): some
@@ -64,8 +66,8 @@ Must-refuse categories: the true result cannot be known from the diff.
   absent-removed   a removed line changed to a line the file does not have
   absent-inner     an unchanged line between two changes replaced by one the file lacks (no
                    trimming of outer context can drop it)
-  repeated-real    a real hunk whose old side occurs twice or more, sent as '@@ @@' or '@@ ... @@',
-                   that the order of hunks does not determine
+  repeated-real    a real hunk whose old side occurs twice or more, sent as '@@ @@' or '@@ ... @@'
+                   (no line number to break the tie)
   repeated-wrong-line  the same, with a wrong line number > 5 lines from every copy
   repeated-misled  the same, with a wrong line number within 5 lines of a wrong copy
   repeated-dup     the hunk's old side duplicated elsewhere in the file, sent as '@@ @@'

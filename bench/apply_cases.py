@@ -11,7 +11,8 @@ import re
 
 from apply_corpus import Hunk, Triple, file_lines, render, starts
 
-NEAR = 5  # a stated line this close to exactly one candidate picks it
+NEAR = 5  # a stated line this close to exactly one candidate picks it...
+CLEAR = 2 * NEAR  # ...when no other candidate is this close
 
 
 def loose(line: str) -> str:
@@ -27,9 +28,9 @@ def determined(lines: list[str], hunks: list[tuple[list[str], int | None]], true
     1-based starts. For each hunk in order, the candidates are the places its old side occurs
     (compared ignoring whitespace when `fuzzy`). The one candidate wins; else the candidate at the
     stated line moved by the carried offset (where the previous numbered hunk landed, less its
-    stated line); else the one candidate that is both at/after the end of the previous hunk
-    ("floor") and within NEAR lines of that expected line, each test skipped when no candidate
-    passes it. Anything else is undetermined.
+    stated line); else the one candidate within NEAR lines of that expected line, provided no other
+    is within CLEAR lines too; among several within NEAR, the one at/after the end of the previous
+    hunk ("floor"). The order of the hunks alone decides nothing. Anything else is undetermined.
     """
     key = loose if fuzzy else (lambda s: s)
     keyed = [key(x) for x in lines]
@@ -44,9 +45,11 @@ def determined(lines: list[str], hunks: list[tuple[list[str], int | None]], true
         elif expected in cands:
             pick = expected
         else:
+            near = {c for c in cands if expected is not None and abs(c - expected) <= NEAR}
+            if len(near) == 1 and any(abs(c - expected) <= CLEAR for c in cands if c not in near):
+                return False  # another copy is close too: the stated line does not tell them apart
             later = {c for c in cands if c >= floor} or set(cands)
-            near = {c for c in cands if expected is not None and abs(c - expected) <= NEAR} or set(cands)
-            both = later & near
+            both = later & near  # hunk order alone decides nothing (models send hunks out of order)
             if len(both) != 1:
                 return False
             pick = both.pop()
@@ -255,8 +258,9 @@ def guess(t: Triple, hunks: list[Hunk], rng: random.Random, category: str) -> bo
 
 
 def far_context(t: Triple, hunks: list[Hunk], rng: random.Random) -> bool:
-    """An outer context line 2+ lines from any change contradicts the file (in place); only when the
-    hunk, trimmed up to that line, is still determined at its true place. Whether it could."""
+    """An outer context line 2+ lines from any change, and not the nearest non-blank one to it,
+    contradicts the file (in place); only when the hunk, trimmed up to that line, is still
+    determined at its true place. Whether it could."""
     old_lines = file_lines(t.old)
     file_keys = {loose(x) for x in old_lines}
     order = list(range(len(hunks)))
@@ -266,8 +270,13 @@ def far_context(t: Triple, hunks: list[Hunk], rng: random.Random) -> bool:
         changed = changed_indexes(h)
         if not changed:
             continue
-        spots = [k for k in range(changed[0] - 1) if h.body[k][:1] == " "]
-        spots += [k for k in range(changed[-1] + 2, len(h.body)) if h.body[k][:1] == " "]
+        # Never the nearest non-blank context line on either side: blank lines between it and the
+        # change protect nothing, so it counts as next to the change (the engine's policy).
+        solid = [k for k, b in enumerate(h.body) if b[:1] == " " and b[1:].strip()]
+        front = max((k for k in solid if k < changed[0]), default=-1)
+        back = min((k for k in solid if k > changed[-1]), default=len(h.body))
+        spots = [k for k in range(min(front, changed[0] - 1)) if h.body[k][:1] == " "]
+        spots += [k for k in range(max(back, changed[-1] + 1) + 1, len(h.body)) if h.body[k][:1] == " "]
         rng.shuffle(spots)
         for k in spots:
             out = misremember(h.body[k][1:], rng, rng.choice(["name", "number"]), file_keys)

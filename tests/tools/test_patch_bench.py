@@ -117,9 +117,13 @@ def test_determined_unique_floor_and_stated_line() -> None:
     assert not cases.determined(lines, [(SAME, second + 3)], [first])  # ... which picks the other copy
     assert not cases.determined(lines, [(SAME, 70)], [second])  # > 5 from every copy
     assert cases.determined(lines, [(SAME, second)], [second])  # exactly at a copy
-    # Floor: a hunk after the first copy leaves only the second for a numberless later hunk.
+    # Hunk order alone decides nothing (models send hunks out of order): a numberless hunk after
+    # one placed past the first copy is still undetermined.
     head = lines[25:28]
-    assert cases.determined(lines, [(head, None), (SAME, None)], [26, second])
+    assert not cases.determined(lines, [(head, None), (SAME, None)], [26, second])
+    # A stated line 3 off one copy and within 10 of the other tells them apart no better.
+    close = block(20, "a") + SAME + block(8, "b") + SAME + block(20, "c")
+    assert not cases.determined(close, [(SAME, 21 + len(SAME) + 8 - 3)], [21 + len(SAME) + 8])  # 9 from copy 1
     # A carried offset: hunk 1 moved by +10, so the stale line of hunk 2 (at copy 1) means copy 2 ... only
     # when it lands there: 24 + 10 = 34 is > 5 from both.
     assert not cases.determined(lines, [(lines[0:3], -9), (SAME, first)], [1, second])
