@@ -338,10 +338,12 @@ def _body_follows(lines: Numbered, i: int) -> bool:
 
 def _no_eol_flags(body: list[HunkLine], marked: set[int]) -> list[bool]:
     """[old side lacks the final newline, new side lacks it]: a marker counts only after its side's
-    last line; one in the middle of a hunk (more lines of that side follow) says nothing."""
-    last_old = max((k for k, line in enumerate(body) if line.kind != "+"), default=None)
-    last_new = max((k for k, line in enumerate(body) if line.kind != "-"), default=None)
-    return [last_old in marked, last_new in marked]
+    last line (blank lines that lost their prefix aside); one that more lines of its side follow
+    cannot be true and says nothing."""
+    def last_of_side(k: int, other: str) -> bool:
+        return 0 <= k and body[k].kind != other and all(
+            line.soft or line.kind == other for line in body[k + 1:])
+    return [any(last_of_side(k, "+") for k in marked), any(last_of_side(k, "-") for k in marked)]
 
 
 def _malformed(number: int, line: str, index: int) -> PatchRejected:

@@ -60,3 +60,9 @@ def test_markers_after_each_side_s_last_line_still_count() -> None:
     assert apply_diff("a\nb", diff, "f.txt").new_text == "a\nB\n"
     diff = "@@ -1,2 +1,2 @@\n a\n-b\n+B\n\\ No newline at end of file\n"
     assert apply_diff("a\nb\n", diff, "f.txt").new_text == "a\nB"
+
+
+def test_a_marker_before_a_blank_line_that_lost_its_prefix_still_counts() -> None:
+    # The @@ counts promise more lines, so the blank line after the hunk reads as context.
+    diff = "@@ -1,8 +1,3 @@\n a\n-b\n\\ No newline at end of file\n+b\n\nThat is all.\n"
+    assert apply_diff("a\nb", diff, "f.txt").new_text == "a\nb\n"
