@@ -138,29 +138,29 @@ def _shifted(found: list[Placement], index: FileIndex) -> list[Placement]:
     return [replace(p, shift=uniform(q) or voted(q)) for p, q in zip(found, pairs)]
 
 
-def _bounds(placement: Placement, index: FileIndex) -> list[tuple[str, Pair]]:
-    """For each run of added lines: its first non-blank line with the nearest matched non-blank line
-    above it, and its last with the nearest below, as (added text, (file line, hunk line))."""
+def _bounds(placement: Placement, index: FileIndex) -> list[list[tuple[str, Pair]]]:
+    """Per run of added lines: its first non-blank line with the nearest matched non-blank line above
+    it, and its last with the nearest below (either missing at the hunk's edge), as (added text,
+    (file line, hunk line))."""
     lines, mapping = placement.lines, placement.mapping
     matched: list[Pair | None] = [
         (index.lines[t], line.text) if line.kind != "+" and t is not None and line.text.strip() else None
         for line, t in zip(lines, mapping)
     ]
-    out: list[tuple[str, Pair]] = []
+    out: list[list[tuple[str, Pair]]] = []
     above: Pair | None = None
-    first: str | None = None  # the first non-blank added line of the run being read
+    run: list[tuple[str, Pair]] | None = None  # the bounds of the run of added lines being read
     last: str | None = None
     for line, pair in zip(lines, matched):
         if line.kind == "+" and line.text.strip():
-            if first is None:
-                first = line.text
-                if above is not None:
-                    out.append((first, above))
+            if run is None:
+                run = [(line.text, above)] if above is not None else []
+                out.append(run)
             last = line.text
         elif pair is not None:
-            if last is not None:
-                out.append((last, pair))
-            first = last = None
+            if run is not None and last is not None:
+                run.append((last, pair))
+            run, last = None, None
             above = pair
     return out
 

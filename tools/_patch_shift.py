@@ -59,25 +59,33 @@ def width_of(indent: str, tab_size: int) -> int:
     return col
 
 
-def steady(bounds: Iterable[tuple[str, Pair]], shift: IndentShift) -> bool:
-    """Whether the added lines, moved by `shift`, keep their place in the nesting around them.
+def steady(runs: Iterable[Sequence[tuple[str, Pair]]], shift: IndentShift) -> bool:
+    """Whether each run of added lines, moved by `shift`, keeps its place in the nesting around it.
 
-    bounds: (added line, its nearest matched non-blank neighbour in the hunk as (file line, hunk
-    line)), for the first added line of each run with the line above it and the last with the line
-    below it. In the hunk the added line is deeper than, level with or shallower than that
-    neighbour; moved by the shift it must be the same in the file. A uniform shift always keeps
-    that; a voted one ("drift") may not, where the context around the added lines is off by other
-    amounts than the majority, and then whether they go inside a block or after it is not known.
+    runs: per run of added lines, its bounds: (first added line, nearest matched non-blank line
+    above it as (file line, hunk line)) and (last added line, nearest below). In the hunk an added
+    line is deeper than (by 2 columns or more), level with or shallower than such a neighbour; moved
+    by the shift it must be the same in the file for at least one of the two. A uniform shift keeps
+    both; a voted one
+    ("drift") keeps the one that drifted with the majority, and when neither did, whether the added
+    lines go inside a block or after it is not known.
     """
+    return all(not run or any(_kept(added, pair, shift) for added, pair in run) for run in runs)
+
+
+def _kept(added: str, pair: Pair, shift: IndentShift) -> bool:
     size = shift.tab_size
-    for added, (file_line, hunk_line) in bounds:
-        width = width_of(indent_of(added), size)
-        moved = max(0, width + shift.delta)
-        hunk_side = width - width_of(indent_of(hunk_line), size)
-        file_side = moved - width_of(indent_of(file_line), size)
-        if (hunk_side > 0) != (file_side > 0) or (hunk_side < 0) != (file_side < 0):
-            return False
-    return True
+    file_line, hunk_line = pair
+    width = width_of(indent_of(added), size)
+    moved = max(0, width + shift.delta)
+    hunk_side = width - width_of(indent_of(hunk_line), size)
+    file_side = moved - width_of(indent_of(file_line), size)
+    return _nesting(hunk_side) == _nesting(file_side)
+
+
+def _nesting(difference: int) -> int:
+    """Deeper (1), level (0) or shallower (-1): one column is drift (a space lost or gained), not a level."""
+    return 0 if abs(difference) <= 1 else 1 if difference > 0 else -1
 
 
 def uniform(pairs: Sequence[Pair]) -> IndentShift | None:
