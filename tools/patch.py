@@ -206,14 +206,14 @@ def _invisible(placement: Placement, file: FileText) -> bool:
 
 def _lookalikes_unclear(placement: Placement, file: FileText) -> bool:
     """Whether the hunk matched only with look-alike punctuation (its smart quotes or dashes for the
-    file's ASCII, or the reverse) and its added lines have look-alikes too: whatever turned the
-    context's characters may have turned theirs, so which ones they should have is not known."""
-    if not any(line.kind == "+" and not LOOKALIKES.isdisjoint(line.text) for line in placement.lines):
-        return False
-    return any(
-        line.kind != "+" and target is not None and content_key(line.text) != content_key(file.lines[target])
-        for line, target in zip(placement.lines, placement.mapping)
-    )
+    file's ASCII) and its added lines have those same look-alikes: whatever turned the context's
+    characters may have turned theirs, so which ones they should have is not known. A look-alike
+    the file's matched lines have too (an em dash in prose) is the file's own."""
+    turned: set[str] = set()  # look-alikes the hunk's matched lines have where the file's lines lack them
+    for line, target in zip(placement.lines, placement.mapping):
+        if line.kind != "+" and target is not None and content_key(line.text) != content_key(file.lines[target]):
+            turned |= (LOOKALIKES & set(line.text)) - set(file.lines[target])
+    return any(line.kind == "+" and not turned.isdisjoint(line.text) for line in placement.lines)
 
 
 def _in_blank_gap(placement: Placement) -> tuple[int, int] | None:
