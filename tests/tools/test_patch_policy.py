@@ -295,3 +295,27 @@ def test_a_hunk_sharing_a_line_is_not_pushed_past_it_to_a_repeat() -> None:
     error = refused(old, first + "@@ @@\n c\n-d\n+D\n e\n", "x.txt")
     assert [(f.hunk, f.reason) for f in error.failures] == [(2, "ambiguous")]
     applies(old, first + "@@ -3,3 +3,3 @@\n c\n-d\n+D\n e\n", "a\nB\nc\nD\ne\nX\nc\nd\ne\n", path="x.txt")
+
+
+def test_added_block_beside_one_drifted_neighbour_keeps_its_indentation() -> None:
+    # The line right below the added block gained a space of indentation; the line above it did
+    # not: the majority (no shift) keeps the block level with the line above, as written.
+    old = "OUTPUT MODES:\n!!output-modes!!\n\nLOGGING OPTIONS:\n!!logging!!\n"
+    diff = "@@ -1,5 +1,8 @@\n OUTPUT MODES:\n !!output-modes!!   \n\n+INDEXING:\n+!!indexing!!\n+\n  LOGGING OPTIONS:\n !!logging!!\n"
+    want = "OUTPUT MODES:\n!!output-modes!!\n\nINDEXING:\n!!indexing!!\n\nLOGGING OPTIONS:\n!!logging!!\n"
+    applies(old, diff, want, tier="drift")
+
+
+def test_added_block_after_a_closing_line_that_gained_one_space() -> None:
+    # The only neighbour of the added block drifted by one column: one column is not a nesting level.
+    old = "fn a() {\n    let x = 1;\n    check(x);\n}\n"
+    diff = "@@ -2,3 +2,6 @@\n     let x = 1;\n     check(x);   \n  }\n+\n+fn b() {\n+}\n"
+    applies(old, diff, old + "\nfn b() {\n}\n", tier="drift")
+
+
+def test_added_line_keeps_a_look_alike_the_file_itself_uses() -> None:
+    # The model curled the context's apostrophe; the em dash in both lines is the file's own.
+    old = "# Wiki\n\nA mirror of Anthropic's docs \u2014 1,540 articles.\n\nMore.\n"
+    diff = ("@@ -1,5 +1,5 @@\n # Wiki\n \n-A mirror of Anthropic\u2019s docs \u2014 1,540 articles.\n"
+            "+A mirror of Anthropic's docs \u2014 1,539 articles.\n \n More.\n")
+    applies(old, diff, old.replace("1,540", "1,539"), tier="punctuation")
