@@ -154,6 +154,28 @@ def is_signature(lines: Numbered, i: int) -> bool:
     return bool(_VERSION.match(following)) or following.startswith("From ")
 
 
+def message_end(lines: Numbered, i: int) -> int:
+    """Where the diff of the mail whose 'From <sha>' line is line i - 1 starts: the first line from i on
+    that git mailinfo takes as the patch break, or the next mail's start, or the end.
+
+    Everything before it is the mail's headers and commit message, which `git am` never applies,
+    whatever it looks like ('@@' lines, '-'/'+' lines quoted in prose).
+    """
+    while i < len(lines) and not (_is_patch_break(lines[i][1]) or is_mail_start(lines[i][1])):
+        i += 1
+    return i
+
+
+def _is_patch_break(line: str) -> bool:
+    """git mailinfo's rule: '---' alone or before a name, 'diff -', or 'Index: '."""
+    if line.startswith(("diff -", "Index: ")):
+        return True
+    if not line.startswith("---"):
+        return False
+    rest = line[3:]
+    return not rest.strip() or (rest[0] == " " and not rest[1:2].isspace())
+
+
 def is_mail_start(line: str) -> bool:
     """Whether `line` starts a git format-patch mail (its mbox 'From <sha>' line with git's fixed date)."""
     return bool(_MAIL_START.match(line))

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 from diffcrew.tools._patch_binary import take_block_line
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
-from diffcrew.tools._patch_git import Draft, Numbered, git_paths, is_mail_start, is_signature, read_meta, unquote
+from diffcrew.tools._patch_git import (
+    Draft, Numbered, git_paths, is_mail_start, is_signature, message_end, read_meta, unquote,
+)
 
 
 _FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})[ \t]*([^\s`]*)")
@@ -203,7 +205,7 @@ class _Parser:
         line = self.lines[i][1]
         if is_mail_start(line):
             self.counter[1] += 1
-            return i + 1
+            return message_end(self.lines, i + 1)  # the commit message is never part of the diff
         if line.startswith("diff --git "):
             draft = self._new(i)
             draft.git_old, draft.git_new = git_paths(line[len("diff --git "):])

@@ -1,0 +1,30 @@
+"""Red-team cases for `diffcrew apply` at the file level: each test is one bug found by crafting
+inputs and comparing with `git apply` / `git am` and GNU `patch -p1`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import make_repo, run_cli, snapshot
+
+FIVE = "line1\nline2\nline3\nline4\nline5\n"
+
+
+def _apply(repo: Path, diff: str, *extra: str) -> tuple[int, str]:
+    result = run_cli(["apply", "--repo", str(repo), *extra, "-"], input=diff)
+    return result.exit_code, result.output
+
+
+def _mail(message: str, diff: str, sha: str = "1" * 40) -> str:
+    return (f"From {sha} Mon Sep 17 00:00:00 2001\nFrom: A <a@b.invalid>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+            f"Subject: [PATCH] {message}\n---\n f.txt | 2 +-\n 1 file changed\n\n{diff}-- \n2.43.0\n\n")
+
+
+def test_hunk_lines_quoted_in_a_commit_message_are_not_applied(tmp_path: Path) -> None:
+    # git am applies only what follows the message's '---'; a hunk quoted in prose is no change.
+    repo = make_repo(tmp_path / "r", {"f.txt": FIVE})
+    message = "Use upper case\n\nI first tried this instead:\n@@ -4 +4 @@\n-line4\n+line4 changed\n\nThanks.\n"
+    diff = "diff --git a/f.txt b/f.txt\n--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n line1\n-line2\n+LINE2\n line3\n"
+    code, output = _apply(repo, _mail(message, diff))
+    assert code == 0, output
+    assert (repo / "f.txt").read_text() == FIVE.replace("line2", "LINE2")
