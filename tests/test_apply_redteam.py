@@ -28,3 +28,24 @@ def test_hunk_lines_quoted_in_a_commit_message_are_not_applied(tmp_path: Path) -
     code, output = _apply(repo, _mail(message, diff))
     assert code == 0, output
     assert (repo / "f.txt").read_text() == FIVE.replace("line2", "LINE2")
+
+
+def test_a_hunkless_deletion_of_a_file_with_content_is_refused(tmp_path: Path) -> None:
+    # git writes no hunks only when the deleted file was empty (blob e69de29); git apply refuses
+    # with "removal patch leaves file contents". Deleting would lose the user's text.
+    repo = make_repo(tmp_path / "r", {"notes.txt": "my own notes\n", "keep.txt": "k\n"})
+    before = snapshot(repo)
+    diff = "diff --git a/notes.txt b/notes.txt\ndeleted file mode 100644\nindex e69de29..0000000\n"
+    code, output = _apply(repo, diff)
+    assert code == 1, output
+    assert "has content" in output
+    assert snapshot(repo) == before
+
+
+def test_a_hunkless_deletion_of_an_empty_file_or_the_named_blob_applies(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"empty.txt": "", "x.txt": "x\n"})
+    diff = ("diff --git a/empty.txt b/empty.txt\ndeleted file mode 100644\nindex e69de29..0000000\n"
+            "diff --git a/x.txt b/x.txt\ndeleted file mode 100644\nindex 587be6b..0000000\n")
+    code, output = _apply(repo, diff)
+    assert code == 0, output
+    assert not (repo / "empty.txt").exists() and not (repo / "x.txt").exists()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diffcrew.tools.applybinary import binary_bytes, binary_diff
+from diffcrew.tools._patch_binary import index_ids, matches_id
 from diffcrew.tools.eolattrs import checkout_bytes
 from diffcrew.tools.errors import PatchError, UsageError
 from diffcrew.tools.paths import path_problem
@@ -163,12 +164,23 @@ def _apply_section(changes: dict[str, FileChange], mail_start: dict[str, FileCha
     else:
         change = _current(changes, root, target.path)
     if section.hunks or section.created or section.deleted or section.binary or not _mode_only(section):
+        _check_whole_deletion(section, change)
         change = _patched(change, text)
     elif change.new is None:
         raise UsageError(f"{target.path}: does not exist; its mode cannot change")
     if section.mode is not None:
         change = replace(change, mode=section.mode)
     changes[target.path] = replace(change, resolved=change.resolved or target.resolved)
+
+
+def _check_whole_deletion(section: Section, change: FileChange) -> None:
+    """A deletion with no hunks (git writes one for an empty file) deletes only an empty file, or
+    the very blob its `index` line names: a file with content the diff never shows is the user's."""
+    if not section.deleted or section.hunks or section.binary or not change.new:
+        return
+    ids = index_ids(section.text)
+    if ids is None or not matches_id(change.new, ids[0]):
+        raise UsageError(f"{change.path}: the diff deletes it as an empty file, but it has content; not deleted")
 
 
 def _mode_only(section: Section) -> bool:
