@@ -48,12 +48,7 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
 
     if patch is None and sys.stdin.isatty():
         fail("no patch: diffcrew apply FILE (or - to read stdin)", 2)
-    source = Path(patch) if patch not in (None, "-") else None
-    if source is not None and not source.is_file():
-        fail(f"patch file not found: {patch}", 2)
-    # Bytes that are not UTF-8 (a Latin-1 file's) pass through unchanged: surrogateescape is reversible.
-    raw = source.read_bytes() if source else sys.stdin.buffer.read()
-    text = raw.decode("utf-8", errors="surrogateescape")
+    text = _read_patch(patch)
     root = find_root(Path(repo))
     try:
         changes = plan_changes(root, text)
@@ -74,6 +69,21 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
         sys.exit(0)
     for item in files:
         click.echo(_apply_line(item, check))
+
+
+def _read_patch(patch: str | None) -> str:
+    """The patch text from a file, a pipe (`apply <(git diff)`, /dev/stdin) or stdin (`-`).
+
+    Bytes that are not UTF-8 (a Latin-1 file's) pass through unchanged: surrogateescape is reversible.
+    """
+    source = Path(patch) if patch not in (None, "-") else None
+    if source is not None and (not source.exists() or source.is_dir()):
+        fail(f"patch file not found: {patch}" if not source.exists() else f"patch is a directory: {patch}", 2)
+    try:
+        raw = source.read_bytes() if source else sys.stdin.buffer.read()
+    except OSError as exc:
+        fail(f"cannot read the patch {patch}: {exc.strerror or exc}", 2)
+    return raw.decode("utf-8", errors="surrogateescape")
 
 
 def _apply_report(change: FileChange) -> dict[str, Any]:

@@ -49,3 +49,27 @@ def test_a_hunkless_deletion_of_an_empty_file_or_the_named_blob_applies(tmp_path
     code, output = _apply(repo, diff)
     assert code == 0, output
     assert not (repo / "empty.txt").exists() and not (repo / "x.txt").exists()
+
+
+def test_a_patch_given_as_a_pipe_is_read(tmp_path: Path) -> None:
+    # `diffcrew apply <(git diff)` passes /dev/fd/N, a FIFO: not a regular file, yet a patch to read.
+    import os
+    import threading
+
+    repo = make_repo(tmp_path / "r", {"f.txt": FIVE})
+    fifo = tmp_path / "patch.fifo"
+    os.mkfifo(fifo)
+    diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n line1\n-line2\n+LINE2\n"
+    writer = threading.Thread(target=fifo.write_text, args=(diff,))
+    writer.start()
+    result = run_cli(["apply", "--repo", str(repo), str(fifo)])
+    writer.join(timeout=10)
+    assert result.exit_code == 0, result.output
+    assert (repo / "f.txt").read_text() == FIVE.replace("line2", "LINE2")
+
+
+def test_a_directory_given_as_the_patch_is_a_usage_error(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"f.txt": FIVE})
+    result = run_cli(["apply", "--repo", str(repo), str(tmp_path)])
+    assert result.exit_code == 2
+    assert "directory" in result.output
