@@ -166,6 +166,20 @@ def message_end(lines: Numbered, i: int) -> int:
     return i
 
 
+def mail_encoding(lines: Numbered, i: int) -> str | None:
+    """The Content-Transfer-Encoding of the mail whose headers start at line i, when it is one that
+    hides the diff's bytes (quoted-printable, base64); None for 7bit/8bit/binary or none given."""
+    while i < len(lines) and lines[i][1].strip() and not is_mail_start(lines[i][1]):
+        name, _, value = lines[i][1].partition(":")
+        if name.strip().lower() == "content-transfer-encoding" and value.strip().lower() in _ENCODED:
+            return value.strip().lower()
+        i += 1
+    return None
+
+
+_ENCODED = frozenset({"quoted-printable", "base64"})
+
+
 def _is_patch_break(line: str) -> bool:
     """git mailinfo's rule: '---' alone or before a name, 'diff -', or 'Index: '."""
     if line.startswith(("diff -", "Index: ")):

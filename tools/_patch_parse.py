@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from diffcrew.tools._patch_binary import take_block_line
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
 from diffcrew.tools._patch_git import (
-    Draft, Numbered, git_paths, is_mail_start, is_signature, message_end, read_meta, unquote,
+    Draft, Numbered, git_paths, is_mail_start, is_signature, mail_encoding, message_end, read_meta,
+    unquote,
 )
 
 
@@ -205,6 +206,7 @@ class _Parser:
         line = self.lines[i][1]
         if is_mail_start(line):
             self.counter[1] += 1
+            _refuse_encoded(self.lines, i + 1)
             return message_end(self.lines, i + 1)  # the commit message is never part of the diff
         if line.startswith("diff --git "):
             draft = self._new(i)
@@ -267,6 +269,18 @@ class _Parser:
             created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary, mode=d.mode,
             old_mode=d.old_mode, renamed=d.renamed, copied=d.copied, body=body, mail=d.mail,
             binary_patch=tuple(d.binary_patch or ()),
+        )
+
+
+def _refuse_encoded(lines: Numbered, i: int) -> None:
+    """A mail whose body is quoted-printable or base64 ('=3D' for '='): its lines are not the diff's."""
+    encoding = mail_encoding(lines, i)
+    if encoding is not None:
+        raise whole_diff_error(
+            "mail-encoding",
+            f"diff not applied: the mail at line {lines[i - 1][0]} is {encoding}-encoded, so its lines are not "
+            "the diff's lines",
+            "Decode the mail first (`git am` does), or send the patch as plain `git format-patch` output.",
         )
 
 
