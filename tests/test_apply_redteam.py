@@ -82,7 +82,7 @@ def test_a_quoted_printable_mail_is_refused_not_applied_encoded(tmp_path: Path) 
     mail = ("From 2222222222222222222222222222222222222222 Mon Sep 17 00:00:00 2001\nFrom: A <a@b.invalid>\n"
             "Subject: [PATCH] x\nContent-Type: text/plain; charset=UTF-8\n"
             "Content-Transfer-Encoding: quoted-printable\n\n---\n f.py | 1 +\n\n"
-            "diff --git a/f.py b/f.py\n--- a/f.py\n+++ b/f.py\n@@ -1,3 +1,4 @@\n a\n b\n+x =3D 1\n c\n--=20\n2.43.0\n")
+            "diff --git a/f.py b/f.py\n--- a/f.py\n+++ b/f.py\n@@ -1,3 +1,4 @@\n a\n b\n+x =3D 1\n c\n")
     code, output = _apply(repo, mail)
     assert code == 1, output
     assert "quoted-printable" in output
