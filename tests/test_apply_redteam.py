@@ -87,3 +87,35 @@ def test_a_quoted_printable_mail_is_refused_not_applied_encoded(tmp_path: Path) 
     assert code == 1, output
     assert "quoted-printable" in output
     assert snapshot(repo) == before
+
+
+def test_a_relative_name_that_two_readings_resolve_differently_is_refused(tmp_path: Path) -> None:
+    # 'tests/util.py' is util.py with one folder too many, or src/tests/util.py with one too few.
+    code = "import os\nimport sys\n\nX = 1\n"
+    repo = make_repo(tmp_path / "r", {"util.py": code, "src/tests/util.py": code.replace("X", "Y")})
+    before = snapshot(repo)
+    diff = "--- a/tests/util.py\n+++ b/tests/util.py\n@@ -1,2 +1,3 @@\n import os\n+import re\n import sys\n"
+    status, output = _apply(repo, diff)
+    assert status == 1, output
+    assert "util.py, src/tests/util.py" in output
+    assert snapshot(repo) == before
+
+
+def test_one_reading_of_a_relative_name_still_resolves(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"src/tests/util.py": "a\nb\n", "other.py": "a\nb\n"})
+    status, output = _apply(repo, "--- a/tests/util.py\n+++ b/tests/util.py\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n")
+    assert status == 0, output
+    assert (repo / "src/tests/util.py").read_text() == "a\nB\n"
+
+
+def test_a_git_header_whose_name_holds_space_b_slash_splits_where_both_sides_agree(tmp_path: Path) -> None:
+    # 'diff --git a/d b/y b/d b/y' names 'd b/y' twice; split at the first ' b/' it named 'd'.
+    import os
+    import stat
+
+    repo = make_repo(tmp_path / "r", {"d": "other file\n", "d b/y": "echo\n"})
+    diff = "diff --git a/d b/y b/d b/y\nold mode 100644\nnew mode 100755\n"
+    status, output = _apply(repo, diff)
+    assert status == 0, output
+    assert os.stat(repo / "d b/y").st_mode & stat.S_IXUSR
+    assert not os.stat(repo / "d").st_mode & stat.S_IXUSR

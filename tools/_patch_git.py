@@ -98,7 +98,17 @@ def git_paths(rest: str) -> tuple[str | None, str | None]:
     parts = rest.split()
     if len(parts) == 2:
         return _strip_dot(parts[0]), _strip_dot(parts[1])
-    if " b/" in rest:  # paths with spaces: split at the b/ prefix
+    return _spaced_paths(rest.strip())
+
+
+def _spaced_paths(rest: str) -> tuple[str | None, str | None]:
+    """Unquoted paths with spaces ('a/x b/y b/x b/y'): like git, the split where both sides name the
+    same file; else the split at the only ' b/'. Several ' b/' and no such split: not known."""
+    half = (len(rest) - 1) // 2
+    if len(rest) % 2 == 1 and rest[half] == " " and rest[2:half] == rest[half + 3:] \
+            and rest.startswith("a/") and rest[half + 1:].startswith("b/"):
+        return _strip_dot(rest[:half]), rest[half + 1:]
+    if rest.count(" b/") == 1:
         old, new = rest.split(" b/", 1)
         return _strip_dot(old.strip()), "b/" + new.strip()
     return None, None
