@@ -15,6 +15,15 @@ def _apply(repo: Path, diff: str, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _assert_refused(repo: Path, diff: str, says: str) -> None:
+    """The diff is refused (exit 1) with `says` in the output, and the repository is untouched."""
+    before = snapshot(repo)
+    code, output = _apply(repo, diff)
+    assert code == 1, output
+    assert says in output
+    assert snapshot(repo) == before
+
+
 def _mail(message: str, diff: str, sha: str = "1" * 40) -> str:
     return (f"From {sha} Mon Sep 17 00:00:00 2001\nFrom: A <a@b.invalid>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
             f"Subject: [PATCH] {message}\n---\n f.txt | 2 +-\n 1 file changed\n\n{diff}-- \n2.43.0\n\n")
@@ -34,12 +43,8 @@ def test_a_hunkless_deletion_of_a_file_with_content_is_refused(tmp_path: Path) -
     # git writes no hunks only when the deleted file was empty (blob e69de29); git apply refuses
     # with "removal patch leaves file contents". Deleting would lose the user's text.
     repo = make_repo(tmp_path / "r", {"notes.txt": "my own notes\n", "keep.txt": "k\n"})
-    before = snapshot(repo)
     diff = "diff --git a/notes.txt b/notes.txt\ndeleted file mode 100644\nindex e69de29..0000000\n"
-    code, output = _apply(repo, diff)
-    assert code == 1, output
-    assert "has content" in output
-    assert snapshot(repo) == before
+    _assert_refused(repo, diff, "has content")
 
 
 def test_a_hunkless_deletion_of_an_empty_file_or_the_named_blob_applies(tmp_path: Path) -> None:
@@ -78,27 +83,19 @@ def test_a_directory_given_as_the_patch_is_a_usage_error(tmp_path: Path) -> None
 def test_a_quoted_printable_mail_is_refused_not_applied_encoded(tmp_path: Path) -> None:
     # Only the added line carries an escape: applied as written, 'x =3D 1' would land in the file.
     repo = make_repo(tmp_path / "r", {"f.py": "a\nb\nc\n"})
-    before = snapshot(repo)
     mail = ("From 2222222222222222222222222222222222222222 Mon Sep 17 00:00:00 2001\nFrom: A <a@b.invalid>\n"
             "Subject: [PATCH] x\nContent-Type: text/plain; charset=UTF-8\n"
             "Content-Transfer-Encoding: quoted-printable\n\n---\n f.py | 1 +\n\n"
             "diff --git a/f.py b/f.py\n--- a/f.py\n+++ b/f.py\n@@ -1,3 +1,4 @@\n a\n b\n+x =3D 1\n c\n")
-    code, output = _apply(repo, mail)
-    assert code == 1, output
-    assert "quoted-printable" in output
-    assert snapshot(repo) == before
+    _assert_refused(repo, mail, "quoted-printable")
 
 
 def test_a_relative_name_that_two_readings_resolve_differently_is_refused(tmp_path: Path) -> None:
     # 'tests/util.py' is util.py with one folder too many, or src/tests/util.py with one too few.
     code = "import os\nimport sys\n\nX = 1\n"
     repo = make_repo(tmp_path / "r", {"util.py": code, "src/tests/util.py": code.replace("X", "Y")})
-    before = snapshot(repo)
     diff = "--- a/tests/util.py\n+++ b/tests/util.py\n@@ -1,2 +1,3 @@\n import os\n+import re\n import sys\n"
-    status, output = _apply(repo, diff)
-    assert status == 1, output
-    assert "util.py, src/tests/util.py" in output
-    assert snapshot(repo) == before
+    _assert_refused(repo, diff, "util.py, src/tests/util.py")
 
 
 def test_one_reading_of_a_relative_name_still_resolves(tmp_path: Path) -> None:
