@@ -15,6 +15,14 @@ def _apply(repo: Path, diff: str, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _applied(tmp_path: Path, files: dict[str, str], diff: str) -> Path:
+    """A repository holding `files` with `diff` applied to it (exit 0 asserted)."""
+    repo = make_repo(tmp_path / "r", files)
+    code, output = _apply(repo, diff)
+    assert code == 0, output
+    return repo
+
+
 def _assert_refused(repo: Path, diff: str, says: str) -> None:
     """The diff is refused (exit 1) with `says` in the output, and the repository is untouched."""
     before = snapshot(repo)
@@ -48,11 +56,9 @@ def test_a_hunkless_deletion_of_a_file_with_content_is_refused(tmp_path: Path) -
 
 
 def test_a_hunkless_deletion_of_an_empty_file_or_the_named_blob_applies(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "r", {"empty.txt": "", "x.txt": "x\n"})
     diff = ("diff --git a/empty.txt b/empty.txt\ndeleted file mode 100644\nindex e69de29..0000000\n"
             "diff --git a/x.txt b/x.txt\ndeleted file mode 100644\nindex 587be6b..0000000\n")
-    code, output = _apply(repo, diff)
-    assert code == 0, output
+    repo = _applied(tmp_path, {"empty.txt": "", "x.txt": "x\n"}, diff)
     assert not (repo / "empty.txt").exists() and not (repo / "x.txt").exists()
 
 
@@ -99,9 +105,8 @@ def test_a_relative_name_that_two_readings_resolve_differently_is_refused(tmp_pa
 
 
 def test_one_reading_of_a_relative_name_still_resolves(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "r", {"src/tests/util.py": "a\nb\n", "other.py": "a\nb\n"})
-    status, output = _apply(repo, "--- a/tests/util.py\n+++ b/tests/util.py\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n")
-    assert status == 0, output
+    diff = "--- a/tests/util.py\n+++ b/tests/util.py\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n"
+    repo = _applied(tmp_path, {"src/tests/util.py": "a\nb\n", "other.py": "a\nb\n"}, diff)
     assert (repo / "src/tests/util.py").read_text() == "a\nB\n"
 
 
@@ -110,9 +115,30 @@ def test_a_git_header_whose_name_holds_space_b_slash_splits_where_both_sides_agr
     import os
     import stat
 
-    repo = make_repo(tmp_path / "r", {"d": "other file\n", "d b/y": "echo\n"})
     diff = "diff --git a/d b/y b/d b/y\nold mode 100644\nnew mode 100755\n"
-    status, output = _apply(repo, diff)
-    assert status == 0, output
+    repo = _applied(tmp_path, {"d": "other file\n", "d b/y": "echo\n"}, diff)
     assert os.stat(repo / "d b/y").st_mode & stat.S_IXUSR
     assert not os.stat(repo / "d").st_mode & stat.S_IXUSR
+
+
+def test_renames_that_swap_two_files_apply(tmp_path: Path) -> None:
+    # git diff -M writes a swap as two renames; git apply and patch both swap the files.
+    diff = ("diff --git a/a.txt b/b.txt\nsimilarity index 100%\nrename from a.txt\nrename to b.txt\n"
+            "diff --git a/b.txt b/a.txt\nsimilarity index 100%\nrename from b.txt\nrename to a.txt\n")
+    repo = _applied(tmp_path, {"a.txt": "alpha\n", "b.txt": "beta\n"}, diff)
+    assert (repo / "a.txt").read_text() == "beta\n" and (repo / "b.txt").read_text() == "alpha\n"
+
+
+def test_a_rename_chain_moves_the_files_that_were_there(tmp_path: Path) -> None:
+    # a -> b, b -> c in one diff: c gets the old b, as git apply and patch give it.
+    diff = ("diff --git a/a.txt b/b.txt\nrename from a.txt\nrename to b.txt\n"
+            "diff --git a/b.txt b/c.txt\nrename from b.txt\nrename to c.txt\n"
+            "--- a/b.txt\n+++ b/c.txt\n@@ -1 +1 @@\n-beta\n+gamma\n")
+    repo = _applied(tmp_path, {"a.txt": "alpha\n", "b.txt": "beta\n"}, diff)
+    assert not (repo / "a.txt").exists()
+    assert (repo / "b.txt").read_text() == "alpha\n" and (repo / "c.txt").read_text() == "gamma\n"
+
+
+def test_a_rename_onto_a_file_no_section_moves_away_is_still_refused(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    _assert_refused(repo, "diff --git a/a.txt b/b.txt\nrename from a.txt\nrename to b.txt\n", "already exists")

@@ -103,14 +103,14 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
         raise ApplyRefused([exc.summary]) from None
     changes: dict[str, FileChange] = {}
     tree = Tree(root, lambda path: changes[path].new is not None if path in changes else None)
-    mail_start: tuple[int, dict[str, FileChange]] = (0, {})  # the files as the current mail found them
+    mail = _Mail(-1, {}, frozenset())
     reasons: list[str] = []
     for section in sections:
-        if section.mail != mail_start[0]:
-            mail_start = (section.mail, dict(changes))
+        if section.mail != mail.number:
+            mail = _Mail(section.mail, dict(changes), _renamed_away(sections, section.mail))
         try:
             target = target_for(tree, section, lambda path: _fits(changes, root, section, path))
-            _apply_section(changes, mail_start[1], root, section, target)
+            _apply_section(changes, mail, root, section, target)
         except UsageError as exc:
             reasons.append(str(exc))
         except _Failed as exc:
@@ -119,6 +119,20 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
         raise ApplyRefused(reasons)
     _checkout_endings(root, changes)
     return [c for c in changes.values() if not (c.old is None and c.new is None)]
+
+
+@dataclass(frozen=True)
+class _Mail:
+    """The diff, or one mail of a format-patch series: its sections change the files at once, as git
+    applies one patch, so renames and copies read their sources as the mail found them."""
+
+    number: int
+    start: dict[str, FileChange]  # the files as the mail found them (empty: as they are on disk)
+    leaving: frozenset[str]  # the paths its renames move away: another rename may move a file onto them
+
+
+def _renamed_away(sections: list[Section], mail: int) -> frozenset[str]:
+    return frozenset(s.old_path for s in sections if s.mail == mail and s.renamed and s.old_path)
 
 
 def _checkout_endings(root: Path, changes: dict[str, FileChange]) -> None:
@@ -149,18 +163,13 @@ def _fits(changes: dict[str, FileChange], root: Path, section: Section, path: st
     return True
 
 
-def _apply_section(changes: dict[str, FileChange], mail_start: dict[str, FileChange], root: Path,
-                   section: Section, target: Target) -> None:
-    """Record the section's effect on `changes` (UsageError or _Failed when it cannot apply).
-
-    A copy starts from its source as the mail (or the whole diff) found it, as git writes copies:
-    another section of the same diff may change that source.
-    """
+def _apply_section(changes: dict[str, FileChange], mail: _Mail, root: Path, section: Section, target: Target) -> None:
+    """Record the section's effect on `changes` (UsageError or _Failed when it cannot apply)."""
     if stat.S_ISLNK(section.mode or 0) or stat.S_ISLNK(section.old_mode or 0):
         raise UsageError(f"{target.path}: a symbolic link (mode 120000); not patched, apply it with `git apply`")
     text = _retargeted(section, target)
     if target.source is not None:
-        change = _moved(changes, mail_start if target.kind == "copy" else changes, root, target)
+        change = _moved(changes, mail, root, target)
     else:
         change = _current(changes, root, target.path)
     if section.hunks or section.created or section.deleted or section.binary or not _mode_only(section):
@@ -188,16 +197,23 @@ def _mode_only(section: Section) -> bool:
     return section.mode is not None or section.renamed or section.copied
 
 
-def _moved(changes: dict[str, FileChange], sources: dict[str, FileChange], root: Path, target: Target) -> FileChange:
-    """The new file of a rename or copy, holding the source's content (as `sources` has it) and mode."""
-    source = _current(sources, root, target.source or "")
+def _moved(changes: dict[str, FileChange], mail: _Mail, root: Path, target: Target) -> FileChange:
+    """The new file of a rename or copy, holding the source's content and mode.
+
+    As git does, a copy reads its source as the mail found it (another section may change it), and
+    so does a rename whose source an earlier rename of the mail moved a file onto: a swap (a -> b,
+    b -> a) or a chain (a -> b, b -> c) moves the files that were there.
+    """
+    path = target.source or ""
+    overwritten = path in changes and changes[path].source is not None and changes[path] is not mail.start.get(path)
+    source = _current(mail.start if target.kind == "copy" or overwritten else changes, root, path)
     if source.new is None:
         raise UsageError(f"{target.kind} of {target.source}: it does not exist; not patched")
     before = _current(changes, root, target.path)
-    if before.new is not None:
+    if before.new is not None and target.path not in mail.leaving:
         raise UsageError(f"{target.kind} of {target.source} to {target.path}: {target.path} already exists; not patched")
-    if target.kind == "rename":
-        changes[source.path] = replace(_current(changes, root, source.path), action="delete", new=None)
+    if target.kind == "rename" and not overwritten:
+        changes[path] = replace(_current(changes, root, path), action="delete", new=None)
     mode = source.mode or source.old_mode
     return FileChange(target.path, target.kind, before.old, source.new, (), mode=mode, old_mode=mode, source=source.path)
 
