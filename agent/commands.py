@@ -61,7 +61,9 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
             click.echo(f"diffcrew: refused: {reason}", err=True)
         click.echo("diffcrew: nothing was written", err=True)
         sys.exit(1)
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     files = [_apply_report(c) for c in changes]
     if as_json:
@@ -138,7 +140,9 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
         git_repo = GitRepo(Path(repo))
         writable_state(git_repo.common_dir)  # the context cache lives there
         ctx = build_context(git_repo, git_repo.resolve(base), request, budget)
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     tokens = planning_tokens(request, ctx)
     cost = estimate_cost(model, tokens, PLAN_OUTPUT_ESTIMATE)
@@ -175,7 +179,9 @@ def log_command(repo: str, limit: int, as_json: bool) -> None:
 
     try:
         runs = list_runs(GitRepo(Path(repo)))[:limit]
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False))
@@ -206,7 +212,9 @@ def show_command(run_id: str, repo: str, as_json: bool) -> None:
 
     try:
         path = find_transcript(GitRepo(Path(repo)), run_id)
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     run, diffs = read_run(path), patches(path)
     if as_json:
@@ -249,7 +257,9 @@ def discard_command(run_id: str, repo: str) -> None:
 
     try:
         branch = discard(GitRepo(Path(repo)), run_id)
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     click.echo(f"deleted branch {branch}")
 
@@ -275,7 +285,9 @@ def config_command(repo: str, as_json: bool) -> None:
         root = GitRepo(Path(repo)).root
         values, sources = cfg.layered(root, {})
         checks = [c.command for c in load_checks(root) if c.command]
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     if as_json:
         settings = {name: {"value": list(v) if isinstance(v, tuple) else v, "source": sources[name]}

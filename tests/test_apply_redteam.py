@@ -3,9 +3,17 @@ inputs and comparing with `git apply` / `git am` and GNU `patch -p1`."""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import threading
 from pathlib import Path
 
+import pytest
+
 from conftest import make_repo, run_cli, snapshot
+from diffcrew.tools import applyfiles
+from diffcrew.tools.applyfiles import plan_changes, write_changes
 
 FIVE = "line1\nline2\nline3\nline4\nline5\n"
 
@@ -64,8 +72,6 @@ def test_a_hunkless_deletion_of_an_empty_file_or_the_named_blob_applies(tmp_path
 
 def test_a_patch_given_as_a_pipe_is_read(tmp_path: Path) -> None:
     # `diffcrew apply <(git diff)` passes /dev/fd/N, a FIFO: not a regular file, yet a patch to read.
-    import os
-    import threading
 
     repo = make_repo(tmp_path / "r", {"f.txt": FIVE})
     fifo = tmp_path / "patch.fifo"
@@ -112,8 +118,6 @@ def test_one_reading_of_a_relative_name_still_resolves(tmp_path: Path) -> None:
 
 def test_a_git_header_whose_name_holds_space_b_slash_splits_where_both_sides_agree(tmp_path: Path) -> None:
     # 'diff --git a/d b/y b/d b/y' names 'd b/y' twice; split at the first ' b/' it named 'd'.
-    import os
-    import stat
 
     diff = "diff --git a/d b/y b/d b/y\nold mode 100644\nnew mode 100755\n"
     repo = _applied(tmp_path, {"d": "other file\n", "d b/y": "echo\n"}, diff)
@@ -142,3 +146,55 @@ def test_a_rename_chain_moves_the_files_that_were_there(tmp_path: Path) -> None:
 def test_a_rename_onto_a_file_no_section_moves_away_is_still_refused(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {"a.txt": "alpha\n", "b.txt": "beta\n"})
     _assert_refused(repo, "diff --git a/a.txt b/b.txt\nrename from a.txt\nrename to b.txt\n", "already exists")
+
+
+ROLLBACK_DIFF = ("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+ONE\n"
+                 "diff --git a/gone.txt b/gone.txt\ndeleted file mode 100755\n--- a/gone.txt\n+++ /dev/null\n"
+                 "@@ -1 +0,0 @@\n-bye\n"
+                 "--- /dev/null\n+++ b/sub/deep/z.txt\n@@ -0,0 +1 @@\n+new\n")
+
+
+def _failing_replace(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    """os.replace fails for the last file written (sub/deep/z.txt)."""
+
+    real = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        if str(dst).endswith("z.txt"):
+            raise error
+        real(src, dst)
+
+    monkeypatch.setattr(applyfiles.os, "replace", replace)
+
+
+def _rollback_repo(tmp_path: Path) -> Path:
+
+    repo = make_repo(tmp_path / "r", {"a.txt": "one\n", "gone.txt": "bye\n"})
+    os.chmod(repo / "gone.txt", 0o755)
+    return repo
+
+
+def test_a_failed_write_puts_everything_back_and_json_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+    repo = _rollback_repo(tmp_path)
+    before = snapshot(repo)
+    _failing_replace(monkeypatch, OSError(28, "No space left on device"))
+    result = run_cli(["apply", "--repo", str(repo), "--json", "-"], input=ROLLBACK_DIFF)
+    assert result.exit_code != 0
+    report = json.loads(result.stdout)
+    assert report["status"] == "failed" and "put back" in report["errors"][0]
+    assert snapshot(repo) == before
+    assert os.stat(repo / "gone.txt").st_mode & 0o100
+    assert not (repo / "sub").exists()
+
+
+def test_an_interrupt_while_writing_puts_everything_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+    repo = _rollback_repo(tmp_path)
+    before = snapshot(repo)
+    changes = plan_changes(repo, ROLLBACK_DIFF)
+    _failing_replace(monkeypatch, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        write_changes(repo, changes)
+    assert snapshot(repo) == before
+    assert not (repo / "sub").exists()

@@ -277,30 +277,45 @@ def _reasons(path: str, exc: PatchError, before: int = 0) -> list[str]:
 
 def write_changes(root: Path, changes: list[FileChange]) -> None:
     """Write all changes, each atomically; if one fails, put back every file already written and
-    remove the directories made for them, then raise WriteFailed saying which file failed."""
+    remove the directories made for them, then raise WriteFailed saying which file failed.
+
+    An interrupt (Ctrl-C) while writing puts everything back too, then goes on as an interrupt.
+    """
     done: list[FileChange] = []
     made: list[Path] = []
     try:
         for change in changes:
             _write_one(root / change.path, change, made)
             done.append(change)
-    except OSError as exc:
-        for change in reversed(done):
-            target = root / change.path
+    except BaseException as exc:
+        lost = _restore(root, done, made)
+        if not isinstance(exc, OSError):
+            raise
+        failed = changes[len(done)].path
+        back = "every file was put back as it was" if not lost else f"could not put back {', '.join(lost)}"
+        raise WriteFailed(f"{failed}: could not be written ({exc.strerror or exc}); {back}") from exc
+
+
+def _restore(root: Path, done: list[FileChange], made: list[Path]) -> list[str]:
+    """Put the written files back as they were, newest first; the paths that could not be put back."""
+    lost: list[str] = []
+    for change in reversed(done):
+        target = root / change.path
+        try:
             if change.old is None:
                 target.unlink(missing_ok=True)
-            else:
-                target.write_bytes(change.old)
-                if change.old_mode is not None:
-                    os.chmod(target, _exec_bits(stat.S_IMODE(target.stat().st_mode), bool(change.old_mode & 0o111)))
-        for folder in reversed(made):
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
-        failed = changes[len(done)].path
-        raise WriteFailed(f"{failed}: could not be written ({exc.strerror or exc}); "
-                          "every file was put back as it was") from exc
+                continue
+            target.write_bytes(change.old)
+            if change.old_mode is not None:
+                os.chmod(target, _exec_bits(stat.S_IMODE(target.stat().st_mode), bool(change.old_mode & 0o111)))
+        except OSError:
+            lost.append(change.path)
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+    return lost
 
 
 def _make_parents(folder: Path, made: list[Path]) -> None:
