@@ -198,3 +198,13 @@ def test_an_interrupt_while_writing_puts_everything_back(tmp_path: Path, monkeyp
         write_changes(repo, changes)
     assert snapshot(repo) == before
     assert not (repo / "sub").exists()
+
+
+def test_added_lines_only_under_a_name_that_is_no_file_create_it_not_a_namesake(tmp_path: Path) -> None:
+    # '@@ -0,0 +1,2 @@' under util.py: git apply and patch create util.py; resolving the name to
+    # src/util.py put the lines on top of another file.
+    diff = "--- a/util.py\n+++ b/util.py\n@@ -0,0 +1,2 @@\n+def f():\n+    pass\n"
+    repo = _applied(tmp_path, {"src/util.py": "import os\n"}, diff)
+    assert (repo / "util.py").read_text() == "def f():\n    pass\n"
+    assert (repo / "src/util.py").read_text() == "import os\n"
+

@@ -88,12 +88,22 @@ def target_for(tree: Tree, section: Section, fits: Callable[[str], bool]) -> Tar
     for name in dict.fromkeys((new, old)):
         if tree.exact(name):
             return Target(name or "")
+    if _from_empty(section):  # '@@ -0,0 ...': the old file was empty or absent; git and patch create the name
+        return Target(new or old or "")
     found = resolve_names(old, new, tree.tracked())
     if found.path is not None:
         return Target(found.path, resolved=describe(found) if found.guessed else None)
     if found.candidates:
         raise UsageError(describe(found))
     return Target(new or old or "")  # no file fits: the plain path, refused or created as before
+
+
+def _from_empty(section: Section) -> bool:
+    """Whether every hunk starts at old line 0 with added lines only (and blank lines that lost their
+    '+'): the diff was made against an empty or missing file, so it shows nothing to find a file by."""
+    lines = [line for hunk in section.hunks for line in hunk.lines]
+    return bool(section.hunks) and all(hunk.old_start == 0 for hunk in section.hunks) and \
+        any(line.kind == "+" for line in lines) and all(line.kind == "+" or line.soft for line in lines)
 
 
 def _moved(tree: Tree, section: Section) -> Target:
