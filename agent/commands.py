@@ -48,6 +48,8 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
 
     if patch is None and sys.stdin.isatty():
         fail("no patch: diffcrew apply FILE (or - to read stdin)", 2)
+    if not Path(repo).is_dir():
+        fail(f"--repo {repo}: no such directory", 2)  # not the repository around it: a typo must not patch that
     text = _read_patch(patch)
     root = find_root(Path(repo))
     try:

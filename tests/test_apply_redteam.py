@@ -208,3 +208,14 @@ def test_added_lines_only_under_a_name_that_is_no_file_create_it_not_a_namesake(
     assert (repo / "util.py").read_text() == "def f():\n    pass\n"
     assert (repo / "src/util.py").read_text() == "import os\n"
 
+
+
+def test_a_repo_option_naming_no_directory_is_a_usage_error(tmp_path: Path) -> None:
+    # find_root walks up from the path given: a typo patched the repository around it.
+    repo = make_repo(tmp_path / "r", {"f.txt": FIVE})
+    before = snapshot(repo)
+    diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n line1\n-line2\n+LINE2\n"
+    for wrong in (repo / "typo", repo / "f.txt"):
+        result = run_cli(["apply", "--repo", str(wrong), "-"], input=diff)
+        assert result.exit_code == 2, result.output
+    assert snapshot(repo) == before
