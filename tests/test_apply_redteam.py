@@ -219,3 +219,17 @@ def test_a_repo_option_naming_no_directory_is_a_usage_error(tmp_path: Path) -> N
         result = run_cli(["apply", "--repo", str(wrong), "-"], input=diff)
         assert result.exit_code == 2, result.output
     assert snapshot(repo) == before
+
+
+def test_a_file_created_in_a_diff_of_two_trees_loses_the_new_trees_root(tmp_path: Path) -> None:
+    # `diff -ruN old new`: patch -p1 and git apply create src/n.py; it was created as new/src/n.py.
+    diff = ("diff -ruN old/src/n.py new/src/n.py\n"
+            "--- old/src/n.py\t1970-01-01 00:00:00.000000000 +0000\n"
+            "+++ new/src/n.py\t2024-05-01 10:00:00.000000000 +0200\n@@ -0,0 +1 @@\n+n = 1\n"
+            "diff -ruN old/src/x.py new/src/x.py\n"
+            "--- old/src/x.py\t2024-05-01 09:00:00.000000000 +0200\n"
+            "+++ new/src/x.py\t2024-05-01 10:00:00.000000000 +0200\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n")
+    repo = _applied(tmp_path, {"src/x.py": "a\nb\n"}, diff)
+    assert (repo / "src/n.py").read_text() == "n = 1\n"
+    assert not (repo / "new").exists()
+    assert (repo / "src/x.py").read_text() == "a\nB\n"

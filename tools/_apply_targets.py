@@ -84,7 +84,7 @@ def target_for(tree: Tree, section: Section, fits: Callable[[str], bool]) -> Tar
     if old is None and new is None:
         return _by_content(tree, section, fits)
     if section.created or (old is None and not section.deleted):
-        return Target(new or "")  # a new file's path is never guessed
+        return Target(_two_tree_name(section.absent_name, new or ""))  # a new file's path is never guessed
     for name in dict.fromkeys((new, old)):
         if tree.exact(name):
             return Target(name or "")
@@ -96,6 +96,15 @@ def target_for(tree: Tree, section: Section, fits: Callable[[str], bool]) -> Tar
     if found.candidates:
         raise UsageError(describe(found))
     return Target(new or old or "")  # no file fits: the plain path, refused or created as before
+
+
+def _two_tree_name(absent: str | None, new: str) -> str:
+    """A created file's path in a `diff -ruN OLD NEW` of two trees: `--- old/src/n.py <epoch>` and
+    `+++ new/src/n.py` name the same file below their two roots, which go (as `patch -p1` and `git apply` take them off)."""
+    if absent is None or "/" not in absent or "/" not in new:
+        return new
+    (old_root, old_rest), (new_root, new_rest) = absent.split("/", 1), new.split("/", 1)
+    return new_rest if old_rest == new_rest and old_root != new_root else new
 
 
 def _from_empty(section: Section) -> bool:

@@ -70,6 +70,7 @@ class Section:
     copied: bool = False  # git's "copy from/to": the new path starts as a copy of the old file
     body: str = ""  # the hunk lines of `text`, without the headers before them
     mail: int = 0  # which mail of a format-patch series it is in (1, 2...; 0: not in a mail)
+    absent_name: str | None = None  # `diff -N`'s name for the missing side (stamped with the epoch), as written
 
 
 def parse_diff(text: str) -> list[Section]:
@@ -114,6 +115,14 @@ def _header_path(rest: str) -> str | None:
     path = path.strip()
     path = unquote(path)
     return None if path == "/dev/null" or _is_epoch(stamp) else _strip_dot(path)
+
+
+def _absent_name(rest: str | None) -> str | None:
+    """The path of a ---/+++ line that `diff -N` stamped with the epoch (None for /dev/null or none)."""
+    if rest is None or "\t" not in rest:
+        return None
+    path = unquote(rest.partition("\t")[0].strip())
+    return None if path == "/dev/null" or _header_path(rest) is not None else _strip_dot(path)
 
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})$")
@@ -269,6 +278,7 @@ class _Parser:
             created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary, mode=d.mode,
             old_mode=d.old_mode, renamed=d.renamed, copied=d.copied, body=body, mail=d.mail,
             binary_patch=tuple(d.binary_patch or ()),
+            absent_name=_absent_name(d.old if created else d.new if deleted else None),
         )
 
 
