@@ -233,3 +233,12 @@ def test_a_file_created_in_a_diff_of_two_trees_loses_the_new_trees_root(tmp_path
     assert (repo / "src/n.py").read_text() == "n = 1\n"
     assert not (repo / "new").exists()
     assert (repo / "src/x.py").read_text() == "a\nB\n"
+
+
+def test_a_combined_diff_of_a_merge_is_refused(tmp_path: Path) -> None:
+    # `git show MERGE` writes '+ b = 2' for a line new against the first parent only: read as one
+    # column it was added as 'b = 2' at the wrong indentation.
+    repo = make_repo(tmp_path / "r", {"f.py": "def f():\n    a = 1\n    return a\n"})
+    diff = ("diff --cc f.py\nindex 1111111,2222222..3333333\n--- a/f.py\n+++ b/f.py\n"
+            "@@@ -1,3 -1,3 +1,4 @@@\n  def f():\n      a = 1\n+ b = 2\n      return a\n")
+    _assert_refused(repo, diff, "combined diff")

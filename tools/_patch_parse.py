@@ -217,6 +217,8 @@ class _Parser:
             self.counter[1] += 1
             _refuse_encoded(self.lines, i + 1)
             return message_end(self.lines, i + 1)  # the commit message is never part of the diff
+        if _COMBINED.match(line):
+            raise _combined(self.lines[i][0])
         if line.startswith("diff --git "):
             draft = self._new(i)
             draft.git_old, draft.git_new = git_paths(line[len("diff --git "):])
@@ -280,6 +282,18 @@ class _Parser:
             binary_patch=tuple(d.binary_patch or ()),
             absent_name=_absent_name(d.old if created else d.new if deleted else None),
         )
+
+
+_COMBINED = re.compile(r"^(diff --(cc|combined) |@@@+ -\S+ -\S+ )")  # git's merge diffs: one column per parent
+
+
+def _combined(number: int) -> PatchRejected:
+    return whole_diff_error(
+        "combined",
+        f"diff not applied: line {number} starts a combined diff of a merge (`diff --cc`), "
+        "whose lines have one column per parent",
+        "Send the merge's change against one parent instead: `git diff PARENT MERGE`.",
+    )
 
 
 def _refuse_encoded(lines: Numbered, i: int) -> None:
