@@ -242,3 +242,13 @@ def test_a_combined_diff_of_a_merge_is_refused(tmp_path: Path) -> None:
     diff = ("diff --cc f.py\nindex 1111111,2222222..3333333\n--- a/f.py\n+++ b/f.py\n"
             "@@@ -1,3 -1,3 +1,4 @@@\n  def f():\n      a = 1\n+ b = 2\n      return a\n")
     _assert_refused(repo, diff, "combined diff")
+
+
+def test_windows_backslash_paths_name_the_file(tmp_path: Path) -> None:
+    # A diff written on Windows: git apply and patch find no file 'a\\src\\u.py'; the name is src/u.py.
+    diff = ("--- a\\src\\u.py\n+++ b\\src\\u.py\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n"
+            "--- C:\\proj\\src\\v.py\n+++ C:\\proj\\src\\v.py\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n"
+            "--- /dev/null\n+++ b\\src\\new.py\n@@ -0,0 +1 @@\n+n\n")
+    repo = _applied(tmp_path, {"src/u.py": "a\nb\n", "src/v.py": "a\nb\n"}, diff)
+    assert (repo / "src/u.py").read_text() == "a\nB\n" == (repo / "src/v.py").read_text()
+    assert (repo / "src/new.py").read_text() == "n\n"

@@ -113,6 +113,9 @@ def _header_path(rest: str) -> str | None:
     """
     path, _, stamp = rest.partition("\t")
     path = path.strip()
+    if "\\" in path and "/" not in path and not path.startswith('"'):
+        path = path.replace("\\", "/")  # a Windows path (a\src\x.py): no POSIX name has only backslashes
+        path = path[2:] if re.match(r"[A-Za-z]:/", path) else path  # C:\proj\x.py: absolute, as /proj/x.py
     path = unquote(path)
     return None if path == "/dev/null" or _is_epoch(stamp) else _strip_dot(path)
 
