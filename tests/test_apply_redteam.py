@@ -252,3 +252,12 @@ def test_windows_backslash_paths_name_the_file(tmp_path: Path) -> None:
     repo = _applied(tmp_path, {"src/u.py": "a\nb\n", "src/v.py": "a\nb\n"}, diff)
     assert (repo / "src/u.py").read_text() == "a\nB\n" == (repo / "src/v.py").read_text()
     assert (repo / "src/new.py").read_text() == "n\n"
+
+
+def test_headers_that_share_a_b_prefix_may_name_a_folder_b(tmp_path: Path) -> None:
+    # '--- b/x.py' '+++ b/x.py' is no git a/ b/ pair: a diff -p0 of b/x.py, or x.py mis-prefixed.
+    diff = "--- b/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n"
+    _assert_refused(make_repo(tmp_path / "both", {"b/x.py": "a\nb\n", "x.py": "a\nb\n"}), diff, "b/x.py")
+    repo = make_repo(tmp_path / "one", {"b/x.py": "a\nb\n"})
+    assert _apply(repo, diff)[0] == 0
+    assert (repo / "b/x.py").read_text() == "a\nB\n"

@@ -85,6 +85,12 @@ def target_for(tree: Tree, section: Section, fits: Callable[[str], bool]) -> Tar
         return _by_content(tree, section, fits)
     if section.created or (old is None and not section.deleted):
         return Target(_two_tree_name(section.absent_name, new or ""))  # a new file's path is never guessed
+    literal = _unprefixed(section)
+    if literal is not None and tree.exact(literal):
+        if any(tree.exact(name) for name in (new, old)):
+            raise UsageError(f"{literal}: the header is that file, or {new or old} with a/ or b/ taken off; name it "
+                             "as git does ('--- a/PATH', '+++ b/PATH')")
+        return Target(literal)
     for name in dict.fromkeys((new, old)):
         if tree.exact(name):
             return Target(name or "")
@@ -96,6 +102,15 @@ def target_for(tree: Tree, section: Section, fits: Callable[[str], bool]) -> Tar
     if found.candidates:
         raise UsageError(describe(found))
     return Target(new or old or "")  # no file fits: the plain path, refused or created as before
+
+
+def _unprefixed(section: Section) -> str | None:
+    """The path as written when its a/ or b/ is no git prefix: both headers start with the same one
+    (`--- b/x.py` `+++ b/x.py`, a `diff -p0` of the folder b); None otherwise."""
+    old, new = section.old_raw, section.new_raw
+    if old is None or new is None or old != new or not old.startswith(("a/", "b/")):
+        return None
+    return old
 
 
 def _two_tree_name(absent: str | None, new: str) -> str:
