@@ -48,12 +48,9 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
 
     if patch is None and sys.stdin.isatty():
         fail("no patch: diffcrew apply FILE (or - to read stdin)", 2)
-    source = Path(patch) if patch not in (None, "-") else None
-    if source is not None and not source.is_file():
-        fail(f"patch file not found: {patch}", 2)
-    # Bytes that are not UTF-8 (a Latin-1 file's) pass through unchanged: surrogateescape is reversible.
-    raw = source.read_bytes() if source else sys.stdin.buffer.read()
-    text = raw.decode("utf-8", errors="surrogateescape")
+    if not Path(repo).is_dir():
+        fail(f"--repo {repo}: no such directory", 2)  # not the repository around it: a typo must not patch that
+    text = _read_patch(patch)
     root = find_root(Path(repo))
     try:
         changes = plan_changes(root, text)
@@ -66,7 +63,9 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
             click.echo(f"diffcrew: refused: {reason}", err=True)
         click.echo("diffcrew: nothing was written", err=True)
         sys.exit(1)
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     files = [_apply_report(c) for c in changes]
     if as_json:
@@ -74,6 +73,21 @@ def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> N
         sys.exit(0)
     for item in files:
         click.echo(_apply_line(item, check))
+
+
+def _read_patch(patch: str | None) -> str:
+    """The patch text from a file, a pipe (`apply <(git diff)`, /dev/stdin) or stdin (`-`).
+
+    Bytes that are not UTF-8 (a Latin-1 file's) pass through unchanged: surrogateescape is reversible.
+    """
+    source = Path(patch) if patch not in (None, "-") else None
+    if source is not None and (not source.exists() or source.is_dir()):
+        fail(f"patch file not found: {patch}" if not source.exists() else f"patch is a directory: {patch}", 2)
+    try:
+        raw = source.read_bytes() if source else sys.stdin.buffer.read()
+    except OSError as exc:
+        fail(f"cannot read the patch {patch}: {exc.strerror or exc}", 2)
+    return raw.decode("utf-8", errors="surrogateescape")
 
 
 def _apply_report(change: FileChange) -> dict[str, Any]:
@@ -128,7 +142,9 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
         git_repo = GitRepo(Path(repo))
         writable_state(git_repo.common_dir)  # the context cache lives there
         ctx = build_context(git_repo, git_repo.resolve(base), request, budget)
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     tokens = planning_tokens(request, ctx)
     cost = estimate_cost(model, tokens, PLAN_OUTPUT_ESTIMATE)
@@ -165,7 +181,9 @@ def log_command(repo: str, limit: int, as_json: bool) -> None:
 
     try:
         runs = list_runs(GitRepo(Path(repo)))[:limit]
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False))
@@ -196,7 +214,9 @@ def show_command(run_id: str, repo: str, as_json: bool) -> None:
 
     try:
         path = find_transcript(GitRepo(Path(repo)), run_id)
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     run, diffs = read_run(path), patches(path)
     if as_json:
@@ -239,7 +259,9 @@ def discard_command(run_id: str, repo: str) -> None:
 
     try:
         branch = discard(GitRepo(Path(repo)), run_id)
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     click.echo(f"deleted branch {branch}")
 
@@ -265,7 +287,9 @@ def config_command(repo: str, as_json: bool) -> None:
         root = GitRepo(Path(repo)).root
         values, sources = cfg.layered(root, {})
         checks = [c.command for c in load_checks(root) if c.command]
-    except DiffcrewError as exc:
+    except DiffcrewError as exc:  # a write that failed (everything put back)
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
         fail(exc.summary, exc.exit_code)
     if as_json:
         settings = {name: {"value": list(v) if isinstance(v, tuple) else v, "source": sources[name]}

@@ -84,16 +84,50 @@ def target_for(tree: Tree, section: Section, fits: Callable[[str], bool]) -> Tar
     if old is None and new is None:
         return _by_content(tree, section, fits)
     if section.created or (old is None and not section.deleted):
-        return Target(new or "")  # a new file's path is never guessed
+        return Target(_two_tree_name(section.absent_name, new or ""))  # a new file's path is never guessed
+    literal = _unprefixed(section)
+    if literal is not None and tree.exact(literal):
+        if any(tree.exact(name) for name in (new, old)):
+            raise UsageError(f"{literal}: the header is that file, or {new or old} with a/ or b/ taken off; name it "
+                             "as git does ('--- a/PATH', '+++ b/PATH')")
+        return Target(literal)
     for name in dict.fromkeys((new, old)):
         if tree.exact(name):
             return Target(name or "")
+    if _from_empty(section):  # '@@ -0,0 ...': the old file was empty or absent; git and patch create the name
+        return Target(new or old or "")
     found = resolve_names(old, new, tree.tracked())
     if found.path is not None:
         return Target(found.path, resolved=describe(found) if found.guessed else None)
     if found.candidates:
         raise UsageError(describe(found))
     return Target(new or old or "")  # no file fits: the plain path, refused or created as before
+
+
+def _unprefixed(section: Section) -> str | None:
+    """The path as written when its a/ or b/ is no git prefix: both headers start with the same one
+    (`--- b/x.py` `+++ b/x.py`, a `diff -p0` of the folder b); None otherwise."""
+    old, new = section.old_raw, section.new_raw
+    if old is None or new is None or old != new or not old.startswith(("a/", "b/")):
+        return None
+    return old
+
+
+def _two_tree_name(absent: str | None, new: str) -> str:
+    """A created file's path in a `diff -ruN OLD NEW` of two trees: `--- old/src/n.py <epoch>` and
+    `+++ new/src/n.py` name the same file below their two roots, which go (as `patch -p1` and `git apply` take them off)."""
+    if absent is None or "/" not in absent or "/" not in new:
+        return new
+    (old_root, old_rest), (new_root, new_rest) = absent.split("/", 1), new.split("/", 1)
+    return new_rest if old_rest == new_rest and old_root != new_root else new
+
+
+def _from_empty(section: Section) -> bool:
+    """Whether every hunk starts at old line 0 with added lines only (and blank lines that lost their
+    '+'): the diff was made against an empty or missing file, so it shows nothing to find a file by."""
+    lines = [line for hunk in section.hunks for line in hunk.lines]
+    return bool(section.hunks) and all(hunk.old_start == 0 for hunk in section.hunks) and \
+        any(line.kind == "+" for line in lines) and all(line.kind == "+" or line.soft for line in lines)
 
 
 def _moved(tree: Tree, section: Section) -> Target:

@@ -98,7 +98,17 @@ def git_paths(rest: str) -> tuple[str | None, str | None]:
     parts = rest.split()
     if len(parts) == 2:
         return _strip_dot(parts[0]), _strip_dot(parts[1])
-    if " b/" in rest:  # paths with spaces: split at the b/ prefix
+    return _spaced_paths(rest.strip())
+
+
+def _spaced_paths(rest: str) -> tuple[str | None, str | None]:
+    """Unquoted paths with spaces ('a/x b/y b/x b/y'): like git, the split where both sides name the
+    same file; else the split at the only ' b/'. Several ' b/' and no such split: not known."""
+    half = (len(rest) - 1) // 2
+    if len(rest) % 2 == 1 and rest[half] == " " and rest[2:half] == rest[half + 3:] \
+            and rest.startswith("a/") and rest[half + 1:].startswith("b/"):
+        return _strip_dot(rest[:half]), rest[half + 1:]
+    if rest.count(" b/") == 1:
         old, new = rest.split(" b/", 1)
         return _strip_dot(old.strip()), "b/" + new.strip()
     return None, None
@@ -152,6 +162,42 @@ def is_signature(lines: Numbered, i: int) -> bool:
         return True
     following = lines[j][1].strip()
     return bool(_VERSION.match(following)) or following.startswith("From ")
+
+
+def message_end(lines: Numbered, i: int) -> int:
+    """Where the diff of the mail whose 'From <sha>' line is line i - 1 starts: the first line from i on
+    that git mailinfo takes as the patch break, or the next mail's start, or the end.
+
+    Everything before it is the mail's headers and commit message, which `git am` never applies,
+    whatever it looks like ('@@' lines, '-'/'+' lines quoted in prose).
+    """
+    while i < len(lines) and not (_is_patch_break(lines[i][1]) or is_mail_start(lines[i][1])):
+        i += 1
+    return i
+
+
+def mail_encoding(lines: Numbered, i: int) -> str | None:
+    """The Content-Transfer-Encoding of the mail whose headers start at line i, when it is one that
+    hides the diff's bytes (quoted-printable, base64); None for 7bit/8bit/binary or none given."""
+    while i < len(lines) and lines[i][1].strip() and not is_mail_start(lines[i][1]):
+        name, _, value = lines[i][1].partition(":")
+        if name.strip().lower() == "content-transfer-encoding" and value.strip().lower() in _ENCODED:
+            return value.strip().lower()
+        i += 1
+    return None
+
+
+_ENCODED = frozenset({"quoted-printable", "base64"})
+
+
+def _is_patch_break(line: str) -> bool:
+    """git mailinfo's rule: '---' alone or before a name, 'diff -', or 'Index: '."""
+    if line.startswith(("diff -", "Index: ")):
+        return True
+    if not line.startswith("---"):
+        return False
+    rest = line[3:]
+    return not rest.strip() or (rest[0] == " " and not rest[1:2].isspace())
 
 
 def is_mail_start(line: str) -> bool:

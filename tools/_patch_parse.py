@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 from diffcrew.tools._patch_binary import take_block_line
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
-from diffcrew.tools._patch_git import Draft, Numbered, git_paths, is_mail_start, is_signature, read_meta, unquote
+from diffcrew.tools._patch_git import (
+    Draft, Numbered, git_paths, is_mail_start, is_signature, mail_encoding, message_end, read_meta,
+    unquote,
+)
 
 
 _FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})[ \t]*([^\s`]*)")
@@ -67,6 +70,7 @@ class Section:
     copied: bool = False  # git's "copy from/to": the new path starts as a copy of the old file
     body: str = ""  # the hunk lines of `text`, without the headers before them
     mail: int = 0  # which mail of a format-patch series it is in (1, 2...; 0: not in a mail)
+    absent_name: str | None = None  # `diff -N`'s name for the missing side (stamped with the epoch), as written
 
 
 def parse_diff(text: str) -> list[Section]:
@@ -109,8 +113,19 @@ def _header_path(rest: str) -> str | None:
     """
     path, _, stamp = rest.partition("\t")
     path = path.strip()
+    if "\\" in path and "/" not in path and not path.startswith('"'):
+        path = path.replace("\\", "/")  # a Windows path (a\src\x.py): no POSIX name has only backslashes
+        path = path[2:] if re.match(r"[A-Za-z]:/", path) else path  # C:\proj\x.py: absolute, as /proj/x.py
     path = unquote(path)
     return None if path == "/dev/null" or _is_epoch(stamp) else _strip_dot(path)
+
+
+def _absent_name(rest: str | None) -> str | None:
+    """The path of a ---/+++ line that `diff -N` stamped with the epoch (None for /dev/null or none)."""
+    if rest is None or "\t" not in rest:
+        return None
+    path = unquote(rest.partition("\t")[0].strip())
+    return None if path == "/dev/null" or _header_path(rest) is not None else _strip_dot(path)
 
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})$")
@@ -203,7 +218,10 @@ class _Parser:
         line = self.lines[i][1]
         if is_mail_start(line):
             self.counter[1] += 1
-            return i + 1
+            _refuse_encoded(self.lines, i + 1)
+            return message_end(self.lines, i + 1)  # the commit message is never part of the diff
+        if _COMBINED.match(line):
+            raise _combined(self.lines[i][0])
         if line.startswith("diff --git "):
             draft = self._new(i)
             draft.git_old, draft.git_new = git_paths(line[len("diff --git "):])
@@ -265,6 +283,31 @@ class _Parser:
             created=created, deleted=deleted, hunks=tuple(d.hunks), text=text, binary=d.binary, mode=d.mode,
             old_mode=d.old_mode, renamed=d.renamed, copied=d.copied, body=body, mail=d.mail,
             binary_patch=tuple(d.binary_patch or ()),
+            absent_name=_absent_name(d.old if created else d.new if deleted else None),
+        )
+
+
+_COMBINED = re.compile(r"^(diff --(cc|combined) |@@@+ -\S+ -\S+ )")  # git's merge diffs: one column per parent
+
+
+def _combined(number: int) -> PatchRejected:
+    return whole_diff_error(
+        "combined",
+        f"diff not applied: line {number} starts a combined diff of a merge (`diff --cc`), "
+        "whose lines have one column per parent",
+        "Send the merge's change against one parent instead: `git diff PARENT MERGE`.",
+    )
+
+
+def _refuse_encoded(lines: Numbered, i: int) -> None:
+    """A mail whose body is quoted-printable or base64 ('=3D' for '='): its lines are not the diff's."""
+    encoding = mail_encoding(lines, i)
+    if encoding is not None:
+        raise whole_diff_error(
+            "mail-encoding",
+            f"diff not applied: the mail at line {lines[i - 1][0]} is {encoding}-encoded, so its lines are not "
+            "the diff's lines",
+            "Decode the mail first (`git am` does), or send the patch as plain `git format-patch` output.",
         )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diffcrew.tools.applybinary import binary_bytes, binary_diff
+from diffcrew.tools._patch_binary import index_ids, matches_id
 from diffcrew.tools.eolattrs import checkout_bytes
 from diffcrew.tools.errors import PatchError, UsageError
 from diffcrew.tools.paths import path_problem
@@ -102,14 +103,14 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
         raise ApplyRefused([exc.summary]) from None
     changes: dict[str, FileChange] = {}
     tree = Tree(root, lambda path: changes[path].new is not None if path in changes else None)
-    mail_start: tuple[int, dict[str, FileChange]] = (0, {})  # the files as the current mail found them
+    mail = _Mail(-1, {}, frozenset())
     reasons: list[str] = []
     for section in sections:
-        if section.mail != mail_start[0]:
-            mail_start = (section.mail, dict(changes))
+        if section.mail != mail.number:
+            mail = _Mail(section.mail, dict(changes), _renamed_away(sections, section.mail))
         try:
             target = target_for(tree, section, lambda path: _fits(changes, root, section, path))
-            _apply_section(changes, mail_start[1], root, section, target)
+            _apply_section(changes, mail, root, section, target)
         except UsageError as exc:
             reasons.append(str(exc))
         except _Failed as exc:
@@ -118,6 +119,20 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
         raise ApplyRefused(reasons)
     _checkout_endings(root, changes)
     return [c for c in changes.values() if not (c.old is None and c.new is None)]
+
+
+@dataclass(frozen=True)
+class _Mail:
+    """The diff, or one mail of a format-patch series: its sections change the files at once, as git
+    applies one patch, so renames and copies read their sources as the mail found them."""
+
+    number: int
+    start: dict[str, FileChange]  # the files as the mail found them (empty: as they are on disk)
+    leaving: frozenset[str]  # the paths its renames move away: another rename may move a file onto them
+
+
+def _renamed_away(sections: list[Section], mail: int) -> frozenset[str]:
+    return frozenset(s.old_path for s in sections if s.mail == mail and s.renamed and s.old_path)
 
 
 def _checkout_endings(root: Path, changes: dict[str, FileChange]) -> None:
@@ -148,21 +163,17 @@ def _fits(changes: dict[str, FileChange], root: Path, section: Section, path: st
     return True
 
 
-def _apply_section(changes: dict[str, FileChange], mail_start: dict[str, FileChange], root: Path,
-                   section: Section, target: Target) -> None:
-    """Record the section's effect on `changes` (UsageError or _Failed when it cannot apply).
-
-    A copy starts from its source as the mail (or the whole diff) found it, as git writes copies:
-    another section of the same diff may change that source.
-    """
+def _apply_section(changes: dict[str, FileChange], mail: _Mail, root: Path, section: Section, target: Target) -> None:
+    """Record the section's effect on `changes` (UsageError or _Failed when it cannot apply)."""
     if stat.S_ISLNK(section.mode or 0) or stat.S_ISLNK(section.old_mode or 0):
         raise UsageError(f"{target.path}: a symbolic link (mode 120000); not patched, apply it with `git apply`")
     text = _retargeted(section, target)
     if target.source is not None:
-        change = _moved(changes, mail_start if target.kind == "copy" else changes, root, target)
+        change = _moved(changes, mail, root, target)
     else:
         change = _current(changes, root, target.path)
     if section.hunks or section.created or section.deleted or section.binary or not _mode_only(section):
+        _check_whole_deletion(section, change)
         change = _patched(change, text)
     elif change.new is None:
         raise UsageError(f"{target.path}: does not exist; its mode cannot change")
@@ -171,21 +182,38 @@ def _apply_section(changes: dict[str, FileChange], mail_start: dict[str, FileCha
     changes[target.path] = replace(change, resolved=change.resolved or target.resolved)
 
 
+def _check_whole_deletion(section: Section, change: FileChange) -> None:
+    """A deletion with no hunks (git writes one for an empty file) deletes only an empty file, or
+    the very blob its `index` line names: a file with content the diff never shows is the user's."""
+    if not section.deleted or section.hunks or section.binary or not change.new:
+        return
+    ids = index_ids(section.text)
+    if ids is None or not matches_id(change.new, ids[0]):
+        raise UsageError(f"{change.path}: the diff deletes it as an empty file, but it has content; not deleted")
+
+
 def _mode_only(section: Section) -> bool:
     """git's 'old mode'/'new mode' (or a rename/copy) with no hunks: the content stays as it is."""
     return section.mode is not None or section.renamed or section.copied
 
 
-def _moved(changes: dict[str, FileChange], sources: dict[str, FileChange], root: Path, target: Target) -> FileChange:
-    """The new file of a rename or copy, holding the source's content (as `sources` has it) and mode."""
-    source = _current(sources, root, target.source or "")
+def _moved(changes: dict[str, FileChange], mail: _Mail, root: Path, target: Target) -> FileChange:
+    """The new file of a rename or copy, holding the source's content and mode.
+
+    As git does, a copy reads its source as the mail found it (another section may change it), and
+    so does a rename whose source an earlier rename of the mail moved a file onto: a swap (a -> b,
+    b -> a) or a chain (a -> b, b -> c) moves the files that were there.
+    """
+    path = target.source or ""
+    overwritten = path in changes and changes[path].source is not None and changes[path] is not mail.start.get(path)
+    source = _current(mail.start if target.kind == "copy" or overwritten else changes, root, path)
     if source.new is None:
         raise UsageError(f"{target.kind} of {target.source}: it does not exist; not patched")
     before = _current(changes, root, target.path)
-    if before.new is not None:
+    if before.new is not None and target.path not in mail.leaving:
         raise UsageError(f"{target.kind} of {target.source} to {target.path}: {target.path} already exists; not patched")
-    if target.kind == "rename":
-        changes[source.path] = replace(_current(changes, root, source.path), action="delete", new=None)
+    if target.kind == "rename" and not overwritten:
+        changes[path] = replace(_current(changes, root, path), action="delete", new=None)
     mode = source.mode or source.old_mode
     return FileChange(target.path, target.kind, before.old, source.new, (), mode=mode, old_mode=mode, source=source.path)
 
@@ -249,30 +277,45 @@ def _reasons(path: str, exc: PatchError, before: int = 0) -> list[str]:
 
 def write_changes(root: Path, changes: list[FileChange]) -> None:
     """Write all changes, each atomically; if one fails, put back every file already written and
-    remove the directories made for them, then raise WriteFailed saying which file failed."""
+    remove the directories made for them, then raise WriteFailed saying which file failed.
+
+    An interrupt (Ctrl-C) while writing puts everything back too, then goes on as an interrupt.
+    """
     done: list[FileChange] = []
     made: list[Path] = []
     try:
         for change in changes:
             _write_one(root / change.path, change, made)
             done.append(change)
-    except OSError as exc:
-        for change in reversed(done):
-            target = root / change.path
+    except BaseException as exc:
+        lost = _restore(root, done, made)
+        if not isinstance(exc, OSError):
+            raise
+        failed = changes[len(done)].path
+        back = "every file was put back as it was" if not lost else f"could not put back {', '.join(lost)}"
+        raise WriteFailed(f"{failed}: could not be written ({exc.strerror or exc}); {back}") from exc
+
+
+def _restore(root: Path, done: list[FileChange], made: list[Path]) -> list[str]:
+    """Put the written files back as they were, newest first; the paths that could not be put back."""
+    lost: list[str] = []
+    for change in reversed(done):
+        target = root / change.path
+        try:
             if change.old is None:
                 target.unlink(missing_ok=True)
-            else:
-                target.write_bytes(change.old)
-                if change.old_mode is not None:
-                    os.chmod(target, _exec_bits(stat.S_IMODE(target.stat().st_mode), bool(change.old_mode & 0o111)))
-        for folder in reversed(made):
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
-        failed = changes[len(done)].path
-        raise WriteFailed(f"{failed}: could not be written ({exc.strerror or exc}); "
-                          "every file was put back as it was") from exc
+                continue
+            target.write_bytes(change.old)
+            if change.old_mode is not None:
+                os.chmod(target, _exec_bits(stat.S_IMODE(target.stat().st_mode), bool(change.old_mode & 0o111)))
+        except OSError:
+            lost.append(change.path)
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+    return lost
 
 
 def _make_parents(folder: Path, made: list[Path]) -> None:

@@ -43,17 +43,19 @@ def resolve_name(name: str, tracked: Collection[str]) -> Resolution:
     if path_problem(name.lstrip("/")):  # '..', '.git', control characters: refused as written, never resolved
         return Resolution(None, "none", name)
     parts = name.lstrip("/").split("/")
-    for k in range(len(parts) - 1, 0, -1):
-        suffix = "/".join(parts[-k:])
-        if suffix in tracked:
-            return Resolution(suffix, "suffix", name)
-    if name.startswith("/") or not parts:
-        return Resolution(None, "none", name)
+    stripped = next((s for s in ("/".join(parts[-k:]) for k in range(len(parts) - 1, 0, -1)) if s in tracked), None)
+    if name.startswith("/"):
+        return Resolution(stripped, "suffix" if stripped else "none", name)
+    # A relative name may have extra leading folders (tests/util.py -> util.py) or miss some
+    # (tests/util.py -> src/tests/util.py): when both readings find a file, it is not known which.
     ending = "/" + "/".join(parts)
     hits = tuple(sorted(t for t in tracked if t.endswith(ending)))
-    if len(hits) == 1:
+    if stripped is not None and not hits:
+        return Resolution(stripped, "suffix", name)
+    if len(hits) == 1 and stripped is None:
         return Resolution(hits[0], "base name" if len(parts) == 1 else "suffix", name)
-    return Resolution(None, "ambiguous" if hits else "none", name, hits)
+    candidates = (stripped, *hits) if stripped else hits
+    return Resolution(None, "ambiguous" if candidates else "none", name, candidates)
 
 
 def resolve_names(old: str | None, new: str | None, tracked: Collection[str]) -> Resolution:
