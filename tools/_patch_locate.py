@@ -25,7 +25,7 @@ from diffcrew.tools._patch_match import (
     Ambiguous, FileIndex, Hint, Mapping, Placement, Unclear, choose, content_key, match_side, place,
 )
 from diffcrew.tools._patch_parse import Hunk, HunkLine
-from diffcrew.tools._patch_shift import Pair, steady, uniform, voted
+from diffcrew.tools._patch_shift import Pair, indent_of, steady, uniform, voted, width_of
 
 __all__ = ["Ambiguous", "Clash", "FileIndex", "Hint", "Placement", "Unclear", "contradiction", "locate"]
 
@@ -38,7 +38,8 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
     hint = hint or Hint.of(hunk)
     found = _find(hunk, index, hint)
     if isinstance(found, Placement) and found.shift is not None and not (
-            steady(_bounds(found, index), found.shift) and found.shift.fits(found.lines)):
+            steady(_bounds(found, index), found.shift) and found.shift.fits(found.lines)
+            and not _reindents_only(found, index)):
         return Unclear(found.tier, found.start + 1, found.end)
     if isinstance(found, Placement) and found.tier != "already-applied" \
             and (done := _done_where_stated(hunk, index, hint)) is not None:
@@ -46,6 +47,32 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
         # elsewhere, or there too (the added lines repeat the file's next lines: add them again?).
         return Ambiguous("already-applied", tuple(sorted({found.start + 1, done + 1})))
     return found
+
+
+def _reindents_only(placement: Placement, index: FileIndex) -> bool:
+    """Whether a run of changed lines only re-indents lines, in a hunk matched ignoring indentation (its
+    change is in exactly what did not match), and how far is not known: the file's lines already have
+    the added lines' text (done already, or to be shifted again?), or the removed lines are off from the
+    file's by another amount than the shift the added lines get (a vote: "drift")."""
+    shift = placement.shift
+    assert shift is not None
+    lines, mapping = placement.lines, placement.mapping
+    k = 0
+    while k < len(lines):
+        end = k
+        while end < len(lines) and lines[end].kind != " ":
+            end += 1
+        removed = [(line.text, index.lines[t]) for line, t in zip(lines[k:end], mapping[k:end])
+                   if line.kind == "-" and t is not None and line.text.strip()]
+        added = [line.text for line in lines[k:end] if line.kind == "+" and line.text.strip()]
+        if removed and [content_key(h) for h, _ in removed] == [content_key(a) for a in added] \
+                and [h for h, _ in removed] != added and (
+                    [f for _, f in removed] == added or any(
+                        width_of(indent_of(f), shift.tab_size) != width_of(indent_of(h), shift.tab_size) + shift.delta
+                        for h, f in removed)):
+            return True
+        k = end + 1
+    return False
 
 
 def _done_where_stated(hunk: Hunk, index: FileIndex, hint: Hint) -> int | None:

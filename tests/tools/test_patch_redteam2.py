@@ -30,3 +30,28 @@ BODY = "def f(x):\n    if x:\n        a = 1\n        b = 2\n    return x\n"
 def test_drift_refuses_an_added_line_between_levels_the_hunk_flattened(diff: str) -> None:
     # GNU patch and git apply refuse both (the context differs in whitespace).
     assert refused(BODY, diff).failures[0].reason == "unclear-indent"
+
+
+def test_a_reindent_matched_only_by_drifting_indentation_is_refused() -> None:
+    # The model saw `x = 1` at column 0 (its context flattened) and re-indents it to 4; the file has it at
+    # 4 already. The vote (+4) once moved the added line to 8: `return x` then no longer matches any
+    # indentation level. git apply refuses (whitespace differs).
+    old = "def f():\n    x = 1\n    return x\n"
+    diff = "@@ -1,3 +1,3 @@\n def f():\n-x = 1\n+    x = 1\n return x\n"
+    assert refused(old, diff).failures[0].reason == "unclear-indent"
+
+
+def test_a_reindent_whose_new_text_the_file_already_has_is_refused() -> None:
+    # The hunk is 4 columns left of the file throughout, and moves `y = 2` 4 deeper: its new text is the
+    # file's line as it is. Shifted like the context, `y = 2` once went 12 deep; unshifted it is a no-op.
+    # Which one is not known. (git apply and GNU patch refuse: the context's whitespace differs.)
+    old = "class A:\n    if a:\n        x = 1\n        y = 2\n"
+    diff = "@@ @@\n if a:\n     x = 1\n-    y = 2\n+        y = 2\n"
+    assert refused(old, diff).failures[0].reason == "unclear-indent"
+
+
+def test_a_reindent_whose_removed_lines_match_exactly_still_applies_beside_drift() -> None:
+    # One context line gained a space; the removed lines are the file's own: the dedent is what it says.
+    old = "```python\n    def f():\n        pass\n```\n"
+    diff = "@@ -1,4 +1,4 @@\n  ```python\n-    def f():\n-        pass\n+def f():\n+    pass\n ```\n"
+    assert apply_diff(old, diff, "q.md").new_text == "```python\ndef f():\n    pass\n```\n"
