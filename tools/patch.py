@@ -44,6 +44,7 @@ TIERS = (
 )
 _ZERO_OLD = re.compile(r"@@+ -\d+,0 ")  # a hunk header whose old side is empty
 _UNANCHORED = ("already-applied", "create", "edge")  # placements that say nothing about the offset
+_Found = Placement | Ambiguous | Unclear | str | None  # what locating one hunk gives
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,11 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     squashed: list[str] | None = None  # the error path's view of the file, built once if needed
     detailed = 0  # no-match failures given the costly closest-lines search so far
     hint_from: tuple[int, int] = (0, 0)  # (offset, floor) the hunks placed so far imply
+    last_stated = 0  # the greatest @@ line of the hunks placed so far that carried an offset
     for hunk in hunks:
         result = _place_one(hunk, file, index, Hint.of(hunk, *hint_from))
+        if hunk.old_start is not None and hunk.old_start < last_stated and hint_from != (0, 0):
+            result = _out_of_order(result, _place_one(hunk, file, index, Hint.of(hunk)))
         if isinstance(result, Placement) and _invisible(result, file):
             failures.append(invisible_change(hunk, len(hunks)))
         elif isinstance(result, Placement) and _lookalikes_unclear(result, file):
@@ -169,6 +173,8 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
         elif isinstance(result, Placement):
             placed.append((hunk, result))
             hint_from = _carried(hunk, result, hint_from)
+            if result.tier not in _UNANCHORED and hunk.old_start is not None:
+                last_stated = max(last_stated, hunk.old_start)
         elif isinstance(result, Ambiguous):
             failures.append(ambiguous(hunk, len(hunks), result.tier, result.starts))
         elif isinstance(result, Unclear):
@@ -189,6 +195,20 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     if failures:
         raise hunk_errors(path, len(hunks), failures)
     return placed
+
+
+def _out_of_order(carried: _Found, stated: _Found) -> _Found:
+    """A hunk whose @@ line comes before that of a hunk placed already: the offset and floor carried from
+    that hunk, which lies further down the file, say nothing of this one, and its own @@ line may tell
+    another story (a hunk misnumbered by 100 lines before a repeated block numbered right). Placed
+    only where both readings put it; where they differ, it is ambiguous."""
+    if not isinstance(carried, Placement) or (isinstance(stated, Placement) and stated.start == carried.start):
+        return carried
+    if isinstance(stated, Placement):
+        return Ambiguous(carried.tier, tuple(sorted({carried.start + 1, stated.start + 1})))
+    if isinstance(stated, Ambiguous):
+        return Ambiguous(carried.tier, tuple(sorted({carried.start + 1, *stated.starts})))
+    return carried
 
 
 def _invisible(placement: Placement, file: FileText) -> bool:
@@ -249,7 +269,7 @@ def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple
 
 def _place_one(
     hunk: Hunk, file: FileText, index: FileIndex, hint: Hint,
-) -> Placement | Ambiguous | Unclear | str | None:
+) -> _Found:
     if not file.lines:
         lines = _creation_lines(hunk)
         if lines is not None:

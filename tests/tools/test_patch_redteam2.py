@@ -55,3 +55,21 @@ def test_a_reindent_whose_removed_lines_match_exactly_still_applies_beside_drift
     old = "```python\n    def f():\n        pass\n```\n"
     diff = "@@ -1,4 +1,4 @@\n  ```python\n-    def f():\n-        pass\n+def f():\n+    pass\n ```\n"
     assert apply_diff(old, diff, "q.md").new_text == "```python\ndef f():\n    pass\n```\n"
+
+
+def test_an_offset_carried_from_a_hunk_further_down_does_not_outvote_the_stated_line() -> None:
+    # Hunk 1 says line 100 and is at 200 (offset +100); hunk 2 says line 11, where one of two copies of
+    # `x = compute()` is, and the other copy is at 111 = 11 + 100. The offset of a hunk that lies further
+    # down the file says nothing of hunk 2: it once went to 111. git apply puts it at 11; GNU patch
+    # refuses ("misordered hunks").
+    lines = [f"l{i}" for i in range(1, 301)]
+    lines[10] = lines[110] = "    x = compute()"
+    old = "\n".join(lines) + "\n"
+    diff = "@@ -100 +100 @@\n-l200\n+L200\n@@ -11 +11 @@\n-    x = compute()\n+    x = compute2()\n"
+    failure = refused(old, diff).failures[0]
+    assert (failure.hunk, failure.reason, failure.lines) == (2, "ambiguous", (11, 111))
+    # In file order, the same two hunks are placed: the offset comes from a hunk above.
+    diff = "@@ -11 +11 @@\n-    x = compute()\n+    x = compute2()\n@@ -100 +100 @@\n-l200\n+L200\n"
+    want = lines.copy()
+    want[10], want[199] = "    x = compute2()", "L200"
+    assert apply_diff(old, diff, "m.py").new_text == "\n".join(want) + "\n"
