@@ -41,13 +41,12 @@ def test_a_reindent_matched_only_by_drifting_indentation_is_refused() -> None:
     assert refused(old, diff).failures[0].reason == "unclear-indent"
 
 
-def test_a_reindent_whose_new_text_the_file_already_has_is_refused() -> None:
-    # The hunk is 4 columns left of the file throughout, and moves `y = 2` 4 deeper: its new text is the
-    # file's line as it is. Shifted like the context, `y = 2` once went 12 deep; unshifted it is a no-op.
-    # Which one is not known. (git apply and GNU patch refuse: the context's whitespace differs.)
-    old = "class A:\n    if a:\n        x = 1\n        y = 2\n"
-    diff = "@@ @@\n if a:\n     x = 1\n-    y = 2\n+        y = 2\n"
-    assert refused(old, diff).failures[0].reason == "unclear-indent"
+def test_a_reindent_under_a_uniform_shift_applies_even_where_its_new_text_is_the_files() -> None:
+    # The whole hunk is 4 columns right of the file, and the change dedents a line by 4: its added text
+    # happens to be the file's line as it is, but every line agrees on the shift, so the dedent is known.
+    old = "### Info\n\n    Using data, tell me more.\n\nStreamline it.\n"
+    diff = "@@ -1,5 +1,5 @@\n     ### Info\n \n-        Using data, tell me more.\n+    Using data, tell me more.\n \n     Streamline it.\n"
+    assert apply_diff(old, diff, "q.md").new_text == old.replace("    Using", "Using")
 
 
 def test_a_reindent_whose_removed_lines_match_exactly_still_applies_beside_drift() -> None:
@@ -73,3 +72,21 @@ def test_an_offset_carried_from_a_hunk_further_down_does_not_outvote_the_stated_
     want = lines.copy()
     want[10], want[199] = "    x = compute2()", "L200"
     assert apply_diff(old, diff, "m.py").new_text == "\n".join(want) + "\n"
+
+
+IF_BLOCK = "def f():\n    if x:\n        a = 1\n    return x\n"
+
+
+def test_drift_refuses_an_added_line_beside_a_block_off_by_another_amount() -> None:
+    # `if x:` and its body are 2 columns left of the file, `def` and `return` are right: a 2-2 tie that
+    # votes no shift. The added line is level with `a = 1` in the hunk; kept against `return x` alone
+    # (deeper in both) it once landed at column 6, an indentation level the function does not have.
+    # git apply and GNU patch refuse (the context differs in whitespace).
+    diff = "@@ -1,4 +1,5 @@\n def f():\n   if x:\n       a = 1\n+      b = 2\n     return x\n"
+    assert refused(IF_BLOCK, diff).failures[0].reason == "unclear-indent"
+
+
+def test_drift_places_an_added_line_that_keeps_its_nesting_against_both_neighbours() -> None:
+    # The same hunk with the added line level with `return x`, shallower than `a = 1`: after the block.
+    diff = "@@ -1,4 +1,5 @@\n def f():\n   if x:\n       a = 1\n+    b = 2\n     return x\n"
+    assert apply_diff(IF_BLOCK, diff, "m.py").new_text == IF_BLOCK.replace("    return", "    b = 2\n    return")
