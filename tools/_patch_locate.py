@@ -25,7 +25,7 @@ from diffcrew.tools._patch_match import (
     Ambiguous, FileIndex, Hint, Mapping, Placement, Unclear, choose, content_key, match_side, place,
 )
 from diffcrew.tools._patch_parse import Hunk, HunkLine
-from diffcrew.tools._patch_shift import Pair, indent_of, steady, uniform, voted, width_of
+from diffcrew.tools._patch_shift import Pair, aligned, indent_of, steady, uniform, voted, width_of
 
 __all__ = ["Ambiguous", "Clash", "FileIndex", "Hint", "Placement", "Unclear", "contradiction", "locate"]
 
@@ -38,7 +38,8 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
     hint = hint or Hint.of(hunk)
     found = _find(hunk, index, hint)
     if isinstance(found, Placement) and found.shift is not None and not (
-            steady(_bounds(found, index), found.shift) and found.shift.fits(found.lines)
+            steady(bounds := _bounds(found, index), found.shift) and found.shift.fits(found.lines)
+            and (uniform(_pairs(found, index)) is not None or aligned(bounds, found.shift))
             and not _reindents_only(found, index)):
         return Unclear(found.tier, found.start + 1, found.end)
     if isinstance(found, Placement) and found.tier != "already-applied" \

@@ -77,6 +77,19 @@ def steady(runs: Iterable[Sequence[tuple[str, Pair]]], shift: IndentShift) -> bo
     )
 
 
+def aligned(runs: Iterable[Sequence[tuple[str, Pair]]], shift: IndentShift) -> bool:
+    """Whether no run of added lines, moved by a voted shift, lands one column off every neighbour it has:
+    a vote won by lines that drifted a column moves the added lines by that column too (three context
+    lines a space deeper, the added line and `return` right: the added line went a column left of both)."""
+    size = shift.tab_size
+    return all(
+        not run or any(
+            abs(max(0, width_of(indent_of(added), size) + shift.delta) - width_of(indent_of(file_line), size)) != 1
+            for added, (file_line, _) in run)
+        for run in runs
+    )
+
+
 def _torn(run: Sequence[tuple[str, Pair]], size: int) -> bool:
     """Whether the run's two neighbours are off from the file by amounts more than a column apart (one
     block half-indented, or flattened to the level of the next): the run may have been written off by

@@ -90,3 +90,15 @@ def test_drift_places_an_added_line_that_keeps_its_nesting_against_both_neighbou
     # The same hunk with the added line level with `return x`, shallower than `a = 1`: after the block.
     diff = "@@ -1,4 +1,5 @@\n def f():\n   if x:\n       a = 1\n+    b = 2\n     return x\n"
     assert apply_diff(IF_BLOCK, diff, "m.py").new_text == IF_BLOCK.replace("    return", "    b = 2\n    return")
+
+
+def test_drift_never_leaves_an_added_line_one_column_off_both_neighbours() -> None:
+    # Three context lines gained a space, `def` and `return` did not: the vote (-1) moved the added line,
+    # written right, a column left: `   d = 4` between two lines at 4, an IndentationError. git apply and
+    # GNU patch refuse (the context differs in whitespace).
+    old = "def f():\n    a = 1\n    b = 2\n    c = 3\n    return a\n"
+    diff = "@@ -1,5 +1,6 @@\n def f():\n      a = 1\n      b = 2\n      c = 3\n+    d = 4\n     return a\n"
+    assert refused(old, diff).failures[0].reason == "unclear-indent"
+    # Written a space deeper like the lines above it, it moves with them to where they are.
+    diff = diff.replace("+    d = 4", "+     d = 4")
+    assert apply_diff(old, diff, "m.py").new_text == old.replace("    return", "    d = 4\n    return")
