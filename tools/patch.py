@@ -43,7 +43,7 @@ TIERS = (
     "trimmed", "edge", "create",
 )
 _ZERO_OLD = re.compile(r"@@+ -\d+,0 ")  # a hunk header whose old side is empty
-_UNANCHORED = ("already-applied", "create", "edge")  # placements that say nothing about the offset
+_UNANCHORED = ("create", "edge")  # placements that say nothing about the offset
 _Found = Placement | Ambiguous | Unclear | str | None  # what locating one hunk gives
 
 
@@ -256,7 +256,9 @@ def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple
     """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and where its
     last change ends (the next hunk may share the unchanged lines after it).
 
-    A trimmed hunk counts from where its untrimmed old side would start.
+    A trimmed hunk counts from where its untrimmed old side would start. A hunk applied already counts
+    from where its new side is, plus the lines it added: the file below it is in the diff's new numbers
+    (half of a diff applied, the other half sent again), so the next hunk's old side is that much lower.
     """
     if placement.tier in _UNANCHORED:
         return before
@@ -264,6 +266,9 @@ def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple
     start = placement.origin if placement.tier == "trimmed" else placement.start
     if hunk.old_start is not None and start is not None:
         offset = start - (hunk.old_start - 1)
+    if placement.tier == "already-applied":
+        grown = sum(line.kind == "+" for line in hunk.lines) - sum(line.kind == "-" for line in hunk.lines)
+        return (offset + grown if hunk.old_start is not None else offset), max(before[1], placement.end)
     return offset, max(before[1], placement.change_end())
 
 

@@ -102,3 +102,19 @@ def test_drift_never_leaves_an_added_line_one_column_off_both_neighbours() -> No
     # Written a space deeper like the lines above it, it moves with them to where they are.
     diff = diff.replace("+    d = 4", "+     d = 4")
     assert apply_diff(old, diff, "m.py").new_text == old.replace("    return", "    d = 4\n    return")
+
+
+def test_after_a_hunk_applied_already_the_next_counts_in_the_files_new_numbers() -> None:
+    # Hunk 1 (5 lines added at line 10) is in the file already; hunk 2 says line 50, which is now at 55,
+    # and line 50 is now a copy of it (old line 45). Carrying no offset from the applied hunk once changed
+    # the copy. (git apply refuses the whole diff; GNU patch assumes -R for hunk 1 and fails hunk 2.)
+    lines = [f"l{i}" for i in range(1, 61)]
+    lines[44] = lines[49] = "    x = compute()"
+    lines[10:10] = [f"n{i}" for i in range(5)]
+    old = "\n".join(lines) + "\n"
+    diff = ("@@ -10,2 +10,7 @@\n l10\n" + "".join(f"+n{i}\n" for i in range(5)) + " l11\n"
+            "@@ -50 +55 @@\n-    x = compute()\n+    x = compute2()\n")
+    result = apply_diff(old, diff, "m.py")
+    lines[54] = "    x = compute2()"
+    assert result.new_text == "\n".join(lines) + "\n"
+    assert [(h.tier, h.line) for h in result.hunks] == [("already-applied", 10), ("exact", 55)]
