@@ -78,17 +78,21 @@ def _reindents_only(placement: Placement, index: FileIndex) -> bool:
 
 
 def _done_where_stated(hunk: Hunk, index: FileIndex, hint: Hint) -> int | None:
-    """Where the hunk's new side is, byte for byte, at the line its @@ header states for it (moved by the
-    carried offset), when it adds a non-blank line; None otherwise."""
+    """Where the hunk's new side is, byte for byte, at the line its @@ header states for it, when it adds a
+    non-blank line; None otherwise. Stated for it: its new @@ line moved by the carried offset (the hunks
+    before it were applied earlier, in another answer), or the expected line itself (the offset carried
+    from hunks found applied already counts their added lines: the file is in the new numbers there)."""
     if hunk.new_start is None or hunk.old_start is None or hint.expected is None:
         return None
     if not any(line.kind == "+" and line.text.strip() for line in hunk.lines):
         return None
-    at = hunk.new_start - 1 + hint.expected - (hunk.old_start - 1)
     new = [line.text for line in hunk.lines if line.kind != "-"]
     if new == [line.text for line in hunk.lines if line.kind != "+"]:
         return None  # a change the text does not show (the final newline): its sides look the same
-    return at if at >= 0 and list(index.lines[at: at + len(new)]) == new else None
+    for at in (hunk.new_start - 1 + hint.expected - (hunk.old_start - 1), hint.expected):
+        if at >= 0 and list(index.lines[at: at + len(new)]) == new:
+            return at
+    return None
 
 
 def _find(hunk: Hunk, index: FileIndex, hint: Hint) -> Placement | Ambiguous | None:

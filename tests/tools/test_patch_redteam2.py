@@ -118,3 +118,18 @@ def test_after_a_hunk_applied_already_the_next_counts_in_the_files_new_numbers()
     lines[54] = "    x = compute2()"
     assert result.new_text == "\n".join(lines) + "\n"
     assert [(h.tier, h.line) for h in result.hunks] == [("already-applied", 10), ("exact", 55)]
+
+
+def test_a_diff_sent_again_whole_is_not_applied_to_a_copy_of_its_second_hunk() -> None:
+    # Both hunks are in the file already; hunk 2's removed line has a copy further down (line 75). Its
+    # new side is where hunk 1's offset (5 added lines) puts it: applied already, or meant for the copy?
+    # (git apply and GNU patch refuse: hunk 1's old side is not there.)
+    lines = [f"l{i}" for i in range(1, 81)]
+    lines[69] = "    x = compute()"
+    lines[49] = "    x = compute2()"
+    lines[10:10] = [f"n{i}" for i in range(5)]
+    old = "\n".join(lines) + "\n"
+    diff = ("@@ -10,2 +10,7 @@\n l10\n" + "".join(f"+n{i}\n" for i in range(5)) + " l11\n"
+            "@@ -50 +55 @@\n-    x = compute()\n+    x = compute2()\n")
+    failure = refused(old, diff).failures[0]
+    assert (failure.hunk, failure.reason, failure.lines) == (2, "ambiguous", (55, 75))
