@@ -29,7 +29,7 @@ from diffcrew.tools._patch_errors import (
     whole_diff_error,
 )
 from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, Unclear, contradiction, locate
-from diffcrew.tools._patch_match import LOOKALIKES, content_key
+from diffcrew.tools._patch_match import LOOKALIKES
 from diffcrew.tools._patch_overlap import overlaps
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
 from diffcrew.tools._patch_text import FileText, final_newline, render
@@ -228,10 +228,12 @@ def _lookalikes_unclear(placement: Placement, file: FileText) -> bool:
     """Whether the hunk matched only with look-alike punctuation (its smart quotes or dashes for the
     file's ASCII) and its added lines have those same look-alikes: whatever turned the context's
     characters may have turned theirs, so which ones they should have is not known. A look-alike
-    the file's matched lines have too (an em dash in prose) is the file's own."""
+    the file's matched lines have too (an em dash in prose) is the file's own. Odd spaces (no-break,
+    thin) count although the whitespace tiers already match them as spaces: "x\u00a0= 1" in the
+    context for the file's "x = 1" makes "+y\u00a0= 2" a no-break space in code."""
     turned: set[str] = set()  # look-alikes the hunk's matched lines have where the file's lines lack them
     for line, target in zip(placement.lines, placement.mapping):
-        if line.kind != "+" and target is not None and content_key(line.text) != content_key(file.lines[target]):
+        if line.kind != "+" and target is not None and line.text != file.lines[target]:
             turned |= (LOOKALIKES & set(line.text)) - set(file.lines[target])
     return any(line.kind == "+" and not turned.isdisjoint(line.text) for line in placement.lines)
 

@@ -133,3 +133,16 @@ def test_a_diff_sent_again_whole_is_not_applied_to_a_copy_of_its_second_hunk() -
             "@@ -50 +55 @@\n-    x = compute()\n+    x = compute2()\n")
     failure = refused(old, diff).failures[0]
     assert (failure.hunk, failure.reason, failure.lines) == (2, "ambiguous", (55, 75))
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2009"])
+def test_a_no_break_space_turned_in_the_context_is_not_written_into_added_code(space: str) -> None:
+    # The context has `x<NBSP>= 1` for the file's `x = 1`, and the added line has the same odd space:
+    # the whitespace tier matched it as a space, and `y<NBSP>= 2` went into Python code (a SyntaxError).
+    # GNU patch does the same (fuzz); git apply refuses.
+    old = "def f():\n    x = 1\n    return x\n"
+    diff = f"@@ -1,3 +1,4 @@\n def f():\n     x{space}= 1\n+    y{space}= 2\n     return x\n"
+    assert refused(old, diff).failures[0].reason == "unclear-punctuation"
+    # Without the odd space in the added line, the hunk applies.
+    assert apply_diff(old, diff.replace(f"y{space}", "y "), "m.py").new_text == old.replace(
+        "    return", "    y = 2\n    return")
