@@ -53,9 +53,10 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
 def _reindents_only(placement: Placement, index: FileIndex) -> bool:
     """Whether a run of changed lines only re-indents lines, in a hunk matched ignoring indentation (its
     change is in exactly what did not match), and how far is not known: the removed lines are off from
-    the file's by another amount than the shift the added lines get, or that shift is only a vote
-    ("drift") and the file's lines already have the added lines' text (done already, or to be shifted
-    again?). Under a uniform shift the whole hunk agrees on how far off it is, so the change is known."""
+    the file's by another amount than the shift the added lines get, or the file's lines already have the
+    added lines' text (done already, or to be shifted again?) and that shift is only a vote ("drift") or
+    only the removed lines' own. Under a uniform shift its unchanged lines show too, the whole hunk agrees
+    on how far off it is, so the change is known."""
     shift = placement.shift
     assert shift is not None
     lines, mapping = placement.lines, placement.mapping
@@ -69,12 +70,20 @@ def _reindents_only(placement: Placement, index: FileIndex) -> bool:
         added = [line.text for line in lines[k:end] if line.kind == "+" and line.text.strip()]
         if removed and [content_key(h) for h, _ in removed] == [content_key(a) for a in added] \
                 and [h for h, _ in removed] != added and (
-                    ([f for _, f in removed] == added and uniform(_pairs(placement, index)) is None) or any(
+                    ([f for _, f in removed] == added and not _evenly_shifted(placement, index)) or any(
                         width_of(indent_of(f), shift.tab_size) != width_of(indent_of(h), shift.tab_size) + shift.delta
                         for h, f in removed)):
             return True
         k = end + 1
     return False
+
+
+def _evenly_shifted(placement: Placement, index: FileIndex) -> bool:
+    """Whether every matched line agrees on one shift, and some unchanged line shows it: the removed lines
+    alone (a -U0 hunk) say nothing of how far off the hunk is, since they are what it changes."""
+    unchanged = any(line.kind == " " and t is not None and line.text.strip()
+                    for line, t in zip(placement.lines, placement.mapping))
+    return unchanged and uniform(_pairs(placement, index)) is not None
 
 
 def _done_where_stated(hunk: Hunk, index: FileIndex, hint: Hint) -> int | None:

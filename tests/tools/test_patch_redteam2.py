@@ -146,3 +146,11 @@ def test_a_no_break_space_turned_in_the_context_is_not_written_into_added_code(s
     # Without the odd space in the added line, the hunk applies.
     assert apply_diff(old, diff.replace(f"y{space}", "y "), "m.py").new_text == old.replace(
         "    return", "    y = 2\n    return")
+
+
+def test_a_minus_u0_reindent_already_in_the_file_is_not_shifted_again() -> None:
+    # `-  x = 1` / `+    x = 1` with no context, for a file that has `    x = 1` already: the only
+    # "uniform" shift (+2) is the removed line's own, and it once moved the added line to 6 columns.
+    # git apply and GNU patch refuse or leave the line alone.
+    old = "if b:\n    x = 1\n"
+    assert refused(old, "@@ @@\n-  x = 1\n+    x = 1\n").failures[0].reason == "unclear-indent"
