@@ -25,7 +25,7 @@ from diffcrew.tools._patch_match import (
     Ambiguous, FileIndex, Hint, Mapping, Placement, Unclear, choose, content_key, match_side, place,
 )
 from diffcrew.tools._patch_parse import Hunk, HunkLine
-from diffcrew.tools._patch_shift import Pair, steady, uniform, voted
+from diffcrew.tools._patch_shift import Pair, aligned, indent_of, steady, uniform, voted, width_of
 
 __all__ = ["Ambiguous", "Clash", "FileIndex", "Hint", "Placement", "Unclear", "contradiction", "locate"]
 
@@ -38,7 +38,9 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
     hint = hint or Hint.of(hunk)
     found = _find(hunk, index, hint)
     if isinstance(found, Placement) and found.shift is not None and not (
-            steady(_bounds(found, index), found.shift) and found.shift.fits(found.lines)):
+            steady(bounds := _bounds(found, index), found.shift) and found.shift.fits(found.lines)
+            and (uniform(_pairs(found, index)) is not None or aligned(bounds, found.shift))
+            and not _reindents_only(found, index)):
         return Unclear(found.tier, found.start + 1, found.end)
     if isinstance(found, Placement) and found.tier != "already-applied" \
             and (done := _done_where_stated(hunk, index, hint)) is not None:
@@ -48,18 +50,58 @@ def locate(hunk: Hunk, index: FileIndex, hint: Hint | None = None) -> Placement 
     return found
 
 
+def _reindents_only(placement: Placement, index: FileIndex) -> bool:
+    """Whether a run of changed lines only re-indents lines, in a hunk matched ignoring indentation (its
+    change is in exactly what did not match), and how far is not known: the removed lines are off from
+    the file's by another amount than the shift the added lines get, or the file's lines already have the
+    added lines' text (done already, or to be shifted again?) and that shift is only a vote ("drift") or
+    only the removed lines' own. Under a uniform shift its unchanged lines show too, the whole hunk agrees
+    on how far off it is, so the change is known."""
+    shift = placement.shift
+    assert shift is not None
+    lines, mapping = placement.lines, placement.mapping
+    k = 0
+    while k < len(lines):
+        end = k
+        while end < len(lines) and lines[end].kind != " ":
+            end += 1
+        removed = [(line.text, index.lines[t]) for line, t in zip(lines[k:end], mapping[k:end])
+                   if line.kind == "-" and t is not None and line.text.strip()]
+        added = [line.text for line in lines[k:end] if line.kind == "+" and line.text.strip()]
+        if removed and [content_key(h) for h, _ in removed] == [content_key(a) for a in added] \
+                and [h for h, _ in removed] != added and (
+                    ([f for _, f in removed] == added and not _evenly_shifted(placement, index)) or any(
+                        width_of(indent_of(f), shift.tab_size) != width_of(indent_of(h), shift.tab_size) + shift.delta
+                        for h, f in removed)):
+            return True
+        k = end + 1
+    return False
+
+
+def _evenly_shifted(placement: Placement, index: FileIndex) -> bool:
+    """Whether every matched line agrees on one shift, and some unchanged line shows it: the removed lines
+    alone (a -U0 hunk) say nothing of how far off the hunk is, since they are what it changes."""
+    unchanged = any(line.kind == " " and t is not None and line.text.strip()
+                    for line, t in zip(placement.lines, placement.mapping))
+    return unchanged and uniform(_pairs(placement, index)) is not None
+
+
 def _done_where_stated(hunk: Hunk, index: FileIndex, hint: Hint) -> int | None:
-    """Where the hunk's new side is, byte for byte, at the line its @@ header states for it (moved by the
-    carried offset), when it adds a non-blank line; None otherwise."""
+    """Where the hunk's new side is, byte for byte, at the line its @@ header states for it, when it adds a
+    non-blank line; None otherwise. Stated for it: its new @@ line moved by the carried offset (the hunks
+    before it were applied earlier, in another answer), or the expected line itself (the offset carried
+    from hunks found applied already counts their added lines: the file is in the new numbers there)."""
     if hunk.new_start is None or hunk.old_start is None or hint.expected is None:
         return None
     if not any(line.kind == "+" and line.text.strip() for line in hunk.lines):
         return None
-    at = hunk.new_start - 1 + hint.expected - (hunk.old_start - 1)
     new = [line.text for line in hunk.lines if line.kind != "-"]
     if new == [line.text for line in hunk.lines if line.kind != "+"]:
         return None  # a change the text does not show (the final newline): its sides look the same
-    return at if at >= 0 and list(index.lines[at: at + len(new)]) == new else None
+    for at in (hunk.new_start - 1 + hint.expected - (hunk.old_start - 1), hint.expected):
+        if at >= 0 and list(index.lines[at: at + len(new)]) == new:
+            return at
+    return None
 
 
 def _find(hunk: Hunk, index: FileIndex, hint: Hint) -> Placement | Ambiguous | None:

@@ -65,12 +65,41 @@ def steady(runs: Iterable[Sequence[tuple[str, Pair]]], shift: IndentShift) -> bo
     runs: per run of added lines, its bounds: (first added line, nearest matched non-blank line
     above it as (file line, hunk line)) and (last added line, nearest below). In the hunk an added
     line is deeper than (by 2 columns or more), level with or shallower than such a neighbour; moved
-    by the shift it must be the same in the file for at least one of the two. A uniform shift keeps
-    both; a voted one
-    ("drift") keeps the one that drifted with the majority, and when neither did, whether the added
-    lines go inside a block or after it is not known.
+    by the shift it must be the same in the file for at least one of the two, and for both when the
+    two neighbours are off from the file by amounts more than a column apart (a block flattened or
+    half-indented beside the run: the run may be off by either amount). A uniform shift keeps both;
+    a voted one ("drift") keeps the one that drifted with the majority, and when neither did, whether
+    the added lines go inside a block or after it is not known.
     """
-    return all(not run or any(_kept(added, pair, shift) for added, pair in run) for run in runs)
+    return all(
+        not run or (all if _torn(run, shift.tab_size) else any)(_kept(added, pair, shift) for added, pair in run)
+        for run in runs
+    )
+
+
+def aligned(runs: Iterable[Sequence[tuple[str, Pair]]], shift: IndentShift) -> bool:
+    """Whether no run of added lines, moved by a voted shift, lands one column off every neighbour it has:
+    a vote won by lines that drifted a column moves the added lines by that column too (three context
+    lines a space deeper, the added line and `return` right: the added line went a column left of both)."""
+    size = shift.tab_size
+    return all(
+        not run or any(
+            abs(max(0, width_of(indent_of(added), size) + shift.delta) - width_of(indent_of(file_line), size)) != 1
+            for added, (file_line, _) in run)
+        for run in runs
+    )
+
+
+def _torn(run: Sequence[tuple[str, Pair]], size: int) -> bool:
+    """Whether the run's two neighbours are off from the file by amounts more than a column apart (one
+    block half-indented, or flattened to the level of the next): the run may have been written off by
+    either amount, so which one is not known and it must keep its nesting against both."""
+    if len(run) < 2:
+        return False
+    (_, (file_above, hunk_above)), (_, (file_below, hunk_below)) = run[0], run[-1]
+    above = width_of(indent_of(file_above), size) - width_of(indent_of(hunk_above), size)
+    below = width_of(indent_of(file_below), size) - width_of(indent_of(hunk_below), size)
+    return abs(above - below) > 1  # one column is drift, as in _nesting
 
 
 def _kept(added: str, pair: Pair, shift: IndentShift) -> bool:

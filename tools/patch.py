@@ -29,7 +29,7 @@ from diffcrew.tools._patch_errors import (
     whole_diff_error,
 )
 from diffcrew.tools._patch_locate import Ambiguous, FileIndex, Hint, Placement, Unclear, contradiction, locate
-from diffcrew.tools._patch_match import LOOKALIKES, content_key
+from diffcrew.tools._patch_match import LOOKALIKES
 from diffcrew.tools._patch_overlap import overlaps
 from diffcrew.tools._patch_parse import Hunk, HunkLine, Section, parse_diff
 from diffcrew.tools._patch_text import FileText, final_newline, render
@@ -43,7 +43,8 @@ TIERS = (
     "trimmed", "edge", "create",
 )
 _ZERO_OLD = re.compile(r"@@+ -\d+,0 ")  # a hunk header whose old side is empty
-_UNANCHORED = ("already-applied", "create", "edge")  # placements that say nothing about the offset
+_UNANCHORED = ("create", "edge")  # placements that say nothing about the offset
+_Found = Placement | Ambiguous | Unclear | str | None  # what locating one hunk gives
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,11 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     squashed: list[str] | None = None  # the error path's view of the file, built once if needed
     detailed = 0  # no-match failures given the costly closest-lines search so far
     hint_from: tuple[int, int] = (0, 0)  # (offset, floor) the hunks placed so far imply
+    last_stated = 0  # the greatest @@ line of the hunks placed so far that carried an offset
     for hunk in hunks:
         result = _place_one(hunk, file, index, Hint.of(hunk, *hint_from))
+        if hunk.old_start is not None and hunk.old_start < last_stated and hint_from != (0, 0):
+            result = _out_of_order(result, _place_one(hunk, file, index, Hint.of(hunk)))
         if isinstance(result, Placement) and _invisible(result, file):
             failures.append(invisible_change(hunk, len(hunks)))
         elif isinstance(result, Placement) and _lookalikes_unclear(result, file):
@@ -169,6 +173,8 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
         elif isinstance(result, Placement):
             placed.append((hunk, result))
             hint_from = _carried(hunk, result, hint_from)
+            if result.tier not in _UNANCHORED and hunk.old_start is not None:
+                last_stated = max(last_stated, hunk.old_start)
         elif isinstance(result, Ambiguous):
             failures.append(ambiguous(hunk, len(hunks), result.tier, result.starts))
         elif isinstance(result, Unclear):
@@ -191,6 +197,20 @@ def _place_all(hunks: tuple[Hunk, ...], file: FileText, path: str) -> list[tuple
     return placed
 
 
+def _out_of_order(carried: _Found, stated: _Found) -> _Found:
+    """A hunk whose @@ line comes before that of a hunk placed already: the offset and floor carried from
+    that hunk, which lies further down the file, say nothing of this one, and its own @@ line may tell
+    another story (a hunk misnumbered by 100 lines before a repeated block numbered right). Placed
+    only where both readings put it; where they differ, it is ambiguous."""
+    if not isinstance(carried, Placement) or (isinstance(stated, Placement) and stated.start == carried.start):
+        return carried
+    if isinstance(stated, Placement):
+        return Ambiguous(carried.tier, tuple(sorted({carried.start + 1, stated.start + 1})))
+    if isinstance(stated, Ambiguous):
+        return Ambiguous(carried.tier, tuple(sorted({carried.start + 1, *stated.starts})))
+    return carried
+
+
 def _invisible(placement: Placement, file: FileText) -> bool:
     """Whether the hunk's new side is its old side, removing lines only to add them back as they are in
     the file: such a diff changed something its text does not show (git's line-ending conversions,
@@ -208,10 +228,12 @@ def _lookalikes_unclear(placement: Placement, file: FileText) -> bool:
     """Whether the hunk matched only with look-alike punctuation (its smart quotes or dashes for the
     file's ASCII) and its added lines have those same look-alikes: whatever turned the context's
     characters may have turned theirs, so which ones they should have is not known. A look-alike
-    the file's matched lines have too (an em dash in prose) is the file's own."""
+    the file's matched lines have too (an em dash in prose) is the file's own. Odd spaces (no-break,
+    thin) count although the whitespace tiers already match them as spaces: "x\u00a0= 1" in the
+    context for the file's "x = 1" makes "+y\u00a0= 2" a no-break space in code."""
     turned: set[str] = set()  # look-alikes the hunk's matched lines have where the file's lines lack them
     for line, target in zip(placement.lines, placement.mapping):
-        if line.kind != "+" and target is not None and content_key(line.text) != content_key(file.lines[target]):
+        if line.kind != "+" and target is not None and line.text != file.lines[target]:
             turned |= (LOOKALIKES & set(line.text)) - set(file.lines[target])
     return any(line.kind == "+" and not turned.isdisjoint(line.text) for line in placement.lines)
 
@@ -236,7 +258,9 @@ def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple
     """(offset, floor) for the next hunk: where this one landed relative to its @@ line, and where its
     last change ends (the next hunk may share the unchanged lines after it).
 
-    A trimmed hunk counts from where its untrimmed old side would start.
+    A trimmed hunk counts from where its untrimmed old side would start. A hunk applied already counts
+    from where its new side is, plus the lines it added: the file below it is in the diff's new numbers
+    (half of a diff applied, the other half sent again), so the next hunk's old side is that much lower.
     """
     if placement.tier in _UNANCHORED:
         return before
@@ -244,12 +268,15 @@ def _carried(hunk: Hunk, placement: Placement, before: tuple[int, int]) -> tuple
     start = placement.origin if placement.tier == "trimmed" else placement.start
     if hunk.old_start is not None and start is not None:
         offset = start - (hunk.old_start - 1)
+    if placement.tier == "already-applied":
+        grown = sum(line.kind == "+" for line in hunk.lines) - sum(line.kind == "-" for line in hunk.lines)
+        return (offset + grown if hunk.old_start is not None else offset), max(before[1], placement.end)
     return offset, max(before[1], placement.change_end())
 
 
 def _place_one(
     hunk: Hunk, file: FileText, index: FileIndex, hint: Hint,
-) -> Placement | Ambiguous | Unclear | str | None:
+) -> _Found:
     if not file.lines:
         lines = _creation_lines(hunk)
         if lines is not None:
