@@ -13,7 +13,7 @@ real lines of the file with their numbers.
 Matching policy, for every tier (the tiers themselves are listed in _patch_locate):
 1. Removed lines and the nearest non-blank unchanged line beside each change must be in the file (modulo drift).
 2. Only outer context further from a change may be dropped; added lines are never matched, only re-indented.
-3. A hunk goes to the one place the first tier finding any gives, searched from the hunks placed; numbers break ties only.
+3. Each hunk goes to the one place the first tier with any finds, searched from the hunks placed; numbers break ties.
 4. Hunks may share only lines both keep unchanged; added lines alone are placed only by -U0 at the file's start or end.
 5. Else, or if added lines' indentation/punctuation is unknowable, refuse, quoting the nearest real lines and numbers.
 Drift: whitespace, and look-alike punctuation (smart quotes, dashes) for ASCII; never a word, identifier or number.
