@@ -142,9 +142,7 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
         git_repo = GitRepo(Path(repo))
         writable_state(git_repo.common_dir)  # the context cache lives there
         ctx = build_context(git_repo, git_repo.resolve(base), request, budget)
-    except DiffcrewError as exc:  # a write that failed (everything put back)
-        if as_json:
-            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
+    except DiffcrewError as exc:
         fail(exc.summary, exc.exit_code)
     tokens = planning_tokens(request, ctx)
     cost = estimate_cost(model, tokens, PLAN_OUTPUT_ESTIMATE)
@@ -181,9 +179,7 @@ def log_command(repo: str, limit: int, as_json: bool) -> None:
 
     try:
         runs = list_runs(GitRepo(Path(repo)))[:limit]
-    except DiffcrewError as exc:  # a write that failed (everything put back)
-        if as_json:
-            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
+    except DiffcrewError as exc:
         fail(exc.summary, exc.exit_code)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False))
@@ -214,9 +210,7 @@ def show_command(run_id: str, repo: str, as_json: bool) -> None:
 
     try:
         path = find_transcript(GitRepo(Path(repo)), run_id)
-    except DiffcrewError as exc:  # a write that failed (everything put back)
-        if as_json:
-            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
+    except DiffcrewError as exc:
         fail(exc.summary, exc.exit_code)
     run, diffs = read_run(path), patches(path)
     if as_json:
@@ -259,9 +253,7 @@ def discard_command(run_id: str, repo: str) -> None:
 
     try:
         branch = discard(GitRepo(Path(repo)), run_id)
-    except DiffcrewError as exc:  # a write that failed (everything put back)
-        if as_json:
-            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
+    except DiffcrewError as exc:
         fail(exc.summary, exc.exit_code)
     click.echo(f"deleted branch {branch}")
 
@@ -287,9 +279,7 @@ def config_command(repo: str, as_json: bool) -> None:
         root = GitRepo(Path(repo)).root
         values, sources = cfg.layered(root, {})
         checks = [c.command for c in load_checks(root) if c.command]
-    except DiffcrewError as exc:  # a write that failed (everything put back)
-        if as_json:
-            click.echo(json.dumps({"status": "failed", "files": [], "errors": [exc.summary]}, indent=2))
+    except DiffcrewError as exc:
         fail(exc.summary, exc.exit_code)
     if as_json:
         settings = {name: {"value": list(v) if isinstance(v, tuple) else v, "source": sources[name]}

@@ -54,3 +54,13 @@ def test_discard_refuses_a_branch_that_moved_or_is_checked_out(tmp_path: Path, s
     moved = run_cli(["discard", report["run_id"], "--repo", str(repo)])
     assert moved.exit_code == 2 and "has moved" in moved.stderr
     assert diffcrew_branches(repo) == [report["branch"]]
+
+
+def test_json_commands_that_fail_print_no_json_of_another_command(tmp_path: Path) -> None:
+    # An error of show/log/config/context is one line on stderr; stdout stays empty for `jq`, never
+    # an apply-shaped {"status": "failed", "files": ...} object.
+    repo = make_repo(tmp_path / "repo", {"a.py": OLD})
+    for args in (["show", "no-such-run", "--json"], ["context", "x", "--json", "--base", "no-such-commit"]):
+        result = run_cli([*args, "--repo", str(repo)])
+        assert result.exit_code != 0 and result.stdout == "", (args, result.stdout)
+        assert result.stderr.startswith("diffcrew: error:")
