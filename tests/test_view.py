@@ -24,6 +24,8 @@ import click
 from rich.console import Console
 
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
+                                   Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
 from diffcrew.agent.liveview import ECHO_ROOM, LiveView
 from diffcrew.agent.types import FileEdit, Plan, Usage
 from diffcrew.agent.view import PlainView, QuietView, choose_view, colour_diffstat
@@ -37,9 +39,8 @@ PLAN = Plan("Type the helpers and drop the old module.", (
 
 
 def usage(role: str, path: str | None, tokens_in: int, tokens_out: int, cost: float | None,
-          cached: int = 0) -> dict[str, Any]:
-    return {"role": role, "path": path, "model": "m", "usage": Usage(tokens_in, tokens_out, cached, 0, 1),
-            "cost": cost, "seconds": 0.25}
+          cached: int = 0) -> ModelCalled:
+    return ModelCalled(role, path, "m", Usage(tokens_in, tokens_out, cached, 0, 1), cost, 0.25)
 
 
 def check(name: str, status: str, new_failure: bool = False, output: str = "") -> CheckResult:
@@ -82,35 +83,33 @@ class Clock:
         return self.now
 
 
-EVENTS: list[tuple[str, dict[str, Any]]] = [
-    ("context", {"files": 4, "tokens": 900}),
-    ("explore", {"tool": "read_file", "input": {"path": "pkg/a.py"}}),
-    ("usage", usage("orchestrator", None, 2000, 300, 0.007)),
-    ("plan", {"plan": PLAN, "estimated_cost": 0.0123}),
-    ("worker", {"path": "pkg/a.py", "state": "running"}),
-    ("worker", {"path": "pkg/b.py", "state": "running"}),
-    ("usage", usage("worker", "pkg/a.py", 1000, 100, 0.0031, cached=200)),
-    ("worker", {"path": "pkg/a.py", "state": "repairing", "problem": "hunk 1 of 1 matches no place in the file"}),
-    ("retry", {"role": "worker", "path": "pkg/b.py", "model": "m", "attempt": 1,
-               "error": "the model service answered HTTP 429: slow down"}),
-    ("usage", usage("worker", "pkg/b.py", 800, 50, 0.002)),
-    ("worker", {"path": "pkg/b.py", "state": "done", "attempts": 1, "error": None}),
-    ("usage", usage("worker", "pkg/a.py", 1300, 120, 0.004)),
-    ("worker", {"path": "pkg/a.py", "state": "done", "attempts": 2, "error": None}),
-    ("worker", {"path": "old.py", "state": "done", "attempts": 0, "error": None}),
-    ("checks", {"state": "running", "round": 0, "names": ["syntax", "pytest -q"]}),
-    ("checks", {"state": "done", "results": [check("syntax", "pass"),
-                                             check("pytest -q", "fail", output="E   boom\n1 failed")]}),
-    ("warning", {"message": "pkg/a.py has uncommitted changes"}),
-    ("usage", usage("synthesizer", None, 400, 80, 0.0001)),
+EVENTS: list[Event] = [
+    ContextRead(files=4, tokens=900),
+    Explored("read_file", {"path": "pkg/a.py"}),
+    usage("orchestrator", None, 2000, 300, 0.007),
+    Planned(PLAN, estimated_cost=0.0123),
+    WorkerRunning("pkg/a.py"),
+    WorkerRunning("pkg/b.py"),
+    usage("worker", "pkg/a.py", 1000, 100, 0.0031, cached=200),
+    WorkerRepairing("pkg/a.py", "hunk 1 of 1 matches no place in the file"),
+    ModelRetrying("worker", "pkg/b.py", "m", 1, "the model service answered HTTP 429: slow down"),
+    usage("worker", "pkg/b.py", 800, 50, 0.002),
+    WorkerFinished("pkg/b.py", ok=True, attempts=1),
+    usage("worker", "pkg/a.py", 1300, 120, 0.004),
+    WorkerFinished("pkg/a.py", ok=True, attempts=2),
+    WorkerFinished("old.py", ok=True, attempts=0),
+    ChecksRunning(0, ("syntax", "pytest -q")),
+    ChecksDone((check("syntax", "pass"), check("pytest -q", "fail", output="E   boom\n1 failed"))),
+    Warned("pkg/a.py has uncommitted changes"),
+    usage("synthesizer", None, 400, 80, 0.0001),
 ]
 
 
 def test_plain_view_prints_one_stable_line_per_event() -> None:
     lines: list[str] = []
     view = PlainView(write=lines.append)
-    for kind, data in EVENTS:
-        view.event(kind, data)
+    for event in EVENTS:
+        view.emit(event)
     assert [click.unstyle(line) for line in lines] == [
         "diffcrew: read 4 tracked files (~900 tokens of context)",
         "  explore read_file path='pkg/a.py'",
@@ -135,8 +134,8 @@ def test_plain_view_prints_one_stable_line_per_event() -> None:
 def test_plain_view_verbose_adds_calls_retries_and_failing_check_output() -> None:
     lines: list[str] = []
     view = PlainView(write=lines.append, verbose=True)
-    for kind, data in EVENTS:
-        view.event(kind, data)
+    for event in EVENTS:
+        view.emit(event)
     plain = [click.unstyle(line) for line in lines]
     assert "  call    orchestrator: 2,000 in / 300 out tokens, $0.0070, 0.2 s" in plain
     assert "  call    worker pkg/a.py: 1,200 in (200 from cache) / 100 out tokens, $0.0031, 0.2 s" in plain
@@ -150,9 +149,9 @@ def test_live_view_rows_follow_the_events() -> None:
     clock, buffer = Clock(), StringIO()
     view = LiveView(Console(file=buffer, force_terminal=True, width=110, color_system="standard"), clock=clock)
     states: dict[int, list[str]] = {}
-    for number, (kind, data) in enumerate(EVENTS):
+    for number, event in enumerate(EVENTS):
         clock.now += 0.5
-        view.event(kind, data)
+        view.emit(event)
         states[number] = rendered(view)
     assert "planning: read_file path='pkg/a.py'" in states[1][-1]
     assert [row(states[3], p).split()[1:3] for p in ("pkg/a.py", "pkg/b.py", "old.py")] == [
@@ -191,10 +190,10 @@ def test_live_view_rows_follow_the_events() -> None:
 def test_live_view_failed_worker_and_verbose_lines() -> None:
     buffer = StringIO()
     view = LiveView(Console(file=buffer, force_terminal=True, width=100, color_system="standard"), verbose=True)
-    view.event("plan", {"plan": PLAN, "estimated_cost": None})
-    view.event("worker", {"path": "pkg/a.py", "state": "running"})
-    view.event("usage", usage("worker", "pkg/a.py", 500, 40, None))
-    view.event("worker", {"path": "pkg/a.py", "state": "failed", "attempts": 3, "error": "no usable patch"})
+    view.emit(Planned(PLAN, estimated_cost=None))
+    view.emit(WorkerRunning("pkg/a.py"))
+    view.emit(usage("worker", "pkg/a.py", 500, 40, None))
+    view.emit(WorkerFinished("pkg/a.py", ok=False, attempts=3, error="no usable patch"))
     failed = row(rendered(view), "pkg/a.py")
     assert failed.split()[1:4] == ["pkg/a.py", "failed", "3"] and "?" in failed and "no usable patch" in failed
     view.close()
@@ -208,8 +207,8 @@ def test_live_region_leaves_room_for_an_echoed_ctrl_c() -> None:
     """A full-width last line would make the terminal's `^C` echo wrap, shifting the region down a
     line, so that erasing it at the end leaves a stale header behind (seen in tmux)."""
     view = LiveView(Console(file=StringIO(), force_terminal=True, width=60))
-    for kind, data in EVENTS[:8]:
-        view.event(kind, data)
+    for event in EVENTS[:8]:
+        view.emit(event)
     lines = rendered(view, width=60)
     assert any("repairing" in line for line in lines) and lines[-1].endswith("…")  # the note and totals are cut
     assert max(len(line) for line in lines) <= 60 - ECHO_ROOM
@@ -225,7 +224,7 @@ def test_live_view_stops_drawing_while_it_asks() -> None:
         return False
 
     with view:
-        view.event("plan", {"plan": PLAN, "estimated_cost": 0.01})
+        view.emit(Planned(PLAN, estimated_cost=0.01))
         assert view.active and view.confirm(PLAN) is True  # no prompt: never asks
         view.prompt = prompt
         assert view.confirm(PLAN) is False
@@ -244,8 +243,8 @@ def test_live_view_leaves_nothing_when_nothing_ran() -> None:
 def test_quiet_view_shows_the_plan_only_to_ask_about_it() -> None:
     lines: list[str] = []
     silent = QuietView(write=lines.append)
-    for kind, data in EVENTS:
-        silent.event(kind, data)
+    for event in EVENTS:
+        silent.emit(event)
     assert silent.confirm(PLAN) is True and lines == []
     asking = QuietView(write=lines.append, prompt=lambda question: question == "Start 2 worker(s)?")
     assert asking.confirm(PLAN) is True
