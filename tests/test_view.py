@@ -18,15 +18,18 @@ import termios
 import time
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.console import Console
 
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+from diffcrew.agent.config import RunOptions
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
                                    Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
 from diffcrew.agent.liveview import ECHO_ROOM, LiveView
+from diffcrew.agent.llm import ModelReply, ModelRequest, ScriptedClient, TransientModelError
+from diffcrew.agent.run import run_change
 from diffcrew.agent.types import FileEdit, Plan, Usage
 from diffcrew.agent.view import PlainView, QuietView, choose_view, colour_diffstat
 from diffcrew.sandbox import CheckResult
@@ -266,6 +269,74 @@ def test_diffstat_is_coloured_and_unstyles_to_the_original() -> None:
     assert " old.py | 1 " + click.style("-", fg="red") in coloured
     assert coloured.splitlines()[-1] == " 3 files changed, 8 insertions(+), 3 deletions(-)"
     assert click.unstyle(coloured) == stat.rstrip("\n")
+
+
+# Emitters and views cannot drift apart: a scripted run emits every event class, and each
+# view shows every one of them (the quiet view, by design, shows none).
+
+class Recorder:
+    """The run's Progress in a test: keeps every event and accepts the plan."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def confirm(self, plan: Plan) -> bool:
+        return True
+
+
+class OneRetry(ScriptedClient):
+    """The scripted model, with one transient failure on pkg/b.py's first call."""
+
+    failed = False
+
+    async def call(self, request: ModelRequest) -> ModelReply:
+        if request.path == "pkg/b.py" and not self.failed:
+            self.failed = True
+            raise TransientModelError("the model service answered HTTP 529: overloaded", retry_after=0)
+        return await super().call(request)
+
+
+def every_event_script() -> dict[str, list[dict[str, Any]]]:
+    bad = patch_turn("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-nothing like this\n+y\n")
+    return {"orchestrator": [{"tool": "read_file", "input": {"path": "pkg/a.py"}},
+                             plan_turn("Type a, add b, fix c, drop old.", [
+                                 ("pkg/a.py", "modify", "Type a."), ("pkg/b.py", "create", "Add b."),
+                                 ("c.py", "modify", "Fix c."), ("old.py", "delete", "Unused.")])],
+            "worker:pkg/a.py": [bad, patch_turn(udiff("pkg/a.py", OLD_A, NEW_A))],
+            "worker:pkg/b.py": [patch_turn(udiff("pkg/b.py", None, NEW_B))],
+            "worker:c.py": [bad, bad],
+            "synthesizer": [summary_turn("Type a and add b")]}
+
+
+def flow_events(tmp_path: Path) -> list[Event]:
+    repo = make_repo(tmp_path / "repo", {"pkg/__init__.py": "", "pkg/a.py": OLD_A, "c.py": "c = 1\n",
+                                         "old.py": "x = 1\n"})
+    (repo / "c.py").write_text("c = 2\n")  # uncommitted: a warning
+    recorder = Recorder()
+    options = RunOptions(request=REQUEST, repo=repo, repair_rounds=1, allow_partial=True, checks=("true",))
+    report = run_change(options, recorder, lambda: OneRetry(every_event_script()))
+    assert report.status == "partial", report.errors
+    return recorder.events
+
+
+def test_every_event_a_run_emits_is_shown_by_each_view(tmp_path: Path) -> None:
+    events = flow_events(tmp_path)
+    assert {type(e) for e in events} == set(get_args(Event))  # the run emits every kind
+    lines: list[str] = []
+    plain = PlainView(write=lines.append, verbose=True)
+    buffer = StringIO()
+    live = LiveView(Console(file=buffer, width=200, color_system=None), verbose=True, clock=Clock())
+    for event in events:
+        before = len(lines)
+        plain.emit(event)
+        assert len(lines) > before, f"the plain view shows nothing for {event}"
+        seen = buffer.getvalue(), rendered(live, width=200)
+        live.emit(event)
+        assert (buffer.getvalue(), rendered(live, width=200)) != seen, f"the live view shows nothing for {event}"
+    live.close()
 
 
 # End to end: the console script against the fake server.
