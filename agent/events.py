@@ -138,15 +138,5 @@ class Progress(Protocol):
     def confirm(self, plan: Plan) -> bool: ...
 
 
-class Silent:
-    """Progress nobody watches: events are dropped and the plan is always accepted."""
-
-    def emit(self, event: Event) -> None:
-        return None
-
-    def confirm(self, plan: Plan) -> bool:
-        return True
-
-
 def ignore(event: Event) -> None:
     """An `Emit` for callers that do not report progress."""

@@ -118,10 +118,10 @@ class Board:
                 row.attempts = max(row.attempts, attempts)
 
     def _checks(self, event: ChecksRunning | ChecksDone) -> None:
-        running = isinstance(event, ChecksRunning)
-        self.checks = f"checks round {event.round + 1}: {', '.join(event.names)}" \
-            if isinstance(event, ChecksRunning) else ""
-        before, after = ("done", "checking") if running else ("checking", "done")
+        if isinstance(event, ChecksRunning):
+            self.checks, before, after = f"checks round {event.round + 1}: {', '.join(event.names)}", "done", "checking"
+        else:
+            self.checks, before, after = "", "checking", "done"
         for row in self.rows.values():
             if row.state == before:
                 row.state = after
