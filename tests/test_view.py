@@ -68,9 +68,9 @@ def final_block(raw: str) -> list[str]:
 
 
 def rendered(view: LiveView, width: int = 110) -> list[str]:
-    out = Console(file=StringIO(), width=width, color_system=None)
-    out.print(view.render())
-    return [line.rstrip() for line in out.file.getvalue().splitlines()]
+    text = StringIO()
+    Console(file=text, width=width, color_system=None).print(view.render())
+    return [line.rstrip() for line in text.getvalue().splitlines()]
 
 
 def row(lines: list[str], path: str) -> str:
