@@ -26,6 +26,7 @@ import click
 
 from diffcrew.agent import config as cfg
 from diffcrew.agent.commands import fail
+from diffcrew.agent.events import Event, Planned, Warned, WorkerFinished, WorkerRepairing
 from diffcrew.agent.pricing import UNPRICED, money
 from diffcrew.tools.errors import DiffcrewError, RunFailed, UsageError
 from diffcrew.tools.paths import path_problem
@@ -33,8 +34,8 @@ from diffcrew.tools.paths import path_problem
 RUN_FAILED = 5  # the exit code of a failed run (1 is taken: files were changed)
 
 if TYPE_CHECKING:  # heavy modules (GitPython, the SDK) are imported when the command runs
-    from diffcrew.agent.run import RunHooks
-    from diffcrew.agent.types import RunReport
+    from diffcrew.agent.events import Progress
+    from diffcrew.agent.types import Plan, RunReport
     from diffcrew.tools.git import GitRepo
 
 IN_PRE_COMMIT = "PRE_COMMIT"  # pre-commit sets PRE_COMMIT=1 in the environment of its hooks
@@ -176,7 +177,7 @@ def write_results(repo: "GitRepo", staged: Staged, report: "RunReport") -> tuple
     return tuple(c.path for c in changes)
 
 
-def run_fix(files: tuple[str, ...], request: str | None, hooks: "RunHooks", cwd: Path) -> FixOutcome:
+def run_fix(files: tuple[str, ...], request: str | None, progress: "Progress", cwd: Path) -> FixOutcome:
     """The whole command short of printing: check the input, run the pipeline, write the result."""
     from diffcrew.agent.llm import AnthropicClient, require_api_key
     from diffcrew.agent.run import run_change
@@ -190,28 +191,36 @@ def run_fix(files: tuple[str, ...], request: str | None, hooks: "RunHooks", cwd:
     require_api_key()
     base = repo.index_commit(list(staged.refresh), "diffcrew fix: the files as staged (on no branch)")
     options = fix_options(staged, base, settings)
-    report = run_change(options, hooks, lambda: AnthropicClient(timeout=options.request_timeout))
+    report = run_change(options, progress, lambda: AnthropicClient(timeout=options.request_timeout))
     if report.exit_code != 0:
         return FixOutcome(report, ())
     return FixOutcome(report, write_results(repo, staged, report))
 
 
-def _hooks(quiet: bool) -> "RunHooks":
-    """Progress on stderr, line by line; never a question (a hook has no one to answer it)."""
-    from diffcrew.agent.run import RunHooks
+@dataclass(frozen=True)
+class FixProgress:
+    """Progress on stderr, line by line: warnings always, the plan and troubles unless quiet; never
+    a question (a hook has no one to answer it)."""
 
-    def event(kind: str, data: dict[str, Any]) -> None:
-        if kind == "warning":
-            click.echo(click.style("warning: ", fg="yellow") + data["message"], err=True)
-        elif quiet:
-            return
-        elif kind == "plan" and data["plan"].edits:
-            click.echo(f"diffcrew fix: {data['plan'].summary}", err=True)
-        elif kind == "worker" and data["state"] in ("repairing", "failed"):
-            detail = data.get("problem") or data.get("error") or ""
-            click.echo(f"  {data['path']}: {data['state']} ({detail})", err=True)
+    quiet: bool
 
-    return RunHooks(event=event, confirm=lambda plan: True)
+    def emit(self, event: Event) -> None:
+        match event:
+            case Warned(message=message):
+                click.echo(click.style("warning: ", fg="yellow") + message, err=True)
+            case _ if self.quiet:
+                pass
+            case Planned(plan=plan) if plan.edits:
+                click.echo(f"diffcrew fix: {plan.summary}", err=True)
+            case WorkerRepairing(path=path, problem=problem):
+                click.echo(f"  {path}: repairing ({problem})", err=True)
+            case WorkerFinished(ok=False, path=path, error=error):
+                click.echo(f"  {path}: failed ({error or ''})", err=True)
+            case _:
+                pass
+
+    def confirm(self, plan: "Plan") -> bool:
+        return True
 
 
 def _cost(report: "RunReport") -> str:
@@ -259,7 +268,7 @@ def fix_command(files: tuple[str, ...], request: str | None, quiet: bool) -> Non
       git add src/app.py && diffcrew fix --request "add type hints to new functions" src/app.py
     """
     try:
-        outcome = run_fix(files, request, _hooks(quiet), Path.cwd())
+        outcome = run_fix(files, request, FixProgress(quiet), Path.cwd())
     except DiffcrewError as exc:
         fail(exc.summary, _failure_code(exc.exit_code))
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable, assert_never
 
 from rich.console import Console, Group, RenderableType
 from rich.constrain import Constrain
@@ -21,17 +21,19 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
+                                   Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
 from diffcrew.agent.types import Plan
 from diffcrew.agent.pricing import money
-from diffcrew.agent.view import Prompt, View, estimate_line, event_lines, who
+from diffcrew.agent.view import Prompt, View, estimate_line, event_lines
 
 ACTIVE = ("running", "repairing", "checking")
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # a braille spinner, one frame per 80 ms
 _LOOK = {"queued": ("·", "dim"), "running": ("", "cyan"), "repairing": ("", "yellow"),
          "checking": ("", "blue"), "done": ("✓", "green"), "failed": ("✗", "red")}
-# Kinds whose plain lines stay on screen above the live region (`explore` too with -v; `usage`
-# and `retry` print only with -v); the plan is drawn as a table. Worker progress is the region.
-_LOGGED = {"context", "warning", "usage", "retry"}
+# Events whose plain lines stay on screen above the live region (explorations too with -v; model
+# calls and retries print only with -v); the plan is drawn as a table. Worker progress is the region.
+_LOGGED = (ContextRead, Warned, ModelCalled, ModelRetrying, ChecksDone)
 _ACTION_STYLE = {"modify": "yellow", "create": "green", "delete": "red"}
 
 
@@ -44,13 +46,12 @@ class Tally:
     output_tokens: int = 0
     cost: float | None = 0.0
 
-    def add(self, data: dict[str, Any]) -> None:
-        usage = data["usage"]
+    def add(self, call: ModelCalled) -> None:
+        usage = call.usage
         self.calls += 1
         self.input_tokens += usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         self.output_tokens += usage.output_tokens
-        cost = data.get("cost")
-        self.cost = None if self.cost is None or cost is None else self.cost + cost
+        self.cost = None if self.cost is None or call.cost is None else self.cost + call.cost
 
 
 @dataclass
@@ -83,47 +84,56 @@ class Board:
     def __post_init__(self) -> None:
         self.started = self.clock()
 
-    def apply(self, kind: str, data: dict[str, Any]) -> None:
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:
-            handler(data)
+    def apply(self, event: Event) -> None:
+        match event:
+            case ContextRead():
+                self.planning = True
+            case Explored(tool=tool, input=given):
+                self.activity = f"{tool} " + " ".join(f"{k}={v!r}" for k, v in given.items())
+            case Planned(plan=plan, estimated_cost=cost):
+                self.plan, self.estimated_cost, self.activity = plan, cost, ""
+                self.rows = {e.path: Row(e.path, e.action) for e in plan.edits}
+            case WorkerRunning() | WorkerRepairing() | WorkerFinished():
+                self._worker(event)
+            case ChecksRunning() | ChecksDone():
+                self._checks(event)
+            case ModelCalled():
+                self._called(event)
+            case ModelRetrying(error=error):
+                self.retrying = f"retrying {event.caller}: {error}"
+            case Warned():
+                pass  # printed above the region; the board does not change
+            case _:
+                assert_never(event)
 
-    def _on_context(self, data: dict[str, Any]) -> None:
-        self.planning = True
+    def _worker(self, event: WorkerRunning | WorkerRepairing | WorkerFinished) -> None:
+        row = self.rows.setdefault(event.path, Row(event.path, "modify"))
+        match event:
+            case WorkerRunning():
+                row.state, row.note = "running", ""
+            case WorkerRepairing(problem=problem):
+                row.state, row.note = "repairing", problem
+            case WorkerFinished(attempts=attempts, error=error):
+                row.state, row.note = event.state, error or ""
+                row.attempts = max(row.attempts, attempts)
 
-    def _on_explore(self, data: dict[str, Any]) -> None:
-        detail = " ".join(f"{k}={v!r}" for k, v in data["input"].items())
-        self.activity = f"{data['tool']} {detail}"
-
-    def _on_plan(self, data: dict[str, Any]) -> None:
-        self.plan, self.estimated_cost, self.activity = data["plan"], data.get("estimated_cost"), ""
-        self.rows = {e.path: Row(e.path, e.action) for e in self.plan.edits}
-
-    def _on_worker(self, data: dict[str, Any]) -> None:
-        row = self.rows.setdefault(data["path"], Row(data["path"], "modify"))
-        row.state = data["state"]
-        row.attempts = max(row.attempts, data.get("attempts") or 0)
-        row.note = data.get("problem") or data.get("error") or ""
-
-    def _on_checks(self, data: dict[str, Any]) -> None:
-        running = data["state"] == "running"
-        self.checks = f"checks round {data['round'] + 1}: {', '.join(data['names'])}" if running else ""
-        before, after = ("done", "checking") if running else ("checking", "done")
+    def _checks(self, event: ChecksRunning | ChecksDone) -> None:
+        if isinstance(event, ChecksRunning):
+            self.checks, before, after = f"checks round {event.round + 1}: {', '.join(event.names)}", "done", "checking"
+        else:
+            self.checks, before, after = "", "checking", "done"
         for row in self.rows.values():
             if row.state == before:
                 row.state = after
 
-    def _on_usage(self, data: dict[str, Any]) -> None:
-        self.by_role.setdefault(data["role"], Tally()).add(data)
-        if self.retrying.startswith(f"retrying {who(data)}:"):
+    def _called(self, call: ModelCalled) -> None:
+        self.by_role.setdefault(call.role, Tally()).add(call)
+        if self.retrying.startswith(f"retrying {call.caller}:"):
             self.retrying = ""
-        row = self.rows.get(data.get("path") or "") if data["role"] == "worker" else None
+        row = self.rows.get(call.path or "") if call.role == "worker" else None
         if row is not None:
-            row.tally.add(data)
+            row.tally.add(call)
             row.attempts = max(row.attempts, row.tally.calls)
-
-    def _on_retry(self, data: dict[str, Any]) -> None:
-        self.retrying = f"retrying {who(data)}: {data['error']}"
 
     def total(self) -> Tally:
         total = Tally()
@@ -159,9 +169,9 @@ def tokens(count: int) -> str:
     return f"{count / 1_000_000:.1f}M"
 
 
-def render_plan(data: dict[str, Any]) -> RenderableType:
+def render_plan(event: Planned) -> RenderableType:
     """The plan as it arrives: its summary, one line per file (instructions cut to fit), the estimate."""
-    plan: Plan = data["plan"]
+    plan = event.plan
     edits = Table.grid(padding=(0, 1))
     edits.add_column(no_wrap=True)
     edits.add_column(no_wrap=True)
@@ -169,7 +179,7 @@ def render_plan(data: dict[str, Any]) -> RenderableType:
     for edit in plan.edits:
         edits.add_row(Text(f"  {edit.action:<6}", style=_ACTION_STYLE.get(edit.action, "")), edit.path,
                       Text(" ".join(edit.instructions.split()), style="dim", no_wrap=True, overflow="ellipsis"))
-    return Group(Text.assemble(("Plan: ", "bold"), plan.summary), edits, Text(estimate_line(data)))
+    return Group(Text.assemble(("Plan: ", "bold"), plan.summary), edits, Text(estimate_line(event)))
 
 
 def render_board(board: Board, *, final: bool = False) -> RenderableType:
@@ -261,15 +271,14 @@ class LiveView(View):
         with self._lock:
             return Constrain(render_board(self.board, final=final), width=max(20, self.console.width - ECHO_ROOM))
 
-    def event(self, kind: str, data: dict[str, Any]) -> None:
-        logged = kind in _LOGGED or (kind == "checks" and data["state"] == "done") or \
-            (kind == "explore" and self.verbose)
+    def emit(self, event: Event) -> None:
+        logged = isinstance(event, _LOGGED) or (isinstance(event, Explored) and self.verbose)
         with self._lock:
-            self.board.apply(kind, data)
-            if kind == "plan":
-                self.console.print(render_plan(data))
+            self.board.apply(event)
+            if isinstance(event, Planned):
+                self.console.print(render_plan(event))
             elif logged:
-                for line in event_lines(kind, data, self.verbose):
+                for line in event_lines(event, self.verbose):
                     self.console.print(Text.from_ansi(line))
             self._start()
             self._redraw()

@@ -19,6 +19,7 @@ from typing import Any, Callable, Protocol
 from diffcrew.agent import apierrors, models
 from diffcrew.agent import script as scripts
 from diffcrew.agent.errors import BudgetExceeded, ModelError, UsageError
+from diffcrew.agent.events import Emit, ModelCalled, ModelRetrying, ignore
 from diffcrew.agent.ledger import Ledger
 from diffcrew.agent.limits import AdaptiveLimit, RetryPolicy
 from diffcrew.agent.pricing import cost_of
@@ -328,7 +329,7 @@ class TrackedClient:
     def __init__(self, inner: ModelClient, ledger: Ledger, transcript: Transcript | None,
                  redactor: Redactor | None = None, max_calls: int | None = None,
                  limit: AdaptiveLimit | None = None, retry: RetryPolicy | None = None,
-                 event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 emit: Emit = ignore) -> None:
         self._inner = inner
         self.limit = limit
         self.retry = retry or RetryPolicy()
@@ -337,7 +338,7 @@ class TrackedClient:
         self._redactor = redactor
         self._max_calls = max_calls
         self._calls = 0
-        self._event = event  # the run's progress events: `usage` per call, `retry`
+        self._emit = emit  # the run's progress: ModelCalled per call, ModelRetrying per retry
         self._sent = SentForms(redactor) if redactor is not None else None
 
     async def call(self, request: ModelRequest) -> ModelReply:
@@ -356,8 +357,8 @@ class TrackedClient:
             raise
         self.ledger.add(request.role, request.model, reply.usage, reserved)
         self._record(request, started, reply=reply)
-        self._notify("usage", request, usage=reply.usage, cost=cost_of(request.model, reply.usage),
-                     seconds=round(time.monotonic() - started, 3))
+        self._emit(ModelCalled(request.role, request.path, request.model, reply.usage,
+                               cost_of(request.model, reply.usage), round(time.monotonic() - started, 3)))
         if self._redactor is not None:
             reply = replace(reply, content=self._redactor.restore_value(reply.content))
         return reply
@@ -396,7 +397,7 @@ class TrackedClient:
                     plural = "y" if attempt == 1 else "ies"
                     raise ModelError(f"{exc} (gave up after {attempt} retr{plural}; "
                                      f"{self.retry.used} used this run)") from exc
-                self._notify("retry", request, attempt=attempt + 1, error=str(exc))
+                self._emit(ModelRetrying(request.role, request.path, request.model, attempt + 1, str(exc)))
                 await asyncio.sleep(self.retry.delay(attempt, exc.retry_after))
                 attempt += 1
 
@@ -413,10 +414,6 @@ class TrackedClient:
         if error is not None:
             entry["error"] = error
         self._transcript.append(entry)
-
-    def _notify(self, kind: str, request: ModelRequest, **data: Any) -> None:
-        if self._event is not None:
-            self._event(kind, {"role": request.role, "path": request.path, "model": request.model, **data})
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from diffcrew import prompts
 from diffcrew.agent.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES
 from diffcrew.agent.errors import ModelError, PlanError
 from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call
+from diffcrew.agent.events import Emit, Explored, ignore
 from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest
 from diffcrew.agent.scope import DEFAULT_PROTECTED, ignored_paths, matches
 from diffcrew.agent.offloop import off_loop
@@ -68,7 +69,7 @@ class PlanInputs:
     effort: str | None = None
     rules: PlanRules = PlanRules()
     submodules: tuple[TreeEntry, ...] = ()
-    on_explore: Callable[[str, dict[str, Any]], None] = lambda name, data: None
+    emit: Emit = ignore  # the run's progress: Explored per exploration call
 
 
 def planning_tokens(request: str, context: RepoContext) -> int:
@@ -273,5 +274,5 @@ async def _explore_off_loop(reply: ModelReply, inputs: PlanInputs) -> dict[str, 
 def _explore(call: dict[str, Any], inputs: PlanInputs, found: dict[str, tuple[str, bool]]) -> dict[str, Any]:
     """The tool_result of one read-only exploration call (answered by _explore_off_loop)."""
     text, is_error = found[call["id"]]
-    inputs.on_explore(call["name"], call.get("input") or {})
+    inputs.emit(Explored(call["name"], call.get("input") or {}))
     return {"type": "tool_result", "tool_use_id": call["id"], "is_error": is_error, "content": text}

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
 from diffcrew.agent.errors import BudgetExceeded, DiffcrewError, GitError, Interrupted, RunFailed, UsageError
+from diffcrew.agent.events import ContextRead, Event, Planned, Progress, Warned, WorkerFinished, WorkerRunning
 from diffcrew.agent.limits import AdaptiveLimit
 from diffcrew.agent.ledger import Ledger
 from diffcrew.agent.llm import ModelClient, TrackedClient
@@ -28,7 +29,7 @@ from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
 from diffcrew.agent.types import FileResult, Plan, RunReport
-from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, finished, shared_blocks
+from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, shared_blocks
 from diffcrew.agent.worker import estimate_cost as estimate_worker_cost
 from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
@@ -36,19 +37,9 @@ from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
 from diffcrew.tools.statedir import writable_state
 
-Event = Callable[[str, dict[str, Any]], None]
-
 
 class PushFailed(GitError):
     """The branch exists locally, but the push did not go through."""
-
-
-@dataclass
-class RunHooks:
-    """How the flow talks to its caller (the CLI): progress events, and the go-ahead after planning."""
-
-    event: Event = lambda kind, data: None
-    confirm: Callable[[Plan], bool] = lambda plan: True
 
 
 @dataclass
@@ -116,7 +107,7 @@ def check_request(request: str) -> None:
                          "describe the change, do not paste the code")
 
 
-def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], ModelClient]) -> RunReport:
+def run_change(options: RunOptions, progress: Progress, make_client: Callable[[], ModelClient]) -> RunReport:
     """Run the whole pipeline; usage errors raise before anything is written, later failures are reported."""
     check_request(options.request)
     repo = GitRepo(options.repo)
@@ -134,7 +125,7 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
                        "options": options_record(options)})
-    run = _Run(repo, base, run_id, options, hooks, transcript, Ledger(max_cost=options.max_cost),
+    run = _Run(repo, base, run_id, options, progress, transcript, Ledger(max_cost=options.max_cost),
                _Outcome(branch=branch), redactor=redactor)
     started = time.monotonic()
     try:
@@ -181,7 +172,7 @@ class _Run:
     base: str
     run_id: str
     options: RunOptions
-    hooks: RunHooks
+    progress: Progress
     transcript: Transcript
     ledger: Ledger
     outcome: _Outcome
@@ -209,15 +200,15 @@ class _Run:
         submodules = tuple(self.repo.gitlinks(self.base))
         if submodules:
             self._warn("submodules are not edited: " + ", ".join(e.path for e in submodules))
-        self.hooks.event("context", {"files": len(context.files), "tokens": context.tokens})
+        self._emit(ContextRead(len(context.files), context.tokens))
         client = TrackedClient(make_client(), self.ledger, self.transcript, self.redactor, options.max_calls,
-                               AdaptiveLimit(options.max_workers), event=self.hooks.event)
+                               AdaptiveLimit(options.max_workers), emit=self._emit)
         try:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
                               max_file_bytes=options.max_file_bytes, scope=options.scope)
             plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo,
                                                         options.plan_turns, options.plan_effort, rules, submodules,
-                                                        self._explored))
+                                                        self._emit))
             shared = shared_blocks(options.request, plan, context.text)
             self._planned(plan, shared)
             lead = cache_lead(plan, shared, options.worker_model) if options.warm_cache else None
@@ -244,20 +235,21 @@ class _Run:
         finally:
             await client.aclose()
 
-    def _explored(self, name: str, data: dict[str, Any]) -> None:
-        self.transcript.append({"kind": "explore", "tool": name, "input": data})
-        self.hooks.event("explore", {"tool": name, "input": data})
+    def _emit(self, event: Event) -> None:
+        """Every progress event: to the transcript (which keeps the explorations), then the caller."""
+        self.transcript.record(event)
+        self.progress.emit(event)
 
     def _planned(self, plan: Plan, shared: tuple[dict[str, Any], ...]) -> None:
         self.outcome.plan = plan
         self.transcript.append({"kind": "plan", "plan": plan.to_dict()})
         sizes = {path: entry.size for path, entry in self.tree.items()}
         estimate = estimate_worker_cost(plan, shared, sizes, self.options.worker_model)
-        self.hooks.event("plan", {"plan": plan, "estimated_cost": estimate})
+        self._emit(Planned(plan, estimate))
         dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
         if dirty:
             self._warn("uncommitted changes are not included (workers see the base commit): " + ", ".join(dirty))
-        if not self.hooks.confirm(plan):
+        if not self.progress.confirm(plan):
             raise RunFailed("stopped before the workers started: you declined the plan")
 
     def _workers(self, client: ModelClient, plan: Plan, shared: tuple[dict[str, Any], ...], lead: str | None,
@@ -265,16 +257,13 @@ class _Run:
         """One worker per modify/create edit; a worker reads its file only when it starts. The lead
         (--warm-cache) says when its first answer begins."""
 
-        def repairing(path: str, problem: str) -> None:
-            self.hooks.event("worker", {"path": path, "state": "repairing", "problem": problem})
-
         def reader(path: str) -> Callable[[], str | None]:
             entry = self.tree.get(path)
             return lambda: self.repo.read_blob(entry.blob).decode("utf-8") if entry else None
 
         return {e.path: Worker(client, WorkerJob(e, reader(e.path), shared, self.options.worker_model,
                                                  self.options.repair_rounds, self.options.worker_effort,
-                                                 on_repair=repairing,
+                                                 emit=self._emit,
                                                  on_start=warmed if e.path == lead else None))
                 for e in plan.edits if e.action != "delete"}
 
@@ -291,13 +280,13 @@ class _Run:
                 if lead is not None and edit.path != lead:
                     await warmed.wait()
                 async with gate:
-                    self.hooks.event("worker", {"path": edit.path, "state": "running"})
+                    self._emit(WorkerRunning(edit.path))
                     try:
                         result = await workers[edit.path].run()
                     finally:
                         if edit.path == lead:
                             warmed.set()
-            self.hooks.event("worker", finished(result))
+            self._emit(WorkerFinished.of(result))
             return result
 
         return list(await asyncio.gather(*(one(edit) for edit in plan.edits)))
@@ -338,7 +327,7 @@ class _Run:
         """Checks in a sandbox worktree; new failures go back to the workers for --repair-rounds rounds."""
         checked = await check_and_repair(
             CheckInputs(self.repo, self.base, self.run_id, self.options, plan, self.tree), changed, workers,
-            self.hooks.event)
+            self._emit)
         self.outcome.checks = checked.checks
         self.outcome.results = [checked.by_path.get(r.path, r) for r in self.outcome.results]
         failing = [c for c in checked.checks if c.new_failure]
@@ -366,7 +355,7 @@ class _Run:
 
     def _warn(self, message: str) -> None:
         self.outcome.warnings.append(message)
-        self.hooks.event("warning", {"message": message})
+        self._emit(Warned(message))
 
 
 def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport:

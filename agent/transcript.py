@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from diffcrew.agent.events import Event, Explored
+
 
 class Transcript:
     """Append-only JSONL file, safe to write from several threads."""
@@ -40,6 +42,15 @@ class Transcript:
                 return
             self._file.write(line + "\n")
             self._file.flush()
+
+    def record(self, event: Event) -> None:
+        """Keep the progress events a replay or a reader needs (the explorations; the plan, the
+        calls and the end are recorded by the flow and the model seam with more detail)."""
+        match event:
+            case Explored(tool=tool, input=given):
+                self.append({"kind": "explore", "tool": tool, "input": given})
+            case _:
+                pass
 
     def close(self) -> None:
         with self._lock:

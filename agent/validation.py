@@ -12,21 +12,17 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
 from diffcrew.agent.config import RunOptions
+from diffcrew.agent.events import ChecksDone, ChecksRunning, Emit, WorkerFinished, WorkerRepairing
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.synthesizer import tree_changes
 from diffcrew.agent.types import FileResult, Plan
-from diffcrew.agent.worker import Worker, finished
+from diffcrew.agent.worker import Worker
 from diffcrew.sandbox.checks import Check, CheckResult, run_checks
 from diffcrew.sandbox.process import stop_all
 from diffcrew.sandbox.settings import load_checks
 from diffcrew.sandbox.workspace import Workspace
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
-
-Event = Callable[[str, dict[str, Any]], None]
-
 
 @dataclass(frozen=True)
 class CheckInputs:
@@ -48,7 +44,7 @@ class Checked:
 
 
 async def check_and_repair(inputs: CheckInputs, changed: list[FileResult], workers: dict[str, Worker],
-                           event: Event) -> Checked:
+                           emit: Emit) -> Checked:
     """Check the merged result; send new failures back to the workers, up to --repair-rounds rounds."""
     options = inputs.options
     checks = load_checks(inputs.repo.root, options.checks, options.run_pre_commit, options.check_timeout)
@@ -57,13 +53,13 @@ async def check_and_repair(inputs: CheckInputs, changed: list[FileResult], worke
         for round_number in range(options.repair_rounds + 1):
             changes = tree_changes(inputs.plan, checked.changed, inputs.tree)
             workspace.write(changes)
-            event("checks", {"state": "running", "round": round_number, "names": [c.name for c in checks]})
+            emit(ChecksRunning(round_number, tuple(c.name for c in checks)))
             checked.checks = await _checks_in_thread(checks, workspace, inputs, changes)
-            event("checks", {"state": "done", "results": checked.checks})
+            emit(ChecksDone(tuple(checked.checks)))
             failing = [c for c in checked.checks if c.new_failure]
             if not failing or round_number == options.repair_rounds:
                 break
-            revised = await _repair(failing, checked.changed, workers, event)
+            revised = await _repair(failing, checked.changed, workers, emit)
             if not revised:
                 break
             checked.by_path.update(revised)
@@ -80,7 +76,7 @@ async def _checks_in_thread(checks: list[Check], workspace: Workspace, inputs: C
 
 
 async def _repair(failing: list[CheckResult], changed: list[FileResult], workers: dict[str, Worker],
-                  event: Event) -> dict[str, FileResult]:
+                  emit: Emit) -> dict[str, FileResult]:
     """Ask the workers concerned for corrected patches; keep only the revisions that applied."""
     editable = {r.path for r in changed if r.path in workers}
     named = {path for check in failing for path in check.files if path in editable}
@@ -89,9 +85,9 @@ async def _repair(failing: list[CheckResult], changed: list[FileResult], workers
     async def revise(path: str) -> tuple[str, FileResult]:
         own = [c for c in failing if path in c.files] or failing
         problem = "\n\n".join(f"Check `{c.name}` ({c.status}):\n{c.output}" for c in own)
-        event("worker", {"path": path, "state": "repairing", "problem": f"{len(own)} check(s) failed"})
+        emit(WorkerRepairing(path, f"{len(own)} check(s) failed"))
         result = await workers[path].revise(problem)
-        event("worker", finished(result))
+        emit(WorkerFinished.of(result))
         return path, result
 
     revised = await asyncio.gather(*(revise(path) for path in targets))

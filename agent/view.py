@@ -1,9 +1,9 @@
 """What the user sees while a run works: the flow's progress events in, lines or a live display out.
 
-The flow (agent/run.py) reports progress as events: `context`, `explore`, `plan`, `worker`
-(running / repairing / done / failed), `checks`, `warning`, and, from the model seam, `usage`
-(one per model call: role, path, tokens, cost) and `retry`. It asks once for a go-ahead after
-planning. A view turns all that into output on stderr:
+The flow (agent/run.py) reports progress as the events of agent/events.py (the context read,
+explorations, the plan, each worker's state, check rounds, warnings, and from the model seam one
+event per model call and per retry), and asks once for a go-ahead after planning: a view is the
+run's `Progress`, and turns all that into output on stderr:
 
 - `PlainView`: one line per event, the same text every time and no escape codes when stderr is
   not a terminal (CI logs and the tests read these lines);
@@ -19,14 +19,15 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable, assert_never
 
 import click
 
+from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
+                                   Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
 from diffcrew.agent.pricing import UNPRICED, money
 
 if TYPE_CHECKING:
-    from diffcrew.agent.run import RunHooks
     from diffcrew.agent.types import Plan
     from diffcrew.sandbox.checks import CheckResult
 
@@ -35,25 +36,24 @@ Write = Callable[[str], None]
 
 
 class View:
-    """The interface the CLI picks from: a context manager around the run that supplies its hooks.
+    """The interface the CLI picks from: a context manager around the run, and the run's `Progress`.
 
-    Subclasses implement `event`; `confirm` asks `prompt` (None: never ask) about the plan.
+    Subclasses implement `emit`; `confirm` asks `prompt` (None: never ask) about the plan.
     """
 
     def __init__(self, *, verbose: bool = False, prompt: Prompt | None = None) -> None:
         self.verbose = verbose
         self.prompt = prompt
 
-    def event(self, kind: str, data: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
         raise NotImplementedError
 
     def confirm(self, plan: "Plan") -> bool:
         return True if self.prompt is None else self.prompt(confirm_question(plan))
 
-    def hooks(self) -> "RunHooks":
-        from diffcrew.agent.run import RunHooks
-
-        return RunHooks(event=self.event, confirm=self.confirm)
+    def hooks(self) -> "View":
+        """The run's `Progress`: the view itself (the CLI's name for it)."""
+        return self
 
     def close(self) -> None:
         """Stop drawing; everything printed after this goes below the view's output."""
@@ -72,15 +72,15 @@ class PlainView(View):
         super().__init__(verbose=verbose, prompt=prompt)
         self.write = write or _to_stderr
 
-    def event(self, kind: str, data: dict[str, Any]) -> None:
-        for line in event_lines(kind, data, self.verbose):
+    def emit(self, event: Event) -> None:
+        for line in event_lines(event, self.verbose):
             self.write(line)
 
 
 class QuietView(PlainView):
     """Only the result: no progress; the plan is shown only when the user is asked about it."""
 
-    def event(self, kind: str, data: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
         return None
 
     def confirm(self, plan: "Plan") -> bool:
@@ -121,7 +121,7 @@ def worker_count(plan: "Plan") -> int:
     return sum(1 for e in plan.edits if e.action != "delete")
 
 
-# The plain view's lines, one function per event kind. The live view prints some of them too.
+# The plain view's lines, one `case` per event class. The live view prints some of them too.
 
 def plan_lines(plan: "Plan") -> list[str]:
     lines = [click.style("Plan: ", bold=True) + plan.summary]
@@ -129,42 +129,56 @@ def plan_lines(plan: "Plan") -> list[str]:
     return lines
 
 
-def estimate_line(data: dict[str, Any]) -> str:
+def estimate_line(event: Planned) -> str:
     """The line under the plan: how many workers, and what they should cost."""
-    cost = data.get("estimated_cost")
-    return f"  {worker_count(data['plan'])} worker(s), estimated cost {money(cost, UNPRICED, estimate=True)} (before repairs)"
+    cost = money(event.estimated_cost, UNPRICED, estimate=True)
+    return f"  {worker_count(event.plan)} worker(s), estimated cost {cost} (before repairs)"
 
 
-def _plan(data: dict[str, Any], verbose: bool) -> list[str]:
-    return [*plan_lines(data["plan"]), estimate_line(data)]
+def event_lines(event: Event, verbose: bool = False) -> list[str]:
+    """The plain view's lines for one event (none for calls and retries without -v)."""
+    match event:
+        case ContextRead(files=files, tokens=tokens):
+            return [f"diffcrew: read {files} tracked files (~{tokens} tokens of context)"]
+        case Explored(tool=tool, input=given):
+            return [f"  explore {tool} " + " ".join(f"{k}={v!r}" for k, v in given.items())]
+        case Planned(plan=plan):
+            return [*plan_lines(plan), estimate_line(event)]
+        case WorkerRunning() | WorkerRepairing() | WorkerFinished():
+            return [worker_line(event)]
+        case ChecksRunning(round=number, names=names):
+            return [f"  checks  round {number + 1}: {', '.join(names)}"]
+        case ChecksDone(results=results):
+            return _checks_done(results, verbose)
+        case Warned(message=message):
+            return [click.style("warning: ", fg="yellow") + message]
+        case ModelCalled():
+            return [_call_line(event)] if verbose else []
+        case ModelRetrying(error=error, attempt=attempt):
+            return [f"  retry   {event.caller}: " + click.style(error, fg="yellow") + f" (retry {attempt})"] \
+                if verbose else []
+        case _:
+            assert_never(event)
 
 
-def _context(data: dict[str, Any], verbose: bool) -> list[str]:
-    return [f"diffcrew: read {data['files']} tracked files (~{data['tokens']} tokens of context)"]
+def worker_line(event: WorkerRunning | WorkerRepairing | WorkerFinished) -> str:
+    head = f"  worker  {event.path}: "
+    match event:
+        case WorkerRunning():
+            return head + "running"
+        case WorkerRepairing(problem=problem):
+            return head + click.style("repairing", fg="yellow") + f" ({problem})"
+        case WorkerFinished(ok=ok, attempts=attempts, error=error):
+            tail = f" after {attempts} attempt(s)" if attempts else ""
+            word = click.style("done", fg="green") if ok else click.style("failed", fg="red")
+            return head + word + tail + (f": {error}" if error else "")
+        case _:
+            assert_never(event)
 
 
-def _explore(data: dict[str, Any], verbose: bool) -> list[str]:
-    detail = " ".join(f"{k}={v!r}" for k, v in data["input"].items())
-    return [f"  explore {data['tool']} {detail}"]
-
-
-def _worker(data: dict[str, Any], verbose: bool) -> list[str]:
-    head = f"  worker  {data['path']}: "
-    if data["state"] == "running":
-        return [head + "running"]
-    if data["state"] == "repairing":
-        return [head + click.style("repairing", fg="yellow") + f" ({data['problem']})"]
-    tail = f" after {data['attempts']} attempt(s)" if data.get("attempts") else ""
-    word = click.style("done", fg="green") if data["state"] == "done" else click.style("failed", fg="red")
-    reason = f": {data['error']}" if data.get("error") else ""
-    return [head + word + tail + reason]
-
-
-def _checks(data: dict[str, Any], verbose: bool) -> list[str]:
-    if data["state"] == "running":
-        return [f"  checks  round {data['round'] + 1}: {', '.join(data['names'])}"]
+def _checks_done(results: "tuple[CheckResult, ...]", verbose: bool) -> list[str]:
     lines = []
-    for check in data["results"]:
+    for check in results:
         lines.append(check_line(check))
         if verbose and check.status != "pass" and check.output.strip():
             lines += ["    " + line for line in check.output.rstrip().splitlines()]
@@ -178,40 +192,12 @@ def check_line(check: "CheckResult") -> str:
             + f"{note} in {check.duration_s:.1f} s")
 
 
-def _warning(data: dict[str, Any], verbose: bool) -> list[str]:
-    return [click.style("warning: ", fg="yellow") + data["message"]]
-
-
-def who(data: dict[str, Any]) -> str:
-    """The caller of a model call, as the lines name it: `orchestrator`, `worker path`."""
-    return f"{data['role']} {data['path']}" if data.get("path") else str(data["role"])
-
-
-def _usage(data: dict[str, Any], verbose: bool) -> list[str]:
-    if not verbose:
-        return []
-    usage = data["usage"]
+def _call_line(event: ModelCalled) -> str:
+    usage = event.usage
     total_in = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
     cached = f" ({usage.cache_read_tokens:,} from cache)" if usage.cache_read_tokens else ""
-    return [f"  call    {who(data)}: {total_in:,} in{cached} / {usage.output_tokens:,} out tokens, "
-            f"{money(data.get('cost'), 'cost unknown')}, {data.get('seconds', 0.0):.1f} s"]
-
-
-def _retry(data: dict[str, Any], verbose: bool) -> list[str]:
-    if not verbose:
-        return []
-    return [f"  retry   {who(data)}: " + click.style(data["error"], fg="yellow") + f" (retry {data['attempt']})"]
-
-
-_LINES: dict[str, Callable[[dict[str, Any], bool], list[str]]] = {
-    "context": _context, "explore": _explore, "plan": _plan, "worker": _worker, "checks": _checks,
-    "warning": _warning, "usage": _usage, "retry": _retry}
-
-
-def event_lines(kind: str, data: dict[str, Any], verbose: bool = False) -> list[str]:
-    """The plain view's lines for one event (none for kinds it does not know)."""
-    lines = _LINES.get(kind)
-    return lines(data, verbose) if lines else []
+    return (f"  call    {event.caller}: {total_in:,} in{cached} / {usage.output_tokens:,} out tokens, "
+            f"{money(event.cost, 'cost unknown')}, {event.seconds:.1f} s")
 
 
 _STAT_LINE = re.compile(r"^(?P<head>.*\|\s*\d+ )(?P<plus>\+*)(?P<minus>-*)$")

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PatchError
 from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up
+from diffcrew.agent.events import Emit, WorkerRepairing, ignore
 from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, FileResult, Plan
@@ -45,7 +46,7 @@ class WorkerJob:
     model: str
     repair_rounds: int
     effort: str | None = None
-    on_repair: Callable[[str, str], None] = lambda path, problem: None
+    emit: Emit = ignore  # the run's progress: WorkerRepairing when a patch goes back to the model
     on_start: Callable[[], None] | None = None  # told when the first answer begins (--warm-cache)
 
 
@@ -84,12 +85,6 @@ def estimate_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[st
             return None
         total += cost
     return total
-
-
-def finished(result: FileResult) -> dict[str, Any]:
-    """The progress event of a worker that has answered (first patch or a revision)."""
-    return {"path": result.path, "state": "done" if result.ok else "failed", "attempts": result.attempts,
-            "error": result.error}
 
 
 def _file_block(edit: FileEdit, old_text: str | None) -> dict[str, Any]:
@@ -190,7 +185,7 @@ class Worker:
             if cuts >= 2:  # §2: a cut answer is re-asked once, then the role fails
                 break
             if call_number < calls:
-                job.on_repair(edit.path, problem.splitlines()[0] if problem else "")
+                job.emit(WorkerRepairing(edit.path, problem.splitlines()[0] if problem else ""))
         reason = problem.splitlines()[0] if problem else "no usable patch"
         return FileResult(edit.path, edit.action, attempts=self.attempts,
                           error=f"no usable patch after {call_number} attempt(s): {reason}")

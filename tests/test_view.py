@@ -18,13 +18,18 @@ import termios
 import time
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.console import Console
 
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+from diffcrew.agent.config import RunOptions
+from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
+                                   Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
 from diffcrew.agent.liveview import ECHO_ROOM, LiveView
+from diffcrew.agent.llm import ModelReply, ModelRequest, ScriptedClient, TransientModelError
+from diffcrew.agent.run import run_change
 from diffcrew.agent.types import FileEdit, Plan, Usage
 from diffcrew.agent.view import PlainView, QuietView, choose_view, colour_diffstat
 from diffcrew.sandbox import CheckResult
@@ -37,9 +42,8 @@ PLAN = Plan("Type the helpers and drop the old module.", (
 
 
 def usage(role: str, path: str | None, tokens_in: int, tokens_out: int, cost: float | None,
-          cached: int = 0) -> dict[str, Any]:
-    return {"role": role, "path": path, "model": "m", "usage": Usage(tokens_in, tokens_out, cached, 0, 1),
-            "cost": cost, "seconds": 0.25}
+          cached: int = 0) -> ModelCalled:
+    return ModelCalled(role, path, "m", Usage(tokens_in, tokens_out, cached, 0, 1), cost, 0.25)
 
 
 def check(name: str, status: str, new_failure: bool = False, output: str = "") -> CheckResult:
@@ -64,9 +68,9 @@ def final_block(raw: str) -> list[str]:
 
 
 def rendered(view: LiveView, width: int = 110) -> list[str]:
-    out = Console(file=StringIO(), width=width, color_system=None)
-    out.print(view.render())
-    return [line.rstrip() for line in out.file.getvalue().splitlines()]
+    text = StringIO()
+    Console(file=text, width=width, color_system=None).print(view.render())
+    return [line.rstrip() for line in text.getvalue().splitlines()]
 
 
 def row(lines: list[str], path: str) -> str:
@@ -82,35 +86,33 @@ class Clock:
         return self.now
 
 
-EVENTS: list[tuple[str, dict[str, Any]]] = [
-    ("context", {"files": 4, "tokens": 900}),
-    ("explore", {"tool": "read_file", "input": {"path": "pkg/a.py"}}),
-    ("usage", usage("orchestrator", None, 2000, 300, 0.007)),
-    ("plan", {"plan": PLAN, "estimated_cost": 0.0123}),
-    ("worker", {"path": "pkg/a.py", "state": "running"}),
-    ("worker", {"path": "pkg/b.py", "state": "running"}),
-    ("usage", usage("worker", "pkg/a.py", 1000, 100, 0.0031, cached=200)),
-    ("worker", {"path": "pkg/a.py", "state": "repairing", "problem": "hunk 1 of 1 matches no place in the file"}),
-    ("retry", {"role": "worker", "path": "pkg/b.py", "model": "m", "attempt": 1,
-               "error": "the model service answered HTTP 429: slow down"}),
-    ("usage", usage("worker", "pkg/b.py", 800, 50, 0.002)),
-    ("worker", {"path": "pkg/b.py", "state": "done", "attempts": 1, "error": None}),
-    ("usage", usage("worker", "pkg/a.py", 1300, 120, 0.004)),
-    ("worker", {"path": "pkg/a.py", "state": "done", "attempts": 2, "error": None}),
-    ("worker", {"path": "old.py", "state": "done", "attempts": 0, "error": None}),
-    ("checks", {"state": "running", "round": 0, "names": ["syntax", "pytest -q"]}),
-    ("checks", {"state": "done", "results": [check("syntax", "pass"),
-                                             check("pytest -q", "fail", output="E   boom\n1 failed")]}),
-    ("warning", {"message": "pkg/a.py has uncommitted changes"}),
-    ("usage", usage("synthesizer", None, 400, 80, 0.0001)),
+EVENTS: list[Event] = [
+    ContextRead(files=4, tokens=900),
+    Explored("read_file", {"path": "pkg/a.py"}),
+    usage("orchestrator", None, 2000, 300, 0.007),
+    Planned(PLAN, estimated_cost=0.0123),
+    WorkerRunning("pkg/a.py"),
+    WorkerRunning("pkg/b.py"),
+    usage("worker", "pkg/a.py", 1000, 100, 0.0031, cached=200),
+    WorkerRepairing("pkg/a.py", "hunk 1 of 1 matches no place in the file"),
+    ModelRetrying("worker", "pkg/b.py", "m", 1, "the model service answered HTTP 429: slow down"),
+    usage("worker", "pkg/b.py", 800, 50, 0.002),
+    WorkerFinished("pkg/b.py", ok=True, attempts=1),
+    usage("worker", "pkg/a.py", 1300, 120, 0.004),
+    WorkerFinished("pkg/a.py", ok=True, attempts=2),
+    WorkerFinished("old.py", ok=True, attempts=0),
+    ChecksRunning(0, ("syntax", "pytest -q")),
+    ChecksDone((check("syntax", "pass"), check("pytest -q", "fail", output="E   boom\n1 failed"))),
+    Warned("pkg/a.py has uncommitted changes"),
+    usage("synthesizer", None, 400, 80, 0.0001),
 ]
 
 
 def test_plain_view_prints_one_stable_line_per_event() -> None:
     lines: list[str] = []
     view = PlainView(write=lines.append)
-    for kind, data in EVENTS:
-        view.event(kind, data)
+    for event in EVENTS:
+        view.emit(event)
     assert [click.unstyle(line) for line in lines] == [
         "diffcrew: read 4 tracked files (~900 tokens of context)",
         "  explore read_file path='pkg/a.py'",
@@ -135,8 +137,8 @@ def test_plain_view_prints_one_stable_line_per_event() -> None:
 def test_plain_view_verbose_adds_calls_retries_and_failing_check_output() -> None:
     lines: list[str] = []
     view = PlainView(write=lines.append, verbose=True)
-    for kind, data in EVENTS:
-        view.event(kind, data)
+    for event in EVENTS:
+        view.emit(event)
     plain = [click.unstyle(line) for line in lines]
     assert "  call    orchestrator: 2,000 in / 300 out tokens, $0.0070, 0.2 s" in plain
     assert "  call    worker pkg/a.py: 1,200 in (200 from cache) / 100 out tokens, $0.0031, 0.2 s" in plain
@@ -150,9 +152,9 @@ def test_live_view_rows_follow_the_events() -> None:
     clock, buffer = Clock(), StringIO()
     view = LiveView(Console(file=buffer, force_terminal=True, width=110, color_system="standard"), clock=clock)
     states: dict[int, list[str]] = {}
-    for number, (kind, data) in enumerate(EVENTS):
+    for number, event in enumerate(EVENTS):
         clock.now += 0.5
-        view.event(kind, data)
+        view.emit(event)
         states[number] = rendered(view)
     assert "planning: read_file path='pkg/a.py'" in states[1][-1]
     assert [row(states[3], p).split()[1:3] for p in ("pkg/a.py", "pkg/b.py", "old.py")] == [
@@ -191,10 +193,10 @@ def test_live_view_rows_follow_the_events() -> None:
 def test_live_view_failed_worker_and_verbose_lines() -> None:
     buffer = StringIO()
     view = LiveView(Console(file=buffer, force_terminal=True, width=100, color_system="standard"), verbose=True)
-    view.event("plan", {"plan": PLAN, "estimated_cost": None})
-    view.event("worker", {"path": "pkg/a.py", "state": "running"})
-    view.event("usage", usage("worker", "pkg/a.py", 500, 40, None))
-    view.event("worker", {"path": "pkg/a.py", "state": "failed", "attempts": 3, "error": "no usable patch"})
+    view.emit(Planned(PLAN, estimated_cost=None))
+    view.emit(WorkerRunning("pkg/a.py"))
+    view.emit(usage("worker", "pkg/a.py", 500, 40, None))
+    view.emit(WorkerFinished("pkg/a.py", ok=False, attempts=3, error="no usable patch"))
     failed = row(rendered(view), "pkg/a.py")
     assert failed.split()[1:4] == ["pkg/a.py", "failed", "3"] and "?" in failed and "no usable patch" in failed
     view.close()
@@ -208,8 +210,8 @@ def test_live_region_leaves_room_for_an_echoed_ctrl_c() -> None:
     """A full-width last line would make the terminal's `^C` echo wrap, shifting the region down a
     line, so that erasing it at the end leaves a stale header behind (seen in tmux)."""
     view = LiveView(Console(file=StringIO(), force_terminal=True, width=60))
-    for kind, data in EVENTS[:8]:
-        view.event(kind, data)
+    for event in EVENTS[:8]:
+        view.emit(event)
     lines = rendered(view, width=60)
     assert any("repairing" in line for line in lines) and lines[-1].endswith("…")  # the note and totals are cut
     assert max(len(line) for line in lines) <= 60 - ECHO_ROOM
@@ -225,7 +227,7 @@ def test_live_view_stops_drawing_while_it_asks() -> None:
         return False
 
     with view:
-        view.event("plan", {"plan": PLAN, "estimated_cost": 0.01})
+        view.emit(Planned(PLAN, estimated_cost=0.01))
         assert view.active and view.confirm(PLAN) is True  # no prompt: never asks
         view.prompt = prompt
         assert view.confirm(PLAN) is False
@@ -244,8 +246,8 @@ def test_live_view_leaves_nothing_when_nothing_ran() -> None:
 def test_quiet_view_shows_the_plan_only_to_ask_about_it() -> None:
     lines: list[str] = []
     silent = QuietView(write=lines.append)
-    for kind, data in EVENTS:
-        silent.event(kind, data)
+    for event in EVENTS:
+        silent.emit(event)
     assert silent.confirm(PLAN) is True and lines == []
     asking = QuietView(write=lines.append, prompt=lambda question: question == "Start 2 worker(s)?")
     assert asking.confirm(PLAN) is True
@@ -267,6 +269,74 @@ def test_diffstat_is_coloured_and_unstyles_to_the_original() -> None:
     assert " old.py | 1 " + click.style("-", fg="red") in coloured
     assert coloured.splitlines()[-1] == " 3 files changed, 8 insertions(+), 3 deletions(-)"
     assert click.unstyle(coloured) == stat.rstrip("\n")
+
+
+# Emitters and views cannot drift apart: a scripted run emits every event class, and each
+# view shows every one of them (the quiet view, by design, shows none).
+
+class Recorder:
+    """The run's Progress in a test: keeps every event and accepts the plan."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def confirm(self, plan: Plan) -> bool:
+        return True
+
+
+class OneRetry(ScriptedClient):
+    """The scripted model, with one transient failure on pkg/b.py's first call."""
+
+    failed = False
+
+    async def call(self, request: ModelRequest) -> ModelReply:
+        if request.path == "pkg/b.py" and not self.failed:
+            self.failed = True
+            raise TransientModelError("the model service answered HTTP 529: overloaded", retry_after=0)
+        return await super().call(request)
+
+
+def every_event_script() -> dict[str, list[dict[str, Any]]]:
+    bad = patch_turn("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-nothing like this\n+y\n")
+    return {"orchestrator": [{"tool": "read_file", "input": {"path": "pkg/a.py"}},
+                             plan_turn("Type a, add b, fix c, drop old.", [
+                                 ("pkg/a.py", "modify", "Type a."), ("pkg/b.py", "create", "Add b."),
+                                 ("c.py", "modify", "Fix c."), ("old.py", "delete", "Unused.")])],
+            "worker:pkg/a.py": [bad, patch_turn(udiff("pkg/a.py", OLD_A, NEW_A))],
+            "worker:pkg/b.py": [patch_turn(udiff("pkg/b.py", None, NEW_B))],
+            "worker:c.py": [bad, bad],
+            "synthesizer": [summary_turn("Type a and add b")]}
+
+
+def flow_events(tmp_path: Path) -> list[Event]:
+    repo = make_repo(tmp_path / "repo", {"pkg/__init__.py": "", "pkg/a.py": OLD_A, "c.py": "c = 1\n",
+                                         "old.py": "x = 1\n"})
+    (repo / "c.py").write_text("c = 2\n")  # uncommitted: a warning
+    recorder = Recorder()
+    options = RunOptions(request=REQUEST, repo=repo, repair_rounds=1, allow_partial=True, checks=("true",))
+    report = run_change(options, recorder, lambda: OneRetry(every_event_script()))
+    assert report.status == "partial", report.errors
+    return recorder.events
+
+
+def test_every_event_a_run_emits_is_shown_by_each_view(tmp_path: Path) -> None:
+    events = flow_events(tmp_path)
+    assert {type(e) for e in events} == set(get_args(Event))  # the run emits every kind
+    lines: list[str] = []
+    plain = PlainView(write=lines.append, verbose=True)
+    buffer = StringIO()
+    live = LiveView(Console(file=buffer, width=200, color_system=None), verbose=True, clock=Clock())
+    for event in events:
+        before = len(lines)
+        plain.emit(event)
+        assert len(lines) > before, f"the plain view shows nothing for {event}"
+        seen = buffer.getvalue(), rendered(live, width=200)
+        live.emit(event)
+        assert (buffer.getvalue(), rendered(live, width=200)) != seen, f"the live view shows nothing for {event}"
+    live.close()
 
 
 # End to end: the console script against the fake server.

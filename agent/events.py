@@ -1,0 +1,142 @@
+"""The run's progress, as data: one frozen class per event, and the `Progress` a caller supplies.
+
+The flow (agent/run.py, agent/validation.py), the workers, the planner and the model seam
+(agent/llm.py's TrackedClient) emit these; the listeners (the plain and live views, `diffcrew
+fix`, the transcript's record of explorations) `match` on the classes. Adding an event here
+without handling it in a view is a mypy error (each view ends its `match` with `assert_never`).
+
+Order in a run: `ContextRead`, then `Explored` per planner tool call, `Planned` (and the go-ahead,
+`Progress.confirm`), `WorkerRunning` / `WorkerRepairing` / `WorkerFinished` per file,
+`ChecksRunning` / `ChecksDone` per check round, `Warned` at any point, and from the model seam
+`ModelCalled` per call and `ModelRetrying` per retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
+
+if TYPE_CHECKING:
+    from diffcrew.agent.types import FileResult, Plan, Usage
+    from diffcrew.sandbox.checks import CheckResult
+
+
+@dataclass(frozen=True)
+class ContextRead:
+    """The repository's context was read: how many tracked files, and its size in tokens."""
+
+    files: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Explored:
+    """The planner called a read-only exploration tool with this input."""
+
+    tool: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The plan, and what its workers should cost before repairs (None: unknown)."""
+
+    plan: Plan
+    estimated_cost: float | None
+
+
+@dataclass(frozen=True)
+class WorkerRunning:
+    path: str
+
+
+@dataclass(frozen=True)
+class WorkerRepairing:
+    """A worker's patch is going back to it: it did not apply, or a check failed."""
+
+    path: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class WorkerFinished:
+    """A file's result (a worker's patch or revision; a delete, with no attempts)."""
+
+    path: str
+    ok: bool
+    attempts: int
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        return "done" if self.ok else "failed"
+
+    @classmethod
+    def of(cls, result: FileResult) -> WorkerFinished:
+        return cls(result.path, result.ok, result.attempts, result.error)
+
+
+@dataclass(frozen=True)
+class ChecksRunning:
+    """A check round started (`round` counts from 0) with these checks."""
+
+    round: int
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChecksDone:
+    results: tuple[CheckResult, ...]
+
+
+@dataclass(frozen=True)
+class Warned:
+    message: str
+
+
+@dataclass(frozen=True)
+class _ModelEvent:
+    """What the model seam's events share: the caller (a role, and a worker's file) and the model."""
+
+    role: str
+    path: str | None
+    model: str
+
+    @property
+    def caller(self) -> str:
+        """The caller as the lines name it: `orchestrator`, `worker path`."""
+        return f"{self.role} {self.path}" if self.path else self.role
+
+
+@dataclass(frozen=True)
+class ModelCalled(_ModelEvent):
+    """One model call went through: its tokens, cost (None: unpriced) and duration."""
+
+    usage: Usage
+    cost: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ModelRetrying(_ModelEvent):
+    """A call failed transiently and is retried (`attempt` counts from 1)."""
+
+    attempt: int
+    error: str
+
+
+Event = Union[ContextRead, Explored, Planned, WorkerRunning, WorkerRepairing, WorkerFinished, ChecksRunning,
+              ChecksDone, Warned, ModelCalled, ModelRetrying]
+Emit = Callable[[Event], None]
+
+
+class Progress(Protocol):
+    """How the flow talks to its caller: progress events, and the go-ahead after planning."""
+
+    def emit(self, event: Event) -> None: ...
+
+    def confirm(self, plan: Plan) -> bool: ...
+
+
+def ignore(event: Event) -> None:
+    """An `Emit` for callers that do not report progress."""
