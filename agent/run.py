@@ -34,7 +34,7 @@ from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
-from diffcrew.tools.statedir import writable_state
+from diffcrew.tools.statedir import transcript_path, writable_state
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -130,7 +130,7 @@ def run_change(options: RunOptions, hooks: RunHooks, make_client: Callable[[], M
     if not options.dry_run:
         prune_stale(repo)  # worktrees left by runs that were killed
     redactor = Redactor(key=repository_key(repo.common_dir))
-    transcript = Transcript(repo.common_dir / "diffcrew" / "runs" / f"{run_id}.jsonl", redactor.redact_value)
+    transcript = Transcript(transcript_path(repo.common_dir, run_id), redactor.redact_value)
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
                        "options": options_record(options)})

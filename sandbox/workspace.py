@@ -29,6 +29,7 @@ from diffcrew.sandbox.process import kill_tagged, run_tag, start_time
 from diffcrew.tools.errors import GitError, UsageError
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
 from diffcrew.tools.paths import path_problem
+from diffcrew.tools.statedir import worktrees_dir
 
 # Command-level config (beats repo config): no hook of the user's runs in our worktree.
 NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": os.devnull}
@@ -36,7 +37,7 @@ PREFIX = "diffcrew-wt-"
 
 
 def _registry(repo: GitRepo) -> Path:
-    return repo.common_dir / "diffcrew" / "worktrees"
+    return worktrees_dir(repo.common_dir)
 
 
 class Workspace:
