@@ -72,7 +72,7 @@ def repo_paths(root: Path, files: tuple[str, ...], cwd: Path) -> tuple[str, ...]
             path = (folder / given.name).relative_to(real_root).as_posix()
         except ValueError:
             raise UsageError(f"{name}: not inside the repository {root}") from None
-        if path in (".", "") or path_problem(path):
+        if path_problem(path):  # "." (the root itself) is refused by the rule too
             raise UsageError(f"{name}: not a file diffcrew fix may change")
         if path not in paths:
             paths.append(path)
