@@ -19,7 +19,8 @@ from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest
 from diffcrew.agent.scope import DEFAULT_PROTECTED, ignored_paths, matches
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, Plan
-from diffcrew.tools.context import RepoContext, estimate_tokens
+from diffcrew.tools.context import RepoContext
+from diffcrew.tools.tokens import estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool, stop_searches
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.paths import option_problem

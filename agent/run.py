@@ -29,7 +29,7 @@ from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
 from diffcrew.agent.types import FileResult, Plan, RunReport
 from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, finished, shared_blocks
-from diffcrew.agent.worker import estimate_cost as estimate_worker_cost
+from diffcrew.agent.worker import estimate_worker_cost
 from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
