@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from diffcrew.tools.errors import UsageError
+from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES  # ~64k tokens: the largest file sent whole to a worker
 
 # Models and reasoning effort per role; README "Models and effort" gives the reasons from the
 # documentation. Effort is sent as output_config.effort where the model takes it (agent/models.py).
@@ -32,7 +33,6 @@ DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_CONTEXT_TOKENS = 24_000
 DEFAULT_PLAN_TURNS = 8
 DEFAULT_MAX_FILES = 50
-DEFAULT_MAX_FILE_BYTES = 262_144  # ~64k tokens: the largest file sent whole to a worker
 DEFAULT_MAX_CALLS = 200
 MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_CHECK_TIMEOUT = 300.0

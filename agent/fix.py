@@ -28,6 +28,7 @@ from diffcrew.agent import config as cfg
 from diffcrew.agent.commands import fail
 from diffcrew.agent.pricing import UNPRICED, money
 from diffcrew.tools.errors import DiffcrewError, RunFailed, UsageError
+from diffcrew.tools.modes import REGULAR_MODES
 from diffcrew.tools.paths import path_problem
 
 RUN_FAILED = 5  # the exit code of a failed run (1 is taken: files were changed)
@@ -38,7 +39,6 @@ if TYPE_CHECKING:  # heavy modules (GitPython, the SDK) are imported when the co
     from diffcrew.tools.git import GitRepo
 
 IN_PRE_COMMIT = "PRE_COMMIT"  # pre-commit sets PRE_COMMIT=1 in the environment of its hooks
-REGULAR_MODES = ("100644", "100755")
 LISTED_PATHS = 100  # paths named in the request; the plan rules hold for all of them either way
 NO_REQUEST = ("no standing request: set fix_request in .diffcrew.toml or [tool.diffcrew] of pyproject.toml "
               "(or DIFFCREW_FIX_REQUEST, or pass --request TEXT)")

@@ -20,6 +20,7 @@ import git
 
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.inventory import is_secret_path
+from diffcrew.tools.modes import SYMLINK_MODE
 from diffcrew.tools.paths import PathRefused, RepoPath, path_problem
 from diffcrew.tools.strict import strict_tool
 
@@ -101,7 +102,7 @@ def _resolve(repo: GitRepo, base: str, path: str, allowed: frozenset[str]) -> st
         if entry is None:
             raise _Refused(f"{path}: no such file at the base commit")
         mode, blob = entry
-        if mode != "120000":
+        if mode != SYMLINK_MODE:
             if path not in allowed or is_secret_path(path):
                 raise _Refused(f"{path}: not readable (a secret, denied, binary or too large file)")
             return blob
