@@ -35,7 +35,7 @@ DEFAULT_PLAN_TURNS = 8
 DEFAULT_MAX_FILES = 50
 DEFAULT_MAX_CALLS = 200
 MAX_REQUEST_BYTES = 64 * 1024
-DEFAULT_CHECK_TIMEOUT = 300.0
+DEFAULT_CHECK_TIMEOUT = 300.0  # = sandbox.checks.DEFAULT_CHECK_TIMEOUT, which start-up must not import (GitPython)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from diffcrew.agent import config as cfg
 from diffcrew.agent.commands import fail
 from diffcrew.agent.pricing import UNPRICED, money
 from diffcrew.tools.errors import DiffcrewError, RunFailed, UsageError
-from diffcrew.tools.modes import REGULAR_MODES
+from diffcrew.tools.gitconst import REGULAR_MODES
 from diffcrew.tools.paths import path_problem
 
 RUN_FAILED = 5  # the exit code of a failed run (1 is taken: files were changed)

@@ -23,7 +23,7 @@ from diffcrew.tools.context import RepoContext
 from diffcrew.tools.tokens import estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool, stop_searches
 from diffcrew.tools.git import GitRepo, TreeEntry
-from diffcrew.tools.modes import REGULAR_MODES, SUBMODULE_MODE
+from diffcrew.tools.gitconst import REGULAR_MODES, SUBMODULE_MODE
 from diffcrew.tools.paths import option_problem
 from diffcrew.tools.strict import strict_tool
 

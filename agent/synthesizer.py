@@ -16,7 +16,7 @@ from diffcrew.agent.errors import BudgetExceeded, ModelError, RunFailed
 from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
-from diffcrew.tools.modes import FILE_MODE
+from diffcrew.tools.gitconst import FILE_MODE
 from diffcrew.tools.strict import strict_tool
 
 WRITE_SUMMARY_TOOL = strict_tool(

@@ -34,6 +34,7 @@ from diffcrew.tools.statedir import cache_dir
 
 __all__ = ["Check", "CheckResult", "run_checks", "scrubbed_env"]
 CACHE_VERSION = 1
+DEFAULT_CHECK_TIMEOUT = 300.0  # seconds a check command may take; agent.config repeats it (tests/test_constants.py)
 FILES = "{files}"
 
 
@@ -43,7 +44,7 @@ class Check:
 
     name: str
     command: str | None
-    timeout: float = 300.0
+    timeout: float = DEFAULT_CHECK_TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from types import TracebackType
 from diffcrew.sandbox.process import kill_tagged, run_tag, start_time
 from diffcrew.tools.errors import GitError, UsageError
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
-from diffcrew.tools.modes import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE
+from diffcrew.tools.gitconst import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE
 from diffcrew.tools.paths import path_problem
 from diffcrew.tools.statedir import worktrees_dir
 

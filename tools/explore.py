@@ -20,7 +20,7 @@ import git
 
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.inventory import is_secret_path
-from diffcrew.tools.modes import SYMLINK_MODE
+from diffcrew.tools.gitconst import SYMLINK_MODE
 from diffcrew.tools.paths import PathRefused, RepoPath, path_problem
 from diffcrew.tools.strict import strict_tool
 

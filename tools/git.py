@@ -20,7 +20,7 @@ import git
 from gitdb.base import IStream
 
 from diffcrew.tools.errors import GitError, UsageError
-from diffcrew.tools.modes import FILE_MODE
+from diffcrew.tools.gitconst import FILE_MODE
 from diffcrew.tools.paths import path_problem
 
 ZERO_OID = "0" * 40

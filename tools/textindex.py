@@ -17,7 +17,7 @@ from typing import Any
 
 from diffcrew.tools import inventory
 from diffcrew.tools.git import TreeEntry
-from diffcrew.tools.modes import SUBMODULE_MODE, SYMLINK_MODE
+from diffcrew.tools.gitconst import SUBMODULE_MODE, SYMLINK_MODE
 
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 _PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
