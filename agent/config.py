@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from diffcrew.agent.models import EFFORTS
 from diffcrew.tools.errors import UsageError
 from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES  # ~64k tokens: the largest file sent whole to a worker
 
@@ -25,7 +26,6 @@ DEFAULT_SUMMARY_MODEL = "claude-haiku-5-5"   # synthesizer: the commit message
 DEFAULT_PLAN_EFFORT = "high"
 DEFAULT_WORKER_EFFORT = "medium"
 DEFAULT_SUMMARY_EFFORT = "low"
-EFFORTS = ("low", "medium", "high", "xhigh", "max")
 EFFORT_SETTINGS = ("plan_effort", "worker_effort", "summary_effort")
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_REPAIR_ROUNDS = 2
