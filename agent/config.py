@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from diffcrew.agent.models import EFFORTS
 from diffcrew.tools.errors import UsageError
+from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES  # ~64k tokens: the largest file sent whole to a worker
 
 # Models and reasoning effort per role; README "Models and effort" gives the reasons from the
 # documentation. Effort is sent as output_config.effort where the model takes it (agent/models.py).
@@ -24,7 +26,6 @@ DEFAULT_SUMMARY_MODEL = "claude-haiku-5-5"   # synthesizer: the commit message
 DEFAULT_PLAN_EFFORT = "high"
 DEFAULT_WORKER_EFFORT = "medium"
 DEFAULT_SUMMARY_EFFORT = "low"
-EFFORTS = ("low", "medium", "high", "xhigh", "max")
 EFFORT_SETTINGS = ("plan_effort", "worker_effort", "summary_effort")
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_REPAIR_ROUNDS = 2
@@ -32,10 +33,9 @@ DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_CONTEXT_TOKENS = 24_000
 DEFAULT_PLAN_TURNS = 8
 DEFAULT_MAX_FILES = 50
-DEFAULT_MAX_FILE_BYTES = 262_144  # ~64k tokens: the largest file sent whole to a worker
 DEFAULT_MAX_CALLS = 200
 MAX_REQUEST_BYTES = 64 * 1024
-DEFAULT_CHECK_TIMEOUT = 300.0
+DEFAULT_CHECK_TIMEOUT = 300.0  # = sandbox.checks.DEFAULT_CHECK_TIMEOUT, which start-up must not import (GitPython)
 
 
 @dataclass(frozen=True)

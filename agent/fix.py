@@ -29,6 +29,7 @@ from diffcrew.agent.commands import fail
 from diffcrew.agent.events import Event, Planned, Warned, WorkerFinished, WorkerRepairing
 from diffcrew.agent.pricing import UNPRICED, money
 from diffcrew.tools.errors import DiffcrewError, RunFailed, UsageError
+from diffcrew.tools.gitconst import REGULAR_MODES
 from diffcrew.tools.paths import path_problem
 
 RUN_FAILED = 5  # the exit code of a failed run (1 is taken: files were changed)
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # heavy modules (GitPython, the SDK) are imported when the co
     from diffcrew.tools.git import GitRepo
 
 IN_PRE_COMMIT = "PRE_COMMIT"  # pre-commit sets PRE_COMMIT=1 in the environment of its hooks
-REGULAR_MODES = ("100644", "100755")
 LISTED_PATHS = 100  # paths named in the request; the plan rules hold for all of them either way
 NO_REQUEST = ("no standing request: set fix_request in .diffcrew.toml or [tool.diffcrew] of pyproject.toml "
               "(or DIFFCREW_FIX_REQUEST, or pass --request TEXT)")
@@ -73,7 +73,7 @@ def repo_paths(root: Path, files: tuple[str, ...], cwd: Path) -> tuple[str, ...]
             path = (folder / given.name).relative_to(real_root).as_posix()
         except ValueError:
             raise UsageError(f"{name}: not inside the repository {root}") from None
-        if path in (".", "") or path_problem(path):
+        if path_problem(path):  # "." (the root itself) is refused by the rule too
             raise UsageError(f"{name}: not a file diffcrew fix may change")
         if path not in paths:
             paths.append(path)

@@ -26,7 +26,7 @@ from diffcrew.agent.pricing import cost_of
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.types import Usage
 from diffcrew.tools import credentials
-from diffcrew.tools.context import estimate_tokens
+from diffcrew.tools.tokens import estimate_tokens
 from diffcrew.tools.redact import Redactor, mask_url
 
 KEY_VARIABLES = credentials.NAMES

@@ -10,7 +10,11 @@ Sources are named above the table. README "Models and effort" gives the defaults
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 
@@ -55,14 +59,21 @@ FACTS: dict[str, ModelFacts] = {
 _FALLBACK = ModelFacts(200_000, 32_000)
 
 
-def facts(model: str) -> ModelFacts:
-    """The facts of a model id, dated ids (claude-haiku-4-5-20251001) included."""
-    if model in FACTS:
-        return FACTS[model]
+def known_as(model: str, table: Mapping[str, T]) -> T | None:
+    """`table`'s entry for a model id, dated ids (claude-haiku-4-5-20251001) included: the one
+    rule for matching a model id, shared by these facts and the price table."""
+    if model in table:
+        return table[model]
     head, _, tail = model.rpartition("-")
-    if tail.isdigit() and len(tail) == 8 and head in FACTS:
-        return FACTS[head]
-    return _FALLBACK
+    if tail.isdigit() and len(tail) == 8 and head in table:
+        return table[head]
+    return None
+
+
+def facts(model: str) -> ModelFacts:
+    """The facts of a model id, dated ids included."""
+    known = known_as(model, FACTS)
+    return _FALLBACK if known is None else known
 
 
 def output_cap(model: str, wanted: int) -> int:

@@ -20,9 +20,11 @@ from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest
 from diffcrew.agent.scope import DEFAULT_PROTECTED, ignored_paths, matches
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, Plan
-from diffcrew.tools.context import RepoContext, estimate_tokens
+from diffcrew.tools.context import RepoContext
+from diffcrew.tools.tokens import estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool, stop_searches
 from diffcrew.tools.git import GitRepo, TreeEntry
+from diffcrew.tools.gitconst import REGULAR_MODES, SUBMODULE_MODE
 from diffcrew.tools.paths import option_problem
 from diffcrew.tools.strict import strict_tool
 
@@ -41,7 +43,6 @@ PLAN_EDITS_TOOL = strict_tool(
 PLAN_MAX_TOKENS = 32_000
 EXPLORE_NAMES = frozenset(t["name"] for t in EXPLORE_TOOLS)
 PLAN_TOOLS = [*EXPLORE_TOOLS, PLAN_EDITS_TOOL]  # the same list on every turn of the conversation
-REGULAR_MODES = ("100644", "100755")
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozen
         return None
     if path not in tree:
         return "no such file in the repository (use create for a new file)"
-    if tree[path].mode == "160000":
+    if tree[path].mode == SUBMODULE_MODE:
         return "a submodule; diffcrew does not edit submodules"
     if tree[path].mode not in REGULAR_MODES:
         return "not a regular file (a symlink), it cannot be edited"

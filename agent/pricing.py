@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from diffcrew.agent.models import known_as
 from diffcrew.agent.types import Usage
 
 UNPRICED = "unknown (model not in the price table)"
@@ -68,10 +69,7 @@ PRICES: dict[str, Price] = {
 
 def price_of(model: str) -> Price | None:
     """The price of a model id, also for dated ids such as claude-haiku-4-5-20251001."""
-    if model in PRICES:
-        return PRICES[model]
-    base = model.rsplit("-", 1)[0]
-    return PRICES.get(base) if model.rsplit("-", 1)[-1].isdigit() and len(model.rsplit("-", 1)[-1]) == 8 else None
+    return known_as(model, PRICES)
 
 
 def cache_minimum(model: str) -> int:

@@ -17,6 +17,7 @@ from diffcrew.agent.errors import UsageError
 from diffcrew.agent.script import script_key, turn_index
 from diffcrew.agent.transcript import read_transcript
 from diffcrew.tools.git import GitRepo
+from diffcrew.tools.statedir import runs_dir
 
 _USAGE_NAMES = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
                 "cache_read_tokens": "cache_read_input_tokens", "cache_write_tokens": "cache_creation_input_tokens"}
@@ -24,7 +25,7 @@ _USAGE_NAMES = {"input_tokens": "input_tokens", "output_tokens": "output_tokens"
 
 def find_transcript(repo: GitRepo, run: str) -> Path:
     """The transcript of run `run` (a run id or an unambiguous prefix of one)."""
-    runs = repo.common_dir / "diffcrew" / "runs"
+    runs = runs_dir(repo.common_dir)
     matches = sorted(runs.glob(f"{run}*.jsonl")) if run and "/" not in run else []
     if not matches:
         raise UsageError(f"no recorded run {run!r} in {runs} (run ids are printed by `diffcrew run`)")

@@ -29,13 +29,12 @@ from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
 from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.validation import CheckInputs, check_and_repair
 from diffcrew.agent.types import FileResult, Plan, RunReport
-from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, shared_blocks
-from diffcrew.agent.worker import estimate_cost as estimate_worker_cost
+from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, estimate_worker_cost, shared_blocks
 from diffcrew.tools.context import build_context
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
-from diffcrew.tools.statedir import writable_state
+from diffcrew.tools.statedir import transcript_path, writable_state
 
 
 class PushFailed(GitError):
@@ -121,7 +120,7 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     if not options.dry_run:
         prune_stale(repo)  # worktrees left by runs that were killed
     redactor = Redactor(key=repository_key(repo.common_dir))
-    transcript = Transcript(repo.common_dir / "diffcrew" / "runs" / f"{run_id}.jsonl", redactor.redact_value)
+    transcript = Transcript(transcript_path(repo.common_dir, run_id), redactor.redact_value)
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
                        "options": options_record(options)})

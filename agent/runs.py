@@ -14,6 +14,7 @@ from diffcrew.agent.errors import UsageError
 from diffcrew.agent.replay import find_transcript
 from diffcrew.agent.transcript import read_transcript
 from diffcrew.tools.git import GitRepo
+from diffcrew.tools.statedir import runs_dir
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def read_run(path: Path) -> RecordedRun:
 
 def list_runs(repo: GitRepo) -> list[RecordedRun]:
     """Every recorded run, newest first."""
-    folder = repo.common_dir / "diffcrew" / "runs"
+    folder = runs_dir(repo.common_dir)
     runs = [read_run(p) for p in folder.glob("*.jsonl")] if folder.is_dir() else []
     return sorted(runs, key=lambda r: r.started, reverse=True)
 

@@ -56,6 +56,8 @@ import json
 import re
 from typing import Any
 
+from diffcrew.tools.tokens import estimate_tokens
+
 FORMAT = "diffcrew-script/1"
 # In priority order (model-protocol §3): a review request also offers plan_edits-like tools.
 ROLE_BY_TOOL = {"amend_plan": "review", "plan_edits": "orchestrator", "submit_patch": "worker",
@@ -123,12 +125,6 @@ def is_fault(turn: Any) -> bool:
 def turn_index(body: dict[str, Any]) -> int:
     """How many assistant turns the request already holds: the index of the answer it gets."""
     return sum(1 for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "assistant")
-
-
-def estimate_tokens(value: Any) -> int:
-    """A rough offline token count (about four characters a token)."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return max(1, len(text) // 4)
 
 
 def _cut_tool(block: dict[str, Any], cut_at: int | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from diffcrew.agent.errors import BudgetExceeded, ModelError, RunFailed
 from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
+from diffcrew.tools.gitconst import FILE_MODE
 from diffcrew.tools.strict import strict_tool
 
 WRITE_SUMMARY_TOOL = strict_tool(
@@ -49,7 +50,7 @@ def tree_changes(plan: Plan, results: list[FileResult], tree: dict[str, TreeEntr
             continue
         if result.new_text is None:
             raise RunFailed(f"internal check failed: {result.path!r} has no new text")
-        mode = tree[result.path].mode if result.path in tree else "100644"
+        mode = tree[result.path].mode if result.path in tree else FILE_MODE
         changes.append(TreeChange(result.path, result.new_text.encode("utf-8"), mode))
     return changes
 

@@ -19,8 +19,9 @@ from diffcrew.agent.events import Emit, WorkerRepairing, ignore
 from diffcrew.agent.llm import ModelClient, ModelRequest
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, FileResult, Plan
-from diffcrew.agent.pricing import cache_minimum, estimate_cost as cost_estimate
-from diffcrew.tools.context import estimate_tokens, fenced
+from diffcrew.agent.pricing import cache_minimum, estimate_cost
+from diffcrew.tools.context import fenced
+from diffcrew.tools.tokens import estimate_tokens, tokens_in
 from diffcrew.tools.patch import Applied, apply_diff
 from diffcrew.tools.strict import strict_tool
 
@@ -71,7 +72,8 @@ def shared_prompt_tokens(shared: tuple[dict[str, Any], ...]) -> int:
     return estimate_tokens(prompts.render("worker", "system") + "".join(b["text"] for b in shared))
 
 
-def estimate_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[str, int], model: str) -> float | None:
+def estimate_worker_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[str, int],
+                         model: str) -> float | None:
     """A rough price of the workers before they start: each sends the prompt and its file once and
     writes a diff about a third of the file's size (at least 300 tokens); repairs are not counted."""
     prompt = shared_prompt_tokens(shared)
@@ -79,8 +81,8 @@ def estimate_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[st
     for edit in plan.edits:
         if edit.action == "delete":
             continue
-        file_tokens = sizes.get(edit.path, 0) // 4
-        cost = cost_estimate(model, prompt + file_tokens, max(300, file_tokens // 3))
+        file_tokens = tokens_in(sizes.get(edit.path, 0))
+        cost = estimate_cost(model, prompt + file_tokens, max(300, file_tokens // 3))
         if cost is None:
             return None
         total += cost

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diffcrew.tools.statedir import runs_dir, worktrees_dir
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from children import finish  # noqa: E402
 from fakes.server import FakeMessagesServer  # noqa: E402
@@ -103,7 +105,7 @@ def worktrees(repo: Path) -> int:
 
 
 def records(repo: Path) -> list[dict[str, Any]]:
-    registry = repo / ".git" / "diffcrew" / "worktrees"
+    registry = worktrees_dir(repo / ".git")
     found = []
     for path in sorted(registry.glob("*.json")) if registry.is_dir() else []:
         try:
@@ -279,7 +281,7 @@ def branch_problems(repo: Path, base: str, expected: dict[str, str]) -> list[str
 
 def transcript_problems(repo: Path, killed: bool) -> list[str]:
     problems = []
-    for path in sorted((repo / ".git" / "diffcrew" / "runs").glob("*.jsonl")):
+    for path in sorted(runs_dir(repo / ".git").glob("*.jsonl")):
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         for n, line in enumerate(lines, 1):
             try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from diffcrew.tools.context import build_context
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.rank import parse_request
+from diffcrew.tools.statedir import cache_dir
 
 REQUEST = "Fix the parser error message for unterminated string literals"
 _CHILD = """
@@ -51,7 +52,7 @@ class Commit:
 def measure(repo_path: str, request: str, cold: bool) -> dict[str, float]:
     """One build_context in a fresh process; cold removes the cache first."""
     if cold:
-        shutil.rmtree(GitRepo(repo_path).common_dir / "diffcrew" / "cache", ignore_errors=True)
+        shutil.rmtree(cache_dir(GitRepo(repo_path).common_dir), ignore_errors=True)
     out = subprocess.run([sys.executable, "-c", _CHILD, repo_path, request], capture_output=True, text=True,
                          check=True)
     return json.loads(out.stdout)

@@ -30,9 +30,11 @@ from diffcrew.sandbox.syntax import parse_problems
 from diffcrew.sandbox.verdict import STOPPED_NOTE, files_named, is_new_failure, new_lines, stopped_early, trim
 from diffcrew.sandbox.workspace import Workspace
 from diffcrew.tools.git import GitRepo
+from diffcrew.tools.statedir import cache_dir
 
 __all__ = ["Check", "CheckResult", "run_checks", "scrubbed_env"]
 CACHE_VERSION = 1
+DEFAULT_CHECK_TIMEOUT = 300.0  # seconds a check command may take; agent.config repeats it (tests/test_constants.py)
 FILES = "{files}"
 
 
@@ -42,7 +44,7 @@ class Check:
 
     name: str
     command: str | None
-    timeout: float = 300.0
+    timeout: float = DEFAULT_CHECK_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def _base_outcome(check: Check, files: list[str], ctx: _Context, base_space: lis
         return Outcome("pass", 0, "none of the changed files exists on the base", 0.0)
     command = expand_files(check.command, files)
     key = hashlib.sha256(json.dumps([CACHE_VERSION, ctx.base, command, check.timeout]).encode()).hexdigest()
-    cache = ctx.repo.common_dir / "diffcrew" / "cache" / "checks" / f"{key}.json"
+    cache = cache_dir(ctx.repo.common_dir, "checks") / f"{key}.json"
     try:
         data = json.loads(cache.read_text())
         return Outcome(data["status"], data["exit_code"], data["output"], data["duration_s"])

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from diffcrew.sandbox.checks import Check
+from diffcrew.sandbox.checks import DEFAULT_CHECK_TIMEOUT, Check
 from diffcrew.tools.errors import UsageError
 
 SYNTAX = "syntax"
@@ -22,7 +22,7 @@ ENTRY_KEYS = {"command", "name", "timeout"}
 
 
 def load_checks(root: Path, cli_checks: tuple[str, ...] = (), run_pre_commit: bool = False,
-                timeout: float = 300.0) -> list[Check]:
+                timeout: float = DEFAULT_CHECK_TIMEOUT) -> list[Check]:
     """Syntax first, then configured commands, then --check commands, then pre-commit if asked."""
     if not timeout > 0:
         raise UsageError(f"the check timeout must be positive, not {timeout}")

@@ -28,7 +28,9 @@ from types import TracebackType
 from diffcrew.sandbox.process import kill_tagged, run_tag, start_time
 from diffcrew.tools.errors import GitError, UsageError
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
+from diffcrew.tools.gitconst import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE
 from diffcrew.tools.paths import path_problem
+from diffcrew.tools.statedir import worktrees_dir
 
 # Command-level config (beats repo config): no hook of the user's runs in our worktree.
 NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": os.devnull}
@@ -36,7 +38,7 @@ PREFIX = "diffcrew-wt-"
 
 
 def _registry(repo: GitRepo) -> Path:
-    return repo.common_dir / "diffcrew" / "worktrees"
+    return worktrees_dir(repo.common_dir)
 
 
 class Workspace:
@@ -82,7 +84,7 @@ class Workspace:
         for path in sorted(self._written - wanted.keys()):
             entry = self.base_tree().get(path)
             self._put(path, None if entry is None else self.repo.read_blob(entry.blob),
-                      entry.mode if entry else "100644")
+                      entry.mode if entry else FILE_MODE)
         for change in changes:
             self._put(change.path, change.data, change.mode)
         self._written = set(wanted)
@@ -118,11 +120,11 @@ class Workspace:
             _prune_empty_dirs(target.parent, self.path)
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        if mode == "120000":
+        if mode == SYMLINK_MODE:
             os.symlink(data.decode("utf-8", "surrogateescape"), target)
             return
         target.write_bytes(data)
-        if mode == "100755":
+        if mode == EXECUTABLE_MODE:
             target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 

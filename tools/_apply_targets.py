@@ -17,12 +17,12 @@ from pathlib import Path
 
 from diffcrew.tools._patch_parse import Section
 from diffcrew.tools.errors import UsageError
+from diffcrew.tools.gitconst import LOCAL_GIT_TIMEOUT
 from diffcrew.tools.paths import path_problem
 from diffcrew.tools.patchpaths import Resolution, describe, listed, resolve_name, resolve_names
 
 MAX_CANDIDATES = 20  # files tried in memory for a section with no names
 PROBES = 4  # removed/unchanged lines searched for, rarest (longest) first
-GIT_TIMEOUT = 30
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _git(root: Path, *args: str) -> str:
     """A git command's output in `root`; empty when git fails (not a repository, no match)."""
     try:
         done = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=root, capture_output=True,
-                              timeout=GIT_TIMEOUT, check=False)
+                              timeout=LOCAL_GIT_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.decode("utf-8", errors="surrogateescape") if done.returncode == 0 else ""

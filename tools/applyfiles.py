@@ -21,7 +21,7 @@ from diffcrew.tools.applybinary import binary_bytes, binary_diff
 from diffcrew.tools._patch_binary import index_ids, matches_id
 from diffcrew.tools.eolattrs import checkout_bytes
 from diffcrew.tools.errors import PatchError, UsageError
-from diffcrew.tools.paths import path_problem
+from diffcrew.tools.paths import PathRefused, RepoPath
 from diffcrew.tools._apply_targets import Target, Tree, target_for
 from diffcrew.tools._patch_parse import Section, parse_diff
 from diffcrew.tools.patch import HunkReport, apply_diff
@@ -72,10 +72,10 @@ def find_root(start: Path) -> Path:
 
 def confined(root: Path, path: str) -> Path:
     """The file for a diff path, or UsageError when the path may not be written."""
-    problem = path_problem(path)
-    if problem:
-        raise UsageError(f"{path!r}: not a plain path inside the repository: {problem}")
-    parts = path.split("/")
+    try:
+        parts = list(RepoPath.parse(path).parts)
+    except PathRefused as refused:
+        raise UsageError(f"{path!r}: not a plain path inside the repository: {refused.problem}") from None
     target = root.joinpath(*parts)
     for i, folder in enumerate(root.joinpath(*parts[:i]) for i in range(1, len(parts) + 1)):
         if folder.is_symlink():

@@ -22,6 +22,7 @@ from diffcrew.tools.ctxcache import ContextCache, NoCache, read_blobs
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES
 from diffcrew.tools.textindex import DOC, GENERATED, SECRET, analyse_blob, build_index, needs_content
+from diffcrew.tools.tokens import estimate_tokens, tokens_in
 
 CANDIDATES = 40      # files whose outline is parsed for the graph pass and the rendering
 FULL_FILES = 5       # at most this many files shown in full
@@ -47,11 +48,6 @@ class RepoContext:
     text: str
     tokens: int
     text_paths: frozenset[str]
-
-
-def estimate_tokens(text: str) -> int:
-    """Offline token estimate: about four characters per token."""
-    return (len(text) + 3) // 4
 
 
 def is_text(data: bytes) -> bool:
@@ -242,7 +238,7 @@ def _outline_block(path: str, text: str, symbols: tuple[repomap.Symbol, ...] | N
 def _tree_summary(total: int, visible: list[str], budget: int) -> str:
     """Directories with file counts, as deep as the budget allows (a list of files when small)."""
     head = f"## Repository: {total} tracked files\n\n"
-    if sum(len(p) + 3 for p in visible) // 4 <= budget:
+    if tokens_in(sum(len(p) + 3 for p in visible)) <= budget:  # '- p\n' a line
         return head + "\n".join(f"- {p}" for p in visible) + "\n"
     # Count per directory once, then fold the (far fewer) directories to the depth that fits.
     per_dir = Counter(p[:p.rfind("/")] if "/" in p else "." for p in visible)
@@ -268,5 +264,5 @@ def context_report(ctx: RepoContext, limit: int = 50) -> dict[str, Any]:
     return {"base": ctx.base, "files": files, "tokens": ctx.tokens, "tracked_files": len(ctx.files)}
 
 
-__all__ = ["RankedFile", "RepoContext", "build_context", "context_report", "estimate_tokens", "fenced",
+__all__ = ["RankedFile", "RepoContext", "build_context", "context_report", "fenced",
            "is_text"]

@@ -21,6 +21,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+from diffcrew.tools.statedir import cache_dir
+
 FORMAT = "v2"
 MAX_SEGMENTS = 8
 KEEP_TREES = 8
@@ -108,7 +110,7 @@ class ContextCache:
     """The cache of one repository: blob analyses, outlines, tree indexes."""
 
     def __init__(self, common_dir: Path) -> None:
-        self.root = common_dir / "diffcrew" / "cache" / FORMAT
+        self.root = cache_dir(common_dir, FORMAT)
         self.blobs = SegmentStore(self.root / "blobs")
         self.outlines = SegmentStore(self.root / "outlines")
 

@@ -21,8 +21,9 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from diffcrew.tools.gitconst import LOCAL_GIT_TIMEOUT
+
 _TRUE = frozenset({"true", "yes", "on", "1"})
-_TIMEOUT = 30  # seconds: git answers these from local files
 
 
 def checkout_bytes(root: Path, created: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -63,7 +64,7 @@ def _lf_only_text(data: bytes) -> bool:
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
     try:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=_TIMEOUT)
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=LOCAL_GIT_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired):
         return None  # no git at all: as outside a repository
 

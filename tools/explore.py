@@ -20,7 +20,8 @@ import git
 
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.inventory import is_secret_path
-from diffcrew.tools.paths import is_git_part, path_problem
+from diffcrew.tools.gitconst import SYMLINK_MODE
+from diffcrew.tools.paths import PathRefused, RepoPath, path_problem
 from diffcrew.tools.strict import strict_tool
 
 MAX_LINES = 400
@@ -74,11 +75,10 @@ def check_path(path: Any, *, directory: bool = False) -> str:
         raise _Refused("path must be a string")
     if directory and path.strip() in ("", ".", "./"):
         return ""
-    parts = path.rstrip("/").split("/") if directory else path.split("/")
-    problem = path_problem("/".join(parts))
-    if problem:
-        raise _Refused(f"{path!r}: {problem}")
-    return "/".join(parts)
+    try:
+        return RepoPath.parse(path.rstrip("/") if directory else path).text
+    except PathRefused as refused:
+        raise _Refused(f"{path!r}: {refused.problem}") from None
 
 
 def _tree_entry(repo: GitRepo, base: str, path: str) -> tuple[str, str] | None:
@@ -102,13 +102,13 @@ def _resolve(repo: GitRepo, base: str, path: str, allowed: frozenset[str]) -> st
         if entry is None:
             raise _Refused(f"{path}: no such file at the base commit")
         mode, blob = entry
-        if mode != "120000":
+        if mode != SYMLINK_MODE:
             if path not in allowed or is_secret_path(path):
                 raise _Refused(f"{path}: not readable (a secret, denied, binary or too large file)")
             return blob
         target = repo.read_blob(blob).decode("utf-8", "replace")
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-        if target.startswith("/") or joined.startswith("..") or any(is_git_part(p) for p in joined.split("/")):
+        if path_problem(joined):  # absolute, '..' above the root, a .git part: the shared rule
             raise _Refused(f"{path}: a symlink that leads outside the repository")
         path = joined
     raise _Refused(f"{path}: too many symlinks")

@@ -20,6 +20,7 @@ import git
 from gitdb.base import IStream
 
 from diffcrew.tools.errors import GitError, UsageError
+from diffcrew.tools.gitconst import FILE_MODE
 from diffcrew.tools.paths import path_problem
 
 ZERO_OID = "0" * 40
@@ -54,7 +55,7 @@ class TreeChange:
 
     path: str
     data: bytes | None
-    mode: str = "100644"
+    mode: str = FILE_MODE
 
 
 class GitRepo:

@@ -21,6 +21,7 @@ import threading
 from typing import Any
 
 from diffcrew.tools import credentials, secretrules
+from diffcrew.tools.statedir import redaction_key_path
 
 _TOKEN = re.compile(r"\[REDACTED-SECRET-[0-9a-f]{12}\]")
 ENV_SECRETS = credentials.NAMES
@@ -115,7 +116,7 @@ def mask_url(url: str) -> str:
 
 def repository_key(git_dir: os.PathLike[str] | str) -> bytes:
     """The redaction key of a repository, created on first use (readable by its owner only)."""
-    path = os.path.join(git_dir, "diffcrew", "redaction.key")
+    path = redaction_key_path(git_dir)
     try:
         with open(path, "rb") as handle:
             key = handle.read()

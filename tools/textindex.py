@@ -17,11 +17,11 @@ from typing import Any
 
 from diffcrew.tools import inventory
 from diffcrew.tools.git import TreeEntry
+from diffcrew.tools.gitconst import SUBMODULE_MODE, SYMLINK_MODE
 
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 _PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _WORDS = re.compile(r"[A-Za-z0-9]+")
-SUBMODULE, SYMLINK = "160000", "120000"
 
 # Per-file status, stored in the tree index.
 DOC = "doc"                 # text file used for ranking and context
@@ -85,7 +85,7 @@ def classify(entry: TreeEntry, record: tuple[str, int, Any] | None, attrs: tuple
     """The status of one file, from its path, mode, size and (when read) its content."""
     if inventory.is_secret_path(entry.path):
         return SECRET
-    if entry.mode in (SUBMODULE, SYMLINK):
+    if entry.mode in (SUBMODULE_MODE, SYMLINK_MODE):
         return OTHER
     if inventory.is_binary_name(entry.path):
         return BINARY
@@ -102,7 +102,7 @@ def classify(entry: TreeEntry, record: tuple[str, int, Any] | None, attrs: tuple
 
 def needs_content(entry: TreeEntry, max_bytes: int) -> bool:
     """Whether the blob must be read to classify it (path rules decide the rest without reading)."""
-    return (entry.size <= max_bytes and entry.mode not in (SUBMODULE, SYMLINK)
+    return (entry.size <= max_bytes and entry.mode not in (SUBMODULE_MODE, SYMLINK_MODE)
             and not inventory.is_binary_name(entry.path) and not inventory.is_secret_path(entry.path))
 
 

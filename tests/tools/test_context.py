@@ -7,7 +7,8 @@ from pathlib import Path
 from conftest import git, make_repo
 
 from diffcrew.tools import ctxcache
-from diffcrew.tools.context import build_context, context_report, estimate_tokens
+from diffcrew.tools.context import build_context, context_report
+from diffcrew.tools.tokens import estimate_tokens
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.repomap import outline
 
