@@ -63,6 +63,12 @@ class RunArgs:
     quiet: bool
     verbose: bool
 
+    def fixed(self) -> dict[str, Any]:
+        """The options of the run that only the command line sets (no config file, no variable)."""
+        return {"base": self.base, "branch": self.branch, "dry_run": self.dry_run, "allow_partial": self.allow_partial,
+                "checks": self.checks, "run_pre_commit": self.run_pre_commit, "allow_failing": self.allow_failing,
+                "push": self.push}
+
 
 @main.command("run")
 @click.argument("request", required=False)
@@ -135,9 +141,7 @@ def run(**params: Any) -> None:
                          "Write --push REMOTE, and the request last")
     text = _read_request(args.request, args.message_file)
     require_api_key()
-    options = layered_options(text, args.repo, base=args.base, branch=args.branch, dry_run=args.dry_run,
-                              allow_partial=args.allow_partial, checks=args.checks,
-                              run_pre_commit=args.run_pre_commit, allow_failing=args.allow_failing, push=args.push)
+    options = layered_options(text, args.repo, **args.fixed())
     report = execute(options, _view(args.quiet or args.as_json, _may_ask(args.yes, args.as_json), args.verbose))
     if args.pr_body and report.commit:
         write_pr_body(Path(args.pr_body), report)
