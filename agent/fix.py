@@ -25,14 +25,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from diffcrew.agent import config as cfg
-from diffcrew.agent.commands import fail
 from diffcrew.agent.events import Event, Planned, Warned, WorkerFinished, WorkerRepairing
 from diffcrew.agent.pricing import UNPRICED, money
-from diffcrew.tools.errors import DiffcrewError, RunFailed, UsageError
+from diffcrew.tools.errors import DiffcrewError, ExitCode, RunFailed, UsageError
 from diffcrew.tools.gitconst import REGULAR_MODES
 from diffcrew.tools.paths import path_problem
 
-RUN_FAILED = 5  # the exit code of a failed run (1 is taken: files were changed)
+RUN_FAILED = ExitCode.FIX_FAILED  # the exit code of a failed run (1 is taken: files were changed)
 
 if TYPE_CHECKING:  # heavy modules (GitPython, the SDK) are imported when the command runs
     from diffcrew.agent.events import Progress
@@ -135,7 +134,7 @@ def fix_options(staged: Staged, base: str, settings: dict[str, Any]) -> cfg.RunO
 
 def nothing_to_change(report: "RunReport") -> bool:
     """A run that ended only because no file would change: every planned file got a result."""
-    if report.status != "failed" or report.exit_code != 1 or report.plan is None:
+    if report.status != "failed" or report.exit_code != ExitCode.FAILED or report.plan is None:
         return False
     planned = {e.path for e in report.plan.edits}
     return len(report.results) == len(planned) and {r.path for r in report.results if r.ok} == planned
@@ -192,7 +191,7 @@ def run_fix(files: tuple[str, ...], request: str | None, progress: "Progress", c
     base = repo.index_commit(list(staged.refresh), "diffcrew fix: the files as staged (on no branch)")
     options = fix_options(staged, base, settings)
     report = run_change(options, progress, lambda: AnthropicClient(timeout=options.request_timeout))
-    if report.exit_code != 0:
+    if report.exit_code != ExitCode.OK:
         return FixOutcome(report, ())
     return FixOutcome(report, write_results(repo, staged, report))
 
@@ -236,17 +235,17 @@ def _finish(outcome: FixOutcome, quiet: bool) -> NoReturn:
         if not quiet:
             click.echo(report.diffstat.rstrip("\n"), err=True)
         click.echo(f"diffcrew fix: {_cost(report)}", err=True)
-        sys.exit(1)
-    if report.exit_code == 0 or nothing_to_change(report):
+        sys.exit(ExitCode.CHANGED)
+    if report.exit_code == ExitCode.OK or nothing_to_change(report):
         click.echo(f"diffcrew fix: nothing to change ({_cost(report)})", err=True)
-        sys.exit(0)
+        sys.exit(ExitCode.OK)
     message = report.errors[0].splitlines()[0] if report.errors else report.status
-    fail(f"{message}; nothing was written ({_cost(report)})", _failure_code(report.exit_code))
+    raise RunFailed(f"{message}; nothing was written ({_cost(report)})", exit_code=_failure_code(report.exit_code))
 
 
 def _failure_code(code: int) -> int:
     """A run's failure (1 for `run`) exits RUN_FAILED here: 1 means files were changed."""
-    return RUN_FAILED if code == 1 else code
+    return RUN_FAILED if code == ExitCode.FAILED else code
 
 
 @click.command("fix")
@@ -267,12 +266,10 @@ def fix_command(files: tuple[str, ...], request: str | None, quiet: bool) -> Non
     Example:
       git add src/app.py && diffcrew fix --request "add type hints to new functions" src/app.py
     """
-    try:
+    try:  # the `diffcrew` group prints the error (and Ctrl-C: "interrupted; nothing was written")
         outcome = run_fix(files, request, FixProgress(quiet), Path.cwd())
     except DiffcrewError as exc:
-        fail(exc.summary, _failure_code(exc.exit_code))
-    except KeyboardInterrupt:
-        fail("interrupted; nothing was written", 130)
+        raise DiffcrewError(exc.summary, exit_code=_failure_code(exc.exit_code)) from exc
     _finish(outcome, quiet)
 
 

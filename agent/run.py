@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
-from diffcrew.agent.errors import BudgetExceeded, DiffcrewError, GitError, Interrupted, RunFailed, UsageError
+from diffcrew.agent.errors import (BudgetExceeded, DiffcrewError, ExitCode, GitError, Interrupted, RunFailed,
+                                   UsageError)
 from diffcrew.agent.events import ContextRead, Event, Planned, Progress, Warned, WorkerFinished, WorkerRunning
 from diffcrew.agent.limits import AdaptiveLimit
 from diffcrew.agent.ledger import Ledger
@@ -137,7 +138,7 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
         raise _interrupted(run) from None
     except Exception as exc:  # a bug: the traceback stays (for the report), but the record is closed
         made = run.outcome.commit
-        transcript.append({"kind": "end", "status": "crashed", "exit_code": 1, "commit": made,
+        transcript.append({"kind": "end", "status": "crashed", "exit_code": ExitCode.FAILED, "commit": made,
                            "branch": run.outcome.branch if made else None,
                            "errors": [f"{type(exc).__name__}: {exc}"[:1000]]})
         transcript.close()
@@ -362,9 +363,9 @@ def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport
     if error is not None:
         status, code = "failed", error.exit_code
     elif options.dry_run:
-        status, code = "dry-run", 0
+        status, code = "dry-run", ExitCode.OK
     else:
-        status, code = ("partial", 4) if outcome.partial else ("ok", 0)
+        status, code = ("partial", ExitCode.PARTIAL) if outcome.partial else ("ok", ExitCode.OK)
     # The report is printed (--json), written (--pr-body) and recorded: secrets in the request, a
     # check command, a check's output or an error (a URL with credentials) stay redacted there.
     redact = run.redactor.redact

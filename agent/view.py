@@ -51,10 +51,6 @@ class View:
     def confirm(self, plan: "Plan") -> bool:
         return True if self.prompt is None else self.prompt(confirm_question(plan))
 
-    def hooks(self) -> "View":
-        """The run's `Progress`: the view itself (the CLI's name for it)."""
-        return self
-
     def close(self) -> None:
         """Stop drawing; everything printed after this goes below the view's output."""
 

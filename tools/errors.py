@@ -18,11 +18,35 @@ Messages are written for users: the first line says what happened and what to do
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit code of `diffcrew` (README, "Exit codes"); an error carries its own."""
+
+    OK = 0
+    FAILED = 1  # a run failed, no branch; `apply` refused; `doctor` found a failing check
+    USAGE = 2  # usage or input error
+    BUDGET = 3  # a cost, call or time budget was reached
+    PARTIAL = 4  # --allow-partial made a branch without some files
+    FIX_FAILED = 5  # `diffcrew fix` only: its 1 means "files changed"
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
+    HANGUP = 129  # SIGHUP, handled like Ctrl-C
+    TERMINATED = 143  # SIGTERM, handled like Ctrl-C
+
+    REFUSED = 1  # `diffcrew apply`: nothing was written
+    CHANGED = 1  # `diffcrew fix`: files were changed in place
+
 
 class DiffcrewError(Exception):
     """Base of every error diffcrew reports to a user."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.FAILED
+
+    def __init__(self, *args: object, exit_code: int | None = None) -> None:
+        super().__init__(*args)
+        if exit_code is not None:  # a command whose codes differ (`diffcrew fix` fails with 5)
+            self.exit_code = exit_code
 
     @property
     def summary(self) -> str:
@@ -34,7 +58,7 @@ class DiffcrewError(Exception):
 class UsageError(DiffcrewError):
     """The user's input (options, request, repository, ref) cannot be used."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class PatchError(DiffcrewError):
@@ -60,14 +84,13 @@ class RunFailed(DiffcrewError):
 class BudgetExceeded(DiffcrewError):
     """A cost or resource cap was reached."""
 
-    exit_code = 3
+    exit_code = ExitCode.BUDGET
 
 
 class Interrupted(DiffcrewError):
     """The run was interrupted (Ctrl-C, or SIGTERM/SIGHUP with their own exit codes)."""
 
-    exit_code = 130
+    exit_code = ExitCode.INTERRUPTED
 
-    def __init__(self, message: str, exit_code: int = 130) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    def __init__(self, message: str, exit_code: int = ExitCode.INTERRUPTED) -> None:
+        super().__init__(message, exit_code=exit_code)

@@ -1,0 +1,87 @@
+"""The `diffcrew` group and its one error boundary.
+
+Every command raises; none prints its own error line. `DiffcrewGroup.invoke` turns any
+`DiffcrewError` into one line `diffcrew: error: ...` on stderr and the exit code the error
+carries, and Ctrl-C (or SIGTERM/SIGHUP, forwarded as Ctrl-C by agent/signals.py) into
+`interrupted; ...` and 130 (143, 129), as click and httpx handle errors: once, at one place.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import sys
+import threading
+from typing import Any, NoReturn
+
+import click
+
+from diffcrew.agent import __version__
+from diffcrew.tools import credentials
+from diffcrew.tools.errors import DiffcrewError
+
+# What an interruption left behind, by command (the default: a command that writes through a run).
+INTERRUPTED_NOTES = {"fix": "nothing was written"}
+INTERRUPTED_NOTE = "your repository is unchanged"
+
+
+def error_line(message: str) -> str:
+    """'diffcrew: error: MESSAGE', the form of every error diffcrew prints."""
+    return f"diffcrew: error: {message}"
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """One line on stderr, then the documented exit code: the only place an error is printed."""
+    click.echo(error_line(message), err=True)
+    sys.exit(code)
+
+
+class DiffcrewGroup(click.Group):
+    """A click group whose commands' errors end the process in one line and their exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DiffcrewError as exc:
+            fail(exc.summary, exc.exit_code)
+        except KeyboardInterrupt:
+            from diffcrew.agent.signals import interrupt_code, interrupt_reason
+
+            note = INTERRUPTED_NOTES.get(ctx.invoked_subcommand or "", INTERRUPTED_NOTE)
+            fail(f"{interrupt_reason()}; {note}", interrupt_code())
+
+
+@click.group(cls=DiffcrewGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="diffcrew")
+def main() -> None:
+    """diffcrew: describe a change; an orchestrator plans it file by file, workers write the
+    patches in parallel, and the result is committed on a new git branch for review.
+
+    Your working tree, index and current branch are never touched.
+
+    \b
+    Example:
+      diffcrew run "rename Config.load to Config.from_file and update callers"
+      diffcrew demo        # the whole pipeline on a sample repo, no API key needed
+    """
+    # Before any check, hook or git filter can run: the key leaves the environment and this
+    # process can no longer be read by them (see tools/credentials.py).
+    credentials.seal()
+
+
+def entry() -> None:
+    """The console script: the CLI, then a quick exit.
+
+    The SDK leaves hundreds of thousands of objects behind; the interpreter's final garbage
+    collection over them costs about half a second at every exit. Freezing the heap first skips
+    that pass (everything diffcrew writes is flushed and closed before it returns).
+    """
+    if sys.argv[1:2] == ["run"]:  # start the ~1 s SDK import now; it overlaps with git and context work
+        threading.Thread(target=importlib.import_module, args=("anthropic",), name="sdk-import", daemon=True).start()
+    try:
+        main()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.freeze()

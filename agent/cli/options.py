@@ -1,0 +1,58 @@
+"""Options shared by several commands, each declared once, and the run's settings from their layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from diffcrew.agent import config as cfg
+
+F = TypeVar("F", bound=Callable[..., object])
+
+REPO_HELP = "The repository (default: the current directory)."
+
+
+def repo_option(help: str = REPO_HELP) -> Callable[[F], F]:
+    """`--repo DIR`: the repository a command works on."""
+    return click.option("--repo", default=".", metavar="DIR", help=help)
+
+
+def json_option(help: str = "Print a machine-readable report on stdout.") -> Callable[[F], F]:
+    """`--json`: the result as JSON on stdout (the parameter is `as_json`)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def yes_option(f: F) -> F:
+    """`--yes`/`-y`: never ask before starting the workers."""
+    return click.option("--yes", "-y", is_flag=True, help="Never ask before starting the workers.")(f)
+
+
+def quiet_option(f: F) -> F:
+    """`--quiet`/`-q`: print only the result."""
+    return click.option("--quiet", "-q", is_flag=True, help="Print only the result.")(f)
+
+
+def verbose_option(help: str = "Also print every model call (tokens, cost).") -> Callable[[F], F]:
+    """`--verbose`/`-v`: also print every model call."""
+    return click.option("--verbose", "-v", is_flag=True, help=help)
+
+
+def progress_options(f: F) -> F:
+    """`--json`, `--quiet` and `--verbose` of the commands that run the pipeline."""
+    return json_option()(quiet_option(verbose_option()(f)))
+
+
+def layered_options(request: str, repo: str, **fixed: Any) -> cfg.RunOptions:
+    """RunOptions from the layers: options given on the command line win, then DIFFCREW_* variables,
+    then the repository's config file, then the defaults."""
+    from diffcrew.tools.git import GitRepo
+
+    context = click.get_current_context()
+    given = {name: context.params[name] for name in cfg.SETTINGS if name in context.params
+             and context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    if context.params.get("effort"):  # --effort sets every role's effort
+        given.update({name: context.params["effort"] for name in cfg.EFFORT_SETTINGS})
+    values, _ = cfg.layered(GitRepo(Path(repo)).root, given)
+    return cfg.RunOptions(request=request, repo=Path(repo), **fixed, **values)

@@ -1,0 +1,103 @@
+"""The commands on recorded runs: log, show and discard (no model, no key)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from diffcrew.agent.cli.group import main
+from diffcrew.agent.cli.options import json_option, repo_option
+from diffcrew.agent.pricing import money
+
+
+@main.command("log")
+@repo_option()
+@click.option("-n", "limit", type=click.IntRange(1), default=20, show_default=True, help="How many runs to list.")
+@json_option("Print a JSON list.")
+def log_command(repo: str, limit: int, as_json: bool) -> None:
+    """List recorded runs, newest first: id, time, status, cost, branch and request.
+
+    \b
+    Example:
+      diffcrew log -n 5
+    """
+    import time as clock
+
+    from diffcrew.agent.runs import list_runs
+    from diffcrew.tools.git import GitRepo
+
+    runs = list_runs(GitRepo(Path(repo)))[:limit]
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False))
+        return
+    for run in runs:
+        when = clock.strftime("%Y-%m-%d %H:%M", clock.localtime(run.started))
+        cost = money(run.cost_usd, "?")
+        request = " ".join(run.request.split())
+        click.echo(f"{run.run_id}  {when}  {run.status:<10} {cost:>9}  {run.branch or '-'}  "
+                   f"{request[:60]}{'…' if len(request) > 60 else ''}")
+
+
+@main.command("show")
+@click.argument("run_id", metavar="RUN")
+@repo_option()
+@json_option("Print the run's report and patches as JSON.")
+def show_command(run_id: str, repo: str, as_json: bool) -> None:
+    """Show a recorded run: its plan, per-file results and patches, checks, usage and cost.
+
+    \b
+    Example:
+      diffcrew show 20261122-153000-a1b2c3
+    """
+    from diffcrew.agent.replay import find_transcript
+    from diffcrew.agent.runs import patches, read_run
+    from diffcrew.tools.git import GitRepo
+
+    path = find_transcript(GitRepo(Path(repo)), run_id)
+    run, diffs = read_run(path), patches(path)
+    if as_json:
+        click.echo(json.dumps({**run.to_dict(), "report": run.report, "patches": diffs}, indent=2,
+                              ensure_ascii=False))
+        return
+    click.echo(f"Run {run.run_id}: {run.status}; branch {run.branch or '-'}; transcript {run.path}")
+    click.echo(f"Request: {run.request}")
+    _show_report(run.report or {})
+    for path_name, diff in diffs.items():
+        click.echo(click.style(f"\n# patch for {path_name}", bold=True))
+        click.echo(diff.rstrip("\n"))
+
+
+def _show_report(report: dict[str, Any]) -> None:
+    """The plan, each file's result, the checks and the cost of a recorded run's report."""
+    plan = report.get("plan") or {}
+    if plan:
+        click.echo(click.style("Plan: ", bold=True) + plan.get("summary", ""))
+    for item in report.get("files", []):
+        error = f": {item['error']}" if item.get("error") else ""
+        click.echo(f"  {item['action']:<6} {item['path']}: {item['status']} after {item['attempts']} "
+                   f"attempt(s){error}")
+    for check in report.get("checks", []):
+        click.echo(f"  check  {check['name']}: {check['status']}")
+    if report:
+        cost = report.get("cost_usd")
+        click.echo(f"Cost: {money(cost)}; {report.get('duration_s', 0):.1f} s")
+
+
+@main.command("discard")
+@click.argument("run_id", metavar="RUN")
+@repo_option()
+def discard_command(run_id: str, repo: str) -> None:
+    """Delete the branch a run made (only if it still holds that run's commit).
+
+    \b
+    Example:
+      diffcrew discard 20261122-153000-a1b2c3
+    """
+    from diffcrew.agent.runs import discard
+    from diffcrew.tools.git import GitRepo
+
+    branch = discard(GitRepo(Path(repo)), run_id)
+    click.echo(f"deleted branch {branch}")

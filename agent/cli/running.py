@@ -1,0 +1,260 @@
+"""The commands that run the pipeline: run (the model), demo (a scripted model) and replay (a transcript).
+
+Heavy modules (GitPython, the anthropic SDK) are imported inside the commands, so `diffcrew --help`
+stays fast. Errors are raised and printed by the group's boundary (agent/cli/group.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import click
+
+from diffcrew.agent import config as cfg
+from diffcrew.agent.cli.group import main
+from diffcrew.agent.cli.options import (json_option, layered_options, progress_options, quiet_option, repo_option,
+                                        verbose_option, yes_option)
+from diffcrew.agent.cli.output import finish, print_report, write_pr_body
+from diffcrew.tools.errors import UsageError
+
+if TYPE_CHECKING:
+    from diffcrew.agent.llm import ModelClient
+    from diffcrew.agent.types import RunReport
+    from diffcrew.agent.view import View
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """Everything `diffcrew run` was given on its command line, as one value."""
+
+    request: str | None
+    message_file: str | None
+    repo: str
+    base: str
+    branch: str | None
+    model: str
+    worker_model: str
+    effort: str | None
+    max_workers: int
+    repair_rounds: int
+    request_timeout: float
+    plan_turns: int
+    dry_run: bool
+    as_json: bool
+    yes: bool
+    allow_partial: bool
+    checks: tuple[str, ...]
+    check_timeout: float
+    run_pre_commit: bool
+    allow_failing: bool
+    allow_paths: tuple[str, ...]
+    max_files: int
+    max_file_bytes: int
+    max_calls: int
+    max_cost: float | None
+    timeout: float | None
+    deny: tuple[str, ...]
+    push: str | None
+    pr_body: str | None
+    warm_cache: bool
+    quiet: bool
+    verbose: bool
+
+    def fixed(self) -> dict[str, Any]:
+        """The options of the run that only the command line sets (no config file, no variable)."""
+        return {"base": self.base, "branch": self.branch, "dry_run": self.dry_run, "allow_partial": self.allow_partial,
+                "checks": self.checks, "run_pre_commit": self.run_pre_commit, "allow_failing": self.allow_failing,
+                "push": self.push}
+
+
+@main.command("run")
+@click.argument("request", required=False)
+@click.option("--message-file", "-F", metavar="FILE", help="Read the change request from FILE.")
+@repo_option()
+@click.option("--base", default="HEAD", show_default=True, help="The commit the change is built on.")
+@click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>); never overwritten.")
+@click.option("--model", default=cfg.DEFAULT_MODEL, show_default=True, help="Model of the orchestrator.")
+@click.option("--worker-model", default=cfg.DEFAULT_WORKER_MODEL, show_default=True, help="Model of the workers.")
+@click.option("--effort", type=click.Choice(cfg.EFFORTS), default=None,
+              help="Reasoning effort of every role (default: plan high, workers medium, summary low; per role "
+                   "in the config as plan_effort, worker_effort, summary_effort).")
+@click.option("--max-workers", type=click.IntRange(1, 64), default=cfg.DEFAULT_MAX_WORKERS, show_default=True,
+              help="Workers (model requests) in flight at once.")
+@click.option("--repair-rounds", type=click.IntRange(0, 10), default=cfg.DEFAULT_REPAIR_ROUNDS, show_default=True,
+              help="Times a worker may fix a patch that does not apply.")
+@click.option("--request-timeout", type=click.FloatRange(min=1),
+              default=cfg.DEFAULT_REQUEST_TIMEOUT, show_default=True, help="Seconds per model call.")
+@click.option("--plan-turns", type=click.IntRange(1, 50), default=cfg.DEFAULT_PLAN_TURNS, show_default=True,
+              help="Model turns the orchestrator may spend exploring the repository before it must plan.")
+@click.option("--dry-run", is_flag=True, help="Plan and patch, print one unified diff, make no branch.")
+@json_option()
+@yes_option
+@click.option("--allow-partial", is_flag=True, help="Commit the files that succeeded even if others failed (exit 4).")
+@click.option("--check", "checks", multiple=True, metavar="CMD",
+              help="A command that must pass on the result, run in a sandbox worktree ({files}: changed files); "
+                   "repeatable, added to [tool.diffcrew] checks.")
+@click.option("--check-timeout", type=click.FloatRange(min=1), default=cfg.DEFAULT_CHECK_TIMEOUT, show_default=True,
+              help="Seconds each check may run.")
+@click.option("--run-pre-commit", is_flag=True, help="Also run the repository's pre-commit hooks on the changed files.")
+@click.option("--allow-failing", is_flag=True, help="Commit even if checks still fail (named in the commit message).")
+@click.option("--allow-path", "allow_paths", multiple=True, metavar="GLOB",
+              help="Let the plan touch this protected path (CI files, workflows, hooks, diffcrew's config) "
+                   "or create this git-ignored one; repeatable.")
+@click.option("--max-files", type=click.IntRange(1), default=cfg.DEFAULT_MAX_FILES, show_default=True,
+              help="Most files one plan may change.")
+@click.option("--max-file-bytes", type=click.IntRange(1), default=cfg.DEFAULT_MAX_FILE_BYTES, show_default=True,
+              help="Largest file that may be edited.")
+@click.option("--max-calls", type=click.IntRange(1), default=cfg.DEFAULT_MAX_CALLS, show_default=True,
+              help="Most model calls in one run (exit 3 when reached).")
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD",
+              help="Hard cap on the run's model cost: calls wait or answer shorter to fit it; "
+              "exit 3 once the next call cannot.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Wall-clock limit of the run in seconds "
+              "(exit 3 when reached).")
+@click.option("--deny", multiple=True, metavar="GLOB",
+              help="Never send files matching GLOB to the model (added to the built-in secret rules); repeatable.")
+@click.option("--push", "push", is_flag=False, flag_value="origin", default=None, metavar="[REMOTE]",
+              help="Push the new branch to REMOTE (default origin) after the commit; never forced.")
+@click.option("--pr-body", "pr_body", metavar="FILE", help="Write a Markdown pull-request description to FILE.")
+@click.option("--warm-cache/--no-warm-cache", default=False, show_default=True,
+              help="Start one worker first and the rest once its prompt is read, so that they read the shared "
+                   "prompt from the cache instead of each paying to write it (cheaper; slower by one "
+                   "time-to-first-token).")
+@quiet_option
+@verbose_option("Also print every model call (tokens, cost, retries) and the output of failing checks.")
+def run(**params: Any) -> None:
+    """Plan, patch and commit REQUEST on a new branch (REQUEST may be - for stdin).
+
+    \b
+    Example:
+      diffcrew run "rename Config.load to Config.from_file and update callers"
+      diffcrew run --dry-run "add type hints to utils.py" > change.patch
+    """
+    from diffcrew.agent.llm import require_api_key
+
+    args = RunArgs(**params)  # the one place the 31 options become a value
+    if args.request is None and args.message_file is None and args.push is not None:
+        raise UsageError(f"no change request: did --push take {args.push!r} as the remote name? "
+                         "Write --push REMOTE, and the request last")
+    text = _read_request(args.request, args.message_file)
+    require_api_key()
+    options = layered_options(text, args.repo, **args.fixed())
+    report = execute(options, _view(args.quiet or args.as_json, _may_ask(args.yes, args.as_json), args.verbose))
+    if args.pr_body and report.commit:
+        write_pr_body(Path(args.pr_body), report)
+    finish(report, args.as_json)
+
+
+def _may_ask(yes: bool, as_json: bool) -> bool:
+    """Ask before the workers start: only when a person is at a terminal to answer."""
+    return not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _read_request(request: str | None, message_file: str | None) -> str:
+    if request is not None and message_file is not None:
+        raise UsageError("give the request either as an argument or with --message-file, not both")
+    if message_file is not None:
+        path = Path(message_file)
+        if not path.is_file():
+            raise UsageError(f"request file not found: {message_file}")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    elif request == "-":  # bytes, so that non-UTF-8 input is refused in one line whatever the locale
+        raw = getattr(sys.stdin, "buffer", None)
+        text = raw.read().decode("utf-8", "surrogateescape") if raw is not None else sys.stdin.read()
+    elif request is None:
+        raise UsageError('no change request: diffcrew run "what to change" (or --message-file FILE, or - for stdin)')
+    else:
+        text = request
+    if not text.strip():
+        raise UsageError("the change request is empty: say what to change")
+    return text.strip()
+
+
+def _view(quiet: bool, ask: bool, verbose: bool = False) -> View:
+    """The view of the run's progress: live on a terminal, plain lines otherwise, nothing with -q."""
+    from diffcrew.agent.view import choose_view
+
+    return choose_view(quiet=quiet, verbose=verbose, ask=ask)
+
+
+def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], ModelClient] | None = None
+            ) -> RunReport:
+    """Run the flow with `view` showing its progress; the view is closed before anything else prints
+    (also on Ctrl-C, which the group's boundary reports)."""
+    from diffcrew.agent.llm import AnthropicClient
+    from diffcrew.agent.run import run_change
+
+    factory = make_client or (lambda: AnthropicClient(timeout=options.request_timeout))
+    with view:
+        return run_change(options, view, factory)
+
+
+@main.command()
+@progress_options
+def demo(as_json: bool, quiet: bool, verbose: bool) -> None:
+    """Run the whole pipeline on a bundled sample repository with a SCRIPTED model.
+
+    Needs no API key and no network: the model's answers come from a script shipped with
+    diffcrew, and everything else (planning checks, parallel workers, the patch engine, the
+    repair loop, the commit on a new branch) is the real code.
+
+    \b
+    Example:
+      diffcrew demo            # live view on a terminal; then `git diff` of the branch it made
+      diffcrew demo --json     # the run report, as CI would read it
+    """
+    from diffcrew.agent.demo import DEMO_REQUEST, prepare_demo_repo, scripted_client
+
+    note = ("diffcrew demo: the model is SCRIPTED (answers shipped with diffcrew; no API key, no network).\n"
+            "Everything else is the real pipeline.")
+    repo = prepare_demo_repo()
+    if not as_json:
+        click.echo(click.style(note, fg="cyan", bold=True), err=True)
+        click.echo(f"Sample repository: {repo}\nRequest: {DEMO_REQUEST}\n", err=True)
+    options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo")
+    report = execute(options, _view(as_json or quiet, ask=False, verbose=verbose), make_client=scripted_client)
+    if as_json or not report.commit:
+        finish(report, as_json)
+    _show_demo_branch(report, repo, report.commit)
+    sys.exit(report.exit_code)
+
+
+def _show_demo_branch(report: RunReport, repo: Path, commit: str) -> None:
+    """The demo's result, the diff of the branch it made, and what to try next."""
+    from diffcrew.tools.git import GitRepo
+
+    print_report(report)
+    click.echo(click.style(f"\n$ git diff {report.base[:12]}...{report.branch}", bold=True))
+    click.echo(GitRepo(repo).diff(report.base, commit), nl=False)
+    click.echo(click.style("\nThe model was scripted: this was a demonstration.", fg="cyan", bold=True) +
+               f" With ANTHROPIC_API_KEY set, try:\n  cd {repo} && diffcrew run \"your own change\"")
+
+
+@main.command("replay")
+@click.argument("run_id", metavar="RUN")
+@repo_option()
+@click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>).")
+@yes_option
+@progress_options
+def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
+                   verbose: bool) -> None:
+    """Run a recorded run again from its transcript: no key, no network, onto a new branch.
+
+    The model's answers are read from .git/diffcrew/runs/RUN.jsonl; everything else (plan
+    checks, the patch engine, the sandbox checks, the commit) runs for real, on the run's
+    recorded base commit, so the new branch holds the same tree.
+
+    \b
+    Example:
+      diffcrew replay 20261122-153000-a1b2c3 --yes
+    """
+    from diffcrew.agent.llm import ScriptedClient
+    from diffcrew.agent.replay import load_replay
+    from diffcrew.tools.git import GitRepo
+
+    options, turns = load_replay(GitRepo(Path(repo)), run_id, branch)
+    view = _view(as_json or quiet, _may_ask(yes, as_json), verbose)
+    finish(execute(options, view, make_client=lambda: ScriptedClient(turns)), as_json)
