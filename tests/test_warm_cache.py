@@ -24,7 +24,7 @@ def together(server, keys: set[str]) -> None:
     """Hold each of these requests before its answer until all of them have arrived (at most 20 s):
     if they were sent together, none is answered before the last arrives; if one waited for another,
     the hold runs out and the order shows it."""
-    def hold(record, stage: str) -> None:
+    def hold(record, stage: str, seconds: float) -> None:
         deadline = time.monotonic() + 20
         while record.key in keys and stage == "first" and time.monotonic() < deadline \
                 and not keys <= {r.key for r in server.requests}:
@@ -82,7 +82,7 @@ def test_the_shared_prompt_is_written_once_and_read_by_the_others(tmp_path: Path
     server.latency, server.ttft, server.simulate_cache = 0.8, 0.1, True
     lead = "worker:m0.py"
 
-    def hold(record, stage: str) -> None:  # the rest of the lead's answer waits for the others (<= 20 s)
+    def hold(record, stage: str, seconds: float) -> None:  # the rest of the lead's answer waits for the others (<= 20 s)
         deadline = time.monotonic() + 20
         while record.key == lead and stage == "rest" and time.monotonic() < deadline \
                 and not OTHERS <= {r.key for r in server.requests}:

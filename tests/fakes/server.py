@@ -64,9 +64,9 @@ first events (`message_start`, `ping`) after `ttft` seconds and the remaining ev
 `max(0, latency - ttft)` more; a fault or a 400 for it is sent at `ttft`. Non-streaming
 requests (and every request when `ttft` is None) keep the single delay. A request stays in
 flight until its last byte is written; `stop()` wakes both waits (a stream stopped between
-them is closed mid-way). `on_pause(record, stage)`, when set, is called before each wait
-("first", then "rest" for a stream with `ttft`): a test may hold a request there until
-something else has happened (with a bound of its own), to make an ordering certain.
+them is closed mid-way). `on_pause(record, stage, seconds)`, when set, is called before each wait
+("first"; then "rest" for a stream): a test may record the delays there, or hold a request
+until something else has happened (with a bound of its own), to make an ordering certain.
 
 Prompt caching is simulated as described in `cache.py` (`simulate_cache`, on by default;
 `cache_lookback`; the model's minimum cacheable length); `cache_totals()` sums the usage over
@@ -145,7 +145,7 @@ class FakeMessagesServer:
         self.peak_in_flight = 0
         self.in_flight = 0
         self.events: list[tuple[str, str | None]] = []  # ("arrived" | "answered" | "done", key), in order
-        self.on_pause: Callable[[RecordedRequest, str], None] | None = None
+        self.on_pause: Callable[[RecordedRequest, str, float], None] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -294,7 +294,7 @@ class FakeMessagesServer:
     def _pause(self, record: RecordedRequest, stage: str, seconds: float) -> bool:
         """Wait before the `stage` ("first" or "rest") of an answer; True when the server stops meanwhile."""
         if self.on_pause is not None:
-            self.on_pause(record, stage)
+            self.on_pause(record, stage, seconds)
         return seconds > 0 and self._stopping.wait(seconds)
 
     def _admit(self, handler: Handler, record: RecordedRequest) -> bool:
