@@ -12,9 +12,13 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from children import finish
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
 from test_user_faults import processes_with, start, wait_until, worktrees
+
+pytestmark = pytest.mark.slow  # the slow tier: hostile inputs run to their bounds, in child processes
 
 OLD = "def load(path):\n    return open(path).read()\n"
 NEW = "def from_file(path):\n    return open(path).read()\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import diffcrew_branches, make_repo, run_cli
 from scenarios import doubling_script
 
@@ -45,6 +47,7 @@ def test_pyproject_table_is_read_when_there_is_no_dedicated_file(tmp_path: Path)
     assert settings(repo)["max_calls"] == {"value": 9, "source": "pyproject.toml [tool.diffcrew]"}
 
 
+@pytest.mark.slow
 def test_a_run_uses_the_layers_and_the_command_line_wins(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": CONFIG})
     server.set_script(script())

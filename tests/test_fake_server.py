@@ -295,6 +295,7 @@ def test_latency_callable():
     assert calls == [1]
 
 
+@pytest.mark.slow
 def test_max_concurrent_rejects_with_retry_after_and_sdk_recovers():
     paths = [f"f{i}.py" for i in range(5)]
     script = {f"worker:{p}": [{"tool": "submit_patch", "input": {"patch": p}}] for p in paths}
@@ -380,6 +381,7 @@ def test_drop_connection_and_cut_stream_are_retryable_failures():
     assert [r.status for r in srv.requests] == [0, 200, 200]
 
 
+@pytest.mark.slow
 def test_drop_connection_recovered_by_sdk_retry():
     script = {"orchestrator": [{"drop_connection": True}, {"tool": "plan_edits", "input": PLAN_INPUT}]}
     with FakeMessagesServer(script) as srv:
@@ -464,6 +466,7 @@ def _wait_idle(srv: FakeMessagesServer) -> None:
         time.sleep(0.005)
 
 
+@pytest.mark.slow
 def test_ttft_sends_the_first_events_early_and_the_rest_after_the_latency():
     with FakeMessagesServer(SCRIPT, latency=0.8, ttft=0.1) as srv:
         events, pauses, in_flight = _held_stream(srv, worker_body("pkg/mod.py"))
@@ -478,6 +481,7 @@ def test_ttft_sends_the_first_events_early_and_the_rest_after_the_latency():
     assert srv.requests[0].status == 200
 
 
+@pytest.mark.slow
 def test_ttft_on_the_wire_headers_message_start_and_ping_come_first():
     payload = json.dumps({**worker_body("pkg/new.py"), "stream": True}).encode()
     with FakeMessagesServer(SCRIPT, latency=0.8, ttft=0.1) as srv:
@@ -500,6 +504,7 @@ def test_ttft_on_the_wire_headers_message_start_and_ping_come_first():
     assert pauses.seen == [(key, "first", 0.1), (key, "rest", 0.7)] and pauses.ran_out == []
 
 
+@pytest.mark.slow
 def test_ttft_none_and_non_streaming_keep_the_single_delay():
     with FakeMessagesServer(SCRIPT, latency=0.5) as srv:  # ttft None: nothing before the latency
         assert srv.ttft is None
@@ -519,6 +524,7 @@ def test_ttft_longer_than_latency_sends_the_rest_at_once():
     assert pauses.seen == [("worker:pkg/mod.py", "first", 0.4), ("worker:pkg/mod.py", "rest", 0.0)]
 
 
+@pytest.mark.slow
 def test_ttft_with_faults():
     script = {"orchestrator": [{"http_error": 529, "retry_after": 0.01}, {"drop_connection": True},
                                {"cut_stream": True}, {"tool": "plan_edits", "input": PLAN_INPUT}]}

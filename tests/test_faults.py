@@ -48,6 +48,7 @@ def assert_failed_clean(result: Any, repo: Path, before: dict) -> None:
     assert diffcrew_branches(repo) == [] and snapshot(repo) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", [
     {"http_error": 429, "retry_after": 0.05},
     {"http_error": 529},
@@ -101,6 +102,7 @@ def test_bad_request_is_not_retried_and_fails_clean(tmp_path: Path, server) -> N
     assert len([r for r in server.requests if r.key == "worker:geo.py"]) == 1
 
 
+@pytest.mark.slow
 def test_response_slower_than_the_timeout_is_retried(tmp_path: Path, server) -> None:
     delays = itertools.chain([2.5], itertools.repeat(0.0))
     server.latency = lambda: next(delays)
@@ -109,6 +111,7 @@ def test_response_slower_than_the_timeout_is_retried(tmp_path: Path, server) -> 
     assert len([r for r in server.requests if r.key == "orchestrator"]) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad_turn", [
     {"tool": "submit_patch", "input": {}},
     {"content": [{"type": "tool_use", "id": "toolu_cut", "name": "submit_patch", "input": {"patch": "--- a/geo"}}],

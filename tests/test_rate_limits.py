@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import make_repo, run_cli
 from scenarios import doubling_script
+
+pytestmark = pytest.mark.slow  # the slow tier: runs against rate-limited fakes
 
 
 def test_a_concurrency_limit_is_met_by_lowering_concurrency(tmp_path: Path, server) -> None:

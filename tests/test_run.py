@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, run_cli, snapshot, summary_turn, udiff
 from scenarios import FILES, MOD, MOD_NEW, NEW, UTIL, UTIL_NEW, four_file_script
 
@@ -152,6 +154,7 @@ def doubling_repo(root: Path, count: int, server) -> Path:
     return make_repo(root, files)
 
 
+@pytest.mark.slow
 def test_workers_run_concurrently(tmp_path: Path, server) -> None:
     repo = doubling_repo(tmp_path / "repo", 5, server)
     server.latency = 0.4
@@ -168,6 +171,7 @@ def test_workers_run_concurrently(tmp_path: Path, server) -> None:
     assert "File: " not in shared["text"] and "- m3.py" in shared["text"]
 
 
+@pytest.mark.slow
 def test_max_workers_bounds_concurrency(tmp_path: Path, server) -> None:
     repo = doubling_repo(tmp_path / "repo", 4, server)
     server.latency = 0.2

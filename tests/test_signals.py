@@ -19,6 +19,8 @@ from conftest import diffcrew_branches, make_repo, snapshot
 from test_user_faults import (FILES, processes_with, records, script, slow, start, transcript_lines, wait_until,
                               worktrees)
 
+pytestmark = pytest.mark.slow  # the slow tier: child processes signalled mid-run
+
 DAEMON = "sleep 7.125"   # distinctive argv of the process the check daemonizes
 CHECK = "sleep 8.375"    # distinctive argv of the check's own long-running command
 

@@ -24,6 +24,8 @@ import pytest
 from children import finish
 from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, snapshot, summary_turn, udiff
 
+pytestmark = pytest.mark.slow  # the slow tier: child processes killed and signalled mid-run
+
 GEO_OLD = "def area(w, h):\n    return w * h\n"
 GEO_NEW = "def area(w: float, h: float) -> float:\n    return w * h\n"
 UNITS_OLD = "SCALE = 1\n"

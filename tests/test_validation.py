@@ -9,7 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, run_cli, snapshot, summary_turn, udiff
+
+pytestmark = pytest.mark.slow  # the slow tier: real checks in worktrees, child processes killed
 
 OLD = "def area(w, h):\n    return w * h\n"
 BROKEN = "def area(w, h):\n    return (w * h\n"

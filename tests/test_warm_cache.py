@@ -7,8 +7,12 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import make_repo, run_cli
 from scenarios import doubling_script
+
+pytestmark = pytest.mark.slow  # the slow tier: runs held for the fake's latency
 
 BIG = {f"m{i}.py": f"value = {i}\n" + "".join(f"\n\ndef helper_{i}_{j}(x):\n    return x * {j} + {i}\n"
                                                 for j in range(150)) for i in range(4)}

@@ -41,6 +41,7 @@ def check_run(root: Path, changes: dict[str, bytes | None], checks: list[Check])
         return run_checks(checks, ws, repo, base, changes)
 
 
+@pytest.mark.slow
 def test_pre_existing_failing_test_does_not_block_an_unrelated_change(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", TESTS)
     before = snapshot(root)
@@ -65,6 +66,7 @@ def test_a_passing_check_needs_no_base_run_and_reports_json(tmp_path: Path) -> N
     assert report[1]["output"].strip() == "fine" and report[1]["duration_s"] >= 0
 
 
+@pytest.mark.slow
 def test_a_hanging_check_is_killed_at_its_timeout_with_its_children(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"mod.py": MOD})
     pidfile = tmp_path / "pid"
@@ -146,6 +148,7 @@ def test_a_missing_tool_is_an_error_of_the_check_not_of_the_change(tmp_path: Pat
     assert "no-such-linter-xyz" in result.output
 
 
+@pytest.mark.slow
 def test_pre_commit_runs_the_repos_own_hooks_on_the_changed_files(tmp_path: Path) -> None:
     if shutil.which("pre-commit") is None:
         pytest.skip("pre-commit is not installed")
