@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -70,11 +71,16 @@ def test_a_passing_check_needs_no_base_run_and_reports_json(tmp_path: Path) -> N
 def test_a_hanging_check_is_killed_at_its_timeout_with_its_children(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"mod.py": MOD})
     pidfile = tmp_path / "pid"
-    hang = Check("hang", f"sleep 30 & echo $! > {shlex.quote(str(pidfile))}; wait", timeout=0.5)
+    hang = Check("hang", f"sleep 600 & echo $! > {shlex.quote(str(pidfile))}; wait", timeout=0.5)
     loop = Check("import", f"{PY} -c 'import mod'", timeout=1.0)
-    started = time.monotonic()
-    results = check_run(root, {"mod.py": b"while True:\n    pass\n"}, [hang, loop])
-    assert time.monotonic() - started < 15
+    # Was: check_run took < 15 s. Now a hang guard far below the 600 s the check would take unkilled.
+    done: list = []
+    runner = threading.Thread(target=lambda: done.append(check_run(root, {"mod.py": b"while True:\n    pass\n"},
+                                                                   [hang, loop])), daemon=True)
+    runner.start()
+    runner.join(120)
+    assert done, "the checks were not killed at their timeouts"
+    results = done[0]
     assert [(r.status, r.base_status, r.new_failure) for r in results] == [
         ("timeout", "timeout", False),   # hangs on the base too: not the change's fault
         ("timeout", "pass", True)]       # the change made it hang
