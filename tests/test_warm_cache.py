@@ -86,7 +86,7 @@ def test_the_shared_prompt_is_written_once_and_read_by_the_others(tmp_path: Path
     server.latency, server.ttft, server.simulate_cache = 0.8, 0.1, True
     lead = "worker:m0.py"
 
-    def hold(record, stage: str, seconds: float) -> None:  # the rest of the lead's answer waits for the others (<= 20 s)
+    def hold(record, stage: str, seconds: float) -> None:  # the rest of the lead's answer waits for the others
         deadline = time.monotonic() + 20
         while record.key == lead and stage == "rest" and time.monotonic() < deadline \
                 and not OTHERS <= {r.key for r in server.requests}:
