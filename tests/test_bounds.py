@@ -52,7 +52,7 @@ def test_a_catastrophic_search_pattern_is_cut_off_and_the_model_told(tmp_path: P
                if isinstance(b, dict) and b.get("type") == "tool_result"]
     assert answers[0]["is_error"] and "0.5 s" in answers[0]["content"]
     assert "cfg.py:1:" in answers[1]["content"]
-    assert processes_with(CATASTROPHIC) == []
+    assert processes_with(CATASTROPHIC, repo) == []
 
 
 def test_timeout_and_ctrl_c_end_a_run_stuck_in_a_search(tmp_path: Path, server) -> None:
@@ -66,12 +66,12 @@ def test_timeout_and_ctrl_c_end_a_run_stuck_in_a_search(tmp_path: Path, server) 
     assert [r.key for r in server.requests] == ["orchestrator"]
     server.set_script(script([search(CATASTROPHIC), PLAN]))
     child = start(repo, server, request="rename load")
-    wait_until(lambda: processes_with(CATASTROPHIC) != [])
+    wait_until(lambda: processes_with(CATASTROPHIC, repo) != [])
     os.kill(child.pid, signal.SIGINT)
     code, _, err = finish(child, 30)
     assert code == 130, (code, err)
     assert [r.key for r in server.requests] == ["orchestrator"] * 2  # one per run
-    assert processes_with(CATASTROPHIC) == [] and len(worktrees(repo)) == 1
+    assert processes_with(CATASTROPHIC, repo) == [] and len(worktrees(repo)) == 1
 
 
 # --- 13: the verdict on a long output line ------------------------------------------------------------------

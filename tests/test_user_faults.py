@@ -82,14 +82,17 @@ def transcript_lines(repo: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def processes_with(text: str) -> list[int]:
+def processes_with(text: str, cwd: Path | None = None) -> list[int]:
     """Live processes whose command line, arguments joined by spaces, contains `text` (so an exec'd
-    `sleep 6.25` is seen, not only a shell whose -c string names it)."""
+    `sleep 6.25` is seen, not only a shell whose -c string names it); with `cwd`, only those working
+    in it or below (not another test suite's, running on the same machine)."""
     found = []
+    where = str(cwd.resolve()) if cwd is not None else None
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if text.encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" "):  # argv joined
+                if text.encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" ") and (  # argv joined
+                        where is None or f"{os.readlink(entry / 'cwd')}/".startswith(f"{where}/")):
                     found.append(int(entry.name))
             except OSError:
                 continue
