@@ -300,7 +300,9 @@ def test_max_concurrent_rejects_with_retry_after_and_sdk_recovers():
     paths = [f"f{i}.py" for i in range(5)]
     script = {f"worker:{p}": [{"tool": "submit_patch", "input": {"patch": p}}] for p in paths}
     with FakeMessagesServer(script, latency=0.2, max_concurrent=2) as srv:
-        # two slow requests hold both slots; a third without retries sees the 429
+        # two slow requests hold both slots (until the third has come: not for a latency that a loaded
+        # machine may outlast); a third without retries sees the 429
+        srv.on_pause = Pauses(srv, hold=lambda record, stage: len(srv.requests) < 3)
         holders = [threading.Thread(target=client(srv).messages.create, kwargs=worker_body(p)) for p in paths[:2]]
         for t in holders:
             t.start()
@@ -312,7 +314,8 @@ def test_max_concurrent_rejects_with_retry_after_and_sdk_recovers():
         assert info.value.response.headers["retry-after"] == "0.05"
         assert info.value.body["error"]["type"] == "rate_limit_error"
         for t in holders:
-            t.join(5)
+            t.join(15)
+        srv.on_pause = None
 
         c = client(srv, retries=20)
         results = _parallel(lambda i: c.messages.create(**worker_body(paths[i])), 5)
