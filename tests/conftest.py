@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -15,7 +16,7 @@ from click.testing import CliRunner, Result
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes.server import FakeMessagesServer  # noqa: E402
+from fakes.server import FakeMessagesServer, RecordedRequest  # noqa: E402
 
 IDENTITY = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.invalid",
             "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
@@ -89,6 +90,19 @@ def summary_turn(title: str = "Apply the requested change", body: str = "Body te
 def server() -> Iterator[FakeMessagesServer]:
     with FakeMessagesServer() as fake:
         yield fake
+
+
+def gather_workers(server: FakeMessagesServer, count: int, total: int, bound: float = 20.0) -> None:
+    """Hold each worker request before its answer until `count` are in flight at once, or all `total`
+    have arrived (at most `bound` s each): a peak of `count` then shows whether the run sent them
+    together, however loaded the machine (a latency alone lets a late one miss the others)."""
+    def hold(record: RecordedRequest, stage: str, seconds: float) -> None:
+        deadline = time.monotonic() + bound
+        while (record.key or "").startswith("worker:") and stage == "first" and time.monotonic() < deadline \
+                and server.in_flight < count \
+                and len([r for r in server.requests if (r.key or "").startswith("worker:")]) < total:
+            time.sleep(0.005)
+    server.on_pause = hold
 
 
 def run_cli(args: list[str], server: FakeMessagesServer | None = None, *, env: dict[str, str | None] | None = None,

@@ -9,12 +9,15 @@ import json
 import os
 import sys
 import signal
-import time
 from pathlib import Path
+
+import pytest
 
 from children import finish
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
 from test_user_faults import processes_with, start, wait_until, worktrees
+
+pytestmark = pytest.mark.slow  # the slow tier: hostile inputs run to their bounds, in child processes
 
 OLD = "def load(path):\n    return open(path).read()\n"
 NEW = "def from_file(path):\n    return open(path).read()\n"
@@ -41,32 +44,34 @@ def test_a_catastrophic_search_pattern_is_cut_off_and_the_model_told(tmp_path: P
     monkeypatch.setattr(explore, "SEARCH_TIMEOUT_S", 0.5)
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(script([search(CATASTROPHIC), search("load"), {**PLAN}]))
-    started = time.monotonic()
-    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], server)
+    # Was: the run took < 10 s. Now the run's own --timeout is the guard (the search would run for
+    # minutes): exit 0 means the search was cut off, and its answer says at 0.5 s.
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--timeout", "60", "rename load"], server)
     assert result.exit_code == 0, result.output
-    assert time.monotonic() - started < 10
     answers = [b for r in server.requests if r.key == "orchestrator" for b in r.body["messages"][-1]["content"]
                if isinstance(b, dict) and b.get("type") == "tool_result"]
     assert answers[0]["is_error"] and "0.5 s" in answers[0]["content"]
     assert "cfg.py:1:" in answers[1]["content"]
-    assert processes_with(CATASTROPHIC) == []
+    assert processes_with(CATASTROPHIC, repo) == []
 
 
 def test_timeout_and_ctrl_c_end_a_run_stuck_in_a_search(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(script([search(CATASTROPHIC), PLAN]))
-    sent = time.monotonic()
+    # Were: exit within 8 s (timeout) and 5 s (Ctrl-C). Now: the run ended while still in the search,
+    # before the search's own 10 s cut-off could answer the model (one orchestrator request only).
     code, _, err = finish(start(repo, server, "--timeout", "2", request="rename load"), 30)
-    assert code == 3 and time.monotonic() - sent < 8, (code, err)
+    assert code == 3, (code, err)
     assert "--timeout" in err and "Traceback" not in err
+    assert [r.key for r in server.requests] == ["orchestrator"]
     server.set_script(script([search(CATASTROPHIC), PLAN]))
     child = start(repo, server, request="rename load")
-    wait_until(lambda: processes_with(CATASTROPHIC) != [])
-    sent = time.monotonic()
+    wait_until(lambda: processes_with(CATASTROPHIC, repo) != [])
     os.kill(child.pid, signal.SIGINT)
     code, _, err = finish(child, 30)
-    assert code == 130 and time.monotonic() - sent < 5, (code, err)
-    assert processes_with(CATASTROPHIC) == [] and len(worktrees(repo)) == 1
+    assert code == 130, (code, err)
+    assert [r.key for r in server.requests] == ["orchestrator"] * 2  # one per run
+    assert processes_with(CATASTROPHIC, repo) == [] and len(worktrees(repo)) == 1
 
 
 # --- 13: the verdict on a long output line ------------------------------------------------------------------
@@ -77,10 +82,10 @@ def test_a_check_printing_one_huge_line_is_judged_quickly(tmp_path: Path, server
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script(script([PLAN]))
     check = f"{sys.executable} -c \"print('a' * 120_000 + ' x.py'); raise SystemExit(1)\""
-    started = time.monotonic()
+    # Was also: the run took < 8 s. The run's --timeout 20 is the guard: a minute of backtracking
+    # ends it with exit 3.
     result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--timeout", "20", "--check", check,
                       "rename load"], server)
-    assert time.monotonic() - started < 8
     assert result.exit_code == 0, result.output
     (checked,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] != "syntax"]
     assert checked["verdict"] == "pre-existing"
@@ -97,10 +102,10 @@ def test_a_thousand_failing_hunks_cost_little_time_and_a_small_repair_text(tmp_p
     server.set_script({"orchestrator": [plan_turn("Drop the offset of 7.", [("m.py", "modify", "Drop it.")])],
                        "worker:m.py": [patch_turn("--- a/m.py\n+++ b/m.py\n" + hunks), patch_turn(udiff("m.py", old, new))],
                        "synthesizer": [summary_turn()]})
-    started = time.monotonic()
-    result = run_cli(["run", "--repo", str(repo), "--yes", "drop the offset of 7"], server)
+    # Was: the run took < 10 s. The run's --timeout is the guard (exit 3); the work itself is counted
+    # by tests/tools/test_patch.py and timed by bench/patch_speed.py.
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--timeout", "60", "drop the offset of 7"], server)
     assert result.exit_code == 0, result.output
-    assert time.monotonic() - started < 10
     repair = [r for r in server.requests if r.key == "worker:m.py"][1]
     (answer,) = [b for b in repair.body["messages"][-1]["content"] if b.get("type") == "tool_result"]
     text = answer["content"] if isinstance(answer["content"], str) else answer["content"][0]["text"]

@@ -82,6 +82,7 @@ def test_invalid_branch_name(repo: Path, server) -> None:
     assert diffcrew_branches(repo) == []
 
 
+@pytest.mark.slow
 def test_model_service_unreachable_fails_clean(repo: Path) -> None:
     before = snapshot(repo)
     result = run_cli(["run", "--repo", str(repo), "--yes", "change x"],

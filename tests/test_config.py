@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import diffcrew_branches, make_repo, run_cli
+import pytest
+
+from conftest import diffcrew_branches, gather_workers, make_repo, run_cli
 from scenarios import doubling_script
 
 FILES = {f"m{i}.py": f"value = {i}\n" for i in range(4)}
@@ -45,10 +47,12 @@ def test_pyproject_table_is_read_when_there_is_no_dedicated_file(tmp_path: Path)
     assert settings(repo)["max_calls"] == {"value": 9, "source": "pyproject.toml [tool.diffcrew]"}
 
 
+@pytest.mark.slow
 def test_a_run_uses_the_layers_and_the_command_line_wins(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": CONFIG})
     server.set_script(script())
     server.latency = 0.3
+    gather_workers(server, 2, len(FILES))
     result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "double"], server,
                      env={"DIFFCREW_MAX_WORKERS": "2"})
     assert result.exit_code == 0, result.output
@@ -56,7 +60,7 @@ def test_a_run_uses_the_layers_and_the_command_line_wins(tmp_path: Path, server)
     assert {r.body["model"] for r in server.requests if r.key == "orchestrator"} == {"claude-opus-5"}
     assert diffcrew_branches(repo) == [] and json.loads(result.stdout)["branch"].startswith("bot/double-")
     server.set_script(script())
-    server.peak_in_flight = 0
+    server.peak_in_flight, server.on_pause = 0, None
     again = run_cli(["run", "--repo", str(repo), "--yes", "--max-workers", "1", "--model", "claude-sonnet-5-5",
                      "double"], server, env={"DIFFCREW_MAX_WORKERS": "2"})
     assert again.exit_code == 0, again.output

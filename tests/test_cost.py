@@ -56,6 +56,7 @@ def run_cost(tmp_path: Path, server) -> float:
 
 # --- the whole run against the fake server ---------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("share", [0.1, 0.3, 0.5, 0.7, 0.9])
 def test_a_cap_below_the_runs_needs_is_never_exceeded(tmp_path: Path, server, run_cost: float, share: float) -> None:
     cap = run_cost * share
@@ -69,6 +70,7 @@ def test_a_cap_below_the_runs_needs_is_never_exceeded(tmp_path: Path, server, ru
     assert diffcrew_branches(repo) == [] and snapshot(repo) == before
 
 
+@pytest.mark.slow
 def test_three_times_the_runs_cost_lets_six_concurrent_workers_finish(tmp_path: Path, server, run_cost: float) -> None:
     server.latency = 0.2
     for attempt in range(3):
@@ -86,6 +88,7 @@ def bounded_worker_calls(server) -> list[int]:
     return bounded
 
 
+@pytest.mark.slow
 def test_a_cap_just_above_the_runs_cost_finishes_with_calls_queued_and_bounded(tmp_path: Path, server,
                                                                                run_cost: float) -> None:
     # The last worker's smallest call (2,048 output tokens) holds about $0.01 more than it costs
@@ -99,6 +102,7 @@ def test_a_cap_just_above_the_runs_cost_finishes_with_calls_queued_and_bounded(t
     assert bounded_worker_calls(server) and server.token_counts  # tight: bounded, and the input counted
 
 
+@pytest.mark.slow
 def test_without_token_counting_the_cap_still_holds(tmp_path: Path, server, run_cost: float) -> None:
     server.count_tokens_status = 404  # an older server: the input is bounded by its size in bytes
     result, report, _ = capped_run(tmp_path, server, 0.5 * run_cost, "below")

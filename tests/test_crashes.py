@@ -40,6 +40,7 @@ def test_a_deeply_nested_new_file_fails_the_syntax_check_cleanly(tmp_path: Path,
     assert entries[-1]["kind"] == "end" and entries[-1]["exit_code"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(DEEP))
 def test_a_deeply_nested_base_file_does_not_break_the_run(tmp_path: Path, server, name: str) -> None:
     """The file is in the context, and its change keeps it as deep: not a new failure."""

@@ -7,9 +7,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import git, run_cli
 
 
+@pytest.mark.slow
 def test_demo_makes_a_branch_with_no_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["TMPDIR"] = str(tmp_path)

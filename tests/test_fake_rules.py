@@ -35,6 +35,7 @@ def test_an_unknown_model_is_not_found(server):
     assert server.requests[0].status == 404
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-sonnet-5-5", "claude-fable-5-1", "claude-mythos-5-1",
                                    "claude-fable-5-2"])
 @pytest.mark.parametrize("choice", [{"type": "tool", "name": "submit_patch"}, {"type": "any"}])
@@ -181,6 +182,7 @@ def test_tool_use_without_its_tool_result_is_refused(server):
     assert c.messages.create(**ok).stop_reason == "tool_use"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema, message", [
     ({**PATCH_SCHEMA, "additionalProperties": True}, "For 'object' type, 'additionalProperties' must be explicitly set to false"),
     ({k: v for k, v in PATCH_SCHEMA.items() if k != "additionalProperties"},

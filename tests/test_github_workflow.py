@@ -194,6 +194,7 @@ ISSUE = {"github.event.issue.title": "Type the greeting",
          "github.event.issue.number": "7"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("event,expected", [
     (ISSUE, ISSUE["github.event.issue.title"] + "\n\n" + ISSUE["github.event.issue.body"]),
     ({"inputs.request": "--type the greeting"}, "--type the greeting"),
@@ -241,6 +242,7 @@ def test_guard_lets_only_writers_through(tmp_path: Path, server, permission: str
         assert f"::error::some-user has '{permission}' access" in out.stdout
 
 
+@pytest.mark.slow
 def test_a_failed_run_stops_before_the_pull_request(tmp_path: Path, server) -> None:
     runner = Runner(tmp_path, server, {"inputs.request": "type the greeting"})
     server.set_script({"orchestrator": [plan_turn("x", [(".git/config", "modify", "x")])] * 2})

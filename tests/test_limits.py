@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timedelta, timezone
 
-from diffcrew.agent.limits import UNTIL_TOLD, AdaptiveLimit, Quota
+import pytest
+
+from diffcrew.agent import limits
+from diffcrew.agent.limits import MARGIN, UNTIL_TOLD, AdaptiveLimit, Quota
 
 
 def stamp(wall: datetime, seconds: float) -> str:
@@ -143,13 +145,43 @@ def test_after_a_reset_the_quota_is_assumed_full_until_an_answer_says_more() -> 
     assert quota.hold(500, now=2.7) == 0
 
 
-def test_a_spent_quota_delays_the_next_call_until_its_reset() -> None:
+class FakeTime:
+    """limits.py's `time` and `asyncio`, on a clock that moves only when the gate waits: a wait with a
+    timeout is recorded, times out at once and moves the clock by its timeout (no seconds elapse)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.waits: list[float | None] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def wait_for(self, waiting, timeout: float | None):  # noqa: ANN001  (asyncio.wait_for's shape)
+        self.waits.append(timeout)
+        if timeout is None:
+            return await waiting
+        waiting.close()
+        self.now += timeout
+        raise TimeoutError
+
+    def __getattr__(self, name: str):  # noqa: ANN204  (the rest of asyncio, unchanged)
+        return getattr(asyncio, name)
+
+
+def test_a_spent_quota_delays_the_next_call_until_its_reset(monkeypatch) -> None:
+    # Was: 0.2 <= measured wait < 2.0 s. Now the gate's own clock: it waits exactly until the stated
+    # reset (plus the margin), and lets the call go only once the clock has reached it.
+    clock = FakeTime(100.0)
+    monkeypatch.setattr(limits, "time", clock)
+    monkeypatch.setattr(limits, "asyncio", clock)
+    wall = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
+
     async def scenario() -> float:
         gate = AdaptiveLimit(8)
-        gate.observe({"anthropic-ratelimit-requests-remaining": "0",
-                      "anthropic-ratelimit-requests-reset": stamp(datetime.now(timezone.utc), 0.3)})
-        started = time.monotonic()
+        gate.quota.observe({"anthropic-ratelimit-requests-remaining": "0",
+                            "anthropic-ratelimit-requests-reset": stamp(wall, 0.3)}, wall=wall)
         async with gate.slot():
-            return time.monotonic() - started
-    waited = asyncio.run(scenario())
-    assert 0.2 <= waited < 2.0
+            return clock.now
+    entered = asyncio.run(scenario())
+    assert clock.waits == [pytest.approx(0.3 + MARGIN)]
+    assert entered == pytest.approx(100.0 + 0.3 + MARGIN)

@@ -17,6 +17,8 @@ from anthropic.types.model import Model
 from conftest import diffcrew_branches, make_repo, run_cli, snapshot
 from scenarios import four_file_script, FILES
 
+pytestmark = pytest.mark.slow  # the slow tier: a run per model
+
 SDK_MODELS = [name for name in typing.get_args(typing.get_args(Model)[0])]
 
 

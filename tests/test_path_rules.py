@@ -39,6 +39,7 @@ def test_a_nul_in_a_plan_path_cannot_add_tree_entries(tmp_path: Path, server) ->
     assert "control character" in result.stderr and "evil.yml" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["notes\nSigned-off-by: Mallory <m@x>.txt", "tab\there.txt", "esc\x1b[2J.txt"])
 def test_control_characters_in_plan_paths_are_refused(tmp_path: Path, server, path: str) -> None:
     result = refused_plan(tmp_path, server, [(path, "create", "Add it.")], "--dry-run")
@@ -56,6 +57,7 @@ def test_an_option_shaped_plan_path_is_refused(tmp_path: Path, server) -> None:
     assert (victim / "precious.txt").read_text() == "keep me\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["sub/.git/hooks/post-checkout", "sub/.GIT/config", ".Git/config", "a/.git./x"])
 def test_git_directories_at_any_depth_are_refused_in_plans(tmp_path: Path, server, path: str) -> None:
     result = refused_plan(tmp_path, server, [(path, "create", "Add a hook.")], "--dry-run")

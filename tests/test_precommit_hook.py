@@ -21,6 +21,8 @@ from pre_commit.clientlib import load_manifest
 
 from conftest import IDENTITY, git, make_repo, patch_turn, plan_turn, udiff
 
+pytestmark = pytest.mark.slow  # the slow tier: real pre-commit and git hooks in child processes
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 REQUEST = "Give every function a docstring."

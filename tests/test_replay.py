@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import git, make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
 
 SECRET = "sk-ant-api03-zyxwvutsrqponmlkjihgfedcba9876543210"
 FILES = {f"mod{i}.py": f'KEY_{i} = "{SECRET}"\nvalue = {i}\n\n\ndef get():\n    return value\n' for i in range(5)}
 
 
+@pytest.mark.slow
 def test_replay_reproduces_the_branch_tree_byte_for_byte(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     turns = {"orchestrator": [plan_turn("Double.", [(p, "modify", "double the value") for p in FILES])],

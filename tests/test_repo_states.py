@@ -223,6 +223,7 @@ def test_the_re_ask_says_the_path_is_a_submodule(tmp_path: Path, server) -> None
     assert "submodule" in re_ask["content"] and "use create" not in re_ask["content"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["vendored", "vendored/new.py"])
 def test_a_plan_cannot_create_over_a_submodule(tmp_path: Path, server, path: str) -> None:
     repo = _with_submodule(tmp_path)
@@ -272,6 +273,7 @@ CRLF_OLD = "first = 1\r\nsecond = 2\r\nthird = 3\r\n"
 CRLF_NEW = "first = 1\r\nsecond = 22\r\nthird = 3\r\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("patch", [udiff("conf.py", CRLF_OLD, CRLF_NEW),
                                    udiff("conf.py", CRLF_OLD.replace("\r", ""), CRLF_NEW.replace("\r", ""))],
                          ids=["patch-with-crlf", "patch-with-lf"])
@@ -392,6 +394,7 @@ BUGGY_HOOKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hook", HOOKS + list(BUGGY_HOOKS))
 def test_a_users_failing_hook_is_not_run(tmp_path: Path, server, hook: str) -> None:
     repo = make_repo(tmp_path / "repo", {"geo.py": OLD})

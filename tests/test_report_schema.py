@@ -183,6 +183,7 @@ def test_pushed_run_report_validates(tmp_path: Path, server) -> None:
     assert git(remote, "rev-parse", f"refs/heads/{report['branch']}").strip() == report["commit"]
 
 
+@pytest.mark.slow
 def test_demo_json_report_validates(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["TMPDIR"] = str(tmp_path)

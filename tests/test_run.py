@@ -6,7 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, run_cli, snapshot, summary_turn, udiff
+import pytest
+
+from conftest import (diffcrew_branches, gather_workers, git, make_repo, patch_turn, plan_turn, run_cli, snapshot,
+                      summary_turn, udiff)
 from scenarios import FILES, MOD, MOD_NEW, NEW, UTIL, UTIL_NEW, four_file_script
 
 def first_text(body: dict) -> str:
@@ -152,9 +155,11 @@ def doubling_repo(root: Path, count: int, server) -> Path:
     return make_repo(root, files)
 
 
+@pytest.mark.slow
 def test_workers_run_concurrently(tmp_path: Path, server) -> None:
     repo = doubling_repo(tmp_path / "repo", 5, server)
     server.latency = 0.4
+    gather_workers(server, 5, 5)
     result = run_cli(["run", "--repo", str(repo), "--yes", "double"], server)
     assert result.exit_code == 0, result.output
     assert server.peak_in_flight == 5
@@ -168,9 +173,11 @@ def test_workers_run_concurrently(tmp_path: Path, server) -> None:
     assert "File: " not in shared["text"] and "- m3.py" in shared["text"]
 
 
+@pytest.mark.slow
 def test_max_workers_bounds_concurrency(tmp_path: Path, server) -> None:
     repo = doubling_repo(tmp_path / "repo", 4, server)
     server.latency = 0.2
+    gather_workers(server, 2, 4)  # two at once when they may: a peak of 2, never 3
     result = run_cli(["run", "--repo", str(repo), "--yes", "--max-workers", "2", "double"], server)
     assert result.exit_code == 0, result.output
     assert server.peak_in_flight == 2

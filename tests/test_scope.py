@@ -39,6 +39,7 @@ def test_diffcrew_toml_is_protected(tmp_path: Path, server) -> None:
     refused(tmp_path, server, (".diffcrew.toml", "modify", "Add checks = ['sh evil.sh']."), "protected path")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [".GITHUB/workflows/x.yml", ".github/Workflows/x.yml", ".Diffcrew.toml",
                                   "sub/.GITMODULES"])
 def test_protected_paths_match_in_any_letter_case(tmp_path: Path, server, path: str) -> None:
@@ -86,6 +87,7 @@ def test_a_change_to_tool_diffcrew_in_pyproject_is_refused(tmp_path: Path, serve
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
 
 
+@pytest.mark.slow
 def test_other_pyproject_changes_and_allowed_ones_go_through(tmp_path: Path, server) -> None:
     bump = PYPROJECT.replace("version = \"1.0\"", "version = \"1.1\"")
     result, _, _ = widened(bump, tmp_path=tmp_path, server=server)

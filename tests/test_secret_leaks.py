@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from children import finish
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
 
@@ -41,6 +43,7 @@ def _script() -> dict[str, list[dict[str, Any]]]:
             "worker:geo.py": [patch_turn(udiff("geo.py", OLD, NEW))], "synthesizer": [summary_turn("Type area")]}
 
 
+@pytest.mark.slow
 def test_a_check_cannot_read_the_api_key_from_any_ancestor(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", {"geo.py": OLD})
     probe, out = tmp_path / "probe.py", tmp_path / "found.json"

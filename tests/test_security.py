@@ -90,6 +90,7 @@ def test_case_folding_collisions_are_refused(tmp_path: Path, server) -> None:
     assert result.exit_code == 1 and "only in letter case" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, needle, code", [
     (["--max-files", "1"], "at most 1 are allowed (--max-files)", 1),
     (["--max-file-bytes", "20"], "too large to edit", 1),
@@ -102,6 +103,7 @@ def test_resource_bounds_end_the_run_clean(tmp_path: Path, server, args: list[st
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
 
 
+@pytest.mark.slow
 def test_wall_clock_timeout_exits_3(tmp_path: Path, server) -> None:
     server.latency = 3.0
     result, repo, before = run(tmp_path, server, script([plan_turn("x", [("app.py", "modify", "y")])]),

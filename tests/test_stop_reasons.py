@@ -15,6 +15,7 @@ def asks(server, key: str) -> int:
     return len([r for r in server.requests if r.key == key])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error_type", ["overloaded_error", "api_error", "rate_limit_error"])
 @pytest.mark.parametrize("role", ["orchestrator", "worker"])
 def test_an_error_event_inside_a_stream_is_retried_when_transient(tmp_path: Path, server, error_type: str,

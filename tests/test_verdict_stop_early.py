@@ -12,7 +12,11 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import diffcrew_branches, make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
+
+pytestmark = pytest.mark.slow  # the slow tier: real pytest checks run twice per test
 
 LIB = "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    return x / 2\n"
 BROKEN = LIB.replace("return 2 * x", "return 3 * x").replace("return x / 2", "return x / 3")

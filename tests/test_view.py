@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import click
+import pytest
 from rich.console import Console
 
 from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, udiff
@@ -388,6 +389,7 @@ def run_in_pty(args: list[str], env: dict[str, str], answer: bytes | None = None
     return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_live_view_on_a_terminal_end_to_end(tmp_path: Path, server) -> None:
     repo = three_file_repo(tmp_path)
     server.set_script(three_file_script())
@@ -407,6 +409,7 @@ def test_live_view_on_a_terminal_end_to_end(tmp_path: Path, server) -> None:
     assert any(line.startswith("Review:     git diff ") for line in lines)
 
 
+@pytest.mark.slow
 def test_prompt_on_a_terminal_then_the_workers_run(tmp_path: Path, server) -> None:
     repo = three_file_repo(tmp_path)
     server.set_script(three_file_script())
@@ -418,6 +421,7 @@ def test_prompt_on_a_terminal_then_the_workers_run(tmp_path: Path, server) -> No
     assert [line.split()[2] for line in final_block(raw)[1:-1]] == ["done"] * 3
 
 
+@pytest.mark.slow
 def test_piped_output_is_plain_lines_without_escape_codes(tmp_path: Path, server) -> None:
     repo = three_file_repo(tmp_path)
     server.set_script(three_file_script())
@@ -465,6 +469,7 @@ def test_without_verbose_no_call_lines_and_quiet_prints_only_the_result(tmp_path
     assert quiet.stdout.startswith("Branch diffcrew/") and "Usage:      4 model call(s)" in quiet.stdout
 
 
+@pytest.mark.slow
 def test_demo_quiet_and_verbose(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the sample repositories go there
     env = {"ANTHROPIC_API_KEY": None, "ANTHROPIC_AUTH_TOKEN": None}

@@ -52,6 +52,9 @@ until answered; it stays 0 for a dropped connection). Header names are lower-cas
 `peak_in_flight` counts the messages requests admitted at once (those turned away by
 `max_concurrent` with 429 are recorded but never in flight, so the peak never exceeds it).
 `usage` on a record is the usage the server reported for it (empty unless a message was sent).
+`events` lists, in the order they happened, ("arrived", key) for every messages request,
+("answered", key) when an answer's first bytes go out and ("done", key) when a request has its
+whole response: tests check what happened before what, not after how many seconds.
 
 Latency and time to first token
 -------------------------------
@@ -61,7 +64,9 @@ first events (`message_start`, `ping`) after `ttft` seconds and the remaining ev
 `max(0, latency - ttft)` more; a fault or a 400 for it is sent at `ttft`. Non-streaming
 requests (and every request when `ttft` is None) keep the single delay. A request stays in
 flight until its last byte is written; `stop()` wakes both waits (a stream stopped between
-them is closed mid-way).
+them is closed mid-way). `on_pause(record, stage, seconds)`, when set, is called before each wait
+("first"; then "rest" for a stream): a test may record the delays there, or hold a request
+until something else has happened (with a bound of its own), to make an ordering certain.
 
 Prompt caching is simulated as described in `cache.py` (`simulate_cache`, on by default;
 `cache_lookback`; the model's minimum cacheable length); `cache_totals()` sums the usage over
@@ -139,6 +144,8 @@ class FakeMessagesServer:
         self.count_tokens_status: int | None = None  # set: token counting answers this HTTP error
         self.peak_in_flight = 0
         self.in_flight = 0
+        self.events: list[tuple[str, str | None]] = []  # ("arrived" | "answered" | "done", key), in order
+        self.on_pause: Callable[[RecordedRequest, str, float], None] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -274,7 +281,7 @@ class FakeMessagesServer:
             return
         try:
             first, rest = self._delays(record)
-            if first > 0 and self._stopping.wait(first):
+            if self._pause(record, "first", first):
                 record.status = 0
                 handler.close_connection = True
                 return
@@ -282,6 +289,13 @@ class FakeMessagesServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+                self.events.append(("done", record.key))
+
+    def _pause(self, record: RecordedRequest, stage: str, seconds: float) -> bool:
+        """Wait before the `stage` ("first" or "rest") of an answer; True when the server stops meanwhile."""
+        if self.on_pause is not None:
+            self.on_pause(record, stage, seconds)
+        return seconds > 0 and self._stopping.wait(seconds)
 
     def _admit(self, handler: Handler, record: RecordedRequest) -> bool:
         """Record the request; count it in flight, or turn it away with 429 (concurrency, quota)."""
@@ -289,6 +303,7 @@ class FakeMessagesServer:
         plan = CachePlan.of(record.body) if self.simulate_cache else None
         with self._lock:
             self.requests.append(record)
+            self.events.append(("arrived", record.key))
             quota_wait = self._take_quota(record)
             admitted = quota_wait is None and not (self.max_concurrent is not None
                                                    and self.in_flight >= self.max_concurrent)
@@ -369,6 +384,8 @@ class FakeMessagesServer:
     def _begin_answer(self, record: RecordedRequest, message: dict[str, Any]) -> None:
         """The response with `message` begins: apply and record its usage, make its prefixes available."""
         record.status = 200
+        with self._lock:
+            self.events.append(("answered", record.key))
         if record.cache is not None:
             message["usage"] = {**(message.get("usage") or {}), **record.cache.usage}
         record.usage = dict(message.get("usage") or {})
@@ -413,7 +430,7 @@ class FakeMessagesServer:
                      fault: dict[str, Any], rest: float) -> None:
         if record.stream:
             def pause() -> bool:  # False when the server stops meanwhile
-                return not (rest > 0 and self._stopping.wait(rest))
+                return not self._pause(record, "rest", rest)
             handler.send_stream(message, fault, headers=record.ratelimit, pause=pause,
                                 cumulative_usage=self.simulate_cache)
         elif fault.get("cut_stream"):  # a cut non-streaming answer: headers promise the whole body, half arrives

@@ -63,6 +63,7 @@ def test_long_output_is_truncated_with_a_note(setup) -> None:
     assert f"line {MAX_LINES}\n" in text + "\n" and "line 1000" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["../etc/passwd", "/etc/passwd", "src/../../x", ".git/config", ".git/HEAD",
                                   "outside", "src/up", "C:/x", "src\\app.py", ""])
 def test_paths_outside_the_repository_are_refused(setup, path: str) -> None:

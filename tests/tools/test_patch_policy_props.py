@@ -55,6 +55,7 @@ def exact_diffs(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     return old, exact_diff(old, new).splitlines()
 
 
+@pytest.mark.slow
 @FAST
 @given(st.data())
 def test_a_changed_character_in_a_protected_line_is_always_refused(data: st.DataObject) -> None:

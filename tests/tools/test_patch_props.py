@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 
+import pytest
 import unidiff
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,8 @@ from diffcrew.tools.errors import PatchError
 from diffcrew.tools.patch import _place_all, apply_diff  # _place_all: to see the located spans
 from diffcrew.tools._patch_parse import parse_diff
 from diffcrew.tools._patch_text import FileText
+
+pytestmark = pytest.mark.slow  # the slow tier: hypothesis property tests
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WORDS = ["alpha", "beta", "gamma", "délta", "ε", "zeta", "名前", "theta", "iota", "kappa"]
