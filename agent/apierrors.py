@@ -33,7 +33,8 @@ class Verdict:
 def error_parts(body: Any) -> tuple[str, str, str]:
     """(error type, the service's message, request id) from an error body, as far as it has them."""
     if isinstance(body, Mapping):
-        inner = body.get("error") if isinstance(body.get("error"), Mapping) else body
+        error = body.get("error")
+        inner: Mapping[str, Any] = error if isinstance(error, Mapping) else body
         kind = str(inner.get("type") or "")
         message = str(inner.get("message") or "")
         return kind, message, str(body.get("request_id") or "")
@@ -59,7 +60,8 @@ def classify(status: int, body: Any, headers: Mapping[str, str] | None = None, w
                        retry_after_of(headers), kind in ("overloaded_error", "rate_limit_error"))
     too_long = _TOO_LONG.search(message)
     if status in (400, 413) and (too_long or "prompt is too long" in message.lower()):
-        size = f"{int(too_long.group(1)):,} tokens, over the model's {int(too_long.group(2)):,}" if too_long else message
+        size = (f"{int(too_long.group(1)):,} tokens, over the model's {int(too_long.group(2)):,}" if too_long
+                else message)
         return Verdict(False, ContextTooLong(f"the prompt is too long for the model ({size}); {CONTEXT_ADVICE}"))
     transient = status in (408, 409, 429) or status >= 500
     return Verdict(transient, ModelError(_line(status, kind, said, where)), retry_after_of(headers),
@@ -68,7 +70,8 @@ def classify(status: int, body: Any, headers: Mapping[str, str] | None = None, w
 
 def _line(status: int, kind: str, said: str, where: str) -> str:
     if status == 401:
-        return f"the model service{' at ' + where if where else ''} rejected the API key (HTTP 401): check ANTHROPIC_API_KEY"
+        at = f" at {where}" if where else ""
+        return f"the model service{at} rejected the API key (HTTP 401): check ANTHROPIC_API_KEY"
     if status == 403:
         return f"the API key may not do this (HTTP 403): {said}"
     if status == 404 and "model" in said.lower():

@@ -59,9 +59,10 @@ def end_of_role(reply: ModelReply, role: str) -> ModelError | None:
         return ModelRefused(f"the model declined the {role} request{why}; rephrase the request or choose "
                             "another model (it is not retried)")
     if reply.stop_reason == "model_context_window_exceeded":
+        usage = reply.usage
+        sent = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         return ContextTooLong(f"the {role} conversation outgrew the model's context window "
-                              f"({reply.usage.input_tokens + reply.usage.cache_read_tokens + reply.usage.cache_write_tokens:,} "
-                              f"input tokens); {CONTEXT_ADVICE}")
+                              f"({sent:,} input tokens); {CONTEXT_ADVICE}")
     return None
 
 

@@ -1,6 +1,6 @@
 """`diffcrew demo`: the real pipeline on a bundled sample repository, with a scripted model.
 
-The sample repository and the script ship inside the package (agent/demo/), so the demo works
+The sample repository and the script ship inside the package (agent/demo_data/), so the demo works
 on a fresh machine with no key and no network. The script is the same format the test fakes
 use (`diffcrew.agent.script`), answered at the model seam by `ScriptedClient`.
 """
@@ -24,7 +24,7 @@ _IDENTITY = {"GIT_AUTHOR_NAME": "diffcrew demo", "GIT_AUTHOR_EMAIL": "demo@diffc
 
 
 def _demo_files() -> resources.abc.Traversable:
-    return resources.files("diffcrew.agent").joinpath("demo")
+    return resources.files("diffcrew.agent").joinpath("demo_data")
 
 
 def _copy_tree(source: resources.abc.Traversable, target: Path) -> None:
@@ -54,10 +54,10 @@ def prepare_demo_repo(parent: Path | None = None) -> Path:
 
 
 def demo_script_text() -> str:
-    """The demo's script (agent/demo/script.json): the tests also play it on the strict fake."""
+    """The demo's script (agent/demo_data/script.json): the tests also play it on the strict fake."""
     return _demo_files().joinpath("script.json").read_text(encoding="utf-8")
 
 
 def scripted_client() -> ModelClient:
-    """The demo's model: answers read from agent/demo/script.json, with a short think time."""
+    """The demo's model: answers read from agent/demo_data/script.json, with a short think time."""
     return ScriptedClient(load_script(demo_script_text()), delay=0.2)

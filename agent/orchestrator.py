@@ -161,7 +161,8 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
     the same conversation; a second one ends the run.
     """
     ctx = inputs.context
-    system = [{"type": "text", "text": prompts.render("orchestrator", "system"), "cache_control": {"type": "ephemeral"}}]
+    system = [{"type": "text", "text": prompts.render("orchestrator", "system"),
+               "cache_control": {"type": "ephemeral"}}]
     user = prompts.render("orchestrator", "user", request=inputs.request, base=ctx.base, context=ctx.text)
     messages: list[dict[str, Any]] = [{"role": "user", "content": [
         {"type": "text", "text": user, "cache_control": {"type": "ephemeral"}}]}]
@@ -236,10 +237,10 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
         else:
             created = [e.path for e in plan.edits if e.action == "create"]
             ignored = ignored_paths(inputs.repo, created)
-            found = plan_problems(plan, tree, inputs.context.text_paths, inputs.rules, ignored)
-            if not found:
+            problems = plan_problems(plan, tree, inputs.context.text_paths, inputs.rules, ignored)
+            if not problems:
                 return plan, "", []
-            problem = ("The plan cannot be carried out:\n" + "\n".join(f"- {p}" for p in found)
+            problem = ("The plan cannot be carried out:\n" + "\n".join(f"- {p}" for p in problems)
                        + "\nCall plan_edits again with a corrected plan.")
     if not calls:
         return None, problem, [{"type": "text", "text": problem}]

@@ -140,7 +140,8 @@ def _notes(report: dict[str, Any]) -> str:
 def _usage(report: dict[str, Any]) -> str:
     usage = report.get("usage") or {}
     keys = ("calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-    rows = ["| Role | Calls | Input | Output | Cache read | Cache write |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| Role | Calls | Input | Output | Cache read | Cache write |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]
     totals = dict.fromkeys(keys, 0)
     for role, counts in usage.items():
         for key in keys:
@@ -179,7 +180,8 @@ def _reproduce(report: dict[str, Any]) -> str:
 def inline(text: str, cell: bool = False) -> str:
     """One line of Markdown showing `text` as written: balanced code spans kept, the rest escaped."""
     line = " ".join(str(text).split())
-    out, last = [], 0
+    out: list[str] = []
+    last = 0
     for match in _CODE_SPAN.finditer(line):
         out.append(_escape(line[last:match.start()], at_start=not out and last == 0))
         span = match.group(0)

@@ -54,8 +54,8 @@ def replay_options(entries: list[dict[str, Any]], repo: Path, branch: str | None
     if start is None:
         raise UsageError("the transcript has no start record; it cannot be replayed")
     known = {f.name for f in fields(RunOptions)}
-    recorded = {k: tuple(v) if isinstance(v, list) else v for k, v in (start.get("options") or {}).items()
-                if k in known}
+    options = start.get("options") or {}
+    recorded: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if k in known}
     recorded.update(request=start["request"], repo=repo, base=start["base"], branch=branch, dry_run=False,
                     push=None)
     return RunOptions(**recorded)

@@ -14,7 +14,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
 from diffcrew.agent.errors import (BudgetExceeded, DiffcrewError, ExitCode, GitError, Interrupted, RunFailed,
@@ -360,6 +360,7 @@ class _Run:
 
 def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport:
     options, outcome = run.options, run.outcome
+    status: Literal["ok", "partial", "failed", "dry-run"]
     if error is not None:
         status, code = "failed", error.exit_code
     elif options.dry_run:

@@ -109,7 +109,8 @@ def key_for_request(body: dict[str, Any]) -> str:
     content = messages[0].get("content") if messages and isinstance(messages[0], dict) else ""
     # The worker's own block comes last, and its `File:` line comes before the file's content;
     # repository text (the shared context before it, the content after it) may hold such lines too.
-    blocks = [b for b in content if isinstance(b, dict) and b.get("type") == "text"] if isinstance(content, list) else []
+    blocks = ([b for b in content if isinstance(b, dict) and b.get("type") == "text"]
+              if isinstance(content, list) else [])
     found = _FILE_LINE.search(blocks[-1].get("text", "") if blocks else _text_of(content))
     found = found or _FILE_LINE.search(_text_of(content))
     if found is None:

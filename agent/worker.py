@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 from diffcrew import prompts
@@ -176,7 +177,7 @@ class Worker:
                 return FileResult(edit.path, edit.action, error=str(exc), attempts=self.attempts)
             if call is not None:
                 patch = call["input"].get("patch")
-                applied, problem = await off_loop(lambda: _apply(edit, self.base, patch))  # CPU-bound
+                applied, problem = await off_loop(partial(_apply, edit, self.base, patch))  # CPU-bound
                 if applied is not None:
                     self.messages.append(assistant_turn(reply))
                     self.current = applied.new_text

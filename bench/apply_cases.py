@@ -82,7 +82,7 @@ def repeated_kind(old_lines: list[str], hunks: list[Hunk], header_of) -> str:
     plan = hunk_plan(hunks, header_of)
     if all(s is None for _, s in plan):
         return "repeated-real"
-    for (side, stated), h in zip(plan, hunks):
+    for side, stated in plan:
         copies = starts(old_lines, side)
         if len(copies) > 1 and stated is not None and any(abs(c - stated) <= NEAR for c in copies):
             return "repeated-misled"

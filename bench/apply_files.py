@@ -196,7 +196,8 @@ def text_modifications(co: Checkout, parent: str, sha: str) -> list[str] | None:
     for old_mode, new_mode, status, names in entries:
         if status != "M" or old_mode != "100644" or new_mode != "100644":
             return None
-        if text_of(co.git("show", f"{parent}:{names[0]}")) is None or text_of(co.git("show", f"{sha}:{names[0]}")) is None:
+        sides = (co.git("show", f"{parent}:{names[0]}"), co.git("show", f"{sha}:{names[0]}"))
+        if any(text_of(side) is None for side in sides):
             return None
         paths.append(names[0])
     return paths

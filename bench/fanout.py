@@ -541,7 +541,8 @@ def main() -> None:
         for n in counts:
             lim = results[n]["limited"]
             rows.append((f"rate limit {args.rate_limit}: no failed file at N={n}",
-                         f"{len(lim['failed'])} failed, exit {lim['codes']}", not lim["failed"] and lim["codes"] == [0]))
+                         f"{len(lim['failed'])} failed, exit {lim['codes']}",
+                         not lim["failed"] and lim["codes"] == [0]))
             binds = "" if n > args.rate_limit else " (limit never binds)"
             rows.append((f"rate limit {args.rate_limit}: wall <= 1.5 x ideal at N={n}{binds}",
                          f"{lim['wall']:.2f} s <= {RATE_LIMIT_FACTOR * lim['ideal']:.2f} s",

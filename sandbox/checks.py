@@ -5,7 +5,8 @@
   failure unless its base version failed too (a new file has no base version: it must parse);
 - every command check, through the shell in the workspace (sandbox.process: no stdin, a scrubbed
   environment, the whole process group killed at the timeout). `{files}` expands to the changed
-  files that exist, shell-quoted, `./`-prefixed when they could be read as an option; with none, the check passes without running.
+  files that exist, shell-quoted, `./`-prefixed when they could be read as an option; with none,
+  the check passes without running.
 
 The differential verdict (rule in sandbox.verdict): a command that fails after the change is run
 on the base too, in a second, pristine worktree, and its result is cached under
@@ -96,7 +97,9 @@ def run_checks(checks: list[Check], workspace: Workspace, repo: GitRepo, base: s
 
 def syntax_check(check: Check, ctx: _Context) -> CheckResult:
     started = time.monotonic()
-    lines, failing, new = [], [], []
+    lines: list[str] = []
+    failing: list[str] = []
+    new: list[str] = []
     base_tree = ctx.workspace.base_tree()
     for path, data in sorted(ctx.changed.items()):
         problems = None if data is None else parse_problems(path, data)

@@ -4,7 +4,8 @@ Commands come from `.diffcrew.toml` (top-level `checks = [...]`) if that file de
 from `[tool.diffcrew] checks = [...]` in pyproject.toml; then every `--check CMD`; then pre-commit
 when `--run-pre-commit` is given. An entry is a command string, or a table
 `{ command = "...", name = "...", timeout = 60 }`. `{files}` in a command expands to the changed
-files, shell-quoted, never as an option (`./-x.py`). Config that cannot be used raises UsageError naming the file and the key.
+files, shell-quoted, never as an option (`./-x.py`). Config that cannot be used raises UsageError
+naming the file and the key.
 """
 
 from __future__ import annotations

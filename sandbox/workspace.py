@@ -183,7 +183,8 @@ def _admin_dir(repo: GitRepo, path: Path) -> Path | None:
 def _owner_alive(data: dict[str, object]) -> bool:
     if data.get("host") not in (None, socket.gethostname()):
         return True  # another machine's run (shared repo): we cannot tell, so leave it alone
-    pid = int(data.get("pid") or 0)
+    raw = data.get("pid")
+    pid = raw if isinstance(raw, int) else 0
     if pid <= 0:
         return False
     try:

@@ -24,8 +24,8 @@ def test_wheel_has_only_the_diffcrew_namespace(tmp_path: Path) -> None:
     for package in ("agent", "tools", "prompts", "sandbox"):
         assert f"diffcrew/{package}/__init__.py" in names
     assert "diffcrew/prompts/worker.md" in names
-    assert "diffcrew/agent/demo/script.json" in names
-    assert "diffcrew/agent/demo/sample/inventory/store.py" in names
+    assert "diffcrew/agent/demo_data/script.json" in names
+    assert "diffcrew/agent/demo_data/sample/inventory/store.py" in names
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "diffcrew = diffcrew.agent.cli:entry" in zipfile.ZipFile(wheel).read(entry_points).decode()

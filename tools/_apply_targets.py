@@ -115,7 +115,8 @@ def _unprefixed(section: Section) -> str | None:
 
 def _two_tree_name(absent: str | None, new: str) -> str:
     """A created file's path in a `diff -ruN OLD NEW` of two trees: `--- old/src/n.py <epoch>` and
-    `+++ new/src/n.py` name the same file below their two roots, which go (as `patch -p1` and `git apply` take them off)."""
+    `+++ new/src/n.py` name the same file below their two roots, which go (as `patch -p1` and
+    `git apply` take them off)."""
     if absent is None or "/" not in absent or "/" not in new:
         return new
     (old_root, old_rest), (new_root, new_rest) = absent.split("/", 1), new.split("/", 1)

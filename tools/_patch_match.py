@@ -188,7 +188,7 @@ def match_side(tier: str, texts: Sequence[str], index: FileIndex) -> list[Mappin
             continue
         window = lines[p: p + size]
         if (list(window) if tier == "exact" else [s.rstrip() for s in window]) == pattern:
-            found.append(list(range(p, p + size)))
+            found.append(list[int | None](range(p, p + size)))
     return found
 
 
@@ -233,7 +233,9 @@ def _fill_blanks(texts: Sequence[str], fixed: Mapping, solid: list[int], lines: 
     """Pair the hunk's blank lines with the file's blank lines around and between the matched ones."""
     out = list(fixed)
     for a, b in zip(solid, solid[1:]):
-        gap = range(fixed[a] + 1, fixed[b])  # type: ignore[operator]  # all blank: rows skip only blanks
+        start, stop = fixed[a], fixed[b]
+        assert start is not None and stop is not None  # the solid lines all have a file line
+        gap = range(start + 1, stop)  # all blank: rows skip only blanks
         for j, f in zip(range(a + 1, b), gap):
             out[j] = f
     first = fixed[solid[0]]

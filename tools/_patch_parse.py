@@ -236,20 +236,21 @@ class _Parser:
             return i + 1
         if line.startswith("@@"):
             return self._hunk(i, has_header=True)
-        draft = self.cur
-        if draft is not None and not draft.hunks:
-            if read_meta(draft, line) or take_block_line(draft.binary_patch, line):
-                draft.last = i
+        current = self.cur
+        if current is not None and not current.hunks:
+            if read_meta(current, line) or take_block_line(current.binary_patch, line):
+                current.last = i
                 return i + 1
             # Models often skip the @@ line and start the hunk right after the file headers.
-            if draft.has_header and line.startswith(_BODY) and line.strip():
+            if current.has_header and line.startswith(_BODY) and line.strip():
                 return self._hunk(i, has_header=False)
         return i + 1  # prose between or around diffs
 
     def _for_header(self, i: int, old: bool) -> Draft:
         draft = self.cur
-        taken = draft is None or bool(draft.hunks) or (draft.has_header if old else draft.new is not None)
-        return self._new(i) if taken else draft
+        if draft is None or draft.hunks or (draft.has_header if old else draft.new is not None):
+            return self._new(i)
+        return draft
 
     def _hunk(self, i: int, has_header: bool) -> int:
         number, head = self.lines[i]

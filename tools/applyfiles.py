@@ -1,12 +1,12 @@
 """Apply a (possibly sloppy, multi-file) diff to a directory: every file or none.
 
-Used by `diffcrew apply`. Paths follow the shared rule of tools.paths (relative, no `..`, no
-control character, no `.git` part at any depth or case, no over-long name); a path may not go
-through a symbolic link (a link could lead outside) nor name a directory; the rule applies to the
-path a header resolves to (tools/_apply_targets). Sections for the same file apply in order; a
-rename deletes the old path and creates the new one. Every file is patched in memory first; only when all of them succeed is
-anything written, each file through a temporary file and an atomic rename, with the originals
-restored and the directories made for them removed if a write fails.
+Used by `diffcrew apply`. Paths follow the shared rule of tools.paths (relative, no `..`, no control
+character, no `.git` part at any depth or case, no over-long name); a path may not go through a
+symbolic link (a link could lead outside) nor name a directory; the rule applies to the path a
+header resolves to (tools/_apply_targets). Sections for the same file apply in order; a rename
+deletes the old path and creates the new one. Every file is patched in memory first; only when all
+of them succeed is anything written, each file through a temporary file and an atomic rename, with
+the originals restored and the directories made for them removed if a write fails.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from diffcrew.tools.applybinary import binary_bytes, binary_diff
@@ -109,7 +110,7 @@ def plan_changes(root: Path, text: str) -> list[FileChange]:
         if section.mail != mail.number:
             mail = _Mail(section.mail, dict(changes), _renamed_away(sections, section.mail))
         try:
-            target = target_for(tree, section, lambda path: _fits(changes, root, section, path))
+            target = target_for(tree, section, partial(_fits, changes, root, section))
             _apply_section(changes, mail, root, section, target)
         except UsageError as exc:
             reasons.append(str(exc))
@@ -211,11 +212,13 @@ def _moved(changes: dict[str, FileChange], mail: _Mail, root: Path, target: Targ
         raise UsageError(f"{target.kind} of {target.source}: it does not exist; not patched")
     before = _current(changes, root, target.path)
     if before.new is not None and target.path not in mail.leaving:
-        raise UsageError(f"{target.kind} of {target.source} to {target.path}: {target.path} already exists; not patched")
+        raise UsageError(f"{target.kind} of {target.source} to {target.path}: {target.path} already exists; "
+                         "not patched")
     if target.kind == "rename" and not overwritten:
         changes[path] = replace(_current(changes, root, path), action="delete", new=None)
     mode = source.mode or source.old_mode
-    return FileChange(target.path, target.kind, before.old, source.new, (), mode=mode, old_mode=mode, source=source.path)
+    return FileChange(target.path, target.kind, before.old, source.new, (), mode=mode, old_mode=mode,
+                      source=source.path)
 
 
 def _retargeted(section: Section, target: Target) -> str:

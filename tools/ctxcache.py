@@ -133,8 +133,8 @@ class NoCache(ContextCache):
     """The same interface, keeping nothing (for `cache=False` and benchmarks of the cold path)."""
 
     def __init__(self) -> None:
-        self.blobs = _MemoryStore()  # type: ignore[assignment]
-        self.outlines = _MemoryStore()  # type: ignore[assignment]
+        self.blobs = _MemoryStore()
+        self.outlines = _MemoryStore()
 
     def load_tree(self, key: str) -> dict[str, Any] | None:
         return None

@@ -1,11 +1,11 @@
 """Read-only exploration tools the orchestrator may call while planning, answered from the base commit.
 
-`read_file`, `search_code` and `list_files` see the base commit's tree, never the working tree,
-so the plan is made on the same files the workers will patch. Every path is checked before use:
-the shared rule of tools.paths (relative, no '..', no control character, no `.git` part), and inside `allowed` (the caller passes
-RepoContext.text_paths, from which secrets and denied paths are already gone). Symlinks are
-followed only when their target stays inside the repository and is itself allowed. Outputs are
-cut at MAX_LINES / MAX_CHARS with a note saying so.
+`read_file`, `search_code` and `list_files` see the base commit's tree, never the working tree, so
+the plan is made on the same files the workers will patch. Every path is checked before use: the
+shared rule of tools.paths (relative, no '..', no control character, no `.git` part), and inside
+`allowed` (the caller passes RepoContext.text_paths, from which secrets and denied paths are already
+gone). Symlinks are followed only when their target stays inside the repository and is itself
+allowed. Outputs are cut at MAX_LINES / MAX_CHARS with a note saying so.
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ class GitRepo:
     def resolve(self, ref: str) -> str:
         """The full commit id of `ref`; a clear error for an unknown ref or an empty repository."""
         try:
-            return self.git.execute(["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"])
+            return self.git.execute(
+                ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"])
         except git.GitCommandError:
             pass
         if not self.repo.head.is_valid():

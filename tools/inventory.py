@@ -1,10 +1,11 @@
 """Which files of the base tree diffcrew may look at, and which it must never show a model.
 
 Rules by path (cheap, no blob read): secrets (`.env*`, `*.env`, private keys, credential files,
-Terraform state, kubeconfigs, Kubernetes Secret manifests, the user's deny list), vendored and generated files (lock files, minified code, `vendor/`,
-`node_modules/`, `linguist-generated`/`linguist-vendored` in `.gitattributes`), and files that
-are binary by extension. Rules by content, applied when a blob is read: binary (NUL bytes or not
-UTF-8) and embedded private keys. A secret is dropped everywhere (context, ranking, exploration);
+Terraform state, kubeconfigs, Kubernetes Secret manifests, the user's deny list), vendored and
+generated files (lock files, minified code, `vendor/`, `node_modules/`,
+`linguist-generated`/`linguist-vendored` in `.gitattributes`), and files that are binary by
+extension. Rules by content, applied when a blob is read: binary (NUL bytes or not UTF-8) and
+embedded private keys. A secret is dropped everywhere (context, ranking, exploration);
 a generated file stays patchable but is not used for context.
 """
 

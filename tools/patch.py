@@ -334,7 +334,8 @@ def _create(section: Section, path: str) -> Applied:
         if _creation_lines(hunk) is None:
             raise whole_diff_error(
                 "not-creation",
-                f"patch for {path} not applied: {path} does not exist, but hunk {hunk.index} has unchanged or removed lines",
+                f"patch for {path} not applied: {path} does not exist, but hunk {hunk.index} has unchanged or "
+                "removed lines",
                 f"{path} is a new file: every line of the diff must start with '+' "
                 "(headers '--- /dev/null' and '+++ b/PATH'). Send its whole content that way.",
                 hunk=hunk.index,
