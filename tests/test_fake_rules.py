@@ -7,6 +7,7 @@ accepted, so a fake that refused everything would fail too.
 from __future__ import annotations
 
 import typing
+from functools import partial
 
 import anthropic
 import pytest
@@ -174,7 +175,7 @@ def test_tool_use_without_its_tool_result_is_refused(server):
                 "Each `tool_use` block must have a corresponding `tool_result` block in the next message.")
     for content in (missing, [*missing, result]):  # absent, or not at the start of the next message
         body_ = dict(body, messages=[*body["messages"], returned, {"role": "user", "content": content}])
-        assert refusal(lambda: c.messages.create(**body_)) == expected
+        assert refusal(partial(c.messages.create, **body_)) == expected
     stray = dict(body, messages=[{"role": "user", "content": [dict(result, tool_use_id="toolu_x"), *missing]}])
     assert refusal(lambda: c.messages.create(**stray)).startswith(
         "messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_x.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+from functools import partial
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -569,7 +570,7 @@ def test_work_on_a_typical_file_is_a_few_steps_per_line() -> None:
     # per file line today, reading the file once; scanning it for the hunk (no index) triples that.
     counts = []
     for old, diff, _ in typical_cases():
-        count, result = _work(lambda: apply_diff(old, diff, "m.py"))
+        count, result = _work(partial(apply_diff, old, diff, "m.py"))
         assert result.hunks[0].tier == "exact"
         counts.append(count)
     assert max(counts) <= 4 * 2000, counts

@@ -92,7 +92,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import apply_cases as cases  # noqa: E402
 import apply_files as files  # noqa: E402
-from apply_corpus import Triple, file_lines, parse_git_diff, render, starts  # noqa: E402
+from apply_corpus import Triple, file_lines, parse_git_diff, starts  # noqa: E402
 
 
 def triple(old: str, new: str, path: str = "m.py") -> Triple:
