@@ -1,8 +1,9 @@
 """The Anthropic client: the Messages API through the official SDK, and the credential check
 that comes before it.
 
-This is the only code in diffcrew that imports `anthropic`, and it does so lazily, when a client
-is made: commands that need no model (`diffcrew --help`, `log`, `apply`) never pay for the SDK.
+This is the only code in diffcrew that calls `anthropic` (`diffcrew doctor` loads it only for its
+version), and it imports the SDK lazily, when a client is made: commands that need no model
+(`diffcrew --help`, `log`, `apply`) never pay for it.
 """
 
 from __future__ import annotations
