@@ -19,7 +19,7 @@ from diffcrew import prompts
 from diffcrew.agent.errors import ModelError
 
 if TYPE_CHECKING:
-    from diffcrew.agent.llm import ModelReply
+    from diffcrew.agent.llm.protocol import ModelReply
 
 
 class ModelRefused(ModelError):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import git
 
-from diffcrew.agent.llm import ModelClient, ScriptedClient
+from diffcrew.agent.llm.protocol import ModelClient
+from diffcrew.agent.llm.scripted import ScriptedClient
 from diffcrew.agent.script import load_script
 
 DEMO_REQUEST = ("Rename Store.load to Store.from_file, update its callers, "

@@ -22,7 +22,8 @@ from diffcrew import prompts
 from diffcrew.agent import __version__
 from diffcrew.agent.config import RunOptions
 from diffcrew.agent.errors import DiffcrewError
-from diffcrew.agent.llm import KEY_VARIABLES, ModelRequest, TransientModelError
+from diffcrew.agent.llm.anthropic_client import KEY_VARIABLES
+from diffcrew.agent.llm.protocol import ModelRequest, TransientModelError
 from diffcrew.agent.orchestrator import PLAN_MAX_TOKENS, PLAN_TOOLS
 from diffcrew.agent.synthesizer import SUMMARY_MAX_TOKENS, WRITE_SUMMARY_TOOL
 from diffcrew.agent.worker import SUBMIT_PATCH_TOOL, WORKER_MAX_TOKENS

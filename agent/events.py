@@ -1,7 +1,7 @@
 """The run's progress, as data: one frozen class per event, and the `Progress` a caller supplies.
 
 The flow (agent/run.py, agent/validation.py), the workers, the planner and the model seam
-(agent/llm.py's TrackedClient) emit these; the listeners (the plain and live views, `diffcrew
+(agent/llm/tracked.py's TrackedClient) emit these; the listeners (the plain and live views, `diffcrew
 fix`, the transcript's record of explorations) `match` on the classes. Adding an event here
 without handling it in a view is a mypy error (each view ends its `match` with `assert_never`).
 

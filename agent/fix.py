@@ -178,7 +178,7 @@ def write_results(repo: "GitRepo", staged: Staged, report: "RunReport") -> tuple
 
 def run_fix(files: tuple[str, ...], request: str | None, progress: "Progress", cwd: Path) -> FixOutcome:
     """The whole command short of printing: check the input, run the pipeline, write the result."""
-    from diffcrew.agent.llm import AnthropicClient, require_api_key
+    from diffcrew.agent.llm.anthropic_client import AnthropicClient, require_api_key
     from diffcrew.agent.run import run_change
     from diffcrew.tools.git import GitRepo
 

@@ -32,7 +32,7 @@ from diffcrew.agent.types import Usage
 from diffcrew.tools.redact import SIGNED_BLOCKS
 
 if TYPE_CHECKING:
-    from diffcrew.agent.llm import ModelRequest
+    from diffcrew.agent.llm.protocol import ModelRequest
 
 Counter = Callable[["ModelRequest"], Awaitable[int]]  # the exact input tokens of a request
 FRAMING_TOKENS = 1024  # what the API adds to a prompt: the tool-use system prompt, turn markers

@@ -4,7 +4,7 @@ quota, and the retry budget.
 `AdaptiveLimit` bounds the model calls in flight (additive increase, multiplicative decrease on
 429/529) and holds new calls while the `anthropic-ratelimit-*` headers say the quota is spent;
 `RetryPolicy` spaces and bounds the retries of transient failures over a run. TrackedClient
-(agent/llm.py) applies both around every call.
+(agent/llm/tracked.py) applies both around every call.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from diffcrew.agent.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES
 from diffcrew.agent.errors import ModelError, PlanError
 from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call
 from diffcrew.agent.events import Emit, Explored, ignore
-from diffcrew.agent.llm import ModelClient, ModelReply, ModelRequest
+from diffcrew.agent.llm.protocol import ModelClient, ModelReply, ModelRequest
 from diffcrew.agent.scope import DEFAULT_PROTECTED, ignored_paths, matches
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, Plan

@@ -22,7 +22,8 @@ from diffcrew.agent.errors import (BudgetExceeded, DiffcrewError, ExitCode, GitE
 from diffcrew.agent.events import ContextRead, Event, Planned, Progress, Warned, WorkerFinished, WorkerRunning
 from diffcrew.agent.limits import AdaptiveLimit
 from diffcrew.agent.ledger import Ledger
-from diffcrew.agent.llm import ModelClient, TrackedClient
+from diffcrew.agent.llm.protocol import ModelClient
+from diffcrew.agent.llm.tracked import TrackedClient
 from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
 from diffcrew.agent.scope import settings_problem
 from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from diffcrew import prompts
 from diffcrew.agent.conversation import expect_call
 from diffcrew.agent.errors import BudgetExceeded, ModelError, RunFailed
-from diffcrew.agent.llm import ModelClient, ModelRequest
+from diffcrew.agent.llm.protocol import ModelClient, ModelRequest
 from diffcrew.agent.types import FileResult, Plan
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
 from diffcrew.tools.gitconst import FILE_MODE

@@ -17,7 +17,7 @@ from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PatchError
 from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up
 from diffcrew.agent.events import Emit, WorkerRepairing, ignore
-from diffcrew.agent.llm import ModelClient, ModelRequest
+from diffcrew.agent.llm.protocol import ModelClient, ModelRequest
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, FileResult, Plan
 from diffcrew.agent.pricing import cache_minimum, estimate_cost

@@ -15,7 +15,9 @@ from scenarios import doubling_script
 
 from diffcrew.agent.errors import BudgetExceeded
 from diffcrew.agent.ledger import FRAMING_TOKENS, Ledger, input_ceiling
-from diffcrew.agent.llm import ModelRequest, ScriptedClient, TrackedClient
+from diffcrew.agent.llm.protocol import ModelRequest
+from diffcrew.agent.llm.scripted import ScriptedClient
+from diffcrew.agent.llm.tracked import TrackedClient
 from diffcrew.agent.pricing import cache_minimum, cost_of, price_of
 from diffcrew.agent.synthesizer import write_summary
 from diffcrew.agent.types import FileEdit, Plan, Usage

@@ -23,6 +23,8 @@ def test_wheel_has_only_the_diffcrew_namespace(tmp_path: Path) -> None:
     assert top == {"diffcrew"}
     for package in ("agent", "tools", "prompts", "sandbox"):
         assert f"diffcrew/{package}/__init__.py" in names
+    for subpackage in ("agent/cli", "agent/llm"):  # pyproject.toml lists each package by name
+        assert f"diffcrew/{subpackage}/__init__.py" in names
     assert "diffcrew/prompts/worker.md" in names
     assert "diffcrew/agent/demo_data/script.json" in names
     assert "diffcrew/agent/demo_data/sample/inventory/store.py" in names

@@ -29,7 +29,8 @@ from diffcrew.agent.config import RunOptions
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
                                    Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
 from diffcrew.agent.liveview import ECHO_ROOM, LiveView
-from diffcrew.agent.llm import ModelReply, ModelRequest, ScriptedClient, TransientModelError
+from diffcrew.agent.llm.protocol import ModelReply, ModelRequest, TransientModelError
+from diffcrew.agent.llm.scripted import ScriptedClient
 from diffcrew.agent.run import run_change
 from diffcrew.agent.types import FileEdit, Plan, Usage
 from diffcrew.agent.view import PlainView, QuietView, choose_view, colour_diffstat

@@ -6,7 +6,7 @@ import pytest
 
 from diffcrew.agent import apierrors, models
 from diffcrew.agent.conversation import ContextTooLong, ModelRefused, assistant_turn, expect_call, follow_up
-from diffcrew.agent.llm import ModelReply, ModelRequest, wire_blocks
+from diffcrew.agent.llm.protocol import ModelReply, ModelRequest, wire_blocks
 from diffcrew.agent.orchestrator import PLAN_EDITS_TOOL
 from diffcrew.agent.synthesizer import WRITE_SUMMARY_TOOL
 from diffcrew.agent.types import Usage

@@ -105,7 +105,7 @@ def doctor_command(repo: str, as_json: bool) -> None:
       diffcrew doctor --json | jq '.checks[] | select(.ok | not)'
     """
     from diffcrew.agent.doctor import Check, diagnose
-    from diffcrew.agent.llm import AnthropicClient
+    from diffcrew.agent.llm.anthropic_client import AnthropicClient
 
     try:  # the settings a run here would use; outside a repository (reported below), the defaults
         options, problem = layered_options("doctor", repo), None

@@ -21,7 +21,7 @@ from diffcrew.agent.cli.output import finish, print_report, write_pr_body
 from diffcrew.tools.errors import UsageError
 
 if TYPE_CHECKING:
-    from diffcrew.agent.llm import ModelClient
+    from diffcrew.agent.llm.protocol import ModelClient
     from diffcrew.agent.types import RunReport
     from diffcrew.agent.view import View
 
@@ -133,7 +133,7 @@ def run(**params: Any) -> None:
       diffcrew run "rename Config.load to Config.from_file and update callers"
       diffcrew run --dry-run "add type hints to utils.py" > change.patch
     """
-    from diffcrew.agent.llm import require_api_key
+    from diffcrew.agent.llm.anthropic_client import require_api_key
 
     args = RunArgs(**params)  # the one place the 31 options become a value
     if args.request is None and args.message_file is None and args.push is not None:
@@ -184,7 +184,7 @@ def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], Model
             ) -> RunReport:
     """Run the flow with `view` showing its progress; the view is closed before anything else prints
     (also on Ctrl-C, which the group's boundary reports)."""
-    from diffcrew.agent.llm import AnthropicClient
+    from diffcrew.agent.llm.anthropic_client import AnthropicClient
     from diffcrew.agent.run import run_change
 
     factory = make_client or (lambda: AnthropicClient(timeout=options.request_timeout))
@@ -251,7 +251,7 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
     Example:
       diffcrew replay 20261122-153000-a1b2c3 --yes
     """
-    from diffcrew.agent.llm import ScriptedClient
+    from diffcrew.agent.llm.scripted import ScriptedClient
     from diffcrew.agent.replay import load_replay
     from diffcrew.tools.git import GitRepo
 
