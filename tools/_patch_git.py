@@ -2,13 +2,15 @@
 
 Extended header lines (`new file mode`, `rename from`, `copy to`, `old mode`...), the paths of a
 `diff --git` line, and the `-- ` signature that ends each mail of a format-patch series (it must
-not be read as a removed line "- ").
+not be read as a removed line "- "). Also the one header detail of plain `diff -u`: an epoch
+timestamp marks the missing side of a creation or deletion.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -203,3 +205,17 @@ def _is_patch_break(line: str) -> bool:
 def is_mail_start(line: str) -> bool:
     """Whether `line` starts a git format-patch mail (its mbox 'From <sha>' line with git's fixed date)."""
     return bool(_MAIL_START.match(line))
+
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})$")
+
+
+def is_epoch(stamp: str) -> bool:
+    """Whether a diff -u timestamp ('1970-01-01 00:00:00.000000000 +0000', any zone) is the epoch."""
+    found = _STAMP.match(stamp.strip())
+    if not found:
+        return False
+    try:
+        return datetime.strptime(" ".join(found.groups()), "%Y-%m-%d %H:%M:%S %z").timestamp() == 0
+    except ValueError:
+        return False

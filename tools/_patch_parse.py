@@ -15,13 +15,12 @@ headers are read by _patch_git.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from dataclasses import dataclass
 
 from diffcrew.tools._patch_binary import take_block_line
 from diffcrew.tools._patch_errors import PatchRejected, whole_diff_error
 from diffcrew.tools._patch_git import (
-    Draft, Numbered, git_paths, is_mail_start, is_signature, mail_encoding, message_end, read_meta,
+    Draft, Numbered, git_paths, is_epoch, is_mail_start, is_signature, mail_encoding, message_end, read_meta,
     unquote,
 )
 
@@ -117,7 +116,7 @@ def _header_path(rest: str) -> str | None:
         path = path.replace("\\", "/")  # a Windows path (a\src\x.py): no POSIX name has only backslashes
         path = path[2:] if re.match(r"[A-Za-z]:/", path) else path  # C:\proj\x.py: absolute, as /proj/x.py
     path = unquote(path)
-    return None if path == "/dev/null" or _is_epoch(stamp) else _strip_dot(path)
+    return None if path == "/dev/null" or is_epoch(stamp) else _strip_dot(path)
 
 
 def _absent_name(rest: str | None) -> str | None:
@@ -126,20 +125,6 @@ def _absent_name(rest: str | None) -> str | None:
         return None
     path = unquote(rest.partition("\t")[0].strip())
     return None if path == "/dev/null" or _header_path(rest) is not None else _strip_dot(path)
-
-
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})$")
-
-
-def _is_epoch(stamp: str) -> bool:
-    """Whether a diff -u timestamp ('1970-01-01 00:00:00.000000000 +0000', any zone) is the epoch."""
-    found = _STAMP.match(stamp.strip())
-    if not found:
-        return False
-    try:
-        return datetime.strptime(" ".join(found.groups()), "%Y-%m-%d %H:%M:%S %z").timestamp() == 0
-    except ValueError:
-        return False
 
 
 def _numbered(text: str) -> Numbered:
