@@ -10,14 +10,13 @@ resolved path, by applyfiles.confined.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from diffcrew.tools._patch_parse import Section
 from diffcrew.tools.errors import UsageError
-from diffcrew.tools.gitconst import LOCAL_GIT_TIMEOUT
+from diffcrew.tools.gitconst import local_git
 from diffcrew.tools.paths import path_problem
 from diffcrew.tools.patchpaths import Resolution, describe, listed, resolve_name, resolve_names
 
@@ -63,12 +62,10 @@ class Tree:
 
 def _git(root: Path, *args: str) -> str:
     """A git command's output in `root`; empty when git fails (not a repository, no match)."""
-    try:
-        done = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=root, capture_output=True,
-                              timeout=LOCAL_GIT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+    done = local_git(root, *args)
+    if done is None or done.returncode != 0:
         return ""
-    return done.stdout.decode("utf-8", errors="surrogateescape") if done.returncode == 0 else ""
+    return done.stdout.decode("utf-8", errors="surrogateescape")
 
 
 def target_for(tree: Tree, section: Section, fits: Callable[[str], bool]) -> Target:

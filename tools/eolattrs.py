@@ -17,11 +17,10 @@ as is everything outside a git work tree.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from diffcrew.tools.gitconst import LOCAL_GIT_TIMEOUT
+from diffcrew.tools.gitconst import local_git
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 
@@ -62,16 +61,9 @@ def _lf_only_text(data: bytes) -> bool:
     return b"\n" in data and b"\r" not in data and b"\0" not in data
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
-    try:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=LOCAL_GIT_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired):
-        return None  # no git at all: as outside a repository
-
-
 def _attributes(root: Path, paths: list[str]) -> dict[str, dict[str, str]] | None:
     """path -> {"text": value, "eol": value} from `git check-attr -z`; None outside a git work tree."""
-    done = _git(root, "check-attr", "-z", "text", "eol", "--", *paths)
+    done = local_git(root, "check-attr", "-z", "text", "eol", "--", *paths)
     if done is None or done.returncode != 0:
         return None
     fields = done.stdout.decode("utf-8", errors="surrogateescape").split("\0")
@@ -84,7 +76,7 @@ def _attributes(root: Path, paths: list[str]) -> dict[str, dict[str, str]] | Non
 
 def _config(root: Path) -> dict[str, str]:
     """core.autocrlf and core.eol as git reads them for this repository (every config level)."""
-    done = _git(root, "config", "-z", "--get-regexp", r"^core\.(autocrlf|eol)$")
+    done = local_git(root, "config", "-z", "--get-regexp", r"^core\.(autocrlf|eol)$")
     settings: dict[str, str] = {}
     if done is None or done.returncode != 0:
         return settings  # exit 1: neither is set
