@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes.server import FakeMessagesServer, RecordedRequest  # noqa: E402
 
+from diffcrew.tools.errors import PatchError  # noqa: E402
+from diffcrew.tools.patch import PatchRejected, apply_diff  # noqa: E402
+
 IDENTITY = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.invalid",
             "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
 
@@ -115,3 +118,11 @@ def run_cli(args: list[str], server: FakeMessagesServer | None = None, *, env: d
         full_env.update(server.env())
     full_env.update(env or {})
     return CliRunner().invoke(main, args, env=full_env, input=input, catch_exceptions=False)
+
+
+def patch_refusal(old: str | None, diff: str, path: str = "m.py") -> PatchRejected:
+    """The patch engine's refusal of `diff` on `old` (the test fails if it applies, or fails otherwise)."""
+    with pytest.raises(PatchError) as info:
+        apply_diff(old, diff, path)
+    assert isinstance(info.value, PatchRejected)
+    return info.value

@@ -14,7 +14,8 @@ import pytest
 
 from diffcrew.tools import patch as patch_module
 from diffcrew.tools.errors import PatchError
-from diffcrew.tools.patch import Applied, FileDiff, HunkReport, PatchRejected, apply_diff, split_diff
+from conftest import patch_refusal
+from diffcrew.tools.patch import Applied, FileDiff, HunkReport, apply_diff, split_diff
 
 T = TypeVar("T")
 
@@ -50,11 +51,7 @@ def tiers(result: Applied) -> list[str]:
     return [h.tier for h in result.hunks]
 
 
-def rejected(old: str | None, diff: str, path: str = "m.py") -> PatchRejected:
-    with pytest.raises(PatchError) as info:
-        apply_diff(old, diff, path)
-    assert isinstance(info.value, PatchRejected)
-    return info.value
+rejected = patch_refusal
 
 
 # --- well-formed input ---------------------------------------------------------------------------

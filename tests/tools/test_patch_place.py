@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 
-from diffcrew.tools.errors import PatchError
+from conftest import patch_refusal
 from diffcrew.tools.patch import HunkReport, PatchRejected, apply_diff
 
 BLOCK = "[server {}]\nport = 80\nenabled = true\n\n"
@@ -14,10 +13,7 @@ PREAMBLE = "# generated\n# do not edit\n# by hand\n\n"
 
 
 def refused(old: str, diff: str) -> PatchRejected:
-    with pytest.raises(PatchError) as info:
-        apply_diff(old, diff, "c.ini")
-    assert isinstance(info.value, PatchRejected)
-    return info.value
+    return patch_refusal(old, diff, "c.ini")
 
 
 def test_stale_stated_line_follows_the_offset_of_the_hunk_before() -> None:

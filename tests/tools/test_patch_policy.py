@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diffcrew.tools.errors import PatchError
-from diffcrew.tools.patch import Applied, HunkReport, PatchRejected, apply_diff
+from conftest import patch_refusal
+from diffcrew.tools.patch import Applied, HunkReport, apply_diff
 
 CODE = """def load(path):
     with open(path) as f:
@@ -20,11 +20,7 @@ def save(path, data):
 """
 
 
-def refused(old: str, diff: str, path: str = "m.py") -> PatchRejected:
-    with pytest.raises(PatchError) as info:
-        apply_diff(old, diff, path)
-    assert isinstance(info.value, PatchRejected)
-    return info.value
+refused = patch_refusal
 
 
 def applies(old: str, diff: str, want: str, tier: str = "", path: str = "m.py") -> Applied:

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from diffcrew.tools.errors import PatchError
-from diffcrew.tools.patch import PatchRejected, apply_diff
+from conftest import patch_refusal
+from diffcrew.tools.patch import apply_diff
 
 
-def refused(old: str, diff: str, path: str = "m.py") -> PatchRejected:
-    with pytest.raises(PatchError) as info:
-        apply_diff(old, diff, path)
-    assert isinstance(info.value, PatchRejected)
-    return info.value
+refused = patch_refusal
 
 
 BODY = "def f(x):\n    if x:\n        a = 1\n        b = 2\n    return x\n"
