@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from diffcrew.agent.models import EFFORTS
+from diffcrew.tools.configfile import DEFAULT_CHECK_TIMEOUT, config_tables
 from diffcrew.tools.errors import UsageError
 from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES  # ~64k tokens: the largest file sent whole to a worker
 
@@ -35,7 +36,6 @@ DEFAULT_PLAN_TURNS = 8
 DEFAULT_MAX_FILES = 50
 DEFAULT_MAX_CALLS = 200
 MAX_REQUEST_BYTES = 64 * 1024
-DEFAULT_CHECK_TIMEOUT = 300.0  # = sandbox.checks.DEFAULT_CHECK_TIMEOUT, which start-up must not import (GitPython)
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,6 @@ def _flag(name: str, value: Any, where: str) -> bool:
 
 def read_config(root: Path) -> tuple[dict[str, Any], str]:
     """The settings of `.diffcrew.toml` (or else `[tool.diffcrew]` in pyproject.toml), and where from."""
-    # Imported here: the sandbox package pulls in GitPython, which `diffcrew --help` must not pay for.
-    from diffcrew.sandbox.settings import config_tables  # the one reader, shared with the checks
-
     tables = config_tables(root)
     if not tables:
         return {}, ""

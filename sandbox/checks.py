@@ -30,12 +30,12 @@ from diffcrew.sandbox.process import Outcome, run_command, scrubbed_env
 from diffcrew.sandbox.syntax import parse_problems
 from diffcrew.sandbox.verdict import STOPPED_NOTE, files_named, is_new_failure, new_lines, stopped_early, trim
 from diffcrew.sandbox.workspace import Workspace
+from diffcrew.tools.configfile import DEFAULT_CHECK_TIMEOUT
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.statedir import cache_dir
 
 __all__ = ["Check", "CheckResult", "run_checks", "scrubbed_env"]
 CACHE_VERSION = 1
-DEFAULT_CHECK_TIMEOUT = 300.0  # seconds a check command may take; agent.config repeats it (tests/test_constants.py)
 FILES = "{files}"
 
 

@@ -10,11 +10,10 @@ naming the file and the key.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Any
 
-from diffcrew.sandbox.checks import DEFAULT_CHECK_TIMEOUT, Check
+from diffcrew.sandbox.checks import Check
+from diffcrew.tools.configfile import DEDICATED, DEFAULT_CHECK_TIMEOUT, config_tables
 from diffcrew.tools.errors import UsageError
 
 SYNTAX = "syntax"
@@ -38,38 +37,12 @@ def load_checks(root: Path, cli_checks: tuple[str, ...] = (), run_pre_commit: bo
     return _unique(checks)
 
 
-def config_tables(root: Path) -> list[tuple[str, dict[str, Any]]]:
-    """diffcrew's config tables in the working tree, first wins: `.diffcrew.toml` (top level), then
-    `[tool.diffcrew]` in pyproject.toml, each named as error messages should name it."""
-    tables = []
-    dedicated = root / ".diffcrew.toml"
-    if dedicated.is_file():
-        tables.append((".diffcrew.toml", _read_toml(dedicated)))
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("diffcrew")
-        if table is not None and not isinstance(table, dict):
-            raise UsageError("pyproject.toml: [tool.diffcrew] must be a table")
-        if table is not None:
-            tables.append(("pyproject.toml [tool.diffcrew]", table))
-    return tables
-
-
 def _configured(root: Path, timeout: float) -> list[Check]:
     for where, table in config_tables(root):
         if "checks" in table:
-            key = "checks" if where == ".diffcrew.toml" else "[tool.diffcrew] checks"
+            key = "checks" if where == DEDICATED else "[tool.diffcrew] checks"
             return _entries(table["checks"], where.split()[0], key, timeout)
     return []
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path.name} is not valid TOML ({exc}): fix it, or remove the file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _entries(value: object, file: str, key: str, timeout: float) -> list[Check]:
