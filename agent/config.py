@@ -33,6 +33,7 @@ DEFAULT_REPAIR_ROUNDS = 2
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_CONTEXT_TOKENS = 24_000
 DEFAULT_PLAN_TURNS = 8
+DEFAULT_REVIEW_ROUNDS = 1
 DEFAULT_MAX_FILES = 50
 DEFAULT_MAX_CALLS = 200
 MAX_REQUEST_BYTES = 64 * 1024
@@ -57,6 +58,7 @@ class RunOptions:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     plan_turns: int = DEFAULT_PLAN_TURNS
+    review_rounds: int = DEFAULT_REVIEW_ROUNDS  # reviews of the combined change by the orchestrator (0: none)
     dry_run: bool = False
     allow_partial: bool = False
     checks: tuple[str, ...] = ()
@@ -81,7 +83,7 @@ class RunOptions:
 SETTINGS: dict[str, type] = {
     "model": str, "worker_model": str, "summary_model": str, "plan_effort": str, "worker_effort": str,
     "summary_effort": str, "max_workers": int, "repair_rounds": int,
-    "request_timeout": float, "plan_turns": int, "check_timeout": float, "max_files": int,
+    "request_timeout": float, "plan_turns": int, "review_rounds": int, "check_timeout": float, "max_files": int,
     "max_file_bytes": int, "max_calls": int, "max_cost": float, "timeout": float, "allow_paths": list,
     "deny": list, "branch_prefix": str, "fix_request": str, "warm_cache": bool,
 }

@@ -66,8 +66,9 @@ def end_of_role(reply: ModelReply, role: str) -> ModelError | None:
     return None
 
 
-def expect_call(reply: ModelReply, name: str, role: str) -> tuple[dict[str, Any] | None, str]:
-    """The one call of tool `name` in a reply, or the problem to send back instead.
+def expect_call(reply: ModelReply, name: str | tuple[str, ...], role: str) -> tuple[dict[str, Any] | None, str]:
+    """The one call of tool `name` (or of one of the tools `name` lists) in a reply, or the problem
+    to send back instead.
 
     Raises ModelRefused / ContextTooLong when the answer ends the role. A call in an answer cut
     at `max_tokens` is never used: its input may be cut too.
@@ -75,10 +76,12 @@ def expect_call(reply: ModelReply, name: str, role: str) -> tuple[dict[str, Any]
     ended = end_of_role(reply, role)
     if ended is not None:
         raise ended
+    names = (name,) if isinstance(name, str) else name
+    name = "` or `".join(names)  # as the re-ask texts quote it: `a` or `b`
     if reply.stop_reason == "max_tokens":
         return None, prompts.render("reask", "cut", tool=name)
     calls = reply.tool_calls()
-    wanted = [c for c in calls if c.get("name") == name]
+    wanted = [c for c in calls if c.get("name") in names]
     if not calls:
         return None, prompts.render("reask", "text_only", tool=name)
     if not wanted:

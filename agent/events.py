@@ -1,13 +1,14 @@
 """The run's progress, as data: one frozen class per event, and the `Progress` a caller supplies.
 
-The flow (agent/run.py, agent/validation.py), the workers, the planner and the model seam
+The flow (agent/run.py, agent/crew.py, agent/synthesizer.py), the workers, the planner and the model seam
 (agent/llm/tracked.py's TrackedClient) emit these; the listeners (the plain and live views, `diffcrew
 fix`, the transcript's record of explorations) `match` on the classes. Adding an event here
 without handling it in a view is a mypy error (each view ends its `match` with `assert_never`).
 
 Order in a run: `ContextRead`, then `Explored` per planner tool call, `Planned` (and the go-ahead,
 `Progress.confirm`), `WorkerRunning` / `WorkerRepairing` / `WorkerFinished` per file,
-`ChecksRunning` / `ChecksDone` per check round, `Warned` at any point, and from the model seam
+`ChecksRunning` / `ChecksDone` per check round, `Reviewing` / `Reviewed` per review round (an
+amendment's workers then run again, and so on), `Warned` at any point, and from the model seam
 `ModelCalled` per call and `ModelRetrying` per retry.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
 if TYPE_CHECKING:
-    from diffcrew.agent.types import FileResult, Plan, Usage
+    from diffcrew.agent.types import FileEdit, FileResult, Plan, Usage
     from diffcrew.sandbox.checks import CheckResult
 
 
@@ -90,6 +91,28 @@ class ChecksDone:
 
 
 @dataclass(frozen=True)
+class Reviewing:
+    """The orchestrator's review of the combined change started (`round` counts from 1)."""
+
+    round: int
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """The review's verdict: approval (no edits), or an amendment with its edits, of which
+    `added` are new files (the rest are follow-ups for planned files)."""
+
+    round: int
+    note: str
+    edits: tuple[FileEdit, ...] = ()
+    added: tuple[str, ...] = ()
+
+    @property
+    def approved(self) -> bool:
+        return not self.edits
+
+
+@dataclass(frozen=True)
 class Warned:
     message: str
 
@@ -126,7 +149,7 @@ class ModelRetrying(_ModelEvent):
 
 
 Event = Union[ContextRead, Explored, Planned, WorkerRunning, WorkerRepairing, WorkerFinished, ChecksRunning,
-              ChecksDone, Warned, ModelCalled, ModelRetrying]
+              ChecksDone, Reviewing, Reviewed, Warned, ModelCalled, ModelRetrying]
 Emit = Callable[[Event], None]
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from diffcrew.agent import config as cfg
-from diffcrew.agent.events import Event, Planned, Warned, WorkerFinished, WorkerRepairing
+from diffcrew.agent.events import Event, Planned, Reviewed, Warned, WorkerFinished, WorkerRepairing
 from diffcrew.agent.pricing import UNPRICED, money
 from diffcrew.tools.errors import DiffcrewError, ExitCode, RunFailed, UsageError
 from diffcrew.tools.gitconst import REGULAR_MODES
@@ -215,6 +215,8 @@ class FixProgress:
                 click.echo(f"  {path}: repairing ({problem})", err=True)
             case WorkerFinished(ok=False, path=path, error=error):
                 click.echo(f"  {path}: failed ({error or ''})", err=True)
+            case Reviewed(note=note) if not event.approved:
+                click.echo(f"  review: asked for more ({note})", err=True)
             case _:
                 pass
 

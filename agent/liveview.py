@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
-                                   Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
+                                   Planned, Reviewed, Reviewing, Warned, WorkerFinished, WorkerRepairing,
+                                   WorkerRunning)
 from diffcrew.agent.types import Plan
 from diffcrew.agent.pricing import money
 from diffcrew.agent.view import Prompt, View, estimate_line, event_lines
@@ -33,7 +34,7 @@ _LOOK = {"queued": ("·", "dim"), "running": ("", "cyan"), "repairing": ("", "ye
          "checking": ("", "blue"), "done": ("✓", "green"), "failed": ("✗", "red")}
 # Events whose plain lines stay on screen above the live region (explorations too with -v; model
 # calls and retries print only with -v); the plan is drawn as a table. Worker progress is the region.
-_LOGGED = (ContextRead, Warned, ModelCalled, ModelRetrying, ChecksDone)
+_LOGGED = (ContextRead, Warned, ModelCalled, ModelRetrying, ChecksDone, Reviewed)
 _ACTION_STYLE = {"modify": "yellow", "create": "green", "delete": "red"}
 
 
@@ -79,6 +80,7 @@ class Board:
     checks: str = ""          # the checks running now, if any
     activity: str = ""        # the latest exploration
     retrying: str = ""        # the latest retry, until that caller's call goes through
+    reviewing: str = ""       # the review under way, if any (its verdict is printed above the region)
     started: float = 0.0
 
     def __post_init__(self) -> None:
@@ -97,6 +99,10 @@ class Board:
                 self._worker(event)
             case ChecksRunning() | ChecksDone():
                 self._checks(event)
+            case Reviewing(round=number):
+                self.reviewing = f"reviewing the combined change (round {number})"
+            case Reviewed():
+                self._reviewed(event)
             case ModelCalled():
                 self._called(event)
             case ModelRetrying(error=error):
@@ -116,6 +122,13 @@ class Board:
             case WorkerFinished(attempts=attempts, error=error):
                 row.state, row.note = event.state, error or ""
                 row.attempts = max(row.attempts, attempts)
+
+    def _reviewed(self, event: Reviewed) -> None:
+        """An amendment's files get rows (new files) or a note (follow-ups)."""
+        self.reviewing = ""
+        for edit in event.edits:
+            row = self.rows.setdefault(edit.path, Row(edit.path, edit.action))
+            row.state, row.note = "queued", "added by the review" if edit.path in event.added else "follow-up"
 
     def _checks(self, event: ChecksRunning | ChecksDone) -> None:
         if isinstance(event, ChecksRunning):
@@ -148,6 +161,8 @@ class Board:
         """What the run is doing now, in a few words."""
         if self.checks:
             return self.checks
+        if self.reviewing:
+            return self.reviewing
         if self.rows:
             done = sum(1 for r in self.rows.values() if r.state in ("done", "failed"))
             if done < len(self.rows):

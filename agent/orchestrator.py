@@ -1,61 +1,50 @@
-"""The orchestrator: from the request and the repository context to a validated plan.
+"""The orchestrator: it plans the change, and later reviews what the workers made of it.
 
-It calls the model with the `plan_edits` tool (model-protocol.md, section 1), checks the plan
-against the base commit's tree, and asks once more, saying what was wrong, when it is invalid.
+Planning (`plan_change`) calls the model with the `plan_edits` tool and read-only exploration
+tools (model-protocol.md §3), checks the plan against the base commit's tree (agent/planrules.py),
+and asks once more, saying what was wrong, when it is invalid.
+
+The review (`Review`) is a second conversation of the same role, kept across review rounds: it
+shows the combined change, each file's outcome, the workers' notes and the checks' new failures,
+and takes `approve_change` or `amend_plan`. An amendment obeys the plan rules, with one re-ask.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from diffcrew import prompts
-from diffcrew.agent.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES
 from diffcrew.agent.errors import ModelError, PlanError
-from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call
+from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call, follow_up
 from diffcrew.agent.events import Emit, Explored, ignore
 from diffcrew.agent.llm.protocol import ModelClient, ModelReply, ModelRequest
-from diffcrew.agent.scope import DEFAULT_PROTECTED, ignored_paths, matches
 from diffcrew.agent.offloop import off_loop
+from diffcrew.agent.planrules import PlanRules, check_plan
 from diffcrew.agent.types import FileEdit, Plan
-from diffcrew.tools.context import RepoContext
+from diffcrew.tools.context import RepoContext, fenced
 from diffcrew.tools.tokens import estimate_tokens
 from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool, stop_searches
 from diffcrew.tools.git import GitRepo, TreeEntry
-from diffcrew.tools.gitconst import REGULAR_MODES, SUBMODULE_MODE
-from diffcrew.tools.paths import option_problem
 from diffcrew.tools.strict import strict_tool
 
+_EDITS = {"type": "array", "items": {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "Relative to the repository root, '/'-separated."},
+        "action": {"type": "string", "enum": ["modify", "create", "delete"]},
+        "instructions": {"type": "string", "description": "Everything this file's worker must do."}},
+    "required": ["path", "action", "instructions"]}}
 PLAN_EDITS_TOOL = strict_tool(
     "plan_edits", "Submit the plan: which files change, and what each file's worker must do. This ends planning.",
-    {"summary": {"type": "string", "description": "One paragraph: what changes and why."},
-     "edits": {"type": "array", "items": {
-         "type": "object",
-         "properties": {
-             "path": {"type": "string", "description": "Relative to the repository root, '/'-separated."},
-             "action": {"type": "string", "enum": ["modify", "create", "delete"]},
-             "instructions": {"type": "string", "description": "Everything this file's worker must do."}},
-         "required": ["path", "action", "instructions"]}}},
+    {"summary": {"type": "string", "description": "One paragraph: what changes and why."}, "edits": _EDITS},
     ["summary", "edits"])
 # Thinking and the answer share max_tokens: planning thinks the most of any role.
 PLAN_MAX_TOKENS = 32_000
 EXPLORE_NAMES = frozenset(t["name"] for t in EXPLORE_TOOLS)
 PLAN_TOOLS = [*EXPLORE_TOOLS, PLAN_EDITS_TOOL]  # the same list on every turn of the conversation
-
-
-@dataclass(frozen=True)
-class PlanRules:
-    """Limits a plan must respect besides the tree itself (configurable by the user)."""
-
-    protected: tuple[str, ...] = DEFAULT_PROTECTED
-    allowed: tuple[str, ...] = ()  # --allow-path: protected paths the user lets the plan touch
-    max_files: int = DEFAULT_MAX_FILES
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    # `diffcrew fix`: the only paths the plan may modify (None: any path, any action). The request is
-    # then a standing one that may not apply, so an empty list of edits is a valid answer too.
-    scope: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,75 +67,6 @@ def planning_tokens(request: str, context: RepoContext) -> int:
     user = prompts.render("orchestrator", "user", request=request, base=context.base, context=context.text)
     tools = json.dumps([*EXPLORE_TOOLS, PLAN_EDITS_TOOL])
     return estimate_tokens(prompts.render("orchestrator", "system") + user + tools)
-
-
-def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[str],
-                  rules: PlanRules = PlanRules(), ignored: frozenset[str] = frozenset()) -> list[str]:
-    """Why a plan cannot be carried out on this tree under these rules (empty when it can);
-    `ignored`: the paths it creates that git ignores."""
-    problems: list[str] = []
-    if len(plan.edits) > rules.max_files:
-        problems.append(f"the plan has {len(plan.edits)} files; at most {rules.max_files} are allowed (--max-files)")
-    directories = {p.rsplit("/", i)[0] for p in tree for i in range(1, p.count("/") + 1)}
-    folded = {p.casefold(): p for p in tree}
-    planned = {e.path for e in plan.edits if e.action != "delete"}
-    seen: set[str] = set()
-    for edit in plan.edits:
-        problem = option_problem(edit.path) or _edit_problem(edit, tree, text_paths, rules, directories)
-        if problem is None:
-            problem = _nesting_problem(edit.path, planned)
-        if problem is None and edit.path in ignored and not matches(edit.path, rules.allowed):
-            problem = ("ignored by git (a virtualenv, build output, local settings); a file created there would "
-                       "be checked out over the user's own; the user must allow it with --allow-path")
-        if problem is None and edit.path in seen:
-            problem = "listed more than once; give each file one edit"
-        twin = folded.get(edit.path.casefold())
-        if problem is None and twin is not None and twin != edit.path:
-            problem = f"differs from {twin} only in letter case (a collision on case-insensitive file systems)"
-        folded.setdefault(edit.path.casefold(), edit.path)
-        seen.add(edit.path)
-        if problem:
-            problems.append(f"{edit.path}: {problem}")
-    return problems
-
-
-def _nesting_problem(path: str, planned: set[str]) -> str | None:
-    """A planned path that another planned path puts files under (in any letter case, as
-    case-insensitive file systems see it): one tree cannot hold both."""
-    inside = sorted(p for p in planned if p.casefold().startswith(path.casefold() + "/"))
-    if inside:
-        return (f"the plan also has {inside[0]} under it; a path cannot be both a file and a directory "
-                "(drop one of them)")
-    return None
-
-
-def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozenset[str], rules: PlanRules,
-                  directories: set[str]) -> str | None:
-    path, parts = edit.path, edit.path.split("/")
-    if rules.scope is not None and path not in rules.scope:
-        return "not one of the files this run may change; plan edits only to the files the request names"
-    if rules.scope is not None and edit.action != "modify":
-        return f"this run may only modify the files the request names, not {edit.action} them"
-    if matches(path, rules.protected) and not matches(path, rules.allowed):
-        return ("a protected path (CI, workflows, hooks, git attributes, diffcrew's config); the user must allow it "
-                "with --allow-path")
-    if edit.action == "create":
-        if path in tree or path in directories:
-            return "cannot create it, it already exists (use modify)"
-        if any("/".join(parts[:i]) in tree for i in range(1, len(parts))):
-            return "cannot create it, a parent of it is a file or a submodule"
-        return None
-    if path not in tree:
-        return "no such file in the repository (use create for a new file)"
-    if tree[path].mode == SUBMODULE_MODE:
-        return "a submodule; diffcrew does not edit submodules"
-    if tree[path].mode not in REGULAR_MODES:
-        return "not a regular file (a symlink), it cannot be edited"
-    if tree[path].size > rules.max_file_bytes:
-        return f"too large to edit ({tree[path].size:,} bytes; the limit is {rules.max_file_bytes:,}, --max-file-bytes)"
-    if path not in text_paths:
-        return "not a UTF-8 text file diffcrew may edit (binary, another encoding, generated, or a secret)"
-    return None
 
 
 async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
@@ -235,9 +155,7 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
         except ValueError as exc:
             problem = f"The plan is malformed: {exc}. Call plan_edits again with a corrected plan."
         else:
-            created = [e.path for e in plan.edits if e.action == "create"]
-            ignored = ignored_paths(inputs.repo, created)
-            problems = plan_problems(plan, tree, inputs.context.text_paths, inputs.rules, ignored)
+            problems = check_plan(plan, inputs.repo, tree, inputs.context.text_paths, inputs.rules)
             if not problems:
                 return plan, "", []
             problem = ("The plan cannot be carried out:\n" + "\n".join(f"- {p}" for p in problems)
@@ -278,3 +196,152 @@ def _explore(call: dict[str, Any], inputs: PlanInputs, found: dict[str, tuple[st
     text, is_error = found[call["id"]]
     inputs.emit(Explored(call["name"], call.get("input") or {}))
     return {"type": "tool_result", "tool_use_id": call["id"], "is_error": is_error, "content": text}
+
+
+APPROVE_TOOL = strict_tool(
+    "approve_change", "Approve the combined change: it does everything the request asks. This ends the review.",
+    {"note": {"type": "string", "description": "Why the change is complete, in a sentence or two."}}, ["note"])
+AMEND_PLAN_TOOL = strict_tool(
+    "amend_plan", "Ask for what is still missing: further instructions for planned files, or new files. "
+    "This ends the review.",
+    {"summary": {"type": "string", "description": "What is still missing, and why."}, "edits": _EDITS},
+    ["summary", "edits"])
+REVIEW_TOOLS = [APPROVE_TOOL, AMEND_PLAN_TOOL]  # the same list on every turn of the conversation
+REVIEW_NAMES = ("approve_change", "amend_plan")
+REVIEW_MAX_TOKENS = 32_000
+MAX_REVIEW_DIFF_CHARS = 200_000  # about 50k tokens of combined diff; the rest is cut with a note
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The review's answer: approval with its note, or an amendment (its summary, and its edits)."""
+
+    note: str
+    amendment: Plan | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.amendment is None
+
+
+@dataclass(frozen=True)
+class ReviewInputs:
+    """What the review needs besides the client: the same rules as planning."""
+
+    request: str
+    model: str
+    repo: GitRepo
+    tree: dict[str, TreeEntry]
+    text_paths: frozenset[str]
+    rules: PlanRules
+    effort: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeState:
+    """What the review is shown of the change after a round: the combined diff (`diff --git`
+    headers), each file's outcome and note, and the checks' new failures."""
+
+    diff: str
+    outcomes: tuple[str, ...]
+    notes: tuple[str, ...]
+    failures: tuple[str, ...]
+    checked: bool  # False in a dry run: no checks ran
+
+    def render(self) -> str:
+        diff, cut = self.diff[:MAX_REVIEW_DIFF_CHARS], len(self.diff) - MAX_REVIEW_DIFF_CHARS
+        if cut > 0:
+            diff += f"\n[cut: {cut:,} more characters]\n"
+        failures = "\n\n".join(self.failures) if self.failures else (
+            "None." if self.checked else "Not run (a dry run checks nothing).")
+        return prompts.render("orchestrator", "review_state", outcomes="\n".join(self.outcomes),
+                              notes="\n".join(self.notes) or "None.", failures=failures,
+                              diff=fenced(diff or "(no change)\n", "diff"))
+
+
+class Review:
+    """The orchestrator's review conversation, kept across rounds."""
+
+    def __init__(self, client: ModelClient, inputs: ReviewInputs) -> None:
+        self.client = client
+        self.inputs = inputs
+        self.messages: list[dict[str, Any]] = []
+        self._system = [{"type": "text", "text": prompts.render("orchestrator", "review_system"),
+                         "cache_control": {"type": "ephemeral"}}]
+
+    async def ask(self, plan: Plan, state: ChangeState, rounds_left: int) -> Verdict:
+        """The verdict on the change as it stands under `plan`. ModelError when the model cannot
+        be reached or declines; PlanError when its answer is still unusable after one re-ask."""
+        text = prompts.render("orchestrator", "review_round", state=state.render(), rounds_left=str(rounds_left))
+        if not self.messages:
+            opening = prompts.render("orchestrator", "review_user", request=self.inputs.request,
+                                     plan=plan_text(plan))
+            self.messages.append({"role": "user", "content": [{"type": "text", "text": opening + "\n\n" + text}]})
+        else:  # the last turn amended the plan: its call is answered with the new state
+            self.messages.append({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": c["id"], "content": text}
+                for c in self.messages[-1]["content"] if c.get("type") == "tool_use"]})
+        for attempt in (1, 2):
+            request = ModelRequest(role="review", model=self.inputs.model, system=self._system,
+                                   messages=cached_tail(self.messages), tools=REVIEW_TOOLS,
+                                   max_tokens=REVIEW_MAX_TOKENS, effort=self.inputs.effort)
+            reply = await self.client.call(request)
+            call, problem = expect_call(reply, REVIEW_NAMES, "review")
+            verdict, problem = (None, problem) if call is None else self._verdict(plan, call)
+            if verdict is not None:
+                self.messages.append(assistant_turn(reply))
+                return verdict
+            if attempt == 2:
+                raise PlanError("the review's answer was still unusable after one re-ask: "
+                                + problem.replace("\n", " ").strip())
+            self.messages.extend(follow_up(reply, problem))
+        raise AssertionError("unreachable")
+
+    def _verdict(self, plan: Plan, call: dict[str, Any]) -> tuple[Verdict | None, str]:
+        data = call["input"]
+        if call["name"] == "approve_change":
+            note = data.get("note")
+            return Verdict(" ".join(note.split()) if isinstance(note, str) else ""), ""
+        try:
+            amendment = Plan.from_tool_input(data)
+        except ValueError as exc:
+            return None, f"The amendment is malformed: {exc}. Call amend_plan again, or approve_change."
+        problems = amendment_problems(plan, amendment, self.inputs)
+        if problems:
+            return None, ("The amendment cannot be carried out:\n" + "\n".join(f"- {p}" for p in problems)
+                          + "\nCall amend_plan again with a corrected amendment, or approve_change.")
+        return Verdict(amendment.summary, amendment), ""
+
+
+def amendment_problems(plan: Plan, amendment: Plan, inputs: ReviewInputs) -> list[str]:
+    """Why an amendment cannot be carried out: the plan rules on the amended plan, and no planned
+    file may change its action."""
+    paths = [e.path for e in amendment.edits]
+    repeated = sorted({p for p in paths if paths.count(p) > 1})
+    if repeated:
+        return [f"{p}: listed more than once; give each file one edit" for p in repeated]
+    amended = merged_plan(plan, amendment)
+    return action_problems(plan, amendment.edits) or check_plan(amended, inputs.repo, inputs.tree, inputs.text_paths,
+                                                                inputs.rules)
+
+
+def plan_text(plan: Plan) -> str:
+    """A plan as the review reads it: its summary, then one line per file."""
+    return plan.summary + "\n\n" + "\n".join(f"- {e.path} ({e.action}): {e.instructions}" for e in plan.edits)
+
+
+def merged_plan(plan: Plan, amendment: Plan) -> Plan:
+    """The plan after an amendment: a planned path gets the follow-up added to its instructions, a
+    new path is added at the end."""
+    follow_ups = {e.path: e for e in amendment.edits}
+    edits = [replace(e, instructions=f"{e.instructions}\nFollow-up from the review: {follow_ups[e.path].instructions}")
+             if e.path in follow_ups else e for e in plan.edits]
+    planned = {e.path for e in plan.edits}
+    return Plan(plan.summary, tuple([*edits, *(e for e in amendment.edits if e.path not in planned)]))
+
+
+def action_problems(plan: Plan, amended: tuple[FileEdit, ...]) -> list[str]:
+    """An amendment may give a planned file more instructions, never another action."""
+    planned = {e.path: e.action for e in plan.edits}
+    return [f"{e.path}: already planned as {planned[e.path]}; an amendment may give it further instructions, "
+            f"not the action {e.action}" for e in amended if e.path in planned and planned[e.path] != e.action]

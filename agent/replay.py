@@ -56,6 +56,7 @@ def replay_options(entries: list[dict[str, Any]], repo: Path, branch: str | None
     known = {f.name for f in fields(RunOptions)}
     options = start.get("options") or {}
     recorded: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if k in known}
+    recorded.setdefault("review_rounds", 0)  # recorded before the review existed: it had none
     recorded.update(request=start["request"], repo=repo, base=start["base"], branch=branch, dry_run=False,
                     push=None)
     return RunOptions(**recorded)

@@ -1,4 +1,4 @@
-"""The main flow of `diffcrew run`, top to bottom: context -> plan -> workers -> synthesize -> branch.
+"""The main flow of `diffcrew run`, top to bottom: context -> plan -> crew -> synthesize -> commit.
 
 Open this file first. Everything the flow decides is here; the roles, the patch engine and git
 live in their own modules. Nothing in this flow touches the user's working tree, index, HEAD or
@@ -17,47 +17,26 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Literal
 
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
-from diffcrew.agent.errors import (BudgetExceeded, DiffcrewError, ExitCode, GitError, Interrupted, RunFailed,
+from diffcrew.agent.errors import (BudgetExceeded, DiffcrewError, ExitCode, Interrupted, RunFailed,
                                    UsageError)
-from diffcrew.agent.events import ContextRead, Event, Planned, Progress, Warned, WorkerFinished, WorkerRunning
+from diffcrew.agent.events import ContextRead, Event, Planned, Progress, Warned
 from diffcrew.agent.limits import AdaptiveLimit
 from diffcrew.agent.ledger import Ledger
 from diffcrew.agent.llm.protocol import ModelClient
 from diffcrew.agent.llm.tracked import TrackedClient
-from diffcrew.agent.orchestrator import PlanInputs, PlanRules, plan_change
-from diffcrew.agent.scope import settings_problem
+from diffcrew.agent.crew import Crew, CrewSetup
+from diffcrew.agent.orchestrator import PlanInputs, plan_change
+from diffcrew.agent.planrules import PlanRules
 from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c
-from diffcrew.agent.synthesizer import build_tree, commit_message, write_summary
+from diffcrew.agent.synthesizer import Outcome, Synthesis, SynthesisJob, write_summary
 from diffcrew.agent.transcript import Transcript
-from diffcrew.agent.validation import CheckInputs, check_and_repair
-from diffcrew.agent.types import FileResult, Plan, RunReport
-from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, estimate_worker_cost, shared_blocks
+from diffcrew.agent.types import Plan, RunReport
+from diffcrew.agent.worker import estimate_worker_cost, shared_blocks
 from diffcrew.tools.context import build_context
-from diffcrew.sandbox import CheckResult, prune_stale
+from diffcrew.sandbox import prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
 from diffcrew.tools.statedir import transcript_path, writable_state
-
-
-class PushFailed(GitError):
-    """The branch exists locally, but the push did not go through."""
-
-
-@dataclass
-class _Outcome:
-    """What the run has produced so far, for the report (also when it fails half-way)."""
-
-    plan: Plan | None = None
-    results: list[FileResult] = field(default_factory=list)
-    branch: str | None = None
-    commit: str | None = None
-    diffstat: str = ""
-    diff: str = ""
-    message: str = ""
-    warnings: list[str] = field(default_factory=list)
-    checks: list[CheckResult] = field(default_factory=list)
-    partial: bool = False
-    remote: str | None = None
 
 
 def options_record(options: RunOptions) -> dict[str, Any]:
@@ -127,7 +106,7 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
                        "options": options_record(options)})
     run = _Run(repo, base, run_id, options, progress, transcript, Ledger(max_cost=options.max_cost),
-               _Outcome(branch=branch), redactor=redactor)
+               Outcome(branch=branch), redactor=redactor)
     started = time.monotonic()
     try:
         with like_ctrl_c():  # SIGTERM and SIGHUP too
@@ -176,7 +155,7 @@ class _Run:
     progress: Progress
     transcript: Transcript
     ledger: Ledger
-    outcome: _Outcome
+    outcome: Outcome
     tree: dict[str, TreeEntry] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
 
@@ -193,7 +172,7 @@ class _Run:
                            "sent to the model")
 
     async def pipeline(self, make_client: Callable[[], ModelClient]) -> None:
-        """Context, plan, workers, checks, then a commit on the new branch (or only a diff)."""
+        """Context, plan, crew, synthesis (checks, review, repair), then a commit on the new branch."""
         options, outcome = self.options, self.outcome
         context = build_context(self.repo, self.base, options.request, options.context_tokens, deny=options.deny,
                                 max_file_bytes=options.max_file_bytes)
@@ -210,41 +189,37 @@ class _Run:
             plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo,
                                                         options.plan_turns, options.plan_effort, rules, submodules,
                                                         self._emit))
-            shared = shared_blocks(options.request, plan, context.text)
-            self._planned(plan, shared)
-            lead = cache_lead(plan, shared, options.worker_model) if options.warm_cache else None
-            warmed = asyncio.Event()
-            workers = self._workers(client, plan, shared, lead, warmed.set)
-            outcome.results = await self._dispatch(plan, workers, lead, warmed)
-            changed = self._changed_results()
-            if not options.dry_run:
-                self._keep_settings(changed)
-                changed = await self._validate(plan, changed, workers)
-            self._keep_settings(changed)  # again: a repair may have changed them
-            new_tree = build_tree(self.repo, self.base, plan, changed, self.tree)
-            outcome.diffstat = self.repo.diff(self.base, new_tree, stat=True)
+            self._planned(plan, context.text)
+            crew = Crew(client, CrewSetup(self.repo, self.tree, options.request, context.text, options.worker_model,
+                                          options.repair_rounds, options.worker_effort, options.max_workers,
+                                          options.warm_cache, self._emit), plan)
+            await crew.start()
+            synthesis = Synthesis(SynthesisJob(self.repo, self.base, self.run_id, options, self.tree,
+                                               context.text_paths, rules, self._emit, self.progress.confirm),
+                                  crew, client, outcome)
+            tree = await synthesis.run()
+            outcome.diffstat = self.repo.diff(self.base, tree, stat=True)
             if options.dry_run:
-                outcome.diff = self.repo.diff(self.base, new_tree)
+                outcome.diff = self.repo.diff(self.base, tree)
                 return
-            summary = await write_summary(client, options.summary_model, options.request, plan, outcome.diffstat,
-                                          options.summary_effort)
-            failing = tuple(c.name for c in outcome.checks if c.new_failure)
-            # The message is prose the model wrote around tokens that were restored for local use:
-            # it keeps the tokens, never a secret (the files themselves hold the real values).
-            message = commit_message(summary, plan, changed, self.run_id, self._left_out(), failing)
-            self._commit(new_tree, self.redactor.redact(message))
+            summary = await write_summary(client, options.summary_model, options.request, outcome.plan or plan,
+                                          outcome.diffstat, options.summary_effort)
+            await synthesis.commit(tree, summary, self.redactor.redact)
         finally:
             await client.aclose()
 
     def _emit(self, event: Event) -> None:
         """Every progress event: to the transcript (which keeps the explorations), then the caller."""
+        if isinstance(event, Warned):
+            self.outcome.warnings.append(event.message)
         self.transcript.record(event)
         self.progress.emit(event)
 
-    def _planned(self, plan: Plan, shared: tuple[dict[str, Any], ...]) -> None:
+    def _planned(self, plan: Plan, context: str) -> None:
         self.outcome.plan = plan
         self.transcript.append({"kind": "plan", "plan": plan.to_dict()})
         sizes = {path: entry.size for path, entry in self.tree.items()}
+        shared = shared_blocks(self.options.request, plan, context)
         estimate = estimate_worker_cost(plan, shared, sizes, self.options.worker_model)
         self._emit(Planned(plan, estimate))
         dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
@@ -253,109 +228,7 @@ class _Run:
         if not self.progress.confirm(plan):
             raise RunFailed("stopped before the workers started: you declined the plan")
 
-    def _workers(self, client: ModelClient, plan: Plan, shared: tuple[dict[str, Any], ...], lead: str | None,
-                 warmed: Callable[[], None]) -> dict[str, Worker]:
-        """One worker per modify/create edit; a worker reads its file only when it starts. The lead
-        (--warm-cache) says when its first answer begins."""
-
-        def reader(path: str) -> Callable[[], str | None]:
-            entry = self.tree.get(path)
-            return lambda: self.repo.read_blob(entry.blob).decode("utf-8") if entry else None
-
-        return {e.path: Worker(client, WorkerJob(e, reader(e.path), shared, self.options.worker_model,
-                                                 self.options.repair_rounds, self.options.worker_effort,
-                                                 emit=self._emit,
-                                                 on_start=warmed if e.path == lead else None))
-                for e in plan.edits if e.action != "delete"}
-
-    async def _dispatch(self, plan: Plan, workers: dict[str, Worker], lead: str | None,
-                        warmed: asyncio.Event) -> list[FileResult]:
-        """All workers at once, at most --max-workers in flight; deletes need no model. With a
-        lead (--warm-cache), the others start once its answer has begun (or it has ended)."""
-        gate = asyncio.Semaphore(max(1, self.options.max_workers))
-
-        async def one(edit: Any) -> FileResult:
-            if edit.action == "delete":
-                result = FileResult(edit.path, "delete")
-            else:
-                if lead is not None and edit.path != lead:
-                    await warmed.wait()
-                async with gate:
-                    self._emit(WorkerRunning(edit.path))
-                    try:
-                        result = await workers[edit.path].run()
-                    finally:
-                        if edit.path == lead:
-                            warmed.set()
-            self._emit(WorkerFinished.of(result))
-            return result
-
-        return list(await asyncio.gather(*(one(edit) for edit in plan.edits)))
-
-    def _changed_results(self) -> list[FileResult]:
-        """The results that go into the commit; failures end the run unless --allow-partial."""
-        results = self.outcome.results
-        failed = [r for r in results if not r.ok]
-        if failed and not self.options.allow_partial:
-            names = "; ".join(f"{r.path}: {r.error}" for r in failed)
-            raise RunFailed(f"{len(failed)} of {len(results)} file(s) failed, no branch was made: {names}")
-        changed = []
-        for result in results:
-            entry = self.tree.get(result.path)
-            if not result.ok:
-                continue
-            if result.action == "modify" and entry and \
-                    self.repo.read_blob(entry.blob) == (result.new_text or "").encode("utf-8"):
-                self._warn(f"{result.path}: the worker's patch left it unchanged")
-                continue
-            changed.append(result)
-        if not changed:
-            raise RunFailed("the change is empty: no file would change, so no branch was made")
-        self.outcome.partial = bool(failed)
-        return changed
-
-    def _keep_settings(self, changed: list[FileResult]) -> None:
-        """A change to diffcrew's own settings in pyproject.toml ends the run unless --allow-path allows it."""
-        for result in changed:
-            entry = self.tree.get(result.path)
-            old = self.repo.read_blob(entry.blob) if entry else None
-            new = None if result.new_text is None else result.new_text.encode("utf-8")
-            problem = settings_problem(result.path, old, new, self.options.allow_paths)
-            if problem:
-                raise RunFailed(problem)
-
-    async def _validate(self, plan: Plan, changed: list[FileResult], workers: dict[str, Worker]) -> list[FileResult]:
-        """Checks in a sandbox worktree; new failures go back to the workers for --repair-rounds rounds."""
-        checked = await check_and_repair(
-            CheckInputs(self.repo, self.base, self.run_id, self.options, plan, self.tree), changed, workers,
-            self._emit)
-        self.outcome.checks = checked.checks
-        self.outcome.results = [checked.by_path.get(r.path, r) for r in self.outcome.results]
-        failing = [c for c in checked.checks if c.new_failure]
-        if failing and not self.options.allow_failing:
-            names = ", ".join(f"{c.name} ({c.status})" for c in failing)
-            raise RunFailed(f"checks failed after {self.options.repair_rounds} repair round(s), no branch was made: "
-                            f"{names}; see the report for their output, or pass --allow-failing")
-        return checked.changed
-
-    def _commit(self, new_tree: str, message: str) -> None:
-        self.outcome.message = message
-        commit = self.repo.commit_tree(new_tree, self.base, message)
-        self.repo.create_branch(self.outcome.branch or "", commit, reason=f"diffcrew run {self.run_id}")
-        self.outcome.commit = commit
-        if self.options.push:
-            try:
-                self.repo.push(self.options.push, self.outcome.branch or "")
-            except GitError as exc:
-                raise PushFailed(f"the branch {self.outcome.branch} was made, but pushing it to "
-                                 f"{self.options.push} failed: {exc.summary}") from exc
-            self.outcome.remote = self.options.push
-
-    def _left_out(self) -> list[FileResult]:
-        return [r for r in self.outcome.results if not r.ok]
-
     def _warn(self, message: str) -> None:
-        self.outcome.warnings.append(message)
         self._emit(Warned(message))
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from diffcrew.agent.events import Event, Explored
+from diffcrew.agent.events import Event, Explored, Reviewed
 
 
 class Transcript:
@@ -49,6 +49,9 @@ class Transcript:
         match event:
             case Explored(tool=tool, input=given):
                 self.append({"kind": "explore", "tool": tool, "input": given})
+            case Reviewed(round=number, note=note, edits=edits, added=added):
+                self.append({"kind": "review", "round": number, "verdict": "approved" if event.approved else "amended",
+                             "note": note, "edits": [vars(e) for e in edits], "added": list(added)})
             case _:
                 pass
 

@@ -86,6 +86,7 @@ class FileResult:
     error: str | None = None
     attempts: int = 0
     tiers: tuple[str, ...] = ()
+    note: str = ""  # the worker's word on what else the change needs (submit_patch's `note`)
 
     @property
     def ok(self) -> bool:

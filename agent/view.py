@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Callable, assert_never
 import click
 
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
-                                   Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
+                                   Planned, Reviewed, Reviewing, Warned, WorkerFinished, WorkerRepairing,
+                                   WorkerRunning)
 from diffcrew.agent.pricing import UNPRICED, money
 
 if TYPE_CHECKING:
@@ -146,6 +147,10 @@ def event_lines(event: Event, verbose: bool = False) -> list[str]:
             return [f"  checks  round {number + 1}: {', '.join(names)}"]
         case ChecksDone(results=results):
             return _checks_done(results, verbose)
+        case Reviewing(round=number):
+            return [f"  review  round {number}: reviewing the combined change"]
+        case Reviewed():
+            return review_lines(event)
         case Warned(message=message):
             return [click.style("warning: ", fg="yellow") + message]
         case ModelCalled():
@@ -155,6 +160,17 @@ def event_lines(event: Event, verbose: bool = False) -> list[str]:
                 if verbose else []
         case _:
             assert_never(event)
+
+
+def review_lines(event: Reviewed) -> list[str]:
+    """The review's verdict; an amendment with one line per file (+ a new file, > a follow-up)."""
+    head = f"  review  round {event.round}: "
+    if event.approved:
+        return [head + click.style("approved", fg="green") + (f" ({event.note})" if event.note else "")]
+    lines = [head + click.style("asked for more", fg="yellow") + f": {event.note}"]
+    lines += [f"    {'+' if e.path in event.added else '>'} {e.action:<6} {e.path}: {' '.join(e.instructions.split())}"
+              for e in event.edits]
+    return lines
 
 
 def worker_line(event: WorkerRunning | WorkerRepairing | WorkerFinished) -> str:

@@ -118,6 +118,11 @@ def _apply(edit: FileEdit, old_text: str | None, patch: Any) -> tuple[Applied | 
     return applied, ""
 
 
+def _note(value: Any) -> str:
+    """The worker's note, as one short paragraph (it is shown to the review and in reports)."""
+    return " ".join(value.split())[:2000] if isinstance(value, str) else ""
+
+
 class Worker:
     """One file's conversation with the model, kept so later checks can send failures back to it.
 
@@ -151,13 +156,37 @@ class Worker:
         """Send a check failure back as the answer to the accepted patch, and take a corrected one."""
         if not self.result.ok or not self.messages or self.messages[-1]["role"] != "assistant":
             return self.result
-        call = next(c for c in self.messages[-1]["content"] if c.get("type") == "tool_use")
         text = prompts.render("worker", "check_failed", problem=problem, result=fenced(self.current or ""),
                               path=self.job.edit.path)
-        self.messages.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": call["id"], "is_error": True, "content": text}]})
+        self._answer(text, is_error=True)
         self.result = await self._converse()
         return self.result
+
+    async def follow_up(self, instructions: str) -> FileResult:
+        """The review's further instructions for this file, in the same conversation (a failed one too)."""
+        if not self.messages:
+            return await self.run()
+        text = prompts.render("worker", "follow_up", instructions=instructions, result=fenced(self.current or ""),
+                              path=self.job.edit.path)
+        self._answer(text, is_error=False)
+        self.result = await self._converse()
+        return self.result
+
+    def _answer(self, text: str, *, is_error: bool) -> None:
+        """Tell the model `text`: as the result of every call of its last turn, or, when the
+        conversation ended on our side (a failed worker), added to our last message."""
+        last = self.messages[-1]
+        if last["role"] == "user":
+            content = last["content"] if isinstance(last["content"], list) else \
+                [{"type": "text", "text": last["content"]}]
+            self.messages[-1] = {**last, "content": [*content, {"type": "text", "text": text}]}
+            return
+        calls = [c for c in last["content"] if c.get("type") == "tool_use"]
+        if not calls:
+            self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
+            return
+        self.messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": c["id"], "is_error": is_error, "content": text} for c in calls]})
 
     def _request(self) -> ModelRequest:
         job = self.job
@@ -182,7 +211,8 @@ class Worker:
                     self.messages.append(assistant_turn(reply))
                     self.current = applied.new_text
                     return FileResult(edit.path, edit.action, applied.new_text, call["input"]["patch"],
-                                      attempts=self.attempts, tiers=tuple(h.tier for h in applied.hunks))
+                                      attempts=self.attempts, tiers=tuple(h.tier for h in applied.hunks),
+                                      note=_note(call["input"].get("note")))
             cuts += reply.stop_reason == "max_tokens"
             self.messages.extend(follow_up(reply, problem))
             if cuts >= 2:  # §2: a cut answer is re-asked once, then the role fails

@@ -60,7 +60,8 @@ def test_timeout_and_ctrl_c_end_a_run_stuck_in_a_search(tmp_path: Path, server) 
     server.set_script(script([search(CATASTROPHIC), PLAN]))
     # Were: exit within 8 s (timeout) and 5 s (Ctrl-C). Now: the run ended while still in the search,
     # before the search's own 10 s cut-off could answer the model (one orchestrator request only).
-    code, _, err = finish(start(repo, server, "--timeout", "2", request="rename load"), 30)
+    # --timeout 6: under the search's 10 s cut-off, and past the start-up of a loaded machine
+    code, _, err = finish(start(repo, server, "--timeout", "6", request="rename load"), 30)
     assert code == 3, (code, err)
     assert "--timeout" in err and "Traceback" not in err
     assert [r.key for r in server.requests] == ["orchestrator"]

@@ -91,11 +91,13 @@ def test_effort_per_role_from_the_config_and_for_every_role_from_the_command_lin
     server.set_script(script())
     result = run_cli(["run", "--repo", str(repo), "--yes", "double"], server)
     assert result.exit_code == 0, result.output
-    assert efforts(server) == {"orchestrator": {"max"}, "worker": {"low"}, "synthesizer": {"low"}}
+    # the review is the orchestrator's too, so it thinks as hard as the planning
+    assert efforts(server) == {"orchestrator": {"max"}, "review": {"max"}, "worker": {"low"}, "synthesizer": {"low"}}
     server.requests.clear()
     result = run_cli(["run", "--repo", str(repo), "--yes", "--effort", "medium", "double"], server)
     assert result.exit_code == 0, result.output
-    assert efforts(server) == {"orchestrator": {"medium"}, "worker": {"medium"}, "synthesizer": {"medium"}}
+    assert efforts(server) == {"orchestrator": {"medium"}, "review": {"medium"}, "worker": {"medium"},
+                               "synthesizer": {"medium"}}
 
 
 def test_an_unknown_effort_is_refused_with_the_levels(tmp_path: Path) -> None:

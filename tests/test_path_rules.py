@@ -113,7 +113,7 @@ def test_build_tree_refuses_a_record_injection(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("first, second", [("lib", "lib/util.py"), ("Lib", "lib/util.py"), ("a/b", "A/B/c.py")])
 def test_nesting_is_refused_in_any_letter_case(first: str, second: str) -> None:
-    from diffcrew.agent.orchestrator import plan_problems
+    from diffcrew.agent.planrules import plan_problems
     from diffcrew.agent.types import Plan
 
     plan = Plan.from_tool_input({"summary": "s", "edits": [

@@ -210,7 +210,7 @@ def test_plan_that_insists_on_a_submodule_fails_clean(tmp_path: Path, server) ->
 
 
 SUBMODULE_BUG = ("BUG: GitRepo.ls_tree (tools/git.py) keeps only blobs, so a submodule (gitlink, mode 160000) "
-                 "is invisible to plan_problems (agent/orchestrator.py): it is reported as 'no such file ... use "
+                 "is invisible to plan_problems (agent/planrules.py): it is reported as 'no such file ... use "
                  "create', and a planned create at or under it passes")
 
 

@@ -128,7 +128,7 @@ def test_successful_run_report_validates(tmp_path: Path, server) -> None:
     assert_valid(report)
     assert report["status"] == "ok" and report["commit"] and report["remote"] is None
     assert [c["name"] for c in report["checks"]] == ["syntax"]
-    assert set(report["usage"]) == {"orchestrator", "worker", "synthesizer"}
+    assert set(report["usage"]) == {"orchestrator", "worker", "review", "synthesizer"}
 
 
 def test_dry_run_report_validates(tmp_path: Path, server) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diffcrew import prompts
-from diffcrew.agent.orchestrator import plan_problems
+from diffcrew.agent.planrules import plan_problems
 from diffcrew.agent.pricing import cost_of
 from diffcrew.agent.run import slugify
 from diffcrew.agent.script import ScriptError, answer, key_for_request

@@ -310,6 +310,7 @@ def every_event_script() -> dict[str, list[dict[str, Any]]]:
             "worker:pkg/a.py": [bad, patch_turn(udiff("pkg/a.py", OLD_A, NEW_A))],
             "worker:pkg/b.py": [patch_turn(udiff("pkg/b.py", None, NEW_B))],
             "worker:c.py": [bad, bad],
+            "review": [{"tool": "approve_change", "input": {"note": "a and b agree; c is left out."}}],
             "synthesizer": [summary_turn("Type a and add b")]}
 
 
@@ -403,7 +404,7 @@ def test_live_view_on_a_terminal_end_to_end(tmp_path: Path, server) -> None:
     block = final_block(raw)
     assert sorted(line.split()[:3][1:] for line in block[1:-1]) == [
         ["old.py", "done"], ["pkg/a.py", "done"], ["pkg/b.py", "done"]]
-    assert block[-1].startswith("total: 4 call(s) · ")
+    assert block[-1].startswith("total: 5 call(s) · ")  # plan, 2 workers, review, summary
     assert re.search(r"pkg/b\.py \| 2 \x1b\[32m\+\+\x1b\[0m", raw)  # the diffstat, + in green
     assert re.search(r"old\.py\s+\| 1 \x1b\[31m-\x1b\[0m", raw)  # - in red
     assert any(line.startswith("Branch diffcrew/") for line in lines)
@@ -447,7 +448,7 @@ def test_verbose_shows_each_call_and_the_retries(tmp_path: Path, server) -> None
     calls = [line for line in lines if line.startswith("  call    ")]
     callers = [line.split(":")[0].split(maxsplit=1)[1] for line in calls]
     assert callers[0] == "orchestrator" and callers[-1] == "synthesizer"
-    assert sorted(callers[1:-1]) == ["worker pkg/a.py", "worker pkg/b.py"]
+    assert sorted(callers[1:-1]) == ["review", "worker pkg/a.py", "worker pkg/b.py"]
     assert all(re.search(r": [\d,]+ in( \([\d,]+ from cache\))? / [\d,]+ out tokens, \$\d+\.\d{4}, \d+\.\d s$", line)
                for line in calls)
     (retry,) = [line for line in lines if line.startswith("  retry   ")]
@@ -467,7 +468,7 @@ def test_without_verbose_no_call_lines_and_quiet_prints_only_the_result(tmp_path
     quiet = run_cli(["run", "--repo", str(repo), "--yes", "-q", REQUEST], server)
     assert quiet.exit_code == 0, quiet.output
     assert quiet.stderr == ""
-    assert quiet.stdout.startswith("Branch diffcrew/") and "Usage:      4 model call(s)" in quiet.stdout
+    assert quiet.stdout.startswith("Branch diffcrew/") and "Usage:      5 model call(s)" in quiet.stdout
 
 
 @pytest.mark.slow
@@ -497,4 +498,4 @@ def test_replay_quiet_and_verbose(tmp_path: Path, server) -> None:
     verbose = run_cli(["replay", run_id, "--repo", str(repo), "--yes", "-v"], env=offline)
     assert verbose.exit_code == 0, verbose.output
     calls = [line for line in verbose.stderr.splitlines() if line.startswith("  call    ")]
-    assert len(calls) == 4 and calls[0].startswith("  call    orchestrator: ")
+    assert len(calls) == 5 and calls[0].startswith("  call    orchestrator: ")  # plan, 2 workers, review, summary

@@ -23,7 +23,7 @@ def test_a_run_with_every_kind_of_turn_is_accepted_and_echoes_its_thinking(tmp_p
                       "scale every value by ten"], server)
     assert result.exit_code == 4, result.output  # b.py was refused, a.py and c.py landed
     report = json.loads(result.stdout)
-    assert [r.status for r in server.requests] == [200] * 7
+    assert [r.status for r in server.requests] == [200] * 8  # plan (2 turns), workers (4), review, summary
     assert [(r.key, r.turn) for r in server.requests if r.turn] == [("orchestrator", 1), ("worker:a.py", 1)]
     assert all(r.body["tool_choice"] == {"type": "auto"} for r in server.requests)
     (refused,) = [f for f in report["files"] if f.get("error")]

@@ -191,10 +191,11 @@ class GitRepo:
         with tempfile.TemporaryDirectory(prefix="diffcrew-index-") as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             self._run("read-tree", base, env=env)
-            with tempfile.TemporaryFile() as stdin:
-                stdin.write(("\0".join(records) + "\0").encode("utf-8"))
-                stdin.seek(0)
-                self._run("update-index", "-z", "--index-info", env=env, istream=stdin)
+            if records:  # update-index refuses an empty list
+                with tempfile.TemporaryFile() as stdin:
+                    stdin.write(("\0".join(records) + "\0").encode("utf-8"))
+                    stdin.seek(0)
+                    self._run("update-index", "-z", "--index-info", env=env, istream=stdin)
             return self._run("write-tree", env=env)
 
     def commit_tree(self, tree: str, parent: str, message: str) -> str:

@@ -42,6 +42,7 @@ class RunArgs:
     repair_rounds: int
     request_timeout: float
     plan_turns: int
+    review_rounds: int
     dry_run: bool
     as_json: bool
     yes: bool
@@ -89,6 +90,8 @@ class RunArgs:
               default=cfg.DEFAULT_REQUEST_TIMEOUT, show_default=True, help="Seconds per model call.")
 @click.option("--plan-turns", type=click.IntRange(1, 50), default=cfg.DEFAULT_PLAN_TURNS, show_default=True,
               help="Model turns the orchestrator may spend exploring the repository before it must plan.")
+@click.option("--review-rounds", type=click.IntRange(0, 5), default=cfg.DEFAULT_REVIEW_ROUNDS, show_default=True,
+              help="Times the orchestrator reviews the combined change and may add or redirect workers (0: no review).")
 @click.option("--dry-run", is_flag=True, help="Plan and patch, print one unified diff, make no branch.")
 @json_option()
 @yes_option

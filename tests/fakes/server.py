@@ -24,6 +24,9 @@ without retrying. `POST /v1/messages/count_tokens` gets the same validation (the
 tool_choice and the thinking prefix check are refused there too; it has no `max_tokens`) and
 answers `{"input_tokens": N}`, the prompt's estimated size (`cache.py`); it plays no faults.
 
+A script with answers but no "review" list gets one approval for it (`APPROVAL`): the review
+is on by default, and most tests are about the other roles. A test of the review scripts it.
+
 Fault turns
 -----------
 A script list may also hold fault entries (`http_error`, `drop_connection`, `cut_stream`,
@@ -92,6 +95,9 @@ from .rules import ApiError, Request, validate
 from .sse import sse_events
 from .thinking import ThinkingLedger
 from .wire import STATUS_OF, Handler, HTTPServer, error_type
+
+# The review's answer when a script has none (see the module's docstring).
+APPROVAL: dict[str, Any] = {"tool": "approve_change", "input": {"note": "The change does what the request asks."}}
 
 __all__ = ["CachePlan", "FakeMessagesServer", "RecordedRequest", "is_fault", "sse_events"]
 
@@ -167,6 +173,8 @@ class FakeMessagesServer:
             turns = script
         if not isinstance(turns, dict) or not all(isinstance(v, list) for v in turns.values()):
             raise ScriptError("script turns must map keys to lists of turns")
+        if turns and "review" not in turns:
+            turns = {**turns, "review": [dict(APPROVAL)]}
         answers: Turns = {}
         faults: dict[str, list[list[dict[str, Any]]]] = {}
         for key, entries in turns.items():
