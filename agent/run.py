@@ -33,6 +33,7 @@ from diffcrew.agent.validation import CheckInputs, check_and_repair
 from diffcrew.agent.types import FileResult, Plan, RunReport
 from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, estimate_worker_cost, shared_blocks
 from diffcrew.tools.context import build_context
+from diffcrew.tools.difftext import git_diff
 from diffcrew.sandbox import CheckResult, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
@@ -222,9 +223,10 @@ class _Run:
                 changed = await self._validate(plan, changed, workers)
             self._keep_settings(changed)  # again: a repair may have changed them
             new_tree = build_tree(self.repo, self.base, plan, changed, self.tree)
-            outcome.diffstat = self.repo.diff(self.base, new_tree, stat=True)
+            change = git_diff(self.repo, self.base, new_tree, expected={r.path for r in changed})
+            outcome.diffstat = change.stat()
             if options.dry_run:
-                outcome.diff = self.repo.diff(self.base, new_tree)
+                outcome.diff = change.text
                 return
             summary = await write_summary(client, options.summary_model, options.request, plan, outcome.diffstat,
                                           options.summary_effort)
