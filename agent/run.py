@@ -33,6 +33,7 @@ from diffcrew.agent.transcript import Transcript
 from diffcrew.agent.types import Plan, RunReport
 from diffcrew.agent.worker import estimate_worker_cost, shared_blocks
 from diffcrew.tools.context import build_context
+from diffcrew.tools.difftext import git_diff
 from diffcrew.sandbox import prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
@@ -198,9 +199,10 @@ class _Run:
                                                context.text_paths, rules, self._emit, self.progress.confirm),
                                   crew, client, outcome)
             tree = await synthesis.run()
-            outcome.diffstat = self.repo.diff(self.base, tree, stat=True)
+            change = git_diff(self.repo, self.base, tree, expected={r.path for r in outcome.results if r.ok})
+            outcome.diffstat = change.stat()
             if options.dry_run:
-                outcome.diff = self.repo.diff(self.base, tree)
+                outcome.diff = change.text
                 return
             summary = await write_summary(client, options.summary_model, options.request, outcome.plan or plan,
                                           outcome.diffstat, options.summary_effort)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import git, run_cli
+from diffcrew.tools.difftext import parse_back
 
 
 @pytest.mark.slow
@@ -28,6 +29,10 @@ def test_demo_makes_a_branch_with_no_key(tmp_path: Path) -> None:
     assert "Store.from_file(path)" in git(repo, "show", "diffcrew/demo:inventory/report.py")
     assert "Store.from_file" in git(repo, "show", "diffcrew/demo:CHANGELOG.md")
     assert "+    def from_file(cls, path: str)" in out.stdout
+    shown = re.split(r"^\$ git diff \S+\n", out.stdout, flags=re.MULTILINE)[1].split("\nThe model was scripted")[0]
+    checked = parse_back(shown, expected={"inventory/store.py", "inventory/report.py", "CHANGELOG.md"})
+    assert [f.path for f in checked.files] == ["CHANGELOG.md", "inventory/report.py", "inventory/store.py"]
+    assert checked.stat().rstrip("\n") in out.stdout  # the diffstat above it counts the same diff
     assert git(repo, "status", "--porcelain") == ""
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
 

@@ -7,6 +7,7 @@ agent -> tools/sandbox/prompts. `diffcrew.agent.errors` re-exports it.
     ├── UsageError        (2)     bad input: options, request, repository, base ref
     ├── PatchError        (1)     a diff that cannot be applied exactly; carries repair text
     ├── GitError          (1)     a git operation failed
+    ├── DiffFormatError   (1)     a diff diffcrew was about to show did not parse back (an internal error)
     ├── ModelError        (1)     the model could not be reached or answered unusably
     ├── PlanError         (1)     the orchestrator's plan stayed invalid after the re-ask
     ├── RunFailed         (1)     workers failed; no branch was made
@@ -67,6 +68,10 @@ class PatchError(DiffcrewError):
 
 class GitError(DiffcrewError):
     """A git command failed."""
+
+
+class DiffFormatError(DiffcrewError):
+    """A diff diffcrew made did not parse back as a well-formed unified diff; it is never shown."""
 
 
 class ModelError(DiffcrewError):

@@ -266,9 +266,10 @@ class GitRepo:
         self._run("push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}",
                   env={"GIT_CONFIG_COUNT": "0"})
 
-    def diff(self, base: str, target: str, *, stat: bool = False) -> str:
-        """`git diff` between two commits or trees (text, no colour, no external tools)."""
+    def diff(self, base: str, target: str) -> str:
+        """`git diff` between two commits or trees (text, no colour, no external tools).
+
+        Raw text: what is shown goes through `tools/difftext.py`'s `git_diff`, which parses it back.
+        """
         args = ["diff", "--no-color", "--no-ext-diff", "--no-renames"]
-        if stat:
-            args.append("--stat=100")
         return self._run(*args, base, target, strip_newline_in_stdout=False)

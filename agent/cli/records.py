@@ -66,8 +66,24 @@ def show_command(run_id: str, repo: str, as_json: bool) -> None:
     click.echo(f"Request: {run.request}")
     _show_report(run.report or {})
     for path_name, diff in diffs.items():
-        click.echo(click.style(f"\n# patch for {path_name}", bold=True))
-        click.echo(diff.rstrip("\n"))
+        _show_patch(path_name, diff)
+
+
+def _show_patch(path: str, diff: str) -> None:
+    """A worker's last patch: as a diff when it parses back as a well-formed one for its file; otherwise
+    indented, as the model's text (the patch engine accepts sloppy diffs: no headers, bare '@@')."""
+    from diffcrew.tools.difftext import parse_back
+    from diffcrew.tools.errors import DiffFormatError
+
+    try:
+        text = parse_back(diff, expected={path}).text
+    except DiffFormatError:
+        click.echo(click.style(f"\n# patch for {path}, as the model wrote it (not a well-formed unified diff; "
+                               "the patch engine placed it)", bold=True))
+        click.echo("\n".join("    " + line for line in diff.rstrip("\n").splitlines()))
+        return
+    click.echo(click.style(f"\n# patch for {path}", bold=True))
+    click.echo(text.rstrip("\n"))
 
 
 def _show_report(report: dict[str, Any]) -> None:

@@ -227,11 +227,13 @@ def demo(as_json: bool, quiet: bool, verbose: bool) -> None:
 
 def _show_demo_branch(report: RunReport, repo: Path, commit: str) -> None:
     """The demo's result, the diff of the branch it made, and what to try next."""
+    from diffcrew.tools.difftext import git_diff
     from diffcrew.tools.git import GitRepo
 
     print_report(report)
+    change = git_diff(GitRepo(repo), report.base, commit, expected=[r.path for r in report.results if r.ok])
     click.echo(click.style(f"\n$ git diff {report.base[:12]}...{report.branch}", bold=True))
-    click.echo(GitRepo(repo).diff(report.base, commit), nl=False)
+    click.echo(change.text, nl=False)
     click.echo(click.style("\nThe model was scripted: this was a demonstration.", fg="cyan", bold=True) +
                f" With ANTHROPIC_API_KEY set, try:\n  cd {repo} && diffcrew run \"your own change\"")
 
