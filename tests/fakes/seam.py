@@ -18,6 +18,7 @@ latency, rate limits and streaming. A script holding a fault entry is refused: u
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from diffcrew.agent.apierrors import classify
@@ -54,7 +55,8 @@ class SeamClient(FakeApi):
         return {"ANTHROPIC_API_KEY": "test-key"}
 
     def _record(self, request: ModelRequest, endpoint: str) -> RecordedRequest:
-        body: dict[str, Any] = request.body()
+        # a copy as the wire makes it: JSON only, and no list the conversation may change later
+        body: dict[str, Any] = json.loads(json.dumps(request.body()))
         if endpoint == "count_tokens":
             body.pop("max_tokens")
         elif request.stream:
