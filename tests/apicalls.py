@@ -21,6 +21,7 @@ SUBMIT_PATCH = {"name": "submit_patch", "description": "Submit the diff of the f
 READ_FILE = {"name": "read_file", "description": "Read a file of the base commit.", "strict": True,
              "input_schema": {"type": "object", "properties": {"path": {"type": "string"}},
                               "required": ["path"], "additionalProperties": False}}
+FORCED_TOOL_CHOICE = 'tool_choice: type "tool" and "any" are not supported for this model.'
 WORKER_PROMPT = "Change request: rename foo\n\nFile: a.py\n\nInstructions: rename foo to bar\n"
 
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from fakes.seam import SeamClient  # noqa: E402
 from fakes.server import FakeMessagesServer, RecordedRequest  # noqa: E402
 
 from diffcrew.tools.errors import PatchError  # noqa: E402
@@ -95,6 +96,20 @@ def server() -> Iterator[FakeMessagesServer]:
         yield fake
 
 
+@pytest.fixture
+def seam(monkeypatch: pytest.MonkeyPatch) -> SeamClient:
+    """The fake API in-process, at the model seam: while it is active, every `AnthropicClient` the
+    CLI makes (`diffcrew run` builds its client from that name, lazily) is this client instead, so
+    `run_cli(args, seam)` runs the real CLI and the real flow with no SDK and no HTTP. For what the
+    flow decides; what needs the wire (faults, rate limits, streams, the cache over time,
+    subprocesses) keeps the `server` fixture."""
+    from diffcrew.agent.llm import anthropic_client
+
+    client = SeamClient()
+    monkeypatch.setattr(anthropic_client, "AnthropicClient", lambda **_: client)
+    return client
+
+
 def gather_workers(server: FakeMessagesServer, count: int, total: int, bound: float = 20.0) -> None:
     """Hold each worker request before its answer until `count` are in flight at once, or all `total`
     have arrived (at most `bound` s each): a peak of `count` then shows whether the run sent them
@@ -108,9 +123,10 @@ def gather_workers(server: FakeMessagesServer, count: int, total: int, bound: fl
     server.on_pause = hold
 
 
-def run_cli(args: list[str], server: FakeMessagesServer | None = None, *, env: dict[str, str | None] | None = None,
-            input: str | None = None) -> Result:
-    """Invoke the real CLI in-process (the SDK talks real HTTP to the fake server)."""
+def run_cli(args: list[str], server: FakeMessagesServer | SeamClient | None = None, *,
+            env: dict[str, str | None] | None = None, input: str | None = None) -> Result:
+    """Invoke the real CLI in-process: the SDK talks real HTTP to the fake server, or, with the
+    `seam` fixture's client, the flow calls the fake API directly."""
     from diffcrew.agent.cli import main
 
     full_env: dict[str, str | None] = {"DIFFCREW_REQUEST_TIMEOUT": None}

@@ -12,11 +12,10 @@ from functools import partial
 import anthropic
 import pytest
 
+from apicalls import FORCED_TOOL_CHOICE as FORCED
 from apicalls import MODEL, PATCH_SCHEMA, SUBMIT_PATCH, client, patch_turns, refusal, worker_body
 from fakes.models import MODELS
 from fakes.server import FakeMessagesServer
-
-FORCED = 'tool_choice: type "tool" and "any" are not supported for this model.'
 
 
 @pytest.fixture

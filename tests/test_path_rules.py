@@ -20,69 +20,69 @@ def script(orchestrator: list[dict], worker: dict[str, list[dict]] | None = None
             "synthesizer": [summary_turn()]}
 
 
-def refused_plan(tmp_path: Path, server, edits: list[tuple[str, str, str]], *args: str):
+def refused_plan(tmp_path: Path, seam, edits: list[tuple[str, str, str]], *args: str):
     """A plan the model sends twice (the first answer is re-asked once); the run must end clean."""
     repo = make_repo(tmp_path / "repo", FILES)
     plan = plan_turn("Do it.", edits)
-    server.set_script(script([plan, plan]))
+    seam.set_script(script([plan, plan]))
     before = snapshot(repo)
-    result = run_cli(["run", "--repo", str(repo), "--yes", *args, "change it"], server)
+    result = run_cli(["run", "--repo", str(repo), "--yes", *args, "change it"], seam)
     assert result.exit_code == 1, result.output
     assert "still invalid after one re-ask" in result.stderr
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
     return result
 
 
-def test_a_nul_in_a_plan_path_cannot_add_tree_entries(tmp_path: Path, server) -> None:
+def test_a_nul_in_a_plan_path_cannot_add_tree_entries(tmp_path: Path, seam) -> None:
     evil = "notes.txt\x00100755 " + "0" * 40 + "\t.github/workflows/evil.yml"
-    result = refused_plan(tmp_path, server, [(evil, "create", "Add the notes.")], "--dry-run")
+    result = refused_plan(tmp_path, seam, [(evil, "create", "Add the notes.")], "--dry-run")
     assert "control character" in result.stderr and "evil.yml" not in result.stdout
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["notes\nSigned-off-by: Mallory <m@x>.txt", "tab\there.txt", "esc\x1b[2J.txt"])
-def test_control_characters_in_plan_paths_are_refused(tmp_path: Path, server, path: str) -> None:
-    result = refused_plan(tmp_path, server, [(path, "create", "Add it.")], "--dry-run")
+def test_control_characters_in_plan_paths_are_refused(tmp_path: Path, seam, path: str) -> None:
+    result = refused_plan(tmp_path, seam, [(path, "create", "Add it.")], "--dry-run")
     assert "control character" in result.stderr
 
 
-def test_an_option_shaped_plan_path_is_refused(tmp_path: Path, server) -> None:
+def test_an_option_shaped_plan_path_is_refused(tmp_path: Path, seam) -> None:
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "precious.txt").write_text("keep me\n")
     path = f"--basetemp={victim}/x.py"
     check = f"{shlex.quote(sys.executable)} -c 'import sys; print(sys.argv)' {{files}}"
-    result = refused_plan(tmp_path, server, [(path, "create", "Add a module.")], "--check", check)
+    result = refused_plan(tmp_path, seam, [(path, "create", "Add a module.")], "--check", check)
     assert "starts with '-'" in result.stderr
     assert (victim / "precious.txt").read_text() == "keep me\n"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["sub/.git/hooks/post-checkout", "sub/.GIT/config", ".Git/config", "a/.git./x"])
-def test_git_directories_at_any_depth_are_refused_in_plans(tmp_path: Path, server, path: str) -> None:
-    result = refused_plan(tmp_path, server, [(path, "create", "Add a hook.")], "--dry-run")
+def test_git_directories_at_any_depth_are_refused_in_plans(tmp_path: Path, seam, path: str) -> None:
+    result = refused_plan(tmp_path, seam, [(path, "create", "Add a hook.")], "--dry-run")
     assert ".git directory" in result.stderr
 
 
-def test_a_file_and_a_directory_of_the_same_name_are_refused(tmp_path: Path, server) -> None:
+def test_a_file_and_a_directory_of_the_same_name_are_refused(tmp_path: Path, seam) -> None:
     edits = [("lib", "create", "A module."), ("lib/util.py", "create", "Helpers.")]
-    result = refused_plan(tmp_path, server, edits, "--dry-run")
+    result = refused_plan(tmp_path, seam, edits, "--dry-run")
     assert "lib: the plan also has lib/util.py under it" in result.stderr
 
 
-def test_a_300_character_name_is_refused_with_a_reason(tmp_path: Path, server) -> None:
-    result = refused_plan(tmp_path, server, [("a" * 300 + ".py", "create", "Add it.")])
+def test_a_300_character_name_is_refused_with_a_reason(tmp_path: Path, seam) -> None:
+    result = refused_plan(tmp_path, seam, [("a" * 300 + ".py", "create", "Add it.")])
     assert "longer than 255 bytes" in result.stderr
 
 
-def test_the_refused_plan_is_reasked_once_and_a_good_one_goes_through(tmp_path: Path, server) -> None:
+def test_the_refused_plan_is_reasked_once_and_a_good_one_goes_through(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     bad = plan_turn("Do it.", [("-rf.py", "create", "Add it.")])
     good = plan_turn("Do it.", [("rf.py", "create", "Add it.")])
-    server.set_script(script([bad, good], {"rf.py": [patch_turn(udiff("rf.py", None, "X = 2\n"))]}))
-    result = run_cli(["run", "--repo", str(repo), "--yes", "change it"], server)
+    seam.set_script(script([bad, good], {"rf.py": [patch_turn(udiff("rf.py", None, "X = 2\n"))]}))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "change it"], seam)
     assert result.exit_code == 0, result.output
-    asks = [r for r in server.requests if r.key == "orchestrator"]
+    asks = [r for r in seam.requests if r.key == "orchestrator"]
     assert "starts with '-'" in str(asks[1].body["messages"][-1]["content"])
 
 

@@ -25,13 +25,13 @@ def results_of(request) -> list[dict]:
     return [b for b in request.body["messages"][-1]["content"] if b.get("type") == "tool_result"]
 
 
-def test_exploration_turns_are_answered_then_the_plan_is_taken(tmp_path: Path, server) -> None:
+def test_exploration_turns_are_answered_then_the_plan_is_taken(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(base_script([explore("read_file", path="app.py"), explore("search_code", pattern="load\\("),
+    seam.set_script(base_script([explore("read_file", path="app.py"), explore("search_code", pattern="load\\("),
                                    explore("list_files", path=""), PLAN]))
-    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], server)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], seam)
     assert result.exit_code == 0, result.output
-    asks = [r for r in server.requests if r.key == "orchestrator"]
+    asks = [r for r in seam.requests if r.key == "orchestrator"]
     assert len(asks) == 4
     assert all(r.body["tool_choice"] == {"type": "auto"} for r in asks)
     assert {t["name"] for t in asks[0].body["tools"]} == {"plan_edits", "read_file", "search_code", "list_files"}
@@ -75,26 +75,26 @@ def test_exploration_turns_read_the_earlier_turns_from_the_cache(tmp_path: Path,
     assert all(len(marks(r)) <= 4 for r in server.requests)
 
 
-def test_secrets_and_escapes_are_refused_to_the_model(tmp_path: Path, server) -> None:
+def test_secrets_and_escapes_are_refused_to_the_model(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(base_script([explore("read_file", path=".env"), explore("read_file", path="../../etc/passwd"),
+    seam.set_script(base_script([explore("read_file", path=".env"), explore("read_file", path="../../etc/passwd"),
                                    explore("search_code", pattern="sk-secret"), PLAN]))
-    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], server)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], seam)
     assert result.exit_code == 0, result.output
-    asks = [r for r in server.requests if r.key == "orchestrator"]
+    asks = [r for r in seam.requests if r.key == "orchestrator"]
     for ask in asks[1:]:
         (answer,) = results_of(ask)
         assert "sk-secret-123" not in answer["content"]
     assert results_of(asks[1])[0]["is_error"] and results_of(asks[2])[0]["is_error"]
-    assert all("sk-secret-123" not in str(r.body) for r in server.requests)
+    assert all("sk-secret-123" not in str(r.body) for r in seam.requests)
 
 
-def test_the_last_turn_is_announced_in_the_conversation_not_by_changing_tools(tmp_path: Path, server) -> None:
+def test_the_last_turn_is_announced_in_the_conversation_not_by_changing_tools(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(base_script([explore("read_file", path="app.py"), PLAN]))
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], server)
+    seam.set_script(base_script([explore("read_file", path="app.py"), PLAN]))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], seam)
     assert result.exit_code == 0, result.output
-    first, second = [r for r in server.requests if r.key == "orchestrator"]
+    first, second = [r for r in seam.requests if r.key == "orchestrator"]
     # never a forced tool_choice (today's models refuse it), and the same tools on every turn:
     # thinking is bound to everything before it, tools included (preserved thinking)
     assert first.body["tool_choice"] == second.body["tool_choice"] == {"type": "auto"}
@@ -103,20 +103,20 @@ def test_the_last_turn_is_announced_in_the_conversation_not_by_changing_tools(tm
     assert last_words["type"] == "text" and "must call `plan_edits`" in last_words["text"]
 
 
-def test_exploring_on_the_last_turn_is_answered_once_with_no_more_turns(tmp_path: Path, server) -> None:
+def test_exploring_on_the_last_turn_is_answered_once_with_no_more_turns(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(base_script([explore("read_file", path="app.py"), explore("read_file", path="cfg.py"), PLAN]))
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], server)
+    seam.set_script(base_script([explore("read_file", path="app.py"), explore("read_file", path="cfg.py"), PLAN]))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], seam)
     assert result.exit_code == 0, result.output
-    asks = [r for r in server.requests if r.key == "orchestrator"]
+    asks = [r for r in seam.requests if r.key == "orchestrator"]
     (refused,) = results_of(asks[2])
     assert refused["is_error"] and "No exploration turns are left" in refused["content"]
     assert "def load" not in refused["content"]  # the read was not answered
 
 
-def test_exploring_past_the_turn_limit_fails_clean(tmp_path: Path, server) -> None:
+def test_exploring_past_the_turn_limit_fails_clean(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(base_script([explore("read_file", path="app.py")] * 4))
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], server)
+    seam.set_script(base_script([explore("read_file", path="app.py")] * 4))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--plan-turns", "2", "rename load"], seam)
     assert result.exit_code == 1
     assert "plan was still invalid" in result.stderr and diffcrew_branches(repo) == []

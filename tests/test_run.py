@@ -1,4 +1,6 @@
-"""End to end: the real CLI and the real SDK against the loopback fake Messages API server."""
+"""The whole run through the real CLI: what it decides at the model seam (`seam`: the fake API
+in-process), and end to end over the real SDK and HTTP (`server`) for the main run and the dry
+run, and for what needs the wire (requests in flight at once)."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def test_four_file_change_lands_exactly_on_a_new_branch(tmp_path: Path, server) 
     assert roles.count("worker") == 3 and roles.count("synthesizer") == 1
 
 
-def test_dirty_tree_index_head_and_stash_stay_byte_identical(tmp_path: Path, server) -> None:
+def test_dirty_tree_index_head_and_stash_stay_byte_identical(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     (repo / "README.md").write_text("# stashed edit\n")
     git(repo, "stash", "-q")
@@ -62,9 +64,9 @@ def test_dirty_tree_index_head_and_stash_stay_byte_identical(tmp_path: Path, ser
     (repo / "pkg/util.py").write_text(UTIL + "# staged work\n")
     git(repo, "add", "pkg/util.py")
     (repo / "scratch.txt").write_text("untracked\n")
-    server.set_script(four_file_script())
+    seam.set_script(four_file_script())
     before = snapshot(repo)
-    result = run_cli(["run", "--repo", str(repo), "--yes", "type the greeting"], server)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "type the greeting"], seam)
     assert result.exit_code == 0, result.output
     assert "uncommitted changes are not included" in result.stderr and "pkg/mod.py" in result.stderr
     assert snapshot(repo) == before
@@ -73,44 +75,44 @@ def test_dirty_tree_index_head_and_stash_stay_byte_identical(tmp_path: Path, ser
     assert f"git diff {before['head_commit'].strip()[:12]}...{branch}" in result.stdout
 
 
-def test_patch_that_does_not_apply_is_repaired_with_the_engine_error(tmp_path: Path, server) -> None:
+def test_patch_that_does_not_apply_is_repaired_with_the_engine_error(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     bad = udiff("pkg/mod.py", MOD, MOD_NEW).replace("-def greet(name):", "-def greet(nme):")
     script = four_file_script()
     script["worker:pkg/mod.py"] = [patch_turn(bad), patch_turn(udiff("pkg/mod.py", MOD, MOD_NEW))]
-    server.set_script(script)
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "type the greeting"], server)
+    seam.set_script(script)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "type the greeting"], seam)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert {f["path"]: f["attempts"] for f in report["files"]}["pkg/mod.py"] == 2
-    second = [r for r in server.requests if r.key == "worker:pkg/mod.py"][1].body
+    second = [r for r in seam.requests if r.key == "worker:pkg/mod.py"][1].body
     feedback = second["messages"][-1]["content"][0]
     assert feedback["type"] == "tool_result" and feedback["is_error"] is True
     assert "hunk 1" in feedback["content"].lower()
     assert show(repo, report["branch"], "pkg/mod.py") == MOD_NEW.encode()
 
 
-def test_worker_that_never_succeeds_fails_the_run_without_a_branch(tmp_path: Path, server) -> None:
+def test_worker_that_never_succeeds_fails_the_run_without_a_branch(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     bad = udiff("pkg/mod.py", MOD, MOD_NEW).replace("-def greet(name):", "-def greet(nme):")
     script = four_file_script()
     script["worker:pkg/mod.py"] = [patch_turn(bad)] * 3
-    server.set_script(script)
+    seam.set_script(script)
     before = snapshot(repo)
-    result = run_cli(["run", "--repo", str(repo), "--yes", "type the greeting"], server)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "type the greeting"], seam)
     assert result.exit_code == 1
     assert "pkg/mod.py" in result.stderr and "no branch was made" in result.stderr
-    assert len([r for r in server.requests if r.key == "worker:pkg/mod.py"]) == 3  # 1 + 2 repair rounds
+    assert len([r for r in seam.requests if r.key == "worker:pkg/mod.py"]) == 3  # 1 + 2 repair rounds
     assert diffcrew_branches(repo) == []
     assert snapshot(repo) == before
 
 
-def test_allow_partial_commits_the_rest_and_exits_4(tmp_path: Path, server) -> None:
+def test_allow_partial_commits_the_rest_and_exits_4(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     script = four_file_script()
     script["worker:pkg/mod.py"] = [{"text": "I would rather not."}] * 3
-    server.set_script(script)
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--allow-partial", "type the greeting"], server)
+    seam.set_script(script)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--allow-partial", "type the greeting"], seam)
     assert result.exit_code == 4, result.output
     branch = diffcrew_branches(repo)[0]
     assert show(repo, branch, "pkg/mod.py") == MOD.encode()
@@ -118,15 +120,15 @@ def test_allow_partial_commits_the_rest_and_exits_4(tmp_path: Path, server) -> N
     assert "Left out (--allow-partial)" in git(repo, "log", "-1", "--format=%B", branch)
 
 
-def test_invalid_plan_is_rejected_and_asked_again(tmp_path: Path, server) -> None:
+def test_invalid_plan_is_rejected_and_asked_again(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     script = four_file_script()
     bad_plan = plan_turn("Edit outside.", [("../outside.py", "modify", "x"), ("pkg/nope.py", "modify", "y")])
     script["orchestrator"] = [bad_plan, script["orchestrator"][0]]
-    server.set_script(script)
-    result = run_cli(["run", "--repo", str(repo), "--yes", "type the greeting"], server)
+    seam.set_script(script)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "type the greeting"], seam)
     assert result.exit_code == 0, result.output
-    asks = [r for r in server.requests if r.key == "orchestrator"]
+    asks = [r for r in seam.requests if r.key == "orchestrator"]
     assert len(asks) == 2
     feedback = asks[1].body["messages"][-1]["content"][0]
     assert feedback["is_error"] is True
@@ -134,11 +136,11 @@ def test_invalid_plan_is_rejected_and_asked_again(tmp_path: Path, server) -> Non
     assert not (tmp_path / "outside.py").exists()
 
 
-def test_plan_invalid_twice_fails_clean(tmp_path: Path, server) -> None:
+def test_plan_invalid_twice_fails_clean(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script({"orchestrator": [plan_turn("x", [(".git/config", "modify", "x")])] * 2})
+    seam.set_script({"orchestrator": [plan_turn("x", [(".git/config", "modify", "x")])] * 2})
     before = snapshot(repo)
-    result = run_cli(["run", "--repo", str(repo), "--yes", "do it"], server)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "do it"], seam)
     assert result.exit_code == 1
     assert "plan was still invalid" in result.stderr and ".git" in result.stderr
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
@@ -199,10 +201,10 @@ def test_dry_run_prints_one_applicable_diff_and_makes_no_branch(tmp_path: Path, 
     assert not [r for r in server.requests if r.key == "synthesizer"]
 
 
-def test_dry_run_json_report_has_plan_files_and_diff(tmp_path: Path, server) -> None:
+def test_dry_run_json_report_has_plan_files_and_diff(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(four_file_script())
-    result = run_cli(["run", "--repo", str(repo), "--dry-run", "--json", "type the greeting"], server)
+    seam.set_script(four_file_script())
+    result = run_cli(["run", "--repo", str(repo), "--dry-run", "--json", "type the greeting"], seam)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["status"] == "dry-run" and report["branch"] is None and report["commit"] is None
@@ -212,26 +214,26 @@ def test_dry_run_json_report_has_plan_files_and_diff(tmp_path: Path, server) -> 
     assert report["cost_usd"] > 0 and planner["input_tokens"] + planner["cache_write_tokens"] > 0
 
 
-def test_request_from_stdin_and_from_file(tmp_path: Path, server) -> None:
+def test_request_from_stdin_and_from_file(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(four_file_script())
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--dry-run", "-"], server, input="type the greeting\n")
+    seam.set_script(four_file_script())
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--dry-run", "-"], seam, input="type the greeting\n")
     assert result.exit_code == 0, result.output
-    assert "type the greeting" in first_text(server.requests[0].body)
+    assert "type the greeting" in first_text(seam.requests[0].body)
     request_file = tmp_path / "request.txt"
     request_file.write_text("from a file please\n")
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--dry-run", "-F", str(request_file)], server)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--dry-run", "-F", str(request_file)], seam)
     assert result.exit_code == 0, result.output
-    assert "from a file please" in first_text(server.requests[-4].body)
+    assert "from a file please" in first_text(seam.requests[-4].body)
 
 
-def test_default_branch_name_is_a_slug_and_never_overwrites(tmp_path: Path, server) -> None:
+def test_default_branch_name_is_a_slug_and_never_overwrites(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(four_file_script())
-    first = run_cli(["run", "--repo", str(repo), "--yes", "Type the greeting!"], server)
+    seam.set_script(four_file_script())
+    first = run_cli(["run", "--repo", str(repo), "--yes", "Type the greeting!"], seam)
     assert first.exit_code == 0, first.output
     (name,) = diffcrew_branches(repo)
     assert name.startswith("diffcrew/type-the-greeting-")
     git(repo, "branch", "mine")
-    taken = run_cli(["run", "--repo", str(repo), "--yes", "--branch", "mine", "again"], server)
+    taken = run_cli(["run", "--repo", str(repo), "--yes", "--branch", "mine", "again"], seam)
     assert taken.exit_code == 2 and "already exists" in taken.stderr

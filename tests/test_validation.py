@@ -27,11 +27,12 @@ def script(worker: list[dict]) -> dict:
             "worker:geo.py": worker, "synthesizer": [summary_turn("Type area")]}
 
 
-def run(tmp_path: Path, server, worker: list[dict], *args: str):
+def run(tmp_path: Path, fake, worker: list[dict], *args: str):
+    """The run over `fake`: the `seam` client, or the `server` where the test needs the wire."""
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script(script(worker))
+    fake.set_script(script(worker))
     before = snapshot(repo)
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", *args, "type area"], server)
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", *args, "type area"], fake)
     return result, repo, before
 
 
@@ -39,13 +40,13 @@ def worktrees(repo: Path) -> list[str]:
     return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines() if line.startswith("worktree ")]
 
 
-def test_broken_syntax_is_caught_and_repaired_by_the_worker(tmp_path: Path, server) -> None:
+def test_broken_syntax_is_caught_and_repaired_by_the_worker(tmp_path: Path, seam) -> None:
     # every patch, the repair too, is the complete diff against the base version (protocol §3)
     worker = [patch_turn(udiff("geo.py", OLD, BROKEN)), patch_turn(udiff("geo.py", OLD, FIXED))]
-    result, repo, before = run(tmp_path, server, worker)
+    result, repo, before = run(tmp_path, seam, worker)
     assert result.exit_code == 0, result.output
     assert git(repo, "show", f"{diffcrew_branches(repo)[0]}:geo.py") == FIXED
-    repair = [r for r in server.requests if r.key == "worker:geo.py"][1].body["messages"][-1]["content"][0]
+    repair = [r for r in seam.requests if r.key == "worker:geo.py"][1].body["messages"][-1]["content"][0]
     assert repair["type"] == "tool_result" and repair["is_error"] is True
     assert "syntax" in repair["content"] and "geo.py:2" in repair["content"]
     assert "return (w * h" in repair["content"]  # the result of the failing patch, for reference
@@ -55,8 +56,8 @@ def test_broken_syntax_is_caught_and_repaired_by_the_worker(tmp_path: Path, serv
     assert snapshot(repo) == before and len(worktrees(repo)) == 1
 
 
-def test_syntax_failure_that_is_never_repaired_makes_no_branch(tmp_path: Path, server) -> None:
-    result, repo, before = run(tmp_path, server, [patch_turn(udiff("geo.py", OLD, BROKEN))], "--repair-rounds", "0")
+def test_syntax_failure_that_is_never_repaired_makes_no_branch(tmp_path: Path, seam) -> None:
+    result, repo, before = run(tmp_path, seam, [patch_turn(udiff("geo.py", OLD, BROKEN))], "--repair-rounds", "0")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert "checks failed" in report["errors"][0] and report["branch"] is None
@@ -65,8 +66,8 @@ def test_syntax_failure_that_is_never_repaired_makes_no_branch(tmp_path: Path, s
     assert diffcrew_branches(repo) == [] and snapshot(repo) == before and len(worktrees(repo)) == 1
 
 
-def test_a_pre_existing_failing_test_does_not_block_an_unrelated_change(tmp_path: Path, server) -> None:
-    result, repo, _ = run(tmp_path, server, [patch_turn(udiff("geo.py", OLD, FIXED))],
+def test_a_pre_existing_failing_test_does_not_block_an_unrelated_change(tmp_path: Path, seam) -> None:
+    result, repo, _ = run(tmp_path, seam, [patch_turn(udiff("geo.py", OLD, FIXED))],
                           "--check", "python -m pytest -q -p no:cacheprovider test_old.py")
     assert result.exit_code == 0, result.output
     check = next(c for c in json.loads(result.stdout)["checks"] if c["name"].startswith("python -m pytest"))
@@ -74,10 +75,10 @@ def test_a_pre_existing_failing_test_does_not_block_an_unrelated_change(tmp_path
     assert "1 failed" in check["output"] and check["duration_s"] > 0
 
 
-def test_a_hanging_check_is_killed_at_its_timeout_and_reported(tmp_path: Path, server) -> None:
+def test_a_hanging_check_is_killed_at_its_timeout_and_reported(tmp_path: Path, seam) -> None:
     # Was: the run took < 30 s. Now the run's --timeout is the guard: a check not killed at its 1 s
     # timeout (it sleeps 600 s) ends the run with exit 3 instead of 1.
-    result, repo, before = run(tmp_path, server, [patch_turn(udiff("geo.py", OLD, FIXED))], "--repair-rounds", "0",
+    result, repo, before = run(tmp_path, seam, [patch_turn(udiff("geo.py", OLD, FIXED))], "--repair-rounds", "0",
                                "--check", "grep -q float geo.py && sleep 600 || true", "--check-timeout", "1",
                                "--timeout", "60")
     assert result.exit_code == 1, result.output
@@ -93,18 +94,18 @@ def test_checks_cannot_see_the_api_key(tmp_path: Path, server) -> None:
     assert "test-key" not in result.stdout
 
 
-def test_allow_failing_commits_and_names_the_failing_check(tmp_path: Path, server) -> None:
-    result, repo, _ = run(tmp_path, server, [patch_turn(udiff("geo.py", OLD, FIXED))], "--repair-rounds", "0",
+def test_allow_failing_commits_and_names_the_failing_check(tmp_path: Path, seam) -> None:
+    result, repo, _ = run(tmp_path, seam, [patch_turn(udiff("geo.py", OLD, FIXED))], "--repair-rounds", "0",
                           "--allow-failing", "--check", "! grep -q float geo.py")
     assert result.exit_code == 0, result.output
     message = git(repo, "log", "-1", "--format=%B", diffcrew_branches(repo)[0])
     assert "Checks still failing (--allow-failing):\n- ! grep -q float geo.py" in message
 
 
-def test_checks_from_pyproject_are_used(tmp_path: Path, server) -> None:
+def test_checks_from_pyproject_are_used(tmp_path: Path, seam) -> None:
     repo = make_repo(tmp_path / "repo", {**FILES, "pyproject.toml": '[tool.diffcrew]\nchecks = ["grep -q float {files}"]\n'})
-    server.set_script(script([patch_turn(udiff("geo.py", OLD, FIXED))]))
-    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "type area"], server)
+    seam.set_script(script([patch_turn(udiff("geo.py", OLD, FIXED))]))
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "type area"], seam)
     assert result.exit_code == 0, result.output
     assert [c["name"] for c in json.loads(result.stdout)["checks"]] == ["syntax", "grep -q float {files}"]
 

@@ -26,18 +26,18 @@ FILES = {"lib.py": LIB,
                                 "def test_half():\n    assert half(4) == 2\n"}
 
 
-def _run(tmp_path: Path, server, pytest_args: str) -> tuple[Path, object]:
+def _run(tmp_path: Path, seam, pytest_args: str) -> tuple[Path, object]:
     repo = make_repo(tmp_path / "repo", FILES)
-    server.set_script({"orchestrator": [plan_turn("Change lib.", [("lib.py", "modify", "Change both.")])],
+    seam.set_script({"orchestrator": [plan_turn("Change lib.", [("lib.py", "modify", "Change both.")])],
                        "worker:lib.py": [patch_turn(udiff("lib.py", LIB, BROKEN))], "synthesizer": [summary_turn()]})
     check = f"{sys.executable} -m pytest -p no:cacheprovider {pytest_args} tests"
     result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--repair-rounds", "0", "--check", check,
-                      "change lib"], server)
+                      "change lib"], seam)
     return repo, result
 
 
-def test_pytest_x_with_a_failure_on_the_base_does_not_hide_new_failures(tmp_path: Path, server) -> None:
-    repo, result = _run(tmp_path, server, "-x -q")
+def test_pytest_x_with_a_failure_on_the_base_does_not_hide_new_failures(tmp_path: Path, seam) -> None:
+    repo, result = _run(tmp_path, seam, "-x -q")
     assert result.exit_code == 1, result.output  # two tests newly fail: no branch
     assert diffcrew_branches(repo) == []
     (check,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] != "syntax"]
@@ -45,8 +45,8 @@ def test_pytest_x_with_a_failure_on_the_base_does_not_hide_new_failures(tmp_path
     assert "stopped at its first failure" in check["output"]
 
 
-def test_without_x_the_same_change_is_caught_by_the_comparison(tmp_path: Path, server) -> None:
-    repo, result = _run(tmp_path, server, "-q")
+def test_without_x_the_same_change_is_caught_by_the_comparison(tmp_path: Path, seam) -> None:
+    repo, result = _run(tmp_path, seam, "-q")
     assert result.exit_code == 1, result.output
     (check,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] != "syntax"]
     assert check["verdict"] == "new-failure"

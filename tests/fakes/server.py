@@ -24,9 +24,6 @@ without retrying. `POST /v1/messages/count_tokens` gets the same validation (the
 tool_choice and the thinking prefix check are refused there too; it has no `max_tokens`) and
 answers `{"input_tokens": N}`, the prompt's estimated size (`cache.py`); it plays no faults.
 
-A script with answers but no "review" list gets one approval for it (`APPROVAL`): the review
-is on by default, and most tests are about the other roles. A test of the review scripts it.
-
 Fault turns
 -----------
 A script list may also hold fault entries (`http_error`, `drop_connection`, `cut_stream`,
@@ -82,50 +79,29 @@ import json
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from diffcrew.agent.script import FORMAT, ScriptError, is_fault, key_for_request, load_script, turn_index
+from diffcrew.agent.script import is_fault
 
-from .answers import build_answer, public
-from .cache import INPUT_SIDE, CachePlan, CacheUse, prompt_tokens
-from .models import rules_for
-from .rules import ApiError, Request, validate
+from .answers import public
+from .cache import INPUT_SIDE, CachePlan
+from .core import FakeApi, RecordedRequest, Turns
+from .rules import ApiError
 from .sse import sse_events
-from .thinking import ThinkingLedger
 from .wire import STATUS_OF, Handler, HTTPServer, error_type
 
-# The review's answer when a script has none (see the module's docstring).
-APPROVAL: dict[str, Any] = {"tool": "approve_change", "input": {"note": "The change does what the request asks."}}
 
 __all__ = ["CachePlan", "FakeMessagesServer", "RecordedRequest", "is_fault", "sse_events"]
 
-Turns = dict[str, list[dict[str, Any]]]
 
+class FakeMessagesServer(FakeApi):
+    """A scripted Messages API on 127.0.0.1; use as a context manager (or start()/stop()).
 
-@dataclass
-class RecordedRequest:
-    key: str | None
-    turn: int
-    body: dict
-    headers: dict[str, str]
-    stream: bool
-    status: int = 0
-    endpoint: str = "messages"
-    error: str = ""  # the message of the error answer, if one was sent
-    fault: dict | None = field(default=None, repr=False)  # the fault entry played, if any
-    arrived: float = field(default_factory=time.monotonic)  # time.monotonic() on arrival (for benchmarks)
-    ratelimit: dict[str, str] = field(default_factory=dict, repr=False)  # anthropic-ratelimit-* sent back
-    usage: dict[str, Any] = field(default_factory=dict, repr=False)  # the usage reported, once a message is sent
-    cache: CacheUse | None = field(default=None, repr=False)  # simulate_cache: looked up on arrival
-
-
-class FakeMessagesServer:
-    """A scripted Messages API on 127.0.0.1; use as a context manager (or start()/stop())."""
+    What it validates, answers and records is `core.FakeApi`'s, shared with the in-process
+    client of `seam.py`; this class adds the wire: HTTP, streams, faults, latency, rate limits."""
 
     retry_after: float = 0.05  # the `retry-after` header (seconds) of a max_concurrent 429
-    cache_lookback: int = 20  # simulate_cache: blocks before a breakpoint also checked for a hit
 
     def __init__(self, script: Turns | str | None = None, *, latency: float | Callable[[], float] = 0.0,
                  max_concurrent: int | None = None, requests_per_window: tuple[int, float] | None = None,
@@ -138,72 +114,21 @@ class FakeMessagesServer:
         usage's input side is the whole prompt as input_tokens, or as scripted."""
         self.latency = latency
         self.ttft = ttft
-        self.simulate_cache = simulate_cache
-        self.cache_entries: dict[str, float] = {}  # prefix hash -> time.monotonic() it became available
         self.max_concurrent = max_concurrent
         self.requests_per_window = requests_per_window
         self._window: tuple[int, int] = (-1, 0)  # (window number, requests admitted in it)
         self._epoch = time.time()
         self.url = ""
-        self.requests: list[RecordedRequest] = []
         self.token_counts: list[dict[str, Any]] = []  # the bodies sent to /v1/messages/count_tokens
         self.count_tokens_status: int | None = None  # set: token counting answers this HTTP error
         self.peak_in_flight = 0
         self.in_flight = 0
-        self.events: list[tuple[str, str | None]] = []  # ("arrived" | "answered" | "done", key), in order
         self.on_pause: Callable[[RecordedRequest, str, float], None] | None = None
-        self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._httpd: HTTPServer | None = None
-        self.ledger = ThinkingLedger()  # the thinking blocks emitted, checked when they come back
         self._thread: threading.Thread | None = None
-        self.set_script(script)
-
-    # -- script --------------------------------------------------------------------------
-    def set_script(self, script: Turns | str | None) -> None:
-        """Replace the script (turns dict, whole script document, JSON text, or None) and restart fault counts."""
-        if script is None:
-            turns: Turns = {}
-        elif isinstance(script, str):
-            turns = load_script(script)
-        elif isinstance(script, dict) and script.get("format") == FORMAT and isinstance(script.get("turns"), dict):
-            turns = script["turns"]
-        else:
-            turns = script
-        if not isinstance(turns, dict) or not all(isinstance(v, list) for v in turns.values()):
-            raise ScriptError("script turns must map keys to lists of turns")
-        if turns and "review" not in turns:
-            turns = {**turns, "review": [dict(APPROVAL)]}
-        answers: Turns = {}
-        faults: dict[str, list[list[dict[str, Any]]]] = {}
-        for key, entries in turns.items():
-            runs: list[list[dict[str, Any]]] = [[]]
-            answers[key] = []
-            for entry in entries:
-                if is_fault(entry):
-                    runs[-1].append(entry)
-                else:
-                    answers[key].append(entry)
-                    runs.append([])
-            faults[key] = runs
-        with self._lock:
-            self.turns = turns
-            self._answers = answers
-            self._faults = faults
-            self._seen: dict[tuple[str, int], int] = {}
-
-    def _fault_for(self, key: str, index: int) -> dict[str, Any] | None:
-        """Count one more request for (key, index); the fault it must get, if any. Holds the lock."""
-        runs = self._faults.get(key) or []
-        n = self._seen.get((key, index), 0)
-        self._seen[(key, index)] = n + 1
-        for fault in runs[index] if index < len(runs) else []:
-            times = int(fault.get("times", 1))
-            if n < times:
-                return fault
-            n -= times
-        return None
+        super().__init__(script, simulate_cache=simulate_cache)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> "FakeMessagesServer":
@@ -271,15 +196,7 @@ class FakeMessagesServer:
             self._send_error(handler, record, ApiError(400, "invalid_request_error",
                                                        f"fake server: bad request body: {exc}"))
             return
-        try:
-            key: str | None = key_for_request(body)
-        except ScriptError:
-            key = None
-        try:
-            index = turn_index(body)
-        except Exception:  # a malformed messages list; validation reports it below
-            index = 0
-        record = RecordedRequest(key, index, body, headers, bool(body.get("stream")), endpoint=endpoint)
+        record = RecordedRequest.of(body, headers, endpoint)
         if endpoint == "count_tokens":  # recorded apart: `requests` holds the Messages calls alone
             with self._lock:
                 self.token_counts.append(body)
@@ -307,21 +224,15 @@ class FakeMessagesServer:
 
     def _admit(self, handler: Handler, record: RecordedRequest) -> bool:
         """Record the request; count it in flight, or turn it away with 429 (concurrency, quota)."""
-        model = rules_for(record.body.get("model") or "")
-        plan = CachePlan.of(record.body) if self.simulate_cache else None
+        plan = self.cache_plan(record)
         with self._lock:
-            self.requests.append(record)
-            self.events.append(("arrived", record.key))
             quota_wait = self._take_quota(record)
             admitted = quota_wait is None and not (self.max_concurrent is not None
                                                    and self.in_flight >= self.max_concurrent)
+            self.arrive(record, plan, admitted)
             if admitted:
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-                record.fault = self._fault_for(record.key, record.turn) if record.key is not None else None
-                if plan is not None:
-                    record.cache = plan.lookup(self.cache_entries, self.cache_lookback,
-                                               model.cache_minimum if model else 0)
         if admitted:
             return True
         if quota_wait is not None:
@@ -370,15 +281,9 @@ class FakeMessagesServer:
         record.status, record.error = error.status, error.message
         handler.send_error_body(error.status, error.message, headers, error.error_type)
 
-    def _validated(self, record: RecordedRequest) -> Request:
-        """The request checked against the API's rules and the thinking blocks this server emitted."""
-        request = validate(record.body, record.endpoint)
-        self.ledger.check(record.body, request)
-        return request
-
     def _count_tokens(self, handler: Handler, record: RecordedRequest) -> None:
         try:
-            self._validated(record)
+            counted = self.count(record)
         except ApiError as exc:
             self._send_error(handler, record, exc)
             return
@@ -387,21 +292,7 @@ class FakeMessagesServer:
                                                        "fake server: token counting refused"))
             return
         record.status = 200
-        handler.send_json(200, {"input_tokens": prompt_tokens(record.body)})
-
-    def _begin_answer(self, record: RecordedRequest, message: dict[str, Any]) -> None:
-        """The response with `message` begins: apply and record its usage, make its prefixes available."""
-        record.status = 200
-        with self._lock:
-            self.events.append(("answered", record.key))
-        if record.cache is not None:
-            message["usage"] = {**(message.get("usage") or {}), **record.cache.usage}
-        record.usage = dict(message.get("usage") or {})
-        if record.cache is not None:
-            now = time.monotonic()
-            with self._lock:
-                for digest in record.cache.writes:
-                    self.cache_entries.setdefault(digest, now)
+        handler.send_json(200, {"input_tokens": counted})
 
     def _respond(self, handler: Handler, record: RecordedRequest, rest: float = 0.0) -> None:
         """Answer after the first delay; `rest`: the wait between a stream's first and other events."""
@@ -417,21 +308,15 @@ class FakeMessagesServer:
             handler.hang_up()
             return
         try:
-            request = self._validated(record)
-            with self._lock:
-                answers = self._answers
-            message = build_answer(answers, record.body, request, self.ledger)
+            message = self.answer(record)
         except ApiError as exc:
             self._send_error(handler, record, exc)
-            return
-        except ScriptError as exc:
-            self._send_error(handler, record, ApiError(400, "invalid_request_error", f"fake server: {exc}"))
             return
         if "sse_error" in fault and not record.stream:
             kind = str(fault["sse_error"])
             self._send_error(handler, record, ApiError(STATUS_OF.get(kind, 500), kind, fault.get("message") or kind))
             return
-        self._begin_answer(record, message)
+        self.begin_answer(record, message)
         self._send_answer(handler, record, message, fault, rest)
 
     def _send_answer(self, handler: Handler, record: RecordedRequest, message: dict[str, Any],
