@@ -75,7 +75,8 @@ def _line(status: int, kind: str, said: str, where: str) -> str:
     if status == 403:
         return f"the API key may not do this (HTTP 403): {said}"
     if status == 404 and "model" in said.lower():
-        return f"the model service does not know that model (HTTP 404): {said}; pass another --model or --worker-model"
+        return (f"the model service does not know that model (HTTP 404): {said}; pass another --orchestrator-model, "
+                "--worker-model or --synthesizer-model")
     if status == 529 or kind == "overloaded_error":
         return f"the model service is overloaded (HTTP {status}): {said}"
     if status == 429:

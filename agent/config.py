@@ -21,13 +21,18 @@ from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES  # ~64k tokens: the 
 
 # Models and reasoning effort per role; README "Models and effort" gives the reasons from the
 # documentation. Effort is sent as output_config.effort where the model takes it (agent/models.py).
-DEFAULT_MODEL = "claude-opus-5-5"            # orchestrator: plans the change
+DEFAULT_ORCHESTRATOR_MODEL = "claude-opus-5-5"            # orchestrator: plans the change
 DEFAULT_WORKER_MODEL = "claude-sonnet-5-5"   # workers: one diff per file
-DEFAULT_SUMMARY_MODEL = "claude-haiku-5-5"   # synthesizer: the commit message
-DEFAULT_PLAN_EFFORT = "high"
+DEFAULT_SYNTHESIZER_MODEL = "claude-haiku-5-5"   # synthesizer: the commit message
+DEFAULT_ORCHESTRATOR_EFFORT = "high"
 DEFAULT_WORKER_EFFORT = "medium"
-DEFAULT_SUMMARY_EFFORT = "low"
-EFFORT_SETTINGS = ("plan_effort", "worker_effort", "summary_effort")
+DEFAULT_SYNTHESIZER_EFFORT = "low"
+EFFORT_SETTINGS = ("orchestrator_effort", "worker_effort", "synthesizer_effort")
+# Each role has one name across its module, prompt, transcript, setting and flag. The spellings
+# from before that rule are still read, from config files, DIFFCREW_* variables, the command line
+# (--model, --summary-model) and recorded transcripts.
+ALIASES = {"model": "orchestrator_model", "summary_model": "synthesizer_model", "plan_effort": "orchestrator_effort",
+           "summary_effort": "synthesizer_effort"}
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_REPAIR_ROUNDS = 2
 DEFAULT_REQUEST_TIMEOUT = 600.0
@@ -47,12 +52,12 @@ class RunOptions:
     repo: Path = Path(".")
     base: str = "HEAD"
     branch: str | None = None
-    model: str = DEFAULT_MODEL
+    orchestrator_model: str = DEFAULT_ORCHESTRATOR_MODEL
     worker_model: str = DEFAULT_WORKER_MODEL
-    summary_model: str = DEFAULT_SUMMARY_MODEL
-    plan_effort: str = DEFAULT_PLAN_EFFORT
+    synthesizer_model: str = DEFAULT_SYNTHESIZER_MODEL
+    orchestrator_effort: str = DEFAULT_ORCHESTRATOR_EFFORT
     worker_effort: str = DEFAULT_WORKER_EFFORT
-    summary_effort: str = DEFAULT_SUMMARY_EFFORT
+    synthesizer_effort: str = DEFAULT_SYNTHESIZER_EFFORT
     max_workers: int = DEFAULT_MAX_WORKERS
     repair_rounds: int = DEFAULT_REPAIR_ROUNDS
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
@@ -81,8 +86,8 @@ class RunOptions:
 
 # Settings a user may put in config files or DIFFCREW_* variables, with their types.
 SETTINGS: dict[str, type] = {
-    "model": str, "worker_model": str, "summary_model": str, "plan_effort": str, "worker_effort": str,
-    "summary_effort": str, "max_workers": int, "repair_rounds": int,
+    "orchestrator_model": str, "worker_model": str, "synthesizer_model": str, "orchestrator_effort": str,
+    "worker_effort": str, "synthesizer_effort": str, "max_workers": int, "repair_rounds": int,
     "request_timeout": float, "plan_turns": int, "review_rounds": int, "check_timeout": float, "max_files": int,
     "max_file_bytes": int, "max_calls": int, "max_cost": float, "timeout": float, "allow_paths": list,
     "deny": list, "branch_prefix": str, "fix_request": str, "warm_cache": bool,
@@ -112,7 +117,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     except (TypeError, ValueError):
         wanted = {int: "a whole number", float: "a number", str: "a non-empty string"}[kind]
         raise UsageError(f"{where}: {name} must be {wanted}, not {value!r}") from None
-    if number <= 0 and name not in ("repair_rounds", "max_cost"):
+    if number <= 0 and name not in ("repair_rounds", "review_rounds", "max_cost"):
         raise UsageError(f"{where}: {name} must be positive, not {value!r}")
     return number
 
@@ -135,23 +140,35 @@ def read_config(root: Path) -> tuple[dict[str, Any], str]:
     if not tables:
         return {}, ""
     where, table = tables[0]
-    values = {}
+    values: dict[str, Any] = {}
     for key, value in table.items():
         setting = key.replace("-", "_")
         if setting == "checks":
             continue
+        setting = ALIASES.get(setting, setting)
         if setting not in SETTINGS:
             raise UsageError(f"{where}: unknown setting {key!r}; the settings are checks, "
                              + ", ".join(sorted(SETTINGS)))
+        if setting in values:
+            raise UsageError(f"{where}: {setting} is set twice (once by its old name {_old_name(setting)}); keep one")
         values[setting] = _coerce(setting, value, where)
     return values, where
+
+
+def _old_name(setting: str) -> str:
+    return next(old for old, new in ALIASES.items() if new == setting)
 
 
 def env_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The settings given as DIFFCREW_<NAME> variables (lists comma-separated)."""
     env = os.environ if env is None else env
-    return {name: _coerce(name, env[f"DIFFCREW_{name.upper()}"], f"DIFFCREW_{name.upper()}")
-            for name in SETTINGS if env.get(f"DIFFCREW_{name.upper()}")}
+    values: dict[str, Any] = {}
+    for name in SETTINGS:
+        for spelling in (name, *(old for old, new in ALIASES.items() if new == name)):
+            variable = f"DIFFCREW_{spelling.upper()}"
+            if env.get(variable):
+                values.setdefault(name, _coerce(name, env[variable], variable))  # the new name wins
+    return values
 
 
 def layered(root: Path, command_line: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

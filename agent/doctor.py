@@ -55,12 +55,12 @@ def role_requests(options: RunOptions) -> list[ModelRequest]:
         return [{"type": "text", "text": prompts.render(role, "system"), "cache_control": {"type": "ephemeral"}}]
 
     return [
-        ModelRequest("orchestrator", options.model, system("orchestrator"), sample, PLAN_TOOLS, PLAN_MAX_TOKENS,
-                     effort=options.plan_effort),
+        ModelRequest("orchestrator", options.orchestrator_model, system("orchestrator"), sample, PLAN_TOOLS,
+                     PLAN_MAX_TOKENS, effort=options.orchestrator_effort),
         ModelRequest("worker", options.worker_model, system("worker"), sample, [SUBMIT_PATCH_TOOL],
                      WORKER_MAX_TOKENS, effort=options.worker_effort),
-        ModelRequest("synthesizer", options.summary_model, system("synthesizer"), sample, [WRITE_SUMMARY_TOOL],
-                     SUMMARY_MAX_TOKENS, effort=options.summary_effort),
+        ModelRequest("synthesizer", options.synthesizer_model, system("synthesizer"), sample, [WRITE_SUMMARY_TOOL],
+                     SUMMARY_MAX_TOKENS, effort=options.synthesizer_effort),
     ]
 
 

@@ -12,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from diffcrew.agent.config import RunOptions
+from diffcrew.agent.config import ALIASES, RunOptions
 from diffcrew.agent.errors import UsageError
 from diffcrew.agent.script import script_key, turn_index
 from diffcrew.agent.transcript import read_transcript
@@ -55,6 +55,7 @@ def replay_options(entries: list[dict[str, Any]], repo: Path, branch: str | None
         raise UsageError("the transcript has no start record; it cannot be replayed")
     known = {f.name for f in fields(RunOptions)}
     options = start.get("options") or {}
+    options = {ALIASES.get(k, k): v for k, v in options.items()}  # recorded under the old names
     recorded: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if k in known}
     recorded.setdefault("review_rounds", 0)  # recorded before the review existed: it had none
     recorded.update(request=start["request"], repo=repo, base=start["base"], branch=branch, dry_run=False,

@@ -187,9 +187,9 @@ class _Run:
         try:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
                               max_file_bytes=options.max_file_bytes, scope=options.scope)
-            plan = await plan_change(client, PlanInputs(options.request, options.model, context, self.repo,
-                                                        options.plan_turns, options.plan_effort, rules, submodules,
-                                                        self._emit))
+            plan = await plan_change(client, PlanInputs(options.request, options.orchestrator_model, context,
+                                                        self.repo, options.plan_turns, options.orchestrator_effort,
+                                                        rules, submodules, self._emit))
             self._planned(plan, context.text)
             crew = Crew(client, CrewSetup(self.repo, self.tree, options.request, context.text, options.worker_model,
                                           options.repair_rounds, options.worker_effort, options.max_workers,
@@ -204,8 +204,8 @@ class _Run:
             if options.dry_run:
                 outcome.diff = change.text
                 return
-            summary = await write_summary(client, options.summary_model, options.request, outcome.plan or plan,
-                                          outcome.diffstat, options.summary_effort)
+            summary = await write_summary(client, options.synthesizer_model, options.request, outcome.plan or plan,
+                                          outcome.diffstat, options.synthesizer_effort)
             await synthesis.commit(tree, summary, self.redactor.redact)
         finally:
             await client.aclose()

@@ -108,8 +108,9 @@ class Synthesis:
         options = self.job.options
         checks = [] if options.dry_run else load_checks(self.job.repo.root, options.checks,
                                                         options.run_pre_commit, options.check_timeout)
-        review = Review(self.client, ReviewInputs(options.request, options.model, self.job.repo, self.job.tree,
-                                                  self.job.text_paths, self.job.rules, options.plan_effort))
+        review = Review(self.client, ReviewInputs(options.request, options.orchestrator_model, self.job.repo,
+                                                  self.job.tree, self.job.text_paths, self.job.rules,
+                                                  options.orchestrator_effort))
         with _sandbox(self.job) as workspace:
             for round_number in range(1, options.review_rounds + 2):
                 last = round_number > options.review_rounds or not self.crew.plan.edits  # nothing to review

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import diffcrew_branches, gather_workers, make_repo, run_cli
+from conftest import diffcrew_branches, gather_workers, git, make_repo, run_cli
 from scenarios import doubling_script
 
 FILES = {f"m{i}.py": f"value = {i}\n" for i in range(4)}
@@ -27,7 +27,8 @@ def settings(repo: Path, env: dict | None = None) -> dict:
 def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": CONFIG})
     shown = settings(repo, env={"DIFFCREW_MAX_WORKERS": "2", "DIFFCREW_REQUEST_TIMEOUT": "30"})
-    assert shown["model"] == {"value": "claude-opus-5", "source": ".diffcrew.toml"}
+    # `model` in the file is the old name of orchestrator_model
+    assert shown["orchestrator_model"] == {"value": "claude-opus-5", "source": ".diffcrew.toml"} and "model" not in shown
     assert shown["max_workers"] == {"value": 2, "source": "environment"}
     assert shown["request_timeout"] == {"value": 30.0, "source": "environment"}
     assert shown["deny"] == {"value": ["secrets/*"], "source": ".diffcrew.toml"}
@@ -105,3 +106,31 @@ def test_an_unknown_effort_is_refused_with_the_levels(tmp_path: Path) -> None:
     result = run_cli(["config", "--repo", str(repo)])
     assert result.exit_code == 2
     assert "worker_effort must be one of low, medium, high, xhigh, max, not 'extreme'" in result.stderr
+
+
+def test_each_role_has_one_name_and_the_old_names_still_work(tmp_path: Path, server) -> None:
+    models = {"orchestrator": "claude-sonnet-5-5", "worker": "claude-sonnet-5-5", "review": "claude-sonnet-5-5",
+              "synthesizer": "claude-opus-5-5"}
+    repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": 'orchestrator_model = "claude-sonnet-5-5"\n'
+                                                                     'synthesizer_model = "claude-opus-5-5"\n'})
+    server.set_script(script())
+    result = run_cli(["run", "--repo", str(repo), "--yes", "double"], server)
+    assert result.exit_code == 0, result.output
+    assert {r.key.split(":")[0]: r.body["model"] for r in server.requests} == models
+    # the old spellings: --model and --summary-model on the command line, DIFFCREW_MODEL, summary_model in a file
+    for args, env, text in ((["--model", "claude-sonnet-5-5", "--summary-model", "claude-opus-5-5"], {}, ""),
+                            ([], {"DIFFCREW_MODEL": "claude-sonnet-5-5"}, 'summary_model = "claude-opus-5-5"\n')):
+        (repo / ".diffcrew.toml").write_text(text)
+        git(repo, "commit", "-qam", "config")
+        server.requests.clear()
+        server.set_script(script())
+        result = run_cli(["run", "--repo", str(repo), "--yes", *args, "double"], server, env=env)
+        assert result.exit_code == 0, result.output
+        assert {r.key.split(":")[0]: r.body["model"] for r in server.requests} == models
+
+
+def test_a_setting_given_under_its_old_and_new_name_is_refused(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, ".diffcrew.toml": 'model = "a"\norchestrator_model = "b"\n'})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "double"], server)
+    assert result.exit_code == 2 and not server.requests
+    assert "orchestrator_model is set twice (once by its old name model); keep one" in result.stderr

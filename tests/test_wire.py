@@ -111,7 +111,8 @@ def test_stop_reasons_are_read_as_the_protocol_says() -> None:
     (400, {"type": "error", "error": {"type": "invalid_request_error",
                                       "message": "prompt is too long: 1166914 tokens > 1000000 maximum"}},
      False, "1,166,914 tokens, over the model's 1,000,000"),
-    (404, {"type": "error", "error": {"type": "not_found_error", "message": "model: claude-x"}}, False, "--model"),
+    (404, {"type": "error", "error": {"type": "not_found_error", "message": "model: claude-x"}}, False,
+     "--orchestrator-model"),
     (401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}, False,
      "ANTHROPIC_API_KEY"),
 ])

@@ -19,8 +19,8 @@ from diffcrew.tools.errors import DiffcrewError, ExitCode
 @click.argument("request", required=False, default="")
 @repo_option()
 @click.option("--base", default="HEAD", show_default=True, help="The commit to read.")
-@click.option("--model", default=cfg.DEFAULT_MODEL, show_default=True,
-              help="Model whose price is used for the estimate.")
+@click.option("--orchestrator-model", "--model", "model", default=cfg.DEFAULT_ORCHESTRATOR_MODEL, show_default=True,
+              help="Model whose price is used for the estimate (--model: the old name).")
 @click.option("--budget", type=click.IntRange(1_000), default=cfg.DEFAULT_CONTEXT_TOKENS, show_default=True,
               help="Token budget of the context.")
 @click.option("--show", is_flag=True, help="Also print the context text exactly as the orchestrator gets it.")

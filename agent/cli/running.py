@@ -35,8 +35,9 @@ class RunArgs:
     repo: str
     base: str
     branch: str | None
-    model: str
+    orchestrator_model: str
     worker_model: str
+    synthesizer_model: str
     effort: str | None
     max_workers: int
     repair_rounds: int
@@ -77,11 +78,14 @@ class RunArgs:
 @repo_option()
 @click.option("--base", default="HEAD", show_default=True, help="The commit the change is built on.")
 @click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>); never overwritten.")
-@click.option("--model", default=cfg.DEFAULT_MODEL, show_default=True, help="Model of the orchestrator.")
+@click.option("--orchestrator-model", "--model", "orchestrator_model", default=cfg.DEFAULT_ORCHESTRATOR_MODEL,
+              show_default=True, help="Model of the orchestrator, which plans and reviews (--model: the old name).")
 @click.option("--worker-model", default=cfg.DEFAULT_WORKER_MODEL, show_default=True, help="Model of the workers.")
+@click.option("--synthesizer-model", "--summary-model", "synthesizer_model", default=cfg.DEFAULT_SYNTHESIZER_MODEL,
+              show_default=True, help="Model of the synthesizer, which writes the commit message.")
 @click.option("--effort", type=click.Choice(cfg.EFFORTS), default=None,
-              help="Reasoning effort of every role (default: plan high, workers medium, summary low; per role "
-                   "in the config as plan_effort, worker_effort, summary_effort).")
+              help="Reasoning effort of every role (default: orchestrator high, workers medium, synthesizer low; "
+                   "per role in the config as orchestrator_effort, worker_effort, synthesizer_effort).")
 @click.option("--max-workers", type=click.IntRange(1, 64), default=cfg.DEFAULT_MAX_WORKERS, show_default=True,
               help="Workers (model requests) in flight at once.")
 @click.option("--repair-rounds", type=click.IntRange(0, 10), default=cfg.DEFAULT_REPAIR_ROUNDS, show_default=True,
