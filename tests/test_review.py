@@ -233,3 +233,56 @@ def test_ctrl_c_during_the_review_leaves_the_repository_unchanged(tmp_path: Path
     assert "your repository is unchanged" in err and "Traceback" not in err
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
     assert transcript_lines(repo)[-1]["status"] == "interrupted"
+
+
+def test_a_failed_file_is_shown_to_the_review_which_sends_its_worker_back(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    wrong = patch_turn("--- a/mod.py\n+++ b/mod.py\n@@ -1,2 +1,2 @@\n-def welcome(name):\n+def hello(name):\n"
+                       "     return 'hello ' + name\n")  # context that is not in the file: refused
+    server.set_script({"orchestrator": [PLAN_MOD_ONLY],
+                       "worker:mod.py": [wrong, wrong, patch_turn(udiff("mod.py", MOD, MOD_NEW))],
+                       "review": [amend("mod.py failed", [("mod.py", "modify", "The function is greet, line 1.")])],
+                       "synthesizer": [summary_turn()]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--repair-rounds", "1", RENAME], server)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert show(repo, report["branch"], "mod.py") == MOD_NEW and report["status"] == "ok"
+    (review,) = review_requests(server)
+    assert "- mod.py (modify): FAILED, no usable patch after 2 attempt(s)" in last_user_text(review)
+    # the failed conversation goes on: our unanswered re-ask now also carries the follow-up
+    *_, again = [r for r in server.requests if r.key == "worker:mod.py"]
+    last = again.body["messages"][-1]["content"]
+    assert last[0]["type"] == "tool_result" and last[0]["is_error"]
+    assert last[-1]["type"] == "text" and "The function is greet, line 1." in last[-1]["text"]
+
+
+class Declines:
+    """A person at the go-ahead prompt: yes to the plan, no to an amendment that adds files."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def emit(self, event: object) -> None:
+        pass
+
+    def confirm(self, plan: Any) -> bool:
+        self.asked.append([e.path for e in plan.edits])
+        return len(self.asked) == 1
+
+
+def test_an_amendment_that_adds_files_is_put_to_the_go_ahead_prompt(tmp_path: Path, seam) -> None:
+    from diffcrew.agent.config import RunOptions
+    from diffcrew.agent.run import run_change
+
+    repo = make_repo(tmp_path / "repo", FILES)
+    before = snapshot(repo)
+    seam.set_script({"orchestrator": [PLAN_MOD_ONLY], "worker:mod.py": [patch_turn(udiff("mod.py", MOD, MOD_NEW))],
+                     "review": [amend("the caller", [("app.py", "modify", "Use hello.")])],
+                     "worker:app.py": [patch_turn(udiff("app.py", APP, APP_NEW))], "synthesizer": [summary_turn()]})
+    person = Declines()
+    report = run_change(RunOptions(request=RENAME, repo=repo), person, lambda: seam)
+    assert person.asked == [["mod.py"], ["mod.py", "app.py"]]  # the whole amended plan is shown
+    assert report.exit_code == 1 and report.branch is None
+    assert "you declined the review's amendment (it adds app.py)" in report.errors[0]
+    assert not [r for r in seam.requests if r.key == "worker:app.py"]
+    assert snapshot(repo) == before and diffcrew_branches(repo) == []
