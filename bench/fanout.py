@@ -4,8 +4,10 @@ Not a test. The real CLI runs as a subprocess against the loopback fake Messages
 with a fixed latency per call; every figure is measured in the same run, so the ratios hold on a
 shared, noisy machine:
 
-  ideal       plan + ceil(N / max_workers) worker rounds + summary, in model latency alone
-  sequential  the same run with --max-workers 1: N + 2 calls one after another
+  ideal       plan + ceil(N / max_workers) worker rounds + review + summary, in model latency alone
+  sequential  the same run with --max-workers 1: N + 3 calls one after another
+  review      the orchestrator's review of the combined change (it approves here): its share of the
+              run's cost, priced from the report's `review` usage like every other role
   floor       a bare `python -c "import anthropic"`: the interpreter start-up every run pays
 
 Goal (pipeline issue): wall <= 1.15 x ideal + floor.
@@ -25,7 +27,8 @@ Issue 8 (all of it, about 6-7 minutes on a 2-core machine):
               critical path); per file: (wall - ideal - floor) / N
   phases      where the outside time sits, from the server's arrival times: start -> plan request,
               plan answer -> first worker request, worker span beyond its rounds of latency, last
-              worker answer -> summary request (the sandbox checks), summary answer -> exit (commit)
+              worker answer -> review request (the sandbox checks), review answer -> summary
+              request, summary answer -> exit (commit)
   memory      the diffcrew process's max RSS (os.wait4 rusage of that one child)
   tokens      worker input/output tokens per file from the `--json` report's usage (the fake server
               counts the messages only, about 4 characters a token), and the bench's own estimate of
@@ -38,9 +41,9 @@ Variants, interleaved with the fixed-latency runs of the same repeat:
 
   --jitter        latency drawn uniformly from [0.2, 2.0] s per call (seeded); its ideal is
                   plan + the makespan of the drawn worker latencies, started in arrival order on
-                  max_workers slots with no overhead + summary
+                  max_workers slots with no overhead + review + summary
   --rate-limit K  the server admits K requests at once and answers 429 (retry-after 0.05 s) beyond;
-                  ideal for K = (2 + ceil(N / K)) x latency; every file must succeed
+                  ideal for K = (3 + ceil(N / K)) x latency; every file must succeed
 
 The sequential baseline runs once per N (in the first repeat); for N above --sequential-max
 (default 20) it is extrapolated from the measured per-call time of the two largest measured N,
@@ -107,6 +110,7 @@ def script_for(texts: dict[str, str]) -> dict:
     edits = [{"path": p, "action": "modify", "instructions": "Log each event at debug level in handler 0."}
              for p in texts]
     turns = {"orchestrator": [{"tool": "plan_edits", "input": {"summary": "Add debug logging.", "edits": edits}}],
+             "review": [{"tool": "approve_change", "input": {"note": "Every handler logs its events."}}],
              "synthesizer": [{"tool": "write_summary", "input": {"title": "Add debug logging", "body": "Bench."}}]}
     for path, text in texts.items():
         new = text.replace("    total = 0\n", "    log.debug('event %s', event)\n    total = 0\n", 1)
@@ -139,6 +143,17 @@ class Run:
 
     def worker_usage(self) -> dict:
         return ((self.report or {}).get("usage") or {}).get("worker") or {}
+
+    def review_share(self) -> float | None:
+        """The review's share of the run's cost, priced from the report's usage of the `review` role."""
+        from diffcrew.agent.config import DEFAULT_ORCHESTRATOR_MODEL
+        from diffcrew.agent.pricing import cost_of
+        from diffcrew.agent.types import Usage
+
+        usage = ((self.report or {}).get("usage") or {}).get("review")
+        total = (self.report or {}).get("cost_usd")
+        review = cost_of(DEFAULT_ORCHESTRATOR_MODEL, Usage(**usage)) if usage else None
+        return None if review is None or not total else review / total
 
 
 def spawn(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str, str, int, float]:
@@ -263,15 +278,17 @@ def phases(run: Run, latency: float) -> dict[str, float] | None:
         done = {id(r): r.arrived + latency for r in reqs}
     plan = [r for r in reqs if r.key == "orchestrator"]
     workers = sorted((r for r in reqs if r.key and r.key.startswith("worker:")), key=lambda r: r.arrived)
+    review = [r for r in reqs if r.key == "review"]
     summary = [r for r in reqs if r.key == "synthesizer"]
-    if len(plan) != 1 or len(summary) != 1 or not workers:
+    if len(plan) != 1 or len(review) != 1 or len(summary) != 1 or not workers:
         return None
     end = run.started + run.wall
     last_worker_done = max(done[id(r)] for r in workers)
     return {"start->plan": plan[0].arrived - run.started,
             "plan->workers": workers[0].arrived - done[id(plan[0])],
             "worker span": last_worker_done - workers[0].arrived,
-            "workers->summary": summary[0].arrived - last_worker_done,
+            "workers->review": review[0].arrived - last_worker_done,
+            "review->summary": summary[0].arrived - done[id(review[0])],
             "summary->exit": end - done[id(summary[0])]}
 
 
@@ -418,15 +435,15 @@ def main() -> None:
         runs = fixed[n]
         wall = median([r.wall for r in runs])
         rounds = math.ceil(n / workers)
-        ideal = (2 + rounds) * args.latency
+        ideal = (3 + rounds) * args.latency
         goal = 1.15 * ideal + floor
         peak = max(r.peak for r in runs)
         if n in sequential:
-            seq, seq_note = sequential[n], f"{n + 2} calls in a row"
+            seq, seq_note = sequential[n], f"{n + 3} calls in a row"
         elif per_call is not None:
             seq = sequential[measured[-1]] + (n - measured[-1]) * per_call
             seq_note = (f"EXTRAPOLATED from N={measured[-2]},{measured[-1]}: {per_call:.3f} s per call; "
-                        f"{n + 2} calls")
+                        f"{n + 3} calls")
         else:
             seq, seq_note = float("nan"), "not measured"
         outside = wall - ideal
@@ -438,13 +455,17 @@ def main() -> None:
         print()
         print(f"files={n} latency={args.latency:g}s max_workers={workers}")
         print(f"wall          {wall:7.2f} s   ({wall / ideal:.2f} x ideal)")
-        print(f"ideal         {ideal:7.2f} s   (plan + {rounds} worker round(s) + summary)")
+        print(f"ideal         {ideal:7.2f} s   (plan + {rounds} worker round(s) + review + summary)")
         print(f"sequential    {seq:7.2f} s   ({seq / wall:.2f} x wall; {seq_note})")
         print(f"floor         {floor:7.2f} s   (python -c 'import anthropic')")
         print(f"(medians of {args.repeat} interleaved runs; walls {', '.join(f'{r.wall:.2f}' for r in runs)})")
         print(f"overhead      {outside:7.2f} s   outside model latency ({per_file * 1000:.0f}"
               f" ms per file beyond the floor)")
         print(f"peak in-flight requests: {peak}; worker calls: {usage.get('calls')}")
+        shares = [s for s in (r.review_share() for r in runs) if s is not None]
+        results[n]["review_share"] = median(shares) if shares else None
+        print(f"review        {median(shares) * 100 if shares else float('nan'):6.1f} %   of the run's cost "
+              f"(median of {len(shares)}; one review call that approves)")
         print(f"goal wall <= 1.15 x ideal + floor = {goal:.2f} s: {verdict(wall <= goal)}")
         line = phase_line(runs, args.latency, f"{rounds * args.latency:.2f}")
         if line:
@@ -463,7 +484,8 @@ def main() -> None:
               f"max-workers {workers}")
         for n in counts:
             runs = jitter[n]
-            ideals = [r.latencies[0] + makespan(r.latencies[1:-1], workers) + r.latencies[-1] for r in runs]
+            ideals = [r.latencies[0] + makespan(r.latencies[1:-2], workers) + r.latencies[-2] + r.latencies[-1]
+                      for r in runs]
             ratios = [r.wall / ideal for r, ideal in zip(runs, ideals)]
             outs = [r.wall - ideal for r, ideal in zip(runs, ideals)]
             seqs = [sum(r.latencies) for r in runs]
@@ -488,7 +510,7 @@ def main() -> None:
               f"{limit_server.retry_after:g} s) beyond; latency {args.latency:g} s, max-workers {workers}")
         for n in counts:
             runs = limited[n]
-            ideal_k = (2 + math.ceil(n / k)) * args.latency
+            ideal_k = (3 + math.ceil(n / k)) * args.latency
             wall = median([r.wall for r in runs])
             refused = [sum(1 for q in r.requests if q.status == 429) for r in runs]
             failed = sorted({p for r in runs for p in r.failed_files})

@@ -286,3 +286,30 @@ def test_an_amendment_that_adds_files_is_put_to_the_go_ahead_prompt(tmp_path: Pa
     assert "you declined the review's amendment (it adds app.py)" in report.errors[0]
     assert not [r for r in seam.requests if r.key == "worker:app.py"]
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
+
+
+@pytest.mark.slow
+def test_the_installed_command_makes_the_full_change_byte_for_byte_when_the_review_amends(tmp_path: Path,
+                                                                                          server) -> None:
+    """Issue 16's acceptance: `diffcrew run --yes` as a user runs it, against a server that follows the
+    protocol; the first plan misses app.py, the review adds it, and the branch's tree is exactly the
+    tree of the full change made by hand with git."""
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script({"orchestrator": [PLAN_MOD_ONLY],
+                       "worker:mod.py": [patch_turn(udiff("mod.py", MOD, MOD_NEW))],
+                       "review": [amend("app.py still imports greet.", [("app.py", "modify", "Use hello.")]),
+                                  approve()],
+                       "worker:app.py": [patch_turn(udiff("app.py", APP, APP_NEW))],
+                       "synthesizer": [summary_turn("Rename greet to hello")]})
+    child = start(repo, server, "--review-rounds", "2", request=RENAME)
+    code, out, err = finish(child, 120)
+    assert code == 0, err
+    (branch,) = diffcrew_branches(repo)
+    expected = tmp_path / "expected"
+    git(tmp_path, "clone", "-q", str(repo), str(expected))
+    (expected / "mod.py").write_text(MOD_NEW)
+    (expected / "app.py").write_text(APP_NEW)
+    git(expected, "add", "--all")
+    assert git(repo, "rev-parse", f"{branch}^{{tree}}") == git(expected, "write-tree")
+    assert [r.key for r in server.requests] == ["orchestrator", "worker:mod.py", "review", "worker:app.py", "review",
+                                                "synthesizer"]
