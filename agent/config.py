@@ -33,6 +33,7 @@ DEFAULT_REPAIR_ROUNDS = 2
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_CONTEXT_TOKENS = 24_000
 DEFAULT_PLAN_TURNS = 8
+DEFAULT_WORKER_TURNS = 3  # exploration turns a worker may take before it must submit its patch
 DEFAULT_MAX_FILES = 50
 DEFAULT_MAX_CALLS = 200
 MAX_REQUEST_BYTES = 64 * 1024
@@ -57,6 +58,7 @@ class RunOptions:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     plan_turns: int = DEFAULT_PLAN_TURNS
+    worker_turns: int = DEFAULT_WORKER_TURNS
     dry_run: bool = False
     allow_partial: bool = False
     checks: tuple[str, ...] = ()
@@ -81,7 +83,7 @@ class RunOptions:
 SETTINGS: dict[str, type] = {
     "model": str, "worker_model": str, "summary_model": str, "plan_effort": str, "worker_effort": str,
     "summary_effort": str, "max_workers": int, "repair_rounds": int,
-    "request_timeout": float, "plan_turns": int, "check_timeout": float, "max_files": int,
+    "request_timeout": float, "plan_turns": int, "worker_turns": int, "check_timeout": float, "max_files": int,
     "max_file_bytes": int, "max_calls": int, "max_cost": float, "timeout": float, "allow_paths": list,
     "deny": list, "branch_prefix": str, "fix_request": str, "warm_cache": bool,
 }
@@ -110,8 +112,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     except (TypeError, ValueError):
         wanted = {int: "a whole number", float: "a number", str: "a non-empty string"}[kind]
         raise UsageError(f"{where}: {name} must be {wanted}, not {value!r}") from None
-    if number <= 0 and name not in ("repair_rounds", "max_cost"):
+    if number <= 0 and name not in ("repair_rounds", "max_cost", "worker_turns"):
         raise UsageError(f"{where}: {name} must be positive, not {value!r}")
+    if number < 0:
+        raise UsageError(f"{where}: {name} must not be negative, not {value!r}")
     return number
 
 

@@ -12,13 +12,14 @@ import asyncio
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal
 
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
 from diffcrew.agent.errors import (BudgetExceeded, DiffcrewError, ExitCode, GitError, Interrupted, RunFailed,
                                    UsageError)
+from diffcrew.agent.exploring import ExploreSource
 from diffcrew.agent.events import ContextRead, Event, Planned, Progress, Warned, WorkerFinished, WorkerRunning
 from diffcrew.agent.limits import AdaptiveLimit
 from diffcrew.agent.ledger import Ledger
@@ -214,7 +215,7 @@ class _Run:
             self._planned(plan, shared)
             lead = cache_lead(plan, shared, options.worker_model) if options.warm_cache else None
             warmed = asyncio.Event()
-            workers = self._workers(client, plan, shared, lead, warmed.set)
+            workers = self._workers(client, plan, shared, lead, warmed.set, context.text_paths)
             outcome.results = await self._dispatch(plan, workers, lead, warmed)
             changed = self._changed_results()
             if not options.dry_run:
@@ -254,9 +255,11 @@ class _Run:
             raise RunFailed("stopped before the workers started: you declined the plan")
 
     def _workers(self, client: ModelClient, plan: Plan, shared: tuple[dict[str, Any], ...], lead: str | None,
-                 warmed: Callable[[], None]) -> dict[str, Worker]:
+                 warmed: Callable[[], None], readable: frozenset[str]) -> dict[str, Worker]:
         """One worker per modify/create edit; a worker reads its file only when it starts. The lead
-        (--warm-cache) says when its first answer begins."""
+        (--warm-cache) says when its first answer begins. Workers may read and search `readable`
+        (the context's text paths) at the base commit for --worker-turns turns."""
+        source = ExploreSource(self.repo, self.base, readable)
 
         def reader(path: str) -> Callable[[], str | None]:
             entry = self.tree.get(path)
@@ -265,7 +268,8 @@ class _Run:
         return {e.path: Worker(client, WorkerJob(e, reader(e.path), shared, self.options.worker_model,
                                                  self.options.repair_rounds, self.options.worker_effort,
                                                  emit=self._emit,
-                                                 on_start=warmed if e.path == lead else None))
+                                                 on_start=warmed if e.path == lead else None,
+                                                 source=source, explore_turns=self.options.worker_turns))
                 for e in plan.edits if e.action != "delete"}
 
     async def _dispatch(self, plan: Plan, workers: dict[str, Worker], lead: str | None,
@@ -374,7 +378,8 @@ def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport
     return RunReport(
         run_id=run.run_id, status=status, exit_code=code, request=redact(options.request), repo=str(run.repo.root),
         base=run.base, base_ref=options.base, branch=outcome.branch if outcome.commit else None,
-        commit=outcome.commit, plan=outcome.plan, results=tuple(outcome.results),
+        commit=outcome.commit, plan=outcome.plan,
+        results=tuple(replace(r, note=redact(r.note)) if r.note else r for r in outcome.results),
         usage_by_role=dict(run.ledger.by_role), cost_usd=run.ledger.cost_usd, duration_s=seconds,
         diffstat=outcome.diffstat, diff=outcome.diff, message=outcome.message, warnings=tuple(outcome.warnings),
         transcript=str(run.transcript.path), errors=(redact(str(error)),) if error is not None else (),

@@ -47,8 +47,8 @@ class Transcript:
         """Keep the progress events a replay or a reader needs (the explorations; the plan, the
         calls and the end are recorded by the flow and the model seam with more detail)."""
         match event:
-            case Explored(tool=tool, input=given):
-                self.append({"kind": "explore", "tool": tool, "input": given})
+            case Explored(tool=tool, input=given, path=path):
+                self.append({"kind": "explore", "tool": tool, "input": given, **({"path": path} if path else {})})
             case _:
                 pass
 
