@@ -16,8 +16,9 @@ from functools import partial
 from typing import Any, Callable
 
 from diffcrew import prompts
+from diffcrew.agent.config import DEFAULT_WORKER_TURNS
 from diffcrew.agent.errors import ModelError, PatchError
-from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up
+from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call, follow_up
 from diffcrew.agent.events import Emit, WorkerRepairing, ignore
 from diffcrew.agent.exploring import ExploreSource, answer_calls, exploring, tool_result
 from diffcrew.agent.llm.protocol import ModelClient, ModelReply, ModelRequest
@@ -85,8 +86,9 @@ def cache_lead(plan: Plan, shared: tuple[dict[str, Any], ...], model: str) -> st
     return writers[0] if len(writers) >= 2 and shared_prompt_tokens(shared) >= cache_minimum(model) else None
 
 
-def shared_prompt_tokens(shared: tuple[dict[str, Any], ...], turns: int = 0) -> int:
-    """The estimated size of the part every worker's prompt starts with: instructions and shared blocks."""
+def shared_prompt_tokens(shared: tuple[dict[str, Any], ...], turns: int = DEFAULT_WORKER_TURNS) -> int:
+    """The estimated size of the part every worker's prompt starts with: instructions (as they read
+    with `turns` turns to explore) and shared blocks."""
     return estimate_tokens(worker_system(turns) + "".join(b["text"] for b in shared))
 
 
@@ -195,6 +197,9 @@ class Worker:
             self.attempts += 1
             try:
                 reply = await self.client.call(self._request())
+                ended = end_of_role(reply, "worker")  # a refusal ends the role, whatever it called
+                if ended is not None:
+                    raise ended
                 if exploring(reply, WORKER_EXPLORE_NAMES) and self.explored < self._turns:
                     await self._explore(reply)
                     continue
