@@ -166,6 +166,7 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
     messages: list[dict[str, Any]] = [{"role": "user", "content": [
         {"type": "text", "text": user, "cache_control": {"type": "ephemeral"}}]}]
     tree = {e.path: e for e in (*ctx.files, *inputs.submodules)}
+    source = ExploreSource(inputs.repo, ctx.base, ctx.text_paths)
     invalid, turn = 0, 0
     while True:
         turn += 1
@@ -175,7 +176,6 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
                                tools=PLAN_TOOLS, max_tokens=PLAN_MAX_TOKENS, effort=inputs.effort)
         try:
             reply = await client.call(request)
-            source = ExploreSource(inputs.repo, ctx.base, ctx.text_paths)
             found = await answer_calls(source, reply.tool_calls()) if not last and _exploring(reply) else {}
             plan, problem, answers = _read_turn(reply, inputs, tree, found)
         except ModelError as exc:
