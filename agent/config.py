@@ -39,6 +39,7 @@ DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_CONTEXT_TOKENS = 24_000
 DEFAULT_PLAN_TURNS = 8
 DEFAULT_REVIEW_ROUNDS = 1
+DEFAULT_WORKER_TURNS = 3  # exploration turns a worker may take before it must submit its patch
 DEFAULT_MAX_FILES = 50
 DEFAULT_MAX_CALLS = 200
 MAX_REQUEST_BYTES = 64 * 1024
@@ -64,6 +65,7 @@ class RunOptions:
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     plan_turns: int = DEFAULT_PLAN_TURNS
     review_rounds: int = DEFAULT_REVIEW_ROUNDS  # reviews of the combined change by the orchestrator (0: none)
+    worker_turns: int = DEFAULT_WORKER_TURNS
     dry_run: bool = False
     allow_partial: bool = False
     checks: tuple[str, ...] = ()
@@ -88,7 +90,8 @@ class RunOptions:
 SETTINGS: dict[str, type] = {
     "orchestrator_model": str, "worker_model": str, "synthesizer_model": str, "orchestrator_effort": str,
     "worker_effort": str, "synthesizer_effort": str, "max_workers": int, "repair_rounds": int,
-    "request_timeout": float, "plan_turns": int, "review_rounds": int, "check_timeout": float, "max_files": int,
+    "request_timeout": float, "plan_turns": int, "worker_turns": int, "review_rounds": int, "check_timeout": float,
+    "max_files": int,
     "max_file_bytes": int, "max_calls": int, "max_cost": float, "timeout": float, "allow_paths": list,
     "deny": list, "branch_prefix": str, "fix_request": str, "warm_cache": bool,
 }
@@ -117,8 +120,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     except (TypeError, ValueError):
         wanted = {int: "a whole number", float: "a number", str: "a non-empty string"}[kind]
         raise UsageError(f"{where}: {name} must be {wanted}, not {value!r}") from None
-    if number <= 0 and name not in ("repair_rounds", "review_rounds", "max_cost"):
+    if number <= 0 and name not in ("repair_rounds", "review_rounds", "max_cost", "worker_turns"):
         raise UsageError(f"{where}: {name} must be positive, not {value!r}")
+    if number < 0:
+        raise UsageError(f"{where}: {name} must not be negative, not {value!r}")
     return number
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from diffcrew.agent.events import Emit, WorkerFinished, WorkerRepairing, WorkerRunning
+from diffcrew.agent.exploring import ExploreSource
 from diffcrew.agent.llm.protocol import ModelClient
 from diffcrew.agent.types import FileEdit, FileResult, Plan
 from diffcrew.agent.worker import Worker, WorkerJob, cache_lead, shared_blocks
@@ -29,7 +30,9 @@ class CrewSetup:
     """What every worker of a run shares."""
 
     repo: GitRepo
+    base: str
     tree: dict[str, TreeEntry]  # the base commit's files
+    readable: frozenset[str]  # what workers may read and search (the context's text paths)
     request: str
     context: str  # the repository context the planner saw
     model: str
@@ -37,6 +40,7 @@ class CrewSetup:
     effort: str | None
     max_workers: int
     warm_cache: bool
+    worker_turns: int  # --worker-turns: turns a worker may read and search before its patch
     emit: Emit
 
 
@@ -50,6 +54,7 @@ class Crew:
         self.workers: dict[str, Worker] = {}
         self.results: dict[str, FileResult] = {}
         self._gate = asyncio.Semaphore(max(1, setup.max_workers))
+        self._source = ExploreSource(setup.repo, setup.base, setup.readable)
 
     def ordered(self) -> list[FileResult]:
         """The latest result of each planned file, in plan order."""
@@ -124,7 +129,8 @@ class Crew:
             return setup.repo.read_blob(entry.blob).decode("utf-8") if entry else None
 
         return Worker(self.client, WorkerJob(edit, read, shared, setup.model, setup.repair_rounds, setup.effort,
-                                             emit=setup.emit, on_start=on_start))
+                                             emit=setup.emit, on_start=on_start, source=self._source,
+                                             explore_turns=setup.worker_turns))
 
     async def _run(self, edit: FileEdit, step: Callable[[Worker], Any]) -> None:
         if edit.action == "delete":

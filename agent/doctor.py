@@ -26,7 +26,7 @@ from diffcrew.agent.llm.anthropic_client import KEY_VARIABLES
 from diffcrew.agent.llm.protocol import ModelRequest, TransientModelError
 from diffcrew.agent.orchestrator import PLAN_MAX_TOKENS, PLAN_TOOLS
 from diffcrew.agent.synthesizer import SUMMARY_MAX_TOKENS, WRITE_SUMMARY_TOOL
-from diffcrew.agent.worker import SUBMIT_PATCH_TOOL, WORKER_MAX_TOKENS
+from diffcrew.agent.worker import WORKER_MAX_TOKENS, WORKER_TOOLS, worker_system
 from diffcrew.tools import credentials
 from diffcrew.tools.redact import mask_url
 
@@ -52,12 +52,13 @@ def role_requests(options: RunOptions) -> list[ModelRequest]:
     sample = [{"role": "user", "content": [{"type": "text", "text": "diffcrew doctor: a sample request."}]}]
 
     def system(role: str) -> list[dict[str, Any]]:
-        return [{"type": "text", "text": prompts.render(role, "system"), "cache_control": {"type": "ephemeral"}}]
+        text = worker_system(options.worker_turns) if role == "worker" else prompts.render(role, "system")
+        return [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]
 
     return [
         ModelRequest("orchestrator", options.orchestrator_model, system("orchestrator"), sample, PLAN_TOOLS,
                      PLAN_MAX_TOKENS, effort=options.orchestrator_effort),
-        ModelRequest("worker", options.worker_model, system("worker"), sample, [SUBMIT_PATCH_TOOL],
+        ModelRequest("worker", options.worker_model, system("worker"), sample, WORKER_TOOLS,
                      WORKER_MAX_TOKENS, effort=options.worker_effort),
         ModelRequest("synthesizer", options.synthesizer_model, system("synthesizer"), sample, [WRITE_SUMMARY_TOOL],
                      SUMMARY_MAX_TOKENS, effort=options.synthesizer_effort),

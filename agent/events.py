@@ -6,8 +6,8 @@ fix`, the transcript's record of explorations) `match` on the classes. Adding an
 without handling it in a view is a mypy error (each view ends its `match` with `assert_never`).
 
 Order in a run: `ContextRead`, then `Explored` per planner tool call, `Planned` (and the go-ahead,
-`Progress.confirm`), `WorkerRunning` / `WorkerRepairing` / `WorkerFinished` per file,
-`ChecksRunning` / `ChecksDone` per check round, `Reviewing` / `Reviewed` per review round (an
+`Progress.confirm`), `WorkerRunning` / `Explored` (with the file) / `WorkerRepairing` / `WorkerFinished`
+per file, `ChecksRunning` / `ChecksDone` per check round, `Reviewing` / `Reviewed` per review round (an
 amendment's workers then run again, and so on), `Warned` at any point, and from the model seam
 `ModelCalled` per call and `ModelRetrying` per retry.
 """
@@ -32,10 +32,11 @@ class ContextRead:
 
 @dataclass(frozen=True)
 class Explored:
-    """The planner called a read-only exploration tool with this input."""
+    """The planner, or the worker of `path`, called a read-only exploration tool with this input."""
 
     tool: str
     input: dict[str, Any]
+    path: str | None = None  # the worker's file; None for the planner
 
 
 @dataclass(frozen=True)

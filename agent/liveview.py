@@ -90,8 +90,12 @@ class Board:
         match event:
             case ContextRead():
                 self.planning = True
-            case Explored(tool=tool, input=given):
-                self.activity = f"{tool} " + " ".join(f"{k}={v!r}" for k, v in given.items())
+            case Explored(tool=tool, input=given, path=path):
+                what = f"{tool} " + " ".join(f"{k}={v!r}" for k, v in given.items())
+                if path is None:
+                    self.activity = what
+                else:  # a worker reading before its patch: shown on its file's row
+                    self.rows.setdefault(path, Row(path, "modify")).note = what
             case Planned(plan=plan, estimated_cost=cost):
                 self.plan, self.estimated_cost, self.activity = plan, cost, ""
                 self.rows = {e.path: Row(e.path, e.action) for e in plan.edits}

@@ -12,21 +12,20 @@ and takes `approve_change` or `amend_plan`. An amendment obeys the plan rules, w
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
 from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PlanError
 from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call, follow_up
-from diffcrew.agent.events import Emit, Explored, ignore
+from diffcrew.agent.events import Emit, ignore
+from diffcrew.agent.exploring import ExploreSource, Found, answer_calls, exploring, tool_result
 from diffcrew.agent.llm.protocol import ModelClient, ModelReply, ModelRequest
-from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.planrules import PlanRules, check_plan
 from diffcrew.agent.types import FileEdit, Plan
 from diffcrew.tools.context import RepoContext, fenced
 from diffcrew.tools.tokens import estimate_tokens
-from diffcrew.tools.explore import EXPLORE_TOOLS, answer_tool, stop_searches
+from diffcrew.tools.explore import EXPLORE_TOOLS
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.strict import strict_tool
 
@@ -87,6 +86,7 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
     messages: list[dict[str, Any]] = [{"role": "user", "content": [
         {"type": "text", "text": user, "cache_control": {"type": "ephemeral"}}]}]
     tree = {e.path: e for e in (*ctx.files, *inputs.submodules)}
+    source = ExploreSource(inputs.repo, ctx.base, ctx.text_paths)
     invalid, turn = 0, 0
     while True:
         turn += 1
@@ -96,7 +96,7 @@ async def plan_change(client: ModelClient, inputs: PlanInputs) -> Plan:
                                tools=PLAN_TOOLS, max_tokens=PLAN_MAX_TOKENS, effort=inputs.effort)
         try:
             reply = await client.call(request)
-            found = await _explore_off_loop(reply, inputs) if not last and _exploring(reply) else {}
+            found = await answer_calls(source, reply.tool_calls()) if not last and _exploring(reply) else {}
             plan, problem, answers = _read_turn(reply, inputs, tree, found)
         except ModelError as exc:
             raise PlanError(f"planning failed: {exc}") from exc
@@ -131,12 +131,11 @@ def cached_tail(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _exploring(reply: ModelReply) -> bool:
     """Whether the turn only calls exploration tools (and was not cut off)."""
-    calls = reply.tool_calls()
-    return bool(calls) and reply.stop_reason != "max_tokens" and all(c.get("name") in EXPLORE_NAMES for c in calls)
+    return exploring(reply, EXPLORE_NAMES)
 
 
 def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry],
-               found: dict[str, tuple[str, bool]]) -> tuple[Plan | None, str, list[dict[str, Any]]]:
+               found: Found) -> tuple[Plan | None, str, list[dict[str, Any]]]:
     """(a valid plan | None, the plan's problem if any, the next user content answering this turn).
     `found` holds the answers to this turn's exploration calls when they may still be answered."""
     ended = end_of_role(reply, "orchestrator")
@@ -145,7 +144,7 @@ def _read_turn(reply: ModelReply, inputs: PlanInputs, tree: dict[str, TreeEntry]
     calls = reply.tool_calls()
     exploring = _exploring(reply)
     if exploring and found:
-        return None, "", [_explore(c, inputs, found) for c in calls]
+        return None, "", [tool_result(c, found, inputs.emit) for c in calls]
     call, problem = expect_call(reply, "plan_edits", "orchestrator")
     if exploring:
         problem = prompts.render("reask", "no_more_turns", tool="plan_edits")
@@ -172,30 +171,6 @@ def _parse_plan(data: Any, rules: PlanRules) -> Plan:
         summary = data.get("summary")
         return Plan(summary.strip() if isinstance(summary, str) and summary.strip() else "nothing to change", ())
     return Plan.from_tool_input(data)
-
-
-async def _explore_off_loop(reply: ModelReply, inputs: PlanInputs) -> dict[str, tuple[str, bool]]:
-    """Answer the turn's exploration calls from the base commit, in a thread: a search may take
-    up to SEARCH_TIMEOUT_S, and --timeout or Ctrl-C kill it."""
-    ctx, stopped = inputs.context, threading.Event()
-
-    def answer_all() -> dict[str, tuple[str, bool]]:
-        return {c["id"]: ("interrupted", True) if stopped.is_set() else
-                answer_tool(inputs.repo, ctx.base, c["name"], c.get("input") or {}, ctx.text_paths)
-                for c in reply.tool_calls()}
-
-    def stop() -> None:
-        stopped.set()
-        stop_searches()
-
-    return await off_loop(answer_all, on_cancel=stop)
-
-
-def _explore(call: dict[str, Any], inputs: PlanInputs, found: dict[str, tuple[str, bool]]) -> dict[str, Any]:
-    """The tool_result of one read-only exploration call (answered by _explore_off_loop)."""
-    text, is_error = found[call["id"]]
-    inputs.emit(Explored(call["name"], call.get("input") or {}))
-    return {"type": "tool_result", "tool_use_id": call["id"], "is_error": is_error, "content": text}
 
 
 APPROVE_TOOL = strict_tool(

@@ -12,7 +12,7 @@ import asyncio
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal
 
@@ -191,9 +191,10 @@ class _Run:
                                                         self.repo, options.plan_turns, options.orchestrator_effort,
                                                         rules, submodules, self._emit))
             self._planned(plan, context.text)
-            crew = Crew(client, CrewSetup(self.repo, self.tree, options.request, context.text, options.worker_model,
-                                          options.repair_rounds, options.worker_effort, options.max_workers,
-                                          options.warm_cache, self._emit), plan)
+            crew = Crew(client, CrewSetup(self.repo, self.base, self.tree, context.text_paths, options.request,
+                                          context.text, options.worker_model, options.repair_rounds,
+                                          options.worker_effort, options.max_workers, options.warm_cache,
+                                          options.worker_turns, self._emit), plan)
             await crew.start()
             synthesis = Synthesis(SynthesisJob(self.repo, self.base, self.run_id, options, self.tree,
                                                context.text_paths, rules, self._emit, self.progress.confirm),
@@ -249,7 +250,8 @@ def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport
     return RunReport(
         run_id=run.run_id, status=status, exit_code=code, request=redact(options.request), repo=str(run.repo.root),
         base=run.base, base_ref=options.base, branch=outcome.branch if outcome.commit else None,
-        commit=outcome.commit, plan=outcome.plan, results=tuple(outcome.results),
+        commit=outcome.commit, plan=outcome.plan,
+        results=tuple(replace(r, note=redact(r.note)) if r.note else r for r in outcome.results),
         usage_by_role=dict(run.ledger.by_role), cost_usd=run.ledger.cost_usd, duration_s=seconds,
         diffstat=outcome.diffstat, diff=outcome.diff, message=outcome.message, warnings=tuple(outcome.warnings),
         transcript=str(run.transcript.path), errors=(redact(str(error)),) if error is not None else (),

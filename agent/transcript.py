@@ -47,8 +47,8 @@ class Transcript:
         """Keep the progress events a replay or a reader needs (the explorations; the plan, the
         calls and the end are recorded by the flow and the model seam with more detail)."""
         match event:
-            case Explored(tool=tool, input=given):
-                self.append({"kind": "explore", "tool": tool, "input": given})
+            case Explored(tool=tool, input=given, path=path):
+                self.append({"kind": "explore", "tool": tool, "input": given, **({"path": path} if path else {})})
             case Reviewed(round=number, note=note, edits=edits, added=added):
                 self.append({"kind": "review", "round": number, "verdict": "approved" if event.approved else "amended",
                              "note": note, "edits": [vars(e) for e in edits], "added": list(added)})

@@ -86,7 +86,7 @@ class FileResult:
     error: str | None = None
     attempts: int = 0
     tiers: tuple[str, ...] = ()
-    note: str = ""  # the worker's word on what else the change needs (submit_patch's `note`)
+    note: str | None = None  # the worker's `note`: what else the change needs outside this file
 
     @property
     def ok(self) -> bool:
@@ -128,7 +128,8 @@ class RunReport:
             "branch": self.branch, "commit": self.commit, "remote": self.remote,
             "plan": self.plan.to_dict() if self.plan else None,
             "files": [{"path": r.path, "action": r.action, "status": "ok" if r.ok else "failed",
-                       "attempts": r.attempts, "tiers": list(r.tiers), "error": r.error} for r in self.results],
+                       "attempts": r.attempts, "tiers": list(r.tiers), "error": r.error, "note": r.note}
+                      for r in self.results],
             "usage": {role: u.to_dict() for role, u in self.usage_by_role.items()},
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
             "duration_s": round(self.duration_s, 3), "diffstat": self.diffstat, "diff": self.diff,

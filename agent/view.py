@@ -137,8 +137,9 @@ def event_lines(event: Event, verbose: bool = False) -> list[str]:
     match event:
         case ContextRead(files=files, tokens=tokens):
             return [f"diffcrew: read {files} tracked files (~{tokens} tokens of context)"]
-        case Explored(tool=tool, input=given):
-            return [f"  explore {tool} " + " ".join(f"{k}={v!r}" for k, v in given.items())]
+        case Explored(tool=tool, input=given, path=path):
+            head = f"  worker  {path}: explore " if path else "  explore "
+            return [head + f"{tool} " + " ".join(f"{k}={v!r}" for k, v in given.items())]
         case Planned(plan=plan):
             return [*plan_lines(plan), estimate_line(event)]
         case WorkerRunning() | WorkerRepairing() | WorkerFinished():

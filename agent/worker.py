@@ -1,9 +1,11 @@
-"""A worker: one planned file, one conversation: prompt -> submit_patch -> apply -> repair rounds.
+"""A worker: one planned file, one conversation: prompt -> [read, search] -> submit_patch -> apply -> repairs.
 
 The prompt puts everything that is the same for all workers first (system prompt, request,
-plan) and marks it for prompt caching; the worker's own file comes last. The diff is applied
-in memory by the patch engine; when it does not apply, the engine's error goes back to the model
-as a `tool_result` with `is_error: true`, up to `repair_rounds` times.
+plan) and marks it for prompt caching; the worker's own file comes last. Before its patch the
+worker may read other files and search the repository at the base commit (`read_file`,
+`search_code`, answered like the planner's by agent/exploring.py) for at most `explore_turns`
+turns. The diff is applied in memory by the patch engine; when it does not apply, the engine's
+error goes back to the model as a `tool_result` with `is_error: true`, up to `repair_rounds` times.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from functools import partial
 from typing import Any, Callable
 
 from diffcrew import prompts
+from diffcrew.agent.config import DEFAULT_WORKER_TURNS
 from diffcrew.agent.errors import ModelError, PatchError
-from diffcrew.agent.conversation import assistant_turn, expect_call, follow_up
+from diffcrew.agent.conversation import assistant_turn, end_of_role, expect_call, follow_up
 from diffcrew.agent.events import Emit, WorkerRepairing, ignore
-from diffcrew.agent.llm.protocol import ModelClient, ModelRequest
+from diffcrew.agent.exploring import ExploreSource, answer_calls, exploring, tool_result
+from diffcrew.agent.llm.protocol import ModelClient, ModelReply, ModelRequest
 from diffcrew.agent.offloop import off_loop
 from diffcrew.agent.types import FileEdit, FileResult, Plan
 from diffcrew.agent.pricing import cache_minimum, estimate_cost
 from diffcrew.tools.context import fenced
+from diffcrew.tools.explore import EXPLORE_TOOLS
 from diffcrew.tools.tokens import estimate_tokens, tokens_in
 from diffcrew.tools.patch import Applied, apply_diff
 from diffcrew.tools.strict import strict_tool
@@ -31,6 +36,10 @@ SUBMIT_PATCH_TOOL = strict_tool(
     {"patch": {"type": "string", "description": "A unified diff of your file only, against its base version."},
      "note": {"type": "string", "description": "Optional: what else this change needs outside your file."}},
     ["patch"])
+# model-protocol.md §3: a worker may read and search (not list); the same tools on every turn.
+WORKER_EXPLORE_TOOLS = [t for t in EXPLORE_TOOLS if t["name"] in ("read_file", "search_code")]
+WORKER_EXPLORE_NAMES = frozenset(t["name"] for t in WORKER_EXPLORE_TOOLS)
+WORKER_TOOLS = [*WORKER_EXPLORE_TOOLS, SUBMIT_PATCH_TOOL]
 # Thinking and the answer share max_tokens: room for adaptive thinking plus a diff of a large file.
 WORKER_MAX_TOKENS = 32_000
 _METADATA = re.compile(r"^(old mode|new mode|rename from|rename to|copy from|copy to|similarity index"
@@ -50,6 +59,15 @@ class WorkerJob:
     effort: str | None = None
     emit: Emit = ignore  # the run's progress: WorkerRepairing when a patch goes back to the model
     on_start: Callable[[], None] | None = None  # told when the first answer begins (--warm-cache)
+    source: ExploreSource | None = None  # what read_file / search_code read (None: they are refused)
+    explore_turns: int = 0  # --worker-turns: turns the worker may read and search before its patch
+
+
+def worker_system(turns: int) -> str:
+    """The worker's instructions when it may explore for `turns` turns (0: not at all)."""
+    explore = prompts.render("worker", "explore_some", turns=str(turns)) if turns > 0 else \
+        prompts.render("worker", "explore_none")
+    return prompts.render("worker", "system", explore=explore)
 
 
 def shared_blocks(request: str, plan: Plan, context: str) -> tuple[dict[str, Any], ...]:
@@ -68,9 +86,10 @@ def cache_lead(plan: Plan, shared: tuple[dict[str, Any], ...], model: str) -> st
     return writers[0] if len(writers) >= 2 and shared_prompt_tokens(shared) >= cache_minimum(model) else None
 
 
-def shared_prompt_tokens(shared: tuple[dict[str, Any], ...]) -> int:
-    """The estimated size of the part every worker's prompt starts with: instructions and shared blocks."""
-    return estimate_tokens(prompts.render("worker", "system") + "".join(b["text"] for b in shared))
+def shared_prompt_tokens(shared: tuple[dict[str, Any], ...], turns: int = DEFAULT_WORKER_TURNS) -> int:
+    """The estimated size of the part every worker's prompt starts with: instructions (as they read
+    with `turns` turns to explore) and shared blocks."""
+    return estimate_tokens(worker_system(turns) + "".join(b["text"] for b in shared))
 
 
 def estimate_worker_cost(plan: Plan, shared: tuple[dict[str, Any], ...], sizes: dict[str, int],
@@ -118,16 +137,13 @@ def _apply(edit: FileEdit, old_text: str | None, patch: Any) -> tuple[Applied | 
     return applied, ""
 
 
-def _note(value: Any) -> str:
-    """The worker's note, as one short paragraph (it is shown to the review and in reports)."""
-    return " ".join(value.split())[:2000] if isinstance(value, str) else ""
-
-
 class Worker:
     """One file's conversation with the model, kept so later checks can send failures back to it.
 
     `run()` asks for the first patch; `revise(problem)` continues the same conversation after
-    the synthesizer's checks failed on this file. Each asks at most `repair_rounds + 1` times.
+    the synthesizer's checks failed on this file. Each takes at most `repair_rounds + 1` answers
+    that are not exploration; the conversation answers at most `explore_turns` exploring turns
+    in all (a later one is refused, and that refusal is a repair round).
     Every patch, repairs included, is the complete diff against the base version (`self.base`),
     so a later patch replaces the earlier one (model-protocol.md §3).
     """
@@ -139,9 +155,10 @@ class Worker:
         self.base: str | None = None  # the text every patch applies to
         self.current: str | None = None  # the text the last accepted patch produced
         self.attempts = 0
+        self.explored = 0  # exploring turns answered so far
         self.result = FileResult(job.edit.path, job.edit.action, error="not started")
-        self._system = [{"type": "text", "text": prompts.render("worker", "system"),
-                         "cache_control": {"type": "ephemeral"}}]
+        self._turns = job.explore_turns if job.source is not None else 0
+        self._system = [{"type": "text", "text": worker_system(self._turns), "cache_control": {"type": "ephemeral"}}]
 
     async def run(self) -> FileResult:
         """Produce the new text of the job's file, repairing the patch when it does not apply."""
@@ -173,8 +190,9 @@ class Worker:
         return self.result
 
     def _answer(self, text: str, *, is_error: bool) -> None:
-        """Tell the model `text`: as the result of every call of its last turn, or, when the
-        conversation ended on our side (a failed worker), added to our last message."""
+        """Tell the model `text`: as the result of its last turn's submit_patch (its other calls are
+        answered as not run), or, when the conversation ended on our side (a failed worker), added
+        to our last message."""
         last = self.messages[-1]
         if last["role"] == "user":
             content = last["content"] if isinstance(last["content"], list) else \
@@ -185,25 +203,38 @@ class Worker:
         if not calls:
             self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
             return
+        not_run = prompts.render("worker", "not_run")  # the API wants an answer to every call of the turn
         self.messages.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": c["id"], "is_error": is_error, "content": text} for c in calls]})
+            {"type": "tool_result", "tool_use_id": c["id"], "is_error": is_error,
+             "content": text if c.get("name") == "submit_patch" else not_run} for c in calls]})
 
     def _request(self) -> ModelRequest:
         job = self.job
         return ModelRequest(role="worker", model=job.model, system=self._system, messages=list(self.messages),
-                            tools=[SUBMIT_PATCH_TOOL], max_tokens=WORKER_MAX_TOKENS, path=job.edit.path,
+                            tools=WORKER_TOOLS, max_tokens=WORKER_MAX_TOKENS, path=job.edit.path,
                             effort=job.effort, on_start=job.on_start)
 
     async def _converse(self) -> FileResult:
         edit, job = self.job.edit, self.job
-        problem, calls, cuts, call_number = "", job.repair_rounds + 1, 0, 0
-        for call_number in range(1, calls + 1):
+        problem, answers, cuts, taken = "", job.repair_rounds + 1, 0, 0
+        note = self.result.note  # a repair without a note keeps the earlier one
+        while taken < answers:
             self.attempts += 1
             try:
                 reply = await self.client.call(self._request())
-                call, problem = expect_call(reply, "submit_patch", "worker")
+                ended = end_of_role(reply, "worker")  # a refusal ends the role, whatever it called
+                if ended is not None:
+                    raise ended
+                if exploring(reply, WORKER_EXPLORE_NAMES) and self.explored < self._turns:
+                    await self._explore(reply)
+                    continue
+                taken += 1
+                if exploring(reply, WORKER_EXPLORE_NAMES):
+                    call, problem = None, prompts.render("worker", "no_more_turns")
+                else:
+                    call, problem = expect_call(reply, "submit_patch", "worker")
             except ModelError as exc:
-                return FileResult(edit.path, edit.action, error=str(exc), attempts=self.attempts)
+                return FileResult(edit.path, edit.action, error=str(exc), attempts=self.attempts, note=note)
             if call is not None:
                 patch = call["input"].get("patch")
                 applied, problem = await off_loop(partial(_apply, edit, self.base, patch))  # CPU-bound
@@ -212,13 +243,31 @@ class Worker:
                     self.current = applied.new_text
                     return FileResult(edit.path, edit.action, applied.new_text, call["input"]["patch"],
                                       attempts=self.attempts, tiers=tuple(h.tier for h in applied.hunks),
-                                      note=_note(call["input"].get("note")))
+                                      note=_note(call["input"]) or note)
             cuts += reply.stop_reason == "max_tokens"
             self.messages.extend(follow_up(reply, problem))
             if cuts >= 2:  # §2: a cut answer is re-asked once, then the role fails
                 break
-            if call_number < calls:
+            if taken < answers:
                 job.emit(WorkerRepairing(edit.path, problem.splitlines()[0] if problem else ""))
         reason = problem.splitlines()[0] if problem else "no usable patch"
-        return FileResult(edit.path, edit.action, attempts=self.attempts,
-                          error=f"no usable patch after {call_number} attempt(s): {reason}")
+        return FileResult(edit.path, edit.action, attempts=self.attempts, note=note,
+                          error=f"no usable patch after {taken} attempt(s): {reason}")
+
+    async def _explore(self, reply: ModelReply) -> None:
+        """Answer an exploring turn from the base commit (off the event loop); after the last
+        one allowed, say in the conversation that only submit_patch remains (the tools stay)."""
+        assert self.job.source is not None  # no turns to explore without a source
+        calls = reply.tool_calls()
+        found = await answer_calls(self.job.source, calls)
+        self.explored += 1
+        answers = [tool_result(c, found, self.job.emit, self.job.edit.path) for c in calls]
+        if self.explored == self._turns:
+            answers.append({"type": "text", "text": prompts.render("worker", "last_turn")})
+        self.messages += [assistant_turn(reply), {"role": "user", "content": answers}]
+
+
+def _note(tool_input: dict[str, Any]) -> str | None:
+    """The `note` of a submit_patch call, if it says anything."""
+    note = tool_input.get("note")
+    return note.strip() if isinstance(note, str) and note.strip() else None

@@ -28,7 +28,7 @@ from conftest import make_repo, patch_turn, plan_turn, run_cli, summary_turn, ud
 from diffcrew.agent.config import RunOptions
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
                                    Planned, Warned, WorkerFinished, WorkerRepairing, WorkerRunning)
-from diffcrew.agent.liveview import ECHO_ROOM, LiveView
+from diffcrew.agent.liveview import ECHO_ROOM, Board, LiveView
 from diffcrew.agent.llm.protocol import ModelReply, ModelRequest, TransientModelError
 from diffcrew.agent.llm.scripted import ScriptedClient
 from diffcrew.agent.run import run_change
@@ -134,6 +134,22 @@ def test_plain_view_prints_one_stable_line_per_event() -> None:
         "  check   pytest -q: fail (failed on the base too) in 0.5 s",
         "warning: pkg/a.py has uncommitted changes",
     ]
+
+
+def test_a_worker_exploration_is_shown_on_its_file() -> None:
+    """Issue 16: a worker's read or search names its file in the plain view and on its live row; the
+    planner's goes to the planning line as before."""
+    lines: list[str] = []
+    view = PlainView(write=lines.append)
+    view.emit(Explored("search_code", {"pattern": "def a"}, "pkg/a.py"))
+    assert [click.unstyle(line) for line in lines] == ["  worker  pkg/a.py: explore search_code pattern='def a'"]
+    board = Board()
+    board.apply(Planned(PLAN, None))
+    board.apply(WorkerRunning("pkg/a.py"))
+    board.apply(Explored("read_file", {"path": "pkg/b.py"}, "pkg/a.py"))
+    assert board.rows["pkg/a.py"].note == "read_file path='pkg/b.py'" and board.activity == ""
+    board.apply(Explored("read_file", {"path": "x.py"}))
+    assert board.activity == "read_file path='x.py'" and board.rows["pkg/a.py"].note == "read_file path='pkg/b.py'"
 
 
 def test_plain_view_verbose_adds_calls_retries_and_failing_check_output() -> None:

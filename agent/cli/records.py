@@ -95,6 +95,8 @@ def _show_report(report: dict[str, Any]) -> None:
         error = f": {item['error']}" if item.get("error") else ""
         click.echo(f"  {item['action']:<6} {item['path']}: {item['status']} after {item['attempts']} "
                    f"attempt(s){error}")
+        if item.get("note"):  # the worker's word on what else the change needs
+            click.echo(f"         note: {item['note']}")
     for check in report.get("checks", []):
         click.echo(f"  check  {check['name']}: {check['status']}")
     if report:

@@ -44,6 +44,7 @@ class RunArgs:
     request_timeout: float
     plan_turns: int
     review_rounds: int
+    worker_turns: int
     dry_run: bool
     as_json: bool
     yes: bool
@@ -96,6 +97,9 @@ class RunArgs:
               help="Model turns the orchestrator may spend exploring the repository before it must plan.")
 @click.option("--review-rounds", type=click.IntRange(0, 5), default=cfg.DEFAULT_REVIEW_ROUNDS, show_default=True,
               help="Times the orchestrator reviews the combined change and may add or redirect workers (0: no review).")
+@click.option("--worker-turns", type=click.IntRange(0, 20), default=cfg.DEFAULT_WORKER_TURNS, show_default=True,
+              help="Turns each worker may spend reading and searching the repository before it must submit its "
+                   "patch (0: none; its read_file and search_code calls are refused).")
 @click.option("--dry-run", is_flag=True, help="Plan and patch, print one unified diff, make no branch.")
 @json_option()
 @yes_option
@@ -142,7 +146,7 @@ def run(**params: Any) -> None:
     """
     from diffcrew.agent.llm.anthropic_client import require_api_key
 
-    args = RunArgs(**params)  # the one place the 31 options become a value
+    args = RunArgs(**params)  # the one place the 32 options become a value
     if args.request is None and args.message_file is None and args.push is not None:
         raise UsageError(f"no change request: did --push take {args.push!r} as the remote name? "
                          "Write --push REMOTE, and the request last")
