@@ -253,4 +253,5 @@ def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport
         usage_by_role=dict(run.ledger.by_role), cost_usd=run.ledger.cost_usd, duration_s=seconds,
         diffstat=outcome.diffstat, diff=outcome.diff, message=outcome.message, warnings=tuple(outcome.warnings),
         transcript=str(run.transcript.path), errors=(redact(str(error)),) if error is not None else (),
-        remote=outcome.remote, checks=tuple(run.redactor.redact_value(c.to_dict()) for c in outcome.checks))
+        remote=outcome.remote, checks=tuple(run.redactor.redact_value(c.to_dict()) for c in outcome.checks),
+        reviews=tuple(run.redactor.redact_value(r) for r in outcome.reviews))

@@ -206,7 +206,8 @@ class Synthesis:
         edits = verdict.amendment.edits if verdict.amendment else ()
         emit(Reviewed(round_number, verdict.note, edits, tuple(e.path for e in edits if e.path not in planned)))
         self.outcome.reviews.append({"round": round_number, "verdict": "approved" if verdict.approved else "amended",
-                                     "note": verdict.note, "edits": [vars(e) for e in edits]})
+                                     "note": verdict.note,
+                                     "edits": [{**vars(e), "added": e.path not in planned} for e in edits]})
         return verdict
 
     async def _amend(self, amendment: Plan) -> None:
