@@ -129,7 +129,7 @@ class Board:
 
     def _reviewed(self, event: Reviewed) -> None:
         """An amendment's files get rows (new files) or go back in the queue (follow-ups), marked with
-    where they came from for the rest of the run."""
+        where they came from for the rest of the run."""
         self.reviewing = ""
         for edit in event.edits:
             row = self.rows.setdefault(edit.path, Row(edit.path, edit.action))

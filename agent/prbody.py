@@ -124,7 +124,7 @@ def _review(report: dict[str, Any], compact: bool) -> str:
             continue
         lines.append(f"- Round {int(review.get('round') or 0)}: 🔁 **asked for more**" + (f": {note}" if note else ""))
         for edit in review.get("edits") or []:
-            how = f"added ({inline(edit.get('action', ''))})" if edit.get("added") else "follow-up"
+            how = f"added ({inline(edit.get('action', ''))})" if edit.get("added") else "follow-up for"
             text = inline(_cut(str(edit.get("instructions") or "—"), limit))
             lines.append(f"  - {how} {code(edit.get('path', ''))}: {text}")
     return "\n".join(lines)

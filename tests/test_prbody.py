@@ -154,7 +154,7 @@ def test_the_review_section_says_what_each_round_asked_for_and_the_approval() ->
     assert [i for i in list_items(parse(section))] == [
         "Round 1: 🔁 asked for more: The report still calls Store.load.",
         "added (modify) inventory/report.py: Call from_file.",
-        "follow-up inventory/store.py: Keep <b>the</b> docstring.",
+        "follow-up for inventory/store.py: Keep <b>the</b> docstring.",
         "Round 2: ✅ approved: The rename is complete."]
     assert raw_html(tokens) == []  # the model's <b> shows as typed
     files = {text_of(row[0]): text_of(row[1]) for row in table_rows(tokens, "File")}

@@ -220,6 +220,6 @@ def test_the_pr_body_of_an_amended_run_has_the_review(tmp_path: Path, seam) -> N
     assert review.splitlines() == [
         "- Round 1: 🔁 **asked for more**: app.py still imports greet, and hello has no docstring.",
         "  - added (modify) `app.py`: Import and call hello.",
-        "  - follow-up `mod.py`: Add a docstring.",
+        "  - follow-up for `mod.py`: Add a docstring.",
         "- Round 2: ✅ **approved**: mod.py and its caller agree."]
     assert "| `app.py` | modify (added by review 1) | ok |" in text
