@@ -20,6 +20,7 @@ from diffcrew.agent.script import load_script
 
 DEMO_REQUEST = ("Rename Store.load to Store.from_file, update its callers, "
                 "and add a CHANGELOG.md entry about the rename")
+DEMO_REVIEW_ROUNDS = 2  # the script's review amends the plan in round 1 and approves in round 2
 _IDENTITY = {"GIT_AUTHOR_NAME": "diffcrew demo", "GIT_AUTHOR_EMAIL": "demo@diffcrew.invalid",
              "GIT_COMMITTER_NAME": "diffcrew demo", "GIT_COMMITTER_EMAIL": "demo@diffcrew.invalid"}
 

@@ -41,10 +41,20 @@ class Explored:
 
 @dataclass(frozen=True)
 class Planned:
-    """The plan, and what its workers should cost before repairs (None: unknown)."""
+    """The plan, and what it should cost before repairs (None: unknown): its workers, and, when the
+    run reviews the change (`reviewed`), the first review too (`review_cost`)."""
 
     plan: Plan
-    estimated_cost: float | None
+    estimated_cost: float | None  # the workers'
+    reviewed: bool = False
+    review_cost: float | None = None
+
+    @property
+    def total_cost(self) -> float | None:
+        """The estimate shown with the plan: the workers', plus the review's when there is one."""
+        if not self.reviewed or self.estimated_cost is None:
+            return self.estimated_cost
+        return None if self.review_cost is None else self.estimated_cost + self.review_cost
 
 
 @dataclass(frozen=True)

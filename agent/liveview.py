@@ -36,6 +36,7 @@ _LOOK = {"queued": ("·", "dim"), "running": ("", "cyan"), "repairing": ("", "ye
 # calls and retries print only with -v); the plan is drawn as a table. Worker progress is the region.
 _LOGGED = (ContextRead, Warned, ModelCalled, ModelRetrying, ChecksDone, Reviewed)
 _ACTION_STYLE = {"modify": "yellow", "create": "green", "delete": "red"}
+_ROLE_LABEL = {"worker": "workers", "review": "review"}
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Row:
     attempts: int = 0
     tally: Tally = field(default_factory=Tally)
     note: str = ""
+    origin: str = ""  # what the review made of the file: added by it, or given a follow-up
 
 
 @dataclass
@@ -73,7 +75,8 @@ class Board:
 
     clock: Callable[[], float] = time.monotonic
     plan: Plan | None = None
-    estimated_cost: float | None = None
+    estimated_cost: float | None = None  # of the roles in `estimated_roles` (Planned.total_cost)
+    estimated_roles: tuple[str, ...] = ("worker",)
     rows: dict[str, Row] = field(default_factory=dict)
     by_role: dict[str, Tally] = field(default_factory=dict)
     planning: bool = False
@@ -96,8 +99,9 @@ class Board:
                     self.activity = what
                 else:  # a worker reading before its patch: shown on its file's row
                     self.rows.setdefault(path, Row(path, "modify")).note = what
-            case Planned(plan=plan, estimated_cost=cost):
-                self.plan, self.estimated_cost, self.activity = plan, cost, ""
+            case Planned(plan=plan, reviewed=reviewed):
+                self.plan, self.estimated_cost, self.activity = plan, event.total_cost, ""
+                self.estimated_roles = ("worker", "review") if reviewed else ("worker",)
                 self.rows = {e.path: Row(e.path, e.action) for e in plan.edits}
             case WorkerRunning() | WorkerRepairing() | WorkerFinished():
                 self._worker(event)
@@ -128,11 +132,14 @@ class Board:
                 row.attempts = max(row.attempts, attempts)
 
     def _reviewed(self, event: Reviewed) -> None:
-        """An amendment's files get rows (new files) or a note (follow-ups)."""
+        """An amendment's files get rows (new files) or go back in the queue (follow-ups), marked with
+        where they came from for the rest of the run."""
         self.reviewing = ""
         for edit in event.edits:
             row = self.rows.setdefault(edit.path, Row(edit.path, edit.action))
-            row.state, row.note = "queued", "added by the review" if edit.path in event.added else "follow-up"
+            row.state, row.note = "queued", ""
+            row.origin = f"added by review {event.round}" if edit.path in event.added else \
+                f"follow-up from review {event.round}"
 
     def _checks(self, event: ChecksRunning | ChecksDone) -> None:
         if isinstance(event, ChecksRunning):
@@ -160,6 +167,14 @@ class Board:
             total.output_tokens += tally.output_tokens
             total.cost = None if total.cost is None or tally.cost is None else total.cost + tally.cost
         return total
+
+    def spent(self) -> float | None:
+        """What the roles of the plan's estimate have cost so far (None once a cost is unknown)."""
+        cost: float | None = 0.0
+        for role in self.estimated_roles:
+            used = self.by_role.get(role, Tally()).cost
+            cost = None if cost is None or used is None else cost + used
+        return cost
 
     def phase(self) -> str:
         """What the run is doing now, in a few words."""
@@ -227,18 +242,21 @@ def _table(board: Board, final: bool) -> Table:
         table.add_row(Text(symbol, style=style), row.path, Text(state, style=style),
                       str(row.attempts) if row.attempts else "",
                       f"{tokens(row.tally.input_tokens)} / {tokens(row.tally.output_tokens)}" if used else "",
-                      money(row.tally.cost, "?") if used else "", Text(row.note, no_wrap=True, overflow="ellipsis"))
+                      money(row.tally.cost, "?") if used else "",
+                      Text(" · ".join(n for n in (row.origin, row.note) if n), no_wrap=True, overflow="ellipsis"))
     return table
 
 
 def _status(board: Board, final: bool) -> Text:
-    """`⠙ workers 1/3 finished · 4 call(s) · 5.5k in / 580 out · $0.0167 · workers $0.0104 (est. ~$0.0167)`;
+    """`⠙ workers 1/3 finished · 4 call(s) · 5.5k in / 580 out · $0.0167 · workers + review $0.0104 (est. ~$0.0167)`
+    (what the estimate shown with the plan counts, spent so far, against it);
     when final, `total: ...` without the spinner and the phase."""
-    total, workers = board.total(), board.by_role.get("worker", Tally())
+    total = board.total()
     figures = [f"{total.calls} call(s)", f"{tokens(total.input_tokens)} in / {tokens(total.output_tokens)} out",
                money(total.cost)]
     if board.plan is not None and board.estimated_cost is not None:
-        figures.append(f"workers {money(workers.cost)} (est. ~{money(board.estimated_cost)})")
+        figures.append(f"{' + '.join(_ROLE_LABEL[r] for r in board.estimated_roles)} {money(board.spent())} "
+                       f"(est. ~{money(board.estimated_cost)})")
     figures.append(f"{board.clock() - board.started:.1f} s")
     text = Text(no_wrap=True, overflow="ellipsis")
     if final:

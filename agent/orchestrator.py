@@ -22,9 +22,10 @@ from diffcrew.agent.events import Emit, ignore
 from diffcrew.agent.exploring import ExploreSource, Found, answer_calls, exploring, tool_result
 from diffcrew.agent.llm.protocol import ModelClient, ModelReply, ModelRequest
 from diffcrew.agent.planrules import PlanRules, check_plan
+from diffcrew.agent.pricing import estimate_cost
 from diffcrew.agent.types import FileEdit, Plan
 from diffcrew.tools.context import RepoContext, fenced
-from diffcrew.tools.tokens import estimate_tokens
+from diffcrew.tools.tokens import estimate_tokens, tokens_in
 from diffcrew.tools.explore import EXPLORE_TOOLS
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.strict import strict_tool
@@ -286,6 +287,23 @@ class Review:
             return None, ("The amendment cannot be carried out:\n" + "\n".join(f"- {p}" for p in problems)
                           + "\nCall amend_plan again with a corrected amendment, or approve_change.")
         return Verdict(amendment.summary, amendment), ""
+
+
+REVIEW_OUTPUT_ESTIMATE = 1_000  # tokens a verdict usually takes, thinking included; an estimate, shown as one
+
+
+def estimate_review_cost(request: str, plan: Plan, sizes: dict[str, int], model: str) -> float | None:
+    """A rough price of the first review, before the workers start: its prompts with the plan, one
+    outcome line per file, and a combined diff as large as the workers' estimate assumes (a third
+    of each file, at least 300 tokens; a deleted file whole). Amendments and later rounds are not
+    counted, as repairs are not. None when the model's price is unknown."""
+    opening = prompts.render("orchestrator", "review_user", request=request, plan=plan_text(plan))
+    state = ChangeState("", tuple(f"- {e.path} ({e.action}): done" for e in plan.edits), (), (), checked=True)
+    shown = prompts.render("orchestrator", "review_round", state=state.render(), rounds_left="0")
+    whole = {e.path: tokens_in(sizes.get(e.path, 0)) for e in plan.edits}
+    diff = sum(whole[e.path] if e.action == "delete" else max(300, whole[e.path] // 3) for e in plan.edits)
+    prompt = tokens_in(len(prompts.render("orchestrator", "review_system")) + len(opening) + len(shown)) + diff
+    return estimate_cost(model, prompt, REVIEW_OUTPUT_ESTIMATE)
 
 
 def amendment_problems(plan: Plan, amendment: Plan, inputs: ReviewInputs) -> list[str]:

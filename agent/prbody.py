@@ -1,7 +1,7 @@
 """The pull-request description of a run: Markdown rendered from the `--json` report.
 
 `render_pr_body(report)` is a pure function of the report dict exactly as `diffcrew run --json`
-prints it (schemas/run-report.v1.schema.json): no I/O, no clock, so the same report always gives
+prints it (schemas/run-report.v2.schema.json): no I/O, no clock, so the same report always gives
 the same text. `diffcrew run --pr-body FILE` writes it, and the example GitHub workflow hands
 the file to `gh pr create --body-file`.
 
@@ -41,7 +41,7 @@ _VERDICT_MARK = {"pass": "✅ pass", "new-failure": "❌ new failure", "pre-exis
 
 
 def render_pr_body(report: dict[str, Any]) -> str:
-    """Markdown for a pull request: title, summary, files, checks, usage and cost, how to reproduce."""
+    """Markdown for a pull request: title, summary, files, the review, checks, usage and cost, how to reproduce."""
     body = _render(report, compact=False)
     if len(body) > BODY_LIMIT:  # a very large plan or many failing checks: drop the details
         body = _render(report, compact=True)
@@ -49,7 +49,8 @@ def render_pr_body(report: dict[str, Any]) -> str:
 
 
 def _render(report: dict[str, Any], compact: bool) -> str:
-    sections = [_title(report), _summary(report), _files(report, compact), _checks(report, compact),
+    sections = [_title(report), _summary(report), _files(report, compact), _review(report, compact),
+                _checks(report, compact),
                 _notes(report), _usage(report), _reproduce(report)]
     return "\n\n".join(s for s in sections if s) + "\n"
 
@@ -86,17 +87,47 @@ def _files(report: dict[str, Any], compact: bool) -> str:
     if not edits:
         return "## Files\n\nNo plan was made, so no file was changed."
     outcome = {f.get("path"): f for f in report.get("files") or []}
+    added = _added_by_review(report)
     limit = COMPACT_RATIONALE_LIMIT if compact else RATIONALE_LIMIT
     rows = ["| File | Action | Result | Rationale |", "| --- | --- | --- | --- |"]
     for edit in edits:
         result = outcome.get(edit.get("path"), {})
-        rows.append("| " + " | ".join([code(edit.get("path", ""), cell=True), inline(edit.get("action", "")),
+        action = inline(edit.get("action", ""))
+        if edit.get("path") in added:
+            action += f" (added by review {added[edit.get('path')]})"
+        rows.append("| " + " | ".join([code(edit.get("path", ""), cell=True), action,
                                         _file_result(result),
                                         inline(_cut(edit.get("instructions") or "—", limit), cell=True)]) + " |")
     parts = ["## Files", "", "\n".join(rows)]
     if report.get("diffstat"):
         parts += ["", fenced(report["diffstat"].rstrip("\n"), "text")]
     return "\n".join(parts)
+
+
+def _added_by_review(report: dict[str, Any]) -> dict[str, int]:
+    """The files a review added to the plan, with the round that added them."""
+    return {e.get("path"): int(r.get("round") or 0) for r in report.get("reviews") or []
+            for e in r.get("edits") or [] if e.get("added")}
+
+
+def _review(report: dict[str, Any], compact: bool) -> str:
+    """Each review round: its verdict and note, and for an amendment the files it added or redirected."""
+    reviews = report.get("reviews") or []
+    if not reviews:
+        return ""
+    limit = COMPACT_RATIONALE_LIMIT if compact else RATIONALE_LIMIT
+    lines = ["## Review", ""]
+    for review in reviews:
+        note = inline(_cut(str(review.get("note") or ""), limit))
+        if review.get("verdict") == "approved":
+            lines.append(f"- Round {int(review.get('round') or 0)}: ✅ **approved**" + (f": {note}" if note else ""))
+            continue
+        lines.append(f"- Round {int(review.get('round') or 0)}: 🔁 **asked for more**" + (f": {note}" if note else ""))
+        for edit in review.get("edits") or []:
+            how = f"added ({inline(edit.get('action', ''))})" if edit.get("added") else "follow-up for"
+            text = inline(_cut(str(edit.get("instructions") or "—"), limit))
+            lines.append(f"  - {how} {code(edit.get('path', ''))}: {text}")
+    return "\n".join(lines)
 
 
 def _file_result(result: dict[str, Any]) -> str:

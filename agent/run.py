@@ -25,7 +25,7 @@ from diffcrew.agent.ledger import Ledger
 from diffcrew.agent.llm.protocol import ModelClient
 from diffcrew.agent.llm.tracked import TrackedClient
 from diffcrew.agent.crew import Crew, CrewSetup
-from diffcrew.agent.orchestrator import PlanInputs, plan_change
+from diffcrew.agent.orchestrator import PlanInputs, estimate_review_cost, plan_change
 from diffcrew.agent.planrules import PlanRules
 from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c
 from diffcrew.agent.synthesizer import Outcome, Synthesis, SynthesisJob, write_summary
@@ -224,7 +224,10 @@ class _Run:
         sizes = {path: entry.size for path, entry in self.tree.items()}
         shared = shared_blocks(self.options.request, plan, context)
         estimate = estimate_worker_cost(plan, shared, sizes, self.options.worker_model)
-        self._emit(Planned(plan, estimate))
+        reviewed = self.options.review_rounds > 0
+        review = estimate_review_cost(self.options.request, plan, sizes, self.options.orchestrator_model) \
+            if reviewed else None
+        self._emit(Planned(plan, estimate, reviewed, review))
         dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
         if dirty:
             self._warn("uncommitted changes are not included (workers see the base commit): " + ", ".join(dirty))
@@ -255,4 +258,5 @@ def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport
         usage_by_role=dict(run.ledger.by_role), cost_usd=run.ledger.cost_usd, duration_s=seconds,
         diffstat=outcome.diffstat, diff=outcome.diff, message=outcome.message, warnings=tuple(outcome.warnings),
         transcript=str(run.transcript.path), errors=(redact(str(error)),) if error is not None else (),
-        remote=outcome.remote, checks=tuple(run.redactor.redact_value(c.to_dict()) for c in outcome.checks))
+        remote=outcome.remote, checks=tuple(run.redactor.redact_value(c.to_dict()) for c in outcome.checks),
+        reviews=tuple(run.redactor.redact_value(r) for r in outcome.reviews))

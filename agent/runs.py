@@ -1,7 +1,8 @@
 """Recorded runs: what `diffcrew log`, `show` and `discard` read from the transcripts.
 
-Each run's transcript (`<git-common-dir>/diffcrew/runs/<run id>.jsonl`) starts with the request
-and ends with the run's report; a run killed before its end record is listed as incomplete.
+Each run's transcript (`<git-common-dir>/diffcrew/runs/<run id>.jsonl`) starts with the request,
+holds one `review` entry per review round, and ends with the run's report; a run killed before
+its end record is listed as incomplete.
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ class RecordedRun:
     cost_usd: float | None
     path: Path
     report: dict[str, Any] | None
+    reviews: tuple[dict[str, Any], ...] = ()  # the transcript's `review` entries, in order
+
+    @property
+    def amended(self) -> bool:
+        """Whether a review amended the plan (the crew worked again)."""
+        return any(r.get("verdict") == "amended" for r in self.reviews)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "started": self.started, "request": self.request, "status": self.status,
-                "branch": self.branch, "cost_usd": self.cost_usd, "transcript": str(self.path)}
+                "branch": self.branch, "cost_usd": self.cost_usd, "amended": self.amended,
+                "transcript": str(self.path)}
 
 
 def read_run(path: Path) -> RecordedRun:
@@ -41,7 +49,7 @@ def read_run(path: Path) -> RecordedRun:
     return RecordedRun(run_id=start.get("run_id", path.stem), started=start.get("time", path.stat().st_mtime),
                        request=start.get("request", ""), status=(end or {}).get("status", "incomplete"),
                        branch=(end or {}).get("branch"), cost_usd=(report or {}).get("cost_usd"), path=path,
-                       report=report)
+                       report=report, reviews=tuple(e for e in entries if e.get("kind") == "review"))
 
 
 def list_runs(repo: GitRepo) -> list[RecordedRun]:

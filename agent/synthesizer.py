@@ -207,7 +207,8 @@ class Synthesis:
         edits = verdict.amendment.edits if verdict.amendment else ()
         emit(Reviewed(round_number, verdict.note, edits, tuple(e.path for e in edits if e.path not in planned)))
         self.outcome.reviews.append({"round": round_number, "verdict": "approved" if verdict.approved else "amended",
-                                     "note": verdict.note, "edits": [vars(e) for e in edits]})
+                                     "note": verdict.note,
+                                     "edits": [{**vars(e), "added": e.path not in planned} for e in edits]})
         return verdict
 
     async def _amend(self, amendment: Plan) -> None:
@@ -315,20 +316,26 @@ async def write_summary(client: ModelClient, model: str, request: str, plan: Pla
 def commit_message(summary: Summary, plan: Plan, results: list[FileResult], run_id: str,
                    missing: list[FileResult], failing_checks: tuple[str, ...] = (),
                    reviews: list[dict[str, Any]] | None = None) -> str:
-    """Title, body, one line per file with its instructions, what the review asked for, what was
-    left out or fails, and the trailer."""
+    """Title, body, one line per file with its instructions (a review's follow-ups included, and the
+    files a review added marked), each review's verdict and the files it added or followed up, what
+    was left out or fails, and the trailer."""
     landed = {r.path for r in results}
+    added = {e["path"]: review["round"] for review in reviews or () for e in review["edits"] if e.get("added")}
     lines = [summary.title, ""]
     if summary.body:
         lines += [summary.body, ""]
     lines.append("Files:")
-    for edit in plan.edits:
+    for edit in plan.edits:  # the amended plan: a follow-up is in its file's instructions
         if edit.path in landed:
-            lines.append(f"- {edit.path} ({edit.action}): {' '.join(edit.instructions.split())}")
+            by = f", added by review {added[edit.path]}" if edit.path in added else ""
+            lines.append(f"- {edit.path} ({edit.action}{by}): {' '.join(edit.instructions.split())}")
     for review in reviews or ():
-        verdict = "approved" if review["verdict"] == "approved" else "asked for more"
-        lines += ["", f"Review {review['round']} {verdict}: {' '.join(review['note'].split())}"]
-        lines += [f"- {e['path']} ({e['action']}): {' '.join(e['instructions'].split())}" for e in review["edits"]]
+        note = " ".join(review["note"].split())
+        if review["verdict"] == "approved":
+            lines += ["", f"Review {review['round']} approved" + (f": {note}" if note else ".")]
+            continue
+        lines += ["", f"Review {review['round']} asked for more: {note}"]
+        lines += [f"- {'added' if e.get('added') else 'follow-up for'} {e['path']}" for e in review["edits"]]
     if missing:
         lines += ["", "Left out (--allow-partial), these files failed:"]
         lines += [f"- {r.path}: {r.error}" for r in missing]

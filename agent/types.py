@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 Action = Literal["modify", "create", "delete"]
 ACTIONS: tuple[str, ...] = ("modify", "create", "delete")
+REPORT_VERSION = 2  # of the `--json` report: schemas/run-report.v2.schema.json
 
 
 @dataclass(frozen=True)
@@ -119,14 +120,16 @@ class RunReport:
     errors: tuple[str, ...] = field(default_factory=tuple)
     checks: tuple[dict[str, Any], ...] = ()
     remote: str | None = None
+    reviews: tuple[dict[str, Any], ...] = ()  # per round: round, verdict, note, edits (each with `added`)
 
     def to_dict(self) -> dict[str, Any]:
-        """The machine report printed by `--json`."""
+        """The machine report printed by `--json` (schemas/run-report.v2.schema.json)."""
         return {
-            "version": 1, "run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
+            "version": REPORT_VERSION, "run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
             "request": self.request, "repo": self.repo, "base": self.base, "base_ref": self.base_ref,
             "branch": self.branch, "commit": self.commit, "remote": self.remote,
             "plan": self.plan.to_dict() if self.plan else None,
+            "reviews": [{**review, "edits": [dict(e) for e in review["edits"]]} for review in self.reviews],
             "files": [{"path": r.path, "action": r.action, "status": "ok" if r.ok else "failed",
                        "attempts": r.attempts, "tiers": list(r.tiers), "error": r.error, "note": r.note}
                       for r in self.results],

@@ -127,8 +127,11 @@ def plan_lines(plan: "Plan") -> list[str]:
 
 
 def estimate_line(event: Planned) -> str:
-    """The line under the plan: how many workers, and what they should cost."""
-    cost = money(event.estimated_cost, UNPRICED, estimate=True)
+    """The line under the plan: how many workers (and whether a review follows), and what they should cost."""
+    cost = money(event.total_cost, UNPRICED, estimate=True)
+    if event.reviewed:
+        return (f"  {worker_count(event.plan)} worker(s) and a review, estimated cost {cost} "
+                "(before repairs and amendments)")
     return f"  {worker_count(event.plan)} worker(s), estimated cost {cost} (before repairs)"
 
 

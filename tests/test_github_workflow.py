@@ -30,7 +30,7 @@ from diffcrew.agent.prbody import render_pr_body
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "examples" / "github-actions" / "diffcrew.yml"
-REPORT_SCHEMA = json.loads((ROOT / "schemas" / "run-report.v1.schema.json").read_text())
+REPORT_SCHEMA = json.loads((ROOT / "schemas" / "run-report.v2.schema.json").read_text())
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 MOD = "def greet(name):\n    return 'hello ' + name\n"
 MOD_NEW = "def greet(name: str) -> str:\n    return 'hello ' + name\n"

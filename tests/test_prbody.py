@@ -20,28 +20,29 @@ from diffcrew.agent.prbody import BODY_LIMIT, render_pr_body
 
 markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py (a dev dependency) reads the Markdown back")
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "run-report.v1.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "run-report.v2.schema.json").read_text())
 BASE = "8732afe6b1b418c35095a03d7ed9393fc6ace76c"
-HEADINGS = ["Summary", "Files", "Checks", "Usage and cost", "Reproduce"]
+HEADINGS = ["Summary", "Files", "Review", "Checks", "Usage and cost", "Reproduce"]
 
 
 def sample(**changes: Any) -> dict[str, Any]:
     """A committed run's report, valid against the schema (checked, so the sample cannot drift)."""
     report = {
-        "version": 1, "run_id": "20261122-162645-20d11f", "status": "ok", "exit_code": 0,
+        "version": 2, "run_id": "20261122-162645-20d11f", "status": "ok", "exit_code": 0,
         "request": "Rename Store.load to Store.from_file", "repo": "/tmp/repo", "base": BASE, "base_ref": "HEAD",
         "branch": "diffcrew/rename-store-load-20d11f", "commit": "7565bc944cca55b212e1292a1997f26269d4bea7",
-        "remote": "origin",
+        "remote": "origin", "reviews": [{"round": 1, "verdict": "approved", "note": "Complete.", "edits": []}],
         "plan": {"summary": "Rename the classmethod and update its caller.", "edits": [
             {"path": "inventory/store.py", "action": "modify", "instructions": "Rename `Store.load` to `from_file`."},
             {"path": "inventory/report.py", "action": "modify", "instructions": "Call `Store.from_file(path)`."},
             {"path": "old.py", "action": "delete", "instructions": "No longer used."}]},
         "files": [
             {"path": "inventory/store.py", "action": "modify", "status": "ok", "attempts": 1, "tiers": ["exact"],
-             "error": None},
+             "error": None, "note": ""},
             {"path": "inventory/report.py", "action": "modify", "status": "ok", "attempts": 2,
-             "tiers": ["exact-line"], "error": None},
-            {"path": "old.py", "action": "delete", "status": "ok", "attempts": 0, "tiers": [], "error": None}],
+             "tiers": ["exact-line"], "error": None, "note": ""},
+            {"path": "old.py", "action": "delete", "status": "ok", "attempts": 0, "tiers": [], "error": None,
+             "note": ""}],
         "usage": {"orchestrator": {"input_tokens": 1850, "output_tokens": 260, "cache_read_tokens": 1200,
                                    "cache_write_tokens": 300, "calls": 1},
                   "worker": {"input_tokens": 5100, "output_tokens": 430, "cache_read_tokens": 0,
@@ -133,6 +134,40 @@ def test_sections_title_files_checks_usage_and_reproduce() -> None:
     assert "1 failed\n```\nnot a fence end\n" in blocks  # the failing check's output, whole
 
 
+AMENDED = [{"round": 1, "verdict": "amended", "note": "The report still calls `Store.load`.", "edits": [
+               {"path": "inventory/report.py", "action": "modify", "instructions": "Call `from_file`.", "added": True},
+               {"path": "inventory/store.py", "action": "modify", "instructions": "Keep <b>the</b> docstring.",
+                "added": False}]},
+           {"round": 2, "verdict": "approved", "note": "The rename is complete.", "edits": []}]
+
+
+def list_items(tokens: list[Any]) -> list[str]:
+    """The text of every list item's paragraph, nested items included, in order."""
+    return [text_of(tokens[i + 2]) for i, t in enumerate(tokens)
+            if t.type == "list_item_open" and tokens[i + 1].type == "paragraph_open"]
+
+
+def test_the_review_section_says_what_each_round_asked_for_and_the_approval() -> None:
+    body = render_pr_body(sample(reviews=AMENDED))
+    tokens = parse(body)
+    section = body.split("## Review\n")[1].split("\n## ")[0]
+    assert [i for i in list_items(parse(section))] == [
+        "Round 1: 🔁 asked for more: The report still calls Store.load.",
+        "added (modify) inventory/report.py: Call from_file.",
+        "follow-up for inventory/store.py: Keep <b>the</b> docstring.",
+        "Round 2: ✅ approved: The rename is complete."]
+    assert raw_html(tokens) == []  # the model's <b> shows as typed
+    files = {text_of(row[0]): text_of(row[1]) for row in table_rows(tokens, "File")}
+    assert files == {"inventory/store.py": "modify", "inventory/report.py": "modify (added by review 1)",
+                     "old.py": "delete"}
+
+
+def test_no_review_section_without_reviews() -> None:
+    tokens = parse(render_pr_body(sample(reviews=[])))
+    assert "Review" not in [h for _, h in headings(tokens)]
+    assert all("added by" not in text_of(row[1]) for row in table_rows(tokens, "File"))
+
+
 def test_pure_same_text_twice_and_the_report_untouched() -> None:
     report = sample()
     before = copy.deepcopy(report)
@@ -201,11 +236,15 @@ def test_model_text_cannot_add_headings_html_or_swallow_the_rest() -> None:
     report = sample(message="<img src=x onerror=alert(1)> `title`\n\nbody")
     report["plan"]["summary"] = summary
     report["checks"][0]["name"] = "</summary></details># evil"
+    report["reviews"] = [{"round": 1, "verdict": "amended", "note": summary, "edits": [
+        {"path": "inventory/report.py", "action": "modify", "instructions": summary, "added": False}]}]
     body = render_pr_body(report)
     tokens = parse(body)
     assert headings(tokens) == [("h1", "\\<img src=x onerror=alert(1)\\> `title`")] + [("h2", h) for h in HEADINGS]
     assert raw_html(tokens) == []
-    assert [t.type for t in tokens if t.type in ("bullet_list_open", "ordered_list_open")] == []
+    # the review's own list (a round, and its one file), and no list the model's text made
+    assert [t.type for t in tokens if t.type in ("bullet_list_open", "ordered_list_open")] == ["bullet_list_open"] * 2
+    assert len(list_items(tokens)) == 2
     assert "diffcrew replay 20261122-162645-20d11f\n" in [f.content for f in fences(tokens)]
 
 
@@ -228,7 +267,7 @@ def test_a_huge_report_stays_under_githubs_body_limit() -> None:
     edits = [{"path": f"pkg/m{i}.py", "action": "modify", "instructions": "Do this. " * 700} for i in range(50)]
     report["plan"]["edits"] = edits
     report["files"] = [{"path": e["path"], "action": "modify", "status": "ok", "attempts": 1, "tiers": ["exact"],
-                        "error": None} for e in edits]
+                        "error": None, "note": ""} for e in edits]
     report["checks"] = [{"name": f"check {i}", "status": "fail", "new_failure": True, "duration_s": 1.0,
                          "output": "E" * 20_000, "files": [], "base_status": "pass", "verdict": "new-failure"}
                         for i in range(20)]

@@ -1,4 +1,4 @@
-"""The `--json` report against schemas/run-report.v1.schema.json: real reports from the real CLI.
+"""The `--json` report against schemas/run-report.v2.schema.json: real reports from the real CLI.
 
 Every report here comes from `diffcrew run --json` (in-process, the SDK talking HTTP to the fake
 Messages API server) or from `diffcrew demo --json` in a subprocess, and must validate. The schema
@@ -21,11 +21,12 @@ import jsonschema
 import pytest
 
 from conftest import git, make_repo, patch_turn, plan_turn, run_cli, udiff
-from diffcrew.agent.types import ACTIONS, RunReport
+from diffcrew.agent.types import ACTIONS, REPORT_VERSION, RunReport
 from diffcrew.tools.patch import TIERS
 from scenarios import FILES, MOD, MOD_NEW, four_file_script
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "run-report.v1.schema.json"
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMA_PATH = SCHEMAS / "run-report.v2.schema.json"
 
 
 def schema() -> dict[str, Any]:
@@ -60,7 +61,17 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
     assert data["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(data)
     assert data["additionalProperties"] is False
-    assert data["properties"]["version"] == {"description": data["properties"]["version"]["description"], "const": 1}
+    assert data["properties"]["version"] == {"description": data["properties"]["version"]["description"], "const": 2}
+    assert data["$id"].endswith(":v2") and minimal_report()["version"] == REPORT_VERSION == 2
+
+
+def test_version_1_is_kept_as_the_record_of_version_1() -> None:
+    """v2 is v1 plus the review: the old file stays as it was, and a v2 report is not a v1 report."""
+    old = json.loads((SCHEMAS / "run-report.v1.schema.json").read_text(encoding="utf-8"))
+    assert old["properties"]["version"]["const"] == 1 and "reviews" not in old["properties"]
+    assert set(schema()["properties"]) - set(old["properties"]) == {"reviews"}
+    assert set(schema()["$defs"]["file"]["properties"]) - set(old["$defs"]["file"]["properties"]) == {"note"}
+    assert list(jsonschema.Draft202012Validator(old).iter_errors(minimal_report()))
 
 
 def _properties(node: Any, where: str = "") -> typing.Iterator[tuple[str, dict[str, Any]]]:
@@ -113,9 +124,11 @@ def test_schema_enums_match_the_code() -> None:
 def test_drift_is_caught(tmp_path: Path, server) -> None:
     report = run_json(tmp_path, server, ["--dry-run"], script())
     assert_valid(report)
-    for mutate in (lambda r: r.update(timings={}), lambda r: r.pop("branch"), lambda r: r.update(version=2),
+    for mutate in (lambda r: r.update(timings={}), lambda r: r.pop("branch"), lambda r: r.update(version=1),
                    lambda r: r["files"][0].update(extra=1), lambda r: r.update(status="done"),
-                   lambda r: r["usage"]["worker"].pop("calls"), lambda r: r.update(exit_code=1)):
+                   lambda r: r["usage"]["worker"].pop("calls"), lambda r: r.update(exit_code=1),
+                   lambda r: r["files"][0].pop("note"), lambda r: r["reviews"][0].update(verdict="rejected"),
+                   lambda r: r["reviews"][0]["edits"].append({"path": "x", "action": "modify", "instructions": ""})):
         broken = copy.deepcopy(report)
         mutate(broken)
         assert list(validator().iter_errors(broken)), broken
@@ -129,6 +142,39 @@ def test_successful_run_report_validates(tmp_path: Path, server) -> None:
     assert report["status"] == "ok" and report["commit"] and report["remote"] is None
     assert [c["name"] for c in report["checks"]] == ["syntax"]
     assert set(report["usage"]) == {"orchestrator", "worker", "review", "synthesizer"}
+
+
+def test_amended_run_report_validates_with_its_reviews_and_notes(tmp_path: Path, server) -> None:
+    """A review that amends the plan (a follow-up for a planned file and a file it adds), then approves."""
+    noted = {"tool": "submit_patch", "input": {"patch": udiff("pkg/mod.py", MOD, MOD_NEW),
+                                               "note": "README.md should mention the types."}}
+    amend = {"tool": "amend_plan", "input": {"summary": "Document the types.", "edits": [
+        {"path": "README.md", "action": "modify", "instructions": "Say that greet is typed."},
+        {"path": "pkg/mod.py", "action": "modify", "instructions": "Keep the hints as they are."}]}}
+    turns = script({"worker:pkg/mod.py": [noted, patch_turn(udiff("pkg/mod.py", MOD, MOD_NEW))],
+                    "worker:README.md": [patch_turn(udiff("README.md", "# demo\n", "# demo\n\ngreet is typed.\n"))],
+                    "review": [amend, {"tool": "approve_change", "input": {"note": "Complete now."}}]})
+    report = run_json(tmp_path, server, ["--yes", "--review-rounds", "2"], turns)
+    assert_valid(report)
+    assert report["reviews"] == [
+        {"round": 1, "verdict": "amended", "note": "Document the types.", "edits": [
+            {"path": "README.md", "action": "modify", "instructions": "Say that greet is typed.", "added": True},
+            {"path": "pkg/mod.py", "action": "modify", "instructions": "Keep the hints as they are.", "added": False}]},
+        {"round": 2, "verdict": "approved", "note": "Complete now.", "edits": []}]
+    assert {f["path"]: f["status"] for f in report["files"]}["README.md"] == "ok"
+    assert [e["path"] for e in report["plan"]["edits"]][-1] == "README.md"
+    assert report["usage"]["review"]["calls"] == 2
+
+
+def test_a_workers_note_is_in_its_file_entry(tmp_path: Path, server) -> None:
+    noted = {"tool": "submit_patch", "input": {"patch": udiff("pkg/mod.py", MOD, MOD_NEW),
+                                               "note": "README.md should mention the types."}}
+    report = run_json(tmp_path, server, ["--yes"], script({"worker:pkg/mod.py": [noted]}))
+    assert_valid(report)
+    notes = {f["path"]: f["note"] for f in report["files"]}
+    assert notes == {"pkg/mod.py": "README.md should mention the types.", "pkg/util.py": "",
+                     "pkg/version.py": "", "old.py": ""}
+    assert [r["verdict"] for r in report["reviews"]] == ["approved"]
 
 
 def test_dry_run_report_validates(tmp_path: Path, server) -> None:

@@ -83,7 +83,8 @@ def test_a_review_adds_the_caller_the_plan_left_out_and_the_branch_holds_the_who
     (new_worker,) = [r for r in server.requests if r.key == "worker:app.py"]
     assert "app.py (modify): Import and call hello." in json.dumps(new_worker.body["messages"][0])
     message = git(repo, "log", "-1", "--format=%B", branch)
-    assert "Review 1 asked for more: app.py still imports greet." in message and "- app.py (modify)" in message
+    assert "Review 1 asked for more: app.py still imports greet.\n- added app.py\n" in message
+    assert "- app.py (modify, added by review 1): Import and call hello." in message
     assert snapshot(repo) == before  # the user's checkout, index, HEAD and refs are untouched
 
 

@@ -435,7 +435,7 @@ def test_prompt_on_a_terminal_then_the_workers_run(tmp_path: Path, server) -> No
     assert code == 0, raw
     lines = screen(raw)
     prompt = next(i for i, line in enumerate(lines) if line.startswith("Start 2 worker(s)? [Y/n]"))
-    assert any(line.startswith("  2 worker(s), estimated cost") for line in lines[:prompt])
+    assert any(line.startswith("  2 worker(s) and a review, estimated cost") for line in lines[:prompt])
     assert [line.split()[2] for line in final_block(raw)[1:-1]] == ["done"] * 3
 
 
@@ -497,7 +497,10 @@ def test_demo_quiet_and_verbose(tmp_path: Path, monkeypatch) -> None:
     assert "Branch diffcrew/demo" in quiet.stdout
     verbose = run_cli(["demo", "-v"], env=env)
     assert verbose.exit_code == 0, verbose.output
-    assert sum(line.startswith("  call    worker ") for line in verbose.stderr.splitlines()) == 4
+    calls = [line for line in verbose.stderr.splitlines() if line.startswith("  call    ")]
+    # 3 workers, a repair, then the review's added worker and follow-up; and two review rounds
+    assert sum(line.startswith("  call    worker ") for line in calls) == 6
+    assert sum(line.startswith("  call    review: ") for line in calls) == 2
     assert "  worker  inventory/report.py: done after 2 attempt(s)" in verbose.stderr
 
 

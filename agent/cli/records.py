@@ -46,7 +46,7 @@ def log_command(repo: str, limit: int, as_json: bool) -> None:
 @repo_option()
 @json_option("Print the run's report and patches as JSON.")
 def show_command(run_id: str, repo: str, as_json: bool) -> None:
-    """Show a recorded run: its plan, per-file results and patches, checks, usage and cost.
+    """Show a recorded run: its plan and reviews, per-file results and patches, checks, usage and cost.
 
     \b
     Example:
@@ -59,12 +59,12 @@ def show_command(run_id: str, repo: str, as_json: bool) -> None:
     path = find_transcript(GitRepo(Path(repo)), run_id)
     run, diffs = read_run(path), patches(path)
     if as_json:
-        click.echo(json.dumps({**run.to_dict(), "report": run.report, "patches": diffs}, indent=2,
-                              ensure_ascii=False))
+        click.echo(json.dumps({**run.to_dict(), "reviews": [_review_record(r) for r in run.reviews],
+                               "report": run.report, "patches": diffs}, indent=2, ensure_ascii=False))
         return
     click.echo(f"Run {run.run_id}: {run.status}; branch {run.branch or '-'}; transcript {run.path}")
     click.echo(f"Request: {run.request}")
-    _show_report(run.report or {})
+    _show_report(run.report or {}, run.reviews)
     for path_name, diff in diffs.items():
         _show_patch(path_name, diff)
 
@@ -86,11 +86,32 @@ def _show_patch(path: str, diff: str) -> None:
     click.echo(text.rstrip("\n"))
 
 
-def _show_report(report: dict[str, Any]) -> None:
-    """The plan, each file's result, the checks and the cost of a recorded run's report."""
+def _review_record(entry: dict[str, Any]) -> dict[str, Any]:
+    """A transcript's `review` entry without its time and kind."""
+    return {k: v for k, v in entry.items() if k not in ("time", "kind")}
+
+
+def _show_report(report: dict[str, Any], reviews: tuple[dict[str, Any], ...]) -> None:
+    """The plan (as the review amended it), the review rounds, each file's result, the checks and the
+    cost of a recorded run."""
+    from diffcrew.agent.events import Reviewed
+    from diffcrew.agent.types import FileEdit
+    from diffcrew.agent.view import review_lines
+
     plan = report.get("plan") or {}
+    added = {path: r.get("round") for r in reviews for path in r.get("added") or ()}
     if plan:
         click.echo(click.style("Plan: ", bold=True) + plan.get("summary", ""))
+        for edit in plan.get("edits", []):
+            by = f" (added by review {added[edit['path']]})" if edit["path"] in added else ""
+            click.echo(f"  {edit['action']:<6} {edit['path']}{by}: {' '.join(edit['instructions'].split())}")
+    for entry in reviews:
+        edits = tuple(FileEdit(e["path"], e["action"], e["instructions"]) for e in entry.get("edits") or ())
+        verdict = Reviewed(entry["round"], entry.get("note", ""), edits, tuple(entry.get("added") or ()))
+        for line in review_lines(verdict):
+            click.echo(line)
+    if report.get("files"):
+        click.echo(click.style("Files:", bold=True))
     for item in report.get("files", []):
         error = f": {item['error']}" if item.get("error") else ""
         click.echo(f"  {item['action']:<6} {item['path']}: {item['status']} after {item['attempts']} "

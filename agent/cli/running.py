@@ -210,22 +210,23 @@ def demo(as_json: bool, quiet: bool, verbose: bool) -> None:
 
     Needs no API key and no network: the model's answers come from a script shipped with
     diffcrew, and everything else (planning checks, parallel workers, the patch engine, the
-    repair loop, the commit on a new branch) is the real code.
+    repair loop, the review that amends the plan, the commit on a new branch) is the real code.
 
     \b
     Example:
       diffcrew demo            # live view on a terminal; then `git diff` of the branch it made
       diffcrew demo --json     # the run report, as CI would read it
     """
-    from diffcrew.agent.demo import DEMO_REQUEST, prepare_demo_repo, scripted_client
+    from diffcrew.agent.demo import DEMO_REQUEST, DEMO_REVIEW_ROUNDS, prepare_demo_repo, scripted_client
 
     note = ("diffcrew demo: the model is SCRIPTED (answers shipped with diffcrew; no API key, no network).\n"
-            "Everything else is the real pipeline.")
+            "Everything else is the real pipeline: the plan, the workers, the checks, the review (which\n"
+            "amends the plan here, so the crew works again) and the commit.")
     repo = prepare_demo_repo()
     if not as_json:
         click.echo(click.style(note, fg="cyan", bold=True), err=True)
         click.echo(f"Sample repository: {repo}\nRequest: {DEMO_REQUEST}\n", err=True)
-    options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo")
+    options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo", review_rounds=DEMO_REVIEW_ROUNDS)
     report = execute(options, _view(as_json or quiet, ask=False, verbose=verbose), make_client=scripted_client)
     if as_json or not report.commit:
         finish(report, as_json)
