@@ -38,11 +38,11 @@ def sample(**changes: Any) -> dict[str, Any]:
             {"path": "old.py", "action": "delete", "instructions": "No longer used."}]},
         "files": [
             {"path": "inventory/store.py", "action": "modify", "status": "ok", "attempts": 1, "tiers": ["exact"],
-             "error": None, "note": ""},
+             "error": None, "note": None},
             {"path": "inventory/report.py", "action": "modify", "status": "ok", "attempts": 2,
-             "tiers": ["exact-line"], "error": None, "note": ""},
+             "tiers": ["exact-line"], "error": None, "note": None},
             {"path": "old.py", "action": "delete", "status": "ok", "attempts": 0, "tiers": [], "error": None,
-             "note": ""}],
+             "note": None}],
         "usage": {"orchestrator": {"input_tokens": 1850, "output_tokens": 260, "cache_read_tokens": 1200,
                                    "cache_write_tokens": 300, "calls": 1},
                   "worker": {"input_tokens": 5100, "output_tokens": 430, "cache_read_tokens": 0,
@@ -267,7 +267,7 @@ def test_a_huge_report_stays_under_githubs_body_limit() -> None:
     edits = [{"path": f"pkg/m{i}.py", "action": "modify", "instructions": "Do this. " * 700} for i in range(50)]
     report["plan"]["edits"] = edits
     report["files"] = [{"path": e["path"], "action": "modify", "status": "ok", "attempts": 1, "tiers": ["exact"],
-                        "error": None, "note": ""} for e in edits]
+                        "error": None, "note": None} for e in edits]
     report["checks"] = [{"name": f"check {i}", "status": "fail", "new_failure": True, "duration_s": 1.0,
                          "output": "E" * 20_000, "files": [], "base_status": "pass", "verdict": "new-failure"}
                         for i in range(20)]

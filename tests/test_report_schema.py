@@ -172,8 +172,8 @@ def test_a_workers_note_is_in_its_file_entry(tmp_path: Path, server) -> None:
     report = run_json(tmp_path, server, ["--yes"], script({"worker:pkg/mod.py": [noted]}))
     assert_valid(report)
     notes = {f["path"]: f["note"] for f in report["files"]}
-    assert notes == {"pkg/mod.py": "README.md should mention the types.", "pkg/util.py": "",
-                     "pkg/version.py": "", "old.py": ""}
+    assert notes == {"pkg/mod.py": "README.md should mention the types.", "pkg/util.py": None,
+                     "pkg/version.py": None, "old.py": None}
     assert [r["verdict"] for r in report["reviews"]] == ["approved"]
 
 

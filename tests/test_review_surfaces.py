@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from conftest import git, make_repo, patch_turn, run_cli, summary_turn, udiff
-from diffcrew.agent.config import DEFAULT_MODEL
+from diffcrew.agent.config import DEFAULT_ORCHESTRATOR_MODEL
 from diffcrew.agent.events import Event, Planned, Reviewed
 from diffcrew.agent.liveview import Board, LiveView
 from diffcrew.agent.orchestrator import estimate_review_cost
@@ -90,7 +90,7 @@ def test_the_estimate_shown_with_the_plan_includes_the_review(tmp_path: Path, se
     line, workers = estimate_of(alone.stderr)
     assert re.fullmatch(r"  1 worker\(s\), estimated cost ~\$[0-9.]+ \(before repairs\)", line)
     review = estimate_review_cost(RENAME, Plan("Rename greet to hello.", (
-        FileEdit("mod.py", "modify", "Rename greet to hello."),)), {"mod.py": len(MOD)}, DEFAULT_MODEL)
+        FileEdit("mod.py", "modify", "Rename greet to hello."),)), {"mod.py": len(MOD)}, DEFAULT_ORCHESTRATOR_MODEL)
     assert review is not None and review > 0.001
     assert with_review - workers == pytest.approx(review, abs=0.0002)
 
