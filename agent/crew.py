@@ -89,9 +89,9 @@ class Crew:
         async def revise(path: str) -> bool:
             own = [c for c in failing if path in c.files] or failing
             problem = "\n\n".join(f"Check `{c.name}` ({c.status}):\n{c.output}" for c in own)
-            self.setup.emit(WorkerRepairing(path, f"{len(own)} check(s) failed"))
             before = self.results[path]
-            result = await self._run_worker(path, lambda worker: worker.revise(problem))
+            result = await self._run_worker(path, lambda worker: worker.revise(problem),
+                                            WorkerRepairing(path, f"{len(own)} check(s) failed"))
             if not result.ok:  # a failed revision leaves the last good patch in place
                 self.results[path] = before
             return result.ok
@@ -112,8 +112,8 @@ class Crew:
             if edit.path not in known:
                 await self._run(edit, lambda worker: worker.run())
             elif edit.path in self.workers:
-                self.setup.emit(WorkerRepairing(edit.path, "the review asked for more"))
-                await self._run(edit, lambda worker: worker.follow_up(edit.instructions))
+                await self._run_worker(edit.path, lambda worker: worker.follow_up(edit.instructions),
+                                       WorkerRepairing(edit.path, "the review asked for more"))
 
         await asyncio.gather(*(one(edit) for edit in amendment.edits))
 
@@ -139,9 +139,12 @@ class Crew:
             return
         await self._run_worker(edit.path, step)
 
-    async def _run_worker(self, path: str, step: Callable[[Worker], Any]) -> FileResult:
+    async def _run_worker(self, path: str, step: Callable[[Worker], Any],
+                          starting: WorkerRunning | WorkerRepairing | None = None) -> FileResult:
+        """One step of a worker's conversation under --max-workers; `starting` is what the views are
+        told when it begins (a first run, or a repair or follow-up and why)."""
         async with self._gate:
-            self.setup.emit(WorkerRunning(path))
+            self.setup.emit(starting or WorkerRunning(path))
             result: FileResult = await step(self.workers[path])
         self.results[path] = result
         self.setup.emit(WorkerFinished.of(result))
