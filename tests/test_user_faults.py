@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import pytest
 
-from children import finish
+from children import finish, like_a_terminal
 from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, snapshot, summary_turn, udiff
 
 pytestmark = pytest.mark.slow  # the slow tier: child processes killed and signalled mid-run
@@ -53,7 +53,8 @@ def start(repo: Path, server, *args: str, request: str = "type the area function
     env = {**os.environ, **server.env()}
     env.pop("DIFFCREW_REQUEST_TIMEOUT", None)
     return subprocess.Popen(["diffcrew", "run", "--repo", str(repo), "--yes", *args, request], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=like_a_terminal)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -290,7 +291,8 @@ def test_ctrl_c_just_after_the_branch_is_made_reports_the_branch(tmp_path: Path,
     server.set_script(script())
     env = {**os.environ, **server.env(), "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}"}
     child = subprocess.Popen(["diffcrew", "run", "--repo", str(repo), "--yes", "type area"], env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=like_a_terminal)
     code, out, err = finish(child, 60)
     branches = diffcrew_branches(repo)
     assert branches, "the shim did not run: this test needs the interrupt to land after update-ref"
