@@ -93,7 +93,7 @@ def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 2
     _prepare(repo, store, index, scores.top(CANDIDATES), texts, outlines)
     rank.graph_pass(index, query, scores, {d: tuple(s.name for s in o or ()) for d, o in outlines.items()},
                     allowed)
-    rank.history_pass(index, scores, load_history(repo.root, base, store), allowed)
+    rank.history_pass(index, query, scores, load_history(repo.root, base, store), allowed)
     _prepare(repo, store, index, [d for d in scores.top(LISTED) if d not in outlines], texts, outlines)
     ranked = _ranked(index, scores, allowed)
     by_path = {paths[docs[d]]: o for d, o in outlines.items()}

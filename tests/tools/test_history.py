@@ -49,3 +49,16 @@ def test_the_history_is_cached_by_commit_id(tmp_path: Path, monkeypatch) -> None
     assert first.commits[0] == ("billing/invoice.py", "billing/registry.py")
     monkeypatch.setattr("diffcrew.tools.history.subprocess.run", None)  # a warm load runs no git
     assert load_history(repo.root, base, ContextCache(repo.common_dir)) == first
+
+
+def test_a_version_bump_finds_the_files_the_last_bumps_changed(tmp_path: Path) -> None:
+    files = {**FILES, "billing/__version__.py": "VERSION = '1.0.0'\n"}
+    root = make_repo(tmp_path / "repo", files)
+    for n in range(1, 4):
+        (root / "billing/__version__.py").write_text(f"VERSION = '1.0.{n}'\n")
+        git(root, "commit", "-q", "-am", f"v1.0.{n}")
+        commit(root, {f"misc/mod_{n}.py": "# x\n"}, f"work on helper {n}")
+    repo = GitRepo(root)
+    ctx = build_context(repo, repo.resolve("HEAD"), "v1.0.4")
+    assert ctx.ranked[0].path == "billing/__version__.py"
+    assert "changed by a like request" in ctx.ranked[0].reasons
