@@ -61,8 +61,11 @@ repo = GitRepo(sys.argv[1]); base = repo.resolve("HEAD")
 t1 = time.perf_counter()
 ctx = build_context(repo, base, sys.argv[2])
 t2 = time.perf_counter()
+# VmHWM, not ru_maxrss: the latter keeps the parent's size at fork across exec
+hwm = [int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")]
+peak = hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"build": t2 - t1, "process": t2 - t0, "tokens": ctx.tokens, "files": len(ctx.files),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak / 1024}))
 """
 
 
@@ -291,8 +294,8 @@ def main() -> None:
         if not args.skip_timing and files[name] >= args.timing_min_files:
             t = timing(repo_path, args.request, args.runs)
             entry["timing"] = t
-            print(f"  cold {t['cold']:.2f} s ({t['cold'] / t['grep']:.1f}x git grep), warm {t['warm']:.2f} s "
-                  f"({t['warm'] / t['grep']:.2f}x git grep), git grep {t['grep']:.2f} s; peak memory cold "
+            print(f"  cold {t['cold']:.2f} s ({t['cold'] / t['grep']:.2f}x git grep), warm {t['warm']:.2f} s "
+                  f"({t['warm'] / t['grep']:.3f}x git grep), git grep {t['grep']:.2f} s; peak memory cold "
                   f"{t['cold_peak_mb']:.0f} MB, warm {t['warm_peak_mb']:.0f} MB (median of {args.runs})", flush=True)
         if not args.skip_recall:
             if saved and name in saved["repos"]:
