@@ -220,14 +220,18 @@ def history_pass(index: dict[str, Any], query: Query, scores: Scores, history: H
             doc = by_path.get(path)
             if doc is not None and doc != seed and count >= 2:
                 scores.add(doc, W_COCHANGE * best * share * count / (seen + 1), f"changes with {name}")
-    for similarity, commit in history.like(query.text):
-        files = history.commits[commit]
-        if similarity < ALIKE_MIN or len(files) > MAX_FILES:
-            continue
+    # A vote of the like commits: a file all of them changed (the version file of the last bumps)
+    # gets the whole share, one of five like sweeps over different modules a fifth.
+    alike = [(sim, history.commits[c]) for sim, c in history.like(query.text)
+             if sim >= ALIKE_MIN and len(history.commits[c]) <= MAX_FILES]
+    votes: dict[str, float] = {}
+    for similarity, files in alike:
         for path in files:
-            doc = by_path.get(path)
-            if doc is not None:
-                scores.add(doc, W_ALIKE * best * similarity, "changed by a like request")
+            votes[path] = votes.get(path, 0.0) + similarity
+    for path, vote in votes.items():
+        doc = by_path.get(path)
+        if doc is not None:
+            scores.add(doc, W_ALIKE * best * vote / len(alike), "changed by a like request")
     ages = history.last_changed()
     for doc in list(scores.score):
         age = ages.get(paths[docs[doc]])
