@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from diffcrew.tools import inventory, rank, repomap
 from diffcrew.tools.ctxcache import ContextCache, NoCache, read_blobs
 from diffcrew.tools.git import GitRepo, TreeEntry
+from diffcrew.tools.history import load_history
 from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES
 from diffcrew.tools.textindex import DOC, GENERATED, SECRET, analyse_blob, build_index, needs_content
 from diffcrew.tools.tokens import estimate_tokens, tokens_in
@@ -48,6 +50,11 @@ class RepoContext:
     text: str
     tokens: int
     text_paths: frozenset[str]
+    notes: tuple[str, ...] = ()
+
+
+class MissingBlobsWarning(UserWarning):
+    """Files of the base commit left out because their blobs are absent (a partial clone)."""
 
 
 def is_text(data: bytes) -> bool:
@@ -86,15 +93,27 @@ def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 2
     _prepare(repo, store, index, scores.top(CANDIDATES), texts, outlines)
     rank.graph_pass(index, query, scores, {d: tuple(s.name for s in o or ()) for d, o in outlines.items()},
                     allowed)
+    rank.history_pass(index, query, scores, load_history(repo.root, base, store), allowed)
     _prepare(repo, store, index, [d for d in scores.top(LISTED) if d not in outlines], texts, outlines)
     ranked = _ranked(index, scores, allowed)
     by_path = {paths[docs[d]]: o for d, o in outlines.items()}
+    notes = _missing_note(index.get("missing", []))
     text = render(_Render(len(paths), [p for p, s in zip(paths, statuses) if s != SECRET], ranked, texts,
-                          by_path, budget_tokens))
+                          by_path, budget_tokens, notes))
     files = tuple(TreeEntry(p, m, b, s) for p, m, b, s in zip(paths, index["modes"], index["blobs"],
                                                               index["sizes"]))
     text_paths = frozenset(p for p, s in zip(paths, statuses) if s in (DOC, GENERATED))
-    return RepoContext(base, files, tuple(ranked), text, estimate_tokens(text), text_paths)
+    return RepoContext(base, files, tuple(ranked), text, estimate_tokens(text), text_paths, notes)
+
+
+def _missing_note(missing: list[str]) -> tuple[str, ...]:
+    """One note (and one warning) naming how many files were skipped for an absent blob."""
+    if not missing:
+        return ()
+    note = (f"{len(missing)} file{'s' if len(missing) != 1 else ''} of the base commit skipped: blob not in "
+            f"this partial clone (not fetched), e.g. {missing[0]}")
+    warnings.warn(note, MissingBlobsWarning, stacklevel=3)
+    return (note,)
 
 
 def tree_id(repo: GitRepo, base: str) -> str:
@@ -108,7 +127,8 @@ def load_index(repo: GitRepo, base: str, store: ContextCache, max_file_bytes: in
     if index is not None and _INDEX_KEYS <= index.keys():  # else damaged or older: rebuild
         return index
     ignored = _start_ignored(repo)
-    entries = repo.ls_tree(base)
+    missing: list[str] = []
+    entries = repo.ls_tree(base, missing)
     records = store.blobs.load()
     wanted = list(dict.fromkeys(e.blob for e in entries if needs_content(e, max_file_bytes)
                                 and e.blob not in records))
@@ -119,6 +139,7 @@ def load_index(repo: GitRepo, base: str, store: ContextCache, max_file_bytes: in
     texts = _read_texts(repo, attributes)
     index = build_index(entries, records, inventory.attribute_patterns(texts), max_file_bytes)
     index["ignored"] = _finish_ignored(ignored)
+    index["missing"] = missing
     store.save_tree(key, index)
     return index
 
@@ -194,11 +215,13 @@ class _Render:
     texts: dict[str, str]
     outlines: dict[str, tuple[repomap.Symbol, ...] | None]
     budget: int
+    notes: tuple[str, ...] = ()
 
 
 def render(r: _Render) -> str:
     """Tree summary, ranked list, full text of the top files, outlines of the next: within budget."""
     parts = [_tree_summary(r.total, r.visible, r.budget // 10)]
+    parts.extend(f"\nNote: {note}\n" for note in r.notes)
     parts.append(_ranked_list(r.ranked[:LISTED]))
     used = sum(estimate_tokens(p) for p in parts)
     full, shown = [], set()
@@ -261,8 +284,9 @@ def context_report(ctx: RepoContext, limit: int = 50) -> dict[str, Any]:
     """The object `diffcrew context --json` prints (the caller adds `estimated_cost`)."""
     files = [{"path": r.path, "score": r.score, "reasons": list(r.reasons)} for r in ctx.ranked[:limit]
              if r.score > 0]
-    return {"base": ctx.base, "files": files, "tokens": ctx.tokens, "tracked_files": len(ctx.files)}
+    report = {"base": ctx.base, "files": files, "tokens": ctx.tokens, "tracked_files": len(ctx.files)}
+    return {**report, "notes": list(ctx.notes)} if ctx.notes else report
 
 
-__all__ = ["RankedFile", "RepoContext", "build_context", "context_report", "fenced",
+__all__ = ["MissingBlobsWarning", "RankedFile", "RepoContext", "build_context", "context_report", "fenced",
            "is_text"]

@@ -33,7 +33,7 @@ def read_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
     thousands of blobs, where one call per blob would spend seconds on process start-up."""
     if not blobs:
         return
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_NO_LAZY_FETCH": "1"}  # an absent blob is skipped
     proc = subprocess.Popen(["git", "-C", str(root), "cat-file", "--batch"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=1 << 20)
     assert proc.stdin is not None and proc.stdout is not None

@@ -25,6 +25,9 @@ from diffcrew.tools.paths import path_problem
 
 ZERO_OID = "0" * 40
 NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": os.devnull}
+# For diffcrew's own reads of the base commit: a partial clone's absent blob is never fetched on demand
+# (git >= 2.39.4 / 2.45 honours it; such reads fail instead of fetching, so absent blobs are found first).
+NO_LAZY_FETCH = {"GIT_NO_LAZY_FETCH": "1"}
 FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "diffcrew", "GIT_AUTHOR_EMAIL": "diffcrew@localhost",
                      "GIT_COMMITTER_NAME": "diffcrew", "GIT_COMMITTER_EMAIL": "diffcrew@localhost"}
 
@@ -98,18 +101,66 @@ class GitRepo:
             raise UsageError("the repository has no commits yet: make a first commit, then run diffcrew")
         raise UsageError(f"unknown base ref {ref!r}: pass --base with a branch, tag or commit that exists")
 
-    def ls_tree(self, commit: str) -> list[TreeEntry]:
-        """Every file (blob) in the commit's tree, with its mode, blob id and size."""
-        out = self._run("ls-tree", "-r", "-l", "-z", "--full-tree", commit, strip_newline_in_stdout=False)
-        entries = []
+    def ls_tree(self, commit: str, missing: list[str] | None = None) -> list[TreeEntry]:
+        """Every file (blob) in the commit's tree, with its mode, blob id and size.
+
+        In a partial clone, blobs absent from the object store are left out (their paths are
+        appended to `missing`), and none is fetched: `ls-tree -l` would fetch them one by one."""
+        absent = self.absent_blobs(commit) if self.is_partial_clone() else set()
+        long = [] if absent else ["-l"]
+        out = self._run("ls-tree", "-r", *long, "-z", "--full-tree", commit, strip_newline_in_stdout=False,
+                        env=NO_LAZY_FETCH)
+        entries, skipped = [], missing if missing is not None else []
         for record in out.split("\0"):
             if not record:
                 continue
             meta, path = record.split("\t", 1)
-            mode, kind, blob, size = meta.split()
-            if kind == "blob":
-                entries.append(TreeEntry(path=path, mode=mode, blob=blob, size=int(size)))
+            mode, kind, blob, *size = meta.split()
+            if kind != "blob":
+                continue
+            if blob in absent or (size and not size[0].isdigit()):  # '-'/'BAD': no object to size
+                skipped.append(path)
+            else:
+                entries.append(TreeEntry(path=path, mode=mode, blob=blob, size=int(size[0]) if size else -1))
+        if absent:
+            sizes = self.blob_sizes([e.blob for e in entries])
+            entries = [TreeEntry(e.path, e.mode, e.blob, sizes[e.blob]) for e in entries if e.blob in sizes]
         return entries
+
+    def is_partial_clone(self) -> bool:
+        """Whether objects may be absent locally, promised by a remote (`clone --filter=...`)."""
+        try:
+            out = self.git.execute(["git", "config", "--get-regexp",
+                                    r"^(extensions\.partialclone|remote\..*\.promisor)$"])
+        except git.GitCommandError:  # exit 1: none of these is set
+            return False
+        for line in out.splitlines():
+            key, _, value = line.partition(" ")
+            if key.startswith("extensions.") or value.strip().lower() in ("true", "yes", "on", "1"):
+                return True
+        return False
+
+    def absent_blobs(self, commit: str) -> set[str]:
+        """Ids of the commit tree's objects missing locally (`rev-list --missing=print` never fetches)."""
+        out = self._run("rev-list", "--objects", "--no-object-names", "--missing=print", f"{commit}^{{tree}}",
+                        env=NO_LAZY_FETCH)
+        return {line[1:] for line in out.splitlines() if line.startswith("?")}
+
+    def blob_sizes(self, blobs: list[str]) -> dict[str, int]:
+        """Sizes of blobs known to be present, in one `cat-file --batch-check`."""
+        if not blobs:
+            return {}
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write("".join(f"{b}\n" for b in dict.fromkeys(blobs)).encode())
+            stdin.seek(0)
+            out = self._run("cat-file", "--batch-check=%(objectname) %(objectsize)", istream=stdin,
+                            env=NO_LAZY_FETCH)
+        sizes = {}
+        for line in out.splitlines():
+            blob, _, size = line.partition(" ")
+            if size.isdigit():
+                sizes[blob] = int(size)
+        return sizes
 
     def gitlinks(self, commit: str) -> list[TreeEntry]:
         """The submodules (gitlinks) in the commit's tree: never edited, but plans must see them."""

@@ -7,6 +7,11 @@ names (`get_user_name`, `UserStore`) used as whole tokens, which is how callers 
 to rename come up. The graph pass then looks at the top candidates only: their outlines (parsed
 on demand) say which of them define the named identifiers, and which rare symbols they define;
 the files that use those symbols, and the tests named after them, get a share of their score.
+The history pass (history.py) last: files that changed together with the top files in the base's
+recent commits get a share of their score (the second and third file of a change rarely share its
+words), the files of past commits whose subjects share the request's rarest words (a version bump,
+a fix in the same feature) a share of the best score, and files changed lately a small lift. All
+three won on bench/context.py together; recency alone did not.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from diffcrew.tools.history import MAX_FILES, History
 from diffcrew.tools.textindex import decode_postings, stem, tokens_with_word, word_parts
 
 K1, B = 1.2, 0.75
 W_PATH, W_IDENT, W_DEFINES, W_GRAPH, W_TEST = 2.0, 3.0, 8.0, 0.6, 0.5
 NAMED_PATH, NAMED_FILE = 1000.0, 40.0
 SEEDS, SYMBOLS_PER_SEED, RARE_DF = 8, 24, 0.02
+W_COCHANGE, CO_SEEDS, W_RECENT, RECENT = 0.5, 5, 0.3, 100
+W_ALIKE, ALIKE_MIN = 0.5, 0.5
 _WORD = re.compile(r"`[^`]+`|[A-Za-z_][A-Za-z0-9_]*")
 _PATHLIKE = re.compile(r"[\w.\-/]*[\w\-]\.[A-Za-z0-9]+|[\w.\-]+/[\w.\-/]+")
 _STOP = frozenset(
@@ -192,3 +200,40 @@ def _spread_to_tests(index: dict[str, Any], seed: int, seed_path: str, share: fl
     for doc in tests.intersection(index["path_postings"].get(stem(name), ())):
         if doc != seed and name in index["paths"][index["docs"][doc]].lower():
             scores.add(doc, W_TEST * share * best / 4, f"test of {seed_path.rsplit('/', 1)[-1]}")
+
+
+def history_pass(index: dict[str, Any], query: Query, scores: Scores, history: History,
+                 allowed: set[int]) -> None:
+    """Files that changed together with the top files (the second and third file of a change), and
+    a small lift for files changed lately. Only files some pass already scored, or partners of a top
+    file, move."""
+    paths, docs = index["paths"], index["docs"]
+    by_path = {paths[docs[d]]: d for d in allowed}
+    best = max(scores.score.values(), default=0.0) or 1.0
+    for seed in scores.top(CO_SEEDS):
+        seen, together = history.partners(paths[docs[seed]])
+        if seen < 2:
+            continue
+        share = scores.score[seed] / best
+        name = paths[docs[seed]].rsplit("/", 1)[-1]
+        for path, count in together.items():
+            doc = by_path.get(path)
+            if doc is not None and doc != seed and count >= 2:
+                scores.add(doc, W_COCHANGE * best * share * count / (seen + 1), f"changes with {name}")
+    # A vote of the like commits: a file all of them changed (the version file of the last bumps)
+    # gets the whole share, one of five like sweeps over different modules a fifth.
+    alike = [(sim, history.commits[c]) for sim, c in history.like(query.text)
+             if sim >= ALIKE_MIN and len(history.commits[c]) <= MAX_FILES]
+    votes: dict[str, float] = {}
+    for similarity, files in alike:
+        for path in files:
+            votes[path] = votes.get(path, 0.0) + similarity
+    for path, vote in votes.items():
+        doc = by_path.get(path)
+        if doc is not None:
+            scores.add(doc, W_ALIKE * best * vote / len(alike), "changed by a like request")
+    ages = history.last_changed()
+    for doc in list(scores.score):
+        age = ages.get(paths[docs[doc]])
+        if age is not None and age < RECENT:
+            scores.add(doc, W_RECENT * scores.score[doc] * (1 - age / RECENT), "changed lately")
