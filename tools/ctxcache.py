@@ -61,14 +61,16 @@ def read_blobs(root: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
         writer.join()
 
 
-def _write_atomic(path: Path, value: Any) -> None:
+def write_atomic(path: Path, value: Any) -> None:
+    """Write one cache record (marshal) so that a reader sees the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_bytes(marshal.dumps(value))
     os.replace(tmp, path)
 
 
-def _read(path: Path) -> Any:
+def read_record(path: Path) -> Any:
+    """One cache record, or None when it is absent or damaged."""
     try:
         return marshal.loads(path.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):
@@ -86,7 +88,7 @@ class SegmentStore:
         if self._records is None:
             merged: dict[str, Any] = {}
             for segment in sorted(self.directory.glob("*.seg")):
-                records = _read(segment)
+                records = read_record(segment)
                 if isinstance(records, dict):
                     merged.update(records)
             self._records = merged
@@ -99,11 +101,11 @@ class SegmentStore:
         self.load().update(records)
         segments = sorted(self.directory.glob("*.seg"))
         if len(segments) >= MAX_SEGMENTS:
-            _write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", self._records)
+            write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", self._records)
             for old in segments:
                 old.unlink(missing_ok=True)
         else:
-            _write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", records)
+            write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", records)
 
 
 class ContextCache:
@@ -115,12 +117,12 @@ class ContextCache:
         self.outlines = SegmentStore(self.root / "outlines")
 
     def load_tree(self, key: str) -> dict[str, Any] | None:
-        value = _read(self.root / "trees" / key)
+        value = read_record(self.root / "trees" / key)
         return value if isinstance(value, dict) else None
 
     def save_tree(self, key: str, index: dict[str, Any]) -> None:
         directory = self.root / "trees"
-        _write_atomic(directory / key, index)
+        write_atomic(directory / key, index)
         try:  # another run may be pruning at the same time: losing this race is harmless
             trees = sorted(directory.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
             for old in trees[KEEP_TREES:]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diffcrew.tools.ctxcache import ContextCache, _read, _write_atomic
+from diffcrew.tools.ctxcache import ContextCache, read_record, write_atomic
 from diffcrew.tools.git import NO_LAZY_FETCH
 
 DEPTH = 1000
@@ -77,7 +77,7 @@ def load_history(root: Path, base: str, store: ContextCache) -> History:
     target = getattr(store, "root", None)
     is_id = len(base) == 40 and all(c in "0123456789abcdef" for c in base)  # a ref name moves: not cached
     path = target / "history" / f"{base}-{DEPTH}-s" if isinstance(target, Path) and is_id else None
-    cached: Any = _read(path) if path is not None else None
+    cached: Any = read_record(path) if path is not None else None
     if isinstance(cached, tuple) and len(cached) == 2:
         return History(*cached)
     proc = subprocess.run(["git", "-C", str(root), "log", "--no-merges", "--name-only", "--no-renames",
@@ -88,7 +88,7 @@ def load_history(root: Path, base: str, store: ContextCache) -> History:
     commits = tuple(tuple(line for line in (b[1] if len(b) > 1 else "").splitlines() if line) for b in blocks)
     subjects = tuple(b[0] for b in blocks)
     if path is not None:
-        _write_atomic(path, (commits, subjects))
+        write_atomic(path, (commits, subjects))
         _prune(path.parent)
     return History(commits, subjects)
 
