@@ -18,7 +18,7 @@ from typing import Any
 
 import git
 
-from diffcrew.tools.git import GitRepo
+from diffcrew.tools.git import NO_LAZY_FETCH, GitRepo
 from diffcrew.tools.inventory import is_secret_path
 from diffcrew.tools.gitconst import SYMLINK_MODE
 from diffcrew.tools.paths import PathRefused, RepoPath, path_problem
@@ -140,6 +140,10 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: froze
     status, out, err = _grep(repo, ["git", "grep", "-n", "-I", "-E", "--no-color", "-e", pattern, base, *spec])
     if status == 1 and not err.strip():
         return f"no match for {pattern!r}"
+    if status != 0 and ("promisor remote" in err or "lazy fetching disabled" in err):
+        raise _Refused("search_code cannot run in this repository: it is a partial clone, and some files' "
+                       "contents are not here (diffcrew never downloads them); use read_file on the files "
+                       "you need instead")
     if status != 0:
         raise _Refused(f"search failed: {err.strip()[:300]}")
     prefix, matches = f"{base}:", []
@@ -155,7 +159,8 @@ def _grep(repo: GitRepo, args: list[str]) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of a search, killed after SEARCH_TIMEOUT_S (a pattern with
     back-references can backtrack for hours) or by stop_searches()."""
     proc = subprocess.Popen(args, cwd=repo.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, **NO_LAZY_FETCH})  # a partial clone's absent blobs stay absent
     _searches.add(proc)
     try:
         out, err = proc.communicate(timeout=SEARCH_TIMEOUT_S)

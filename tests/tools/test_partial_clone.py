@@ -74,3 +74,16 @@ def test_a_full_clone_has_no_note(tmp_path: Path) -> None:
         ctx = build_context(repo, repo.resolve("HEAD"), "change f")
     assert ctx.notes == () and "notes" not in context_report(ctx)
     assert [e.size for e in repo.ls_tree(repo.resolve("HEAD"))] == [len("def f():\n    return 1\n")]
+
+
+def test_a_search_in_a_partial_clone_says_why_it_cannot_run_and_fetches_nothing(tmp_path: Path) -> None:
+    from diffcrew.tools.explore import answer_tool
+
+    clone = partial_clone(tmp_path, "blob:limit=1k")
+    missing = absent(clone)
+    assert missing  # the two big files' blobs are not here
+    repo = GitRepo(clone)
+    text, is_error = answer_tool(repo, repo.resolve("HEAD"), "search_code", {"pattern": "helper"},
+                                 frozenset({"app/small.py", "README.md"}))
+    assert is_error and "partial clone" in text and "read_file" in text
+    assert absent(clone) == missing  # nothing was fetched
