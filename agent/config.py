@@ -155,13 +155,15 @@ def read_config(root: Path) -> tuple[dict[str, Any], str]:
             raise UsageError(f"{where}: unknown setting {key!r}; the settings are checks, "
                              + ", ".join(sorted(SETTINGS)))
         if setting in values:
-            raise UsageError(f"{where}: {setting} is set twice (once by its old name {_old_name(setting)}); keep one")
+            raise UsageError(f"{where}: {setting} is set twice (once by its old name {old_names(setting)[0]}); "
+                             "keep one")
         values[setting] = _coerce(setting, value, where)
     return values, where
 
 
-def _old_name(setting: str) -> str:
-    return next(old for old, new in ALIASES.items() if new == setting)
+def old_names(setting: str) -> tuple[str, ...]:
+    """The names a setting had before (ALIASES), still read."""
+    return tuple(old for old, new in ALIASES.items() if new == setting)
 
 
 def env_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -169,7 +171,7 @@ def env_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     for name in SETTINGS:
-        for spelling in (name, *(old for old, new in ALIASES.items() if new == name)):
+        for spelling in (name, *old_names(name)):
             variable = f"DIFFCREW_{spelling.upper()}"
             if env.get(variable):
                 values.setdefault(name, _coerce(name, env[variable], variable))  # the new name wins
