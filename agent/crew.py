@@ -44,6 +44,11 @@ class CrewSetup:
     emit: Emit
 
 
+def failure_text(check: CheckResult) -> str:
+    """A check's new failure as the models read it (a worker's repair, the review): name, status, output."""
+    return f"Check `{check.name}` ({check.status}):\n{check.output}"
+
+
 class Crew:
     """The workers of one run and their latest results."""
 
@@ -88,7 +93,7 @@ class Crew:
 
         async def revise(path: str) -> bool:
             own = [c for c in failing if path in c.files] or failing
-            problem = "\n\n".join(f"Check `{c.name}` ({c.status}):\n{c.output}" for c in own)
+            problem = "\n\n".join(failure_text(c) for c in own)
             before = self.results[path]
             result = await self._run_worker(path, lambda worker: worker.revise(problem),
                                             WorkerRepairing(path, f"{len(own)} check(s) failed"))

@@ -23,7 +23,7 @@ from typing import Any, Callable
 from diffcrew import prompts
 from diffcrew.agent.config import RunOptions
 from diffcrew.agent.conversation import expect_call
-from diffcrew.agent.crew import Crew
+from diffcrew.agent.crew import Crew, failure_text
 from diffcrew.agent.errors import BudgetExceeded, GitError, ModelError, RunFailed
 from diffcrew.agent.events import ChecksDone, ChecksRunning, Emit, Reviewed, Reviewing, Warned
 from diffcrew.agent.llm.protocol import ModelClient, ModelRequest
@@ -196,8 +196,8 @@ class Synthesis:
         state = ChangeState(self.job.repo.diff(self.job.base, tree),
                             tuple(_outcome_line(r) for r in self.crew.ordered()),
                             tuple(f"- {path}: {note}" for path, note in self.crew.notes().items()),
-                            tuple(f"Check `{c.name}` ({c.status}):\n{c.output}" for c in self.outcome.checks
-                                  if c.new_failure), checked=not options.dry_run)
+                            tuple(failure_text(c) for c in self.outcome.checks if c.new_failure),
+                            checked=not options.dry_run)
         try:
             verdict = await review.ask(self.crew.plan, state, options.review_rounds - round_number)
         except (ModelError, BudgetExceeded) as exc:
