@@ -101,6 +101,7 @@ class Synthesis:
         self.job, self.crew, self.client, self.outcome = job, crew, client, outcome
         self.check_rounds = 0
         self._unchanged: set[str] = set()  # files already warned about
+        self._base_bytes: dict[str, bytes | None] = {}  # base content by path, read once per run
 
     async def run(self) -> str:
         """The id of the final tree, once the review approves or its rounds are used up; raises
@@ -170,10 +171,15 @@ class Synthesis:
         outcome.partial = bool(failed)
         return changed
 
+    def _base(self, path: str) -> bytes | None:
+        """The file as it is in the base commit (None: not there); every round asks again, so it is kept."""
+        if path not in self._base_bytes:
+            entry = self.job.tree.get(path)
+            self._base_bytes[path] = self.job.repo.read_blob(entry.blob) if entry else None
+        return self._base_bytes[path]
+
     def _unchanged_by(self, result: FileResult) -> bool:
-        entry = self.job.tree.get(result.path)
-        same = result.action == "modify" and entry is not None and \
-            self.job.repo.read_blob(entry.blob) == (result.new_text or "").encode("utf-8")
+        same = result.action == "modify" and self._base(result.path) == (result.new_text or "").encode("utf-8")
         if same and result.path not in self._unchanged:
             self._unchanged.add(result.path)
             self.job.emit(Warned(f"{result.path}: the worker's patch left it unchanged"))
@@ -181,10 +187,8 @@ class Synthesis:
 
     def _keep_settings(self, result: FileResult) -> None:
         """A change to diffcrew's own settings in pyproject.toml ends the run unless --allow-path allows it."""
-        entry = self.job.tree.get(result.path)
-        old = self.job.repo.read_blob(entry.blob) if entry else None
         new = None if result.new_text is None else result.new_text.encode("utf-8")
-        problem = settings_problem(result.path, old, new, self.job.options.allow_paths)
+        problem = settings_problem(result.path, self._base(result.path), new, self.job.options.allow_paths)
         if problem:
             raise RunFailed(problem)
 
