@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Mapping
     from pathlib import Path
 
 FILE_MODE = "100644"
@@ -22,12 +23,16 @@ REGULAR_MODES = (FILE_MODE, EXECUTABLE_MODE)  # the entries diffcrew may patch: 
 LOCAL_GIT_TIMEOUT = 30  # seconds for a git command that answers from local files (ls-files, check-attr)
 
 
-def local_git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
-    """`git ARGS` run in `root` without GitPython (paths unquoted); None when git cannot run at all."""
+def local_git(root: Path, *args: str, env: Mapping[str, str] | None = None
+              ) -> subprocess.CompletedProcess[bytes] | None:
+    """`git ARGS` run in `root` without GitPython (paths unquoted), with `env` added to the
+    environment; None when git cannot run at all."""
+    import os
     import subprocess  # here, not at load time: start-up imports this module
 
     try:
         return subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=root, capture_output=True,
-                              timeout=LOCAL_GIT_TIMEOUT, check=False)
+                              timeout=LOCAL_GIT_TIMEOUT, check=False,
+                              env={**os.environ, **env} if env else None)
     except (OSError, subprocess.TimeoutExpired):
         return None

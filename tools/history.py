@@ -10,15 +10,14 @@ say little about which files belong together and are left out of the pairs.
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from diffcrew.tools.ctxcache import ContextCache, read_record, write_atomic
 from diffcrew.tools.git import NO_LAZY_FETCH
+from diffcrew.tools.gitconst import local_git
 
 DEPTH = 1000
 MAX_FILES = 12
@@ -80,10 +79,9 @@ def load_history(root: Path, base: str, store: ContextCache) -> History:
     cached: Any = read_record(path) if path is not None else None
     if isinstance(cached, tuple) and len(cached) == 2:
         return History(*cached)
-    proc = subprocess.run(["git", "-C", str(root), "log", "--no-merges", "--name-only", "--no-renames",
-                           "--format=%x00%s", f"-{DEPTH}", base, "--"], capture_output=True,
-                          env={**os.environ, **NO_LAZY_FETCH, "GIT_OPTIONAL_LOCKS": "0"})
-    text = proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else ""
+    proc = local_git(root, "log", "--no-merges", "--name-only", "--no-renames", "--format=%x00%s", f"-{DEPTH}",
+                     base, "--", env={**NO_LAZY_FETCH, "GIT_OPTIONAL_LOCKS": "0"})
+    text = proc.stdout.decode("utf-8", "replace") if proc is not None and proc.returncode == 0 else ""
     blocks = [block.split("\n", 1) for block in text.split("\0")[1:]]
     commits = tuple(tuple(line for line in (b[1] if len(b) > 1 else "").splitlines() if line) for b in blocks)
     subjects = tuple(b[0] for b in blocks)

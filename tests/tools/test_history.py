@@ -47,7 +47,7 @@ def test_the_history_is_cached_by_commit_id(tmp_path: Path, monkeypatch) -> None
     store = ContextCache(repo.common_dir)
     first = load_history(repo.root, base, store)
     assert first.commits[0] == ("billing/invoice.py", "billing/registry.py")
-    monkeypatch.setattr("diffcrew.tools.history.subprocess.run", None)  # a warm load runs no git
+    monkeypatch.setattr("diffcrew.tools.history.local_git", None)  # a warm load runs no git
     assert load_history(repo.root, base, ContextCache(repo.common_dir)) == first
 
 
