@@ -1,18 +1,17 @@
 """The repository context for the orchestrator: what it is shown about the base commit.
 
-`build_context` runs the whole deterministic pipeline: the tree's index (from the cache when the
-tree was seen before, else built from the blobs, reusing every blob already analysed), the
-inventory rules (secrets and the deny list out, generated files not used as context), the
-ranking (rank.py), outlines of the top candidates (repomap.py), and a rendering that fits the
-token budget: a tree summary, the ranked files with reasons, the full text of the top few and
-the outlines of the next ones. Nothing here calls a model.
+`build_context` runs the whole deterministic pipeline: the tree's index (listing.py: from the
+cache when the tree was seen before, derived from a cached tree when one was, else built from the
+blobs), the inventory rules (secrets and the deny list out, generated files not used as context),
+the ranking (rank.py, with the request's words found by lexicon.py), outlines of the top
+candidates (repomap.py), and a rendering that fits the token budget: a tree summary, the ranked
+files with reasons, the full text of the top few and the outlines of the next ones. Nothing here
+calls a model.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -23,14 +22,14 @@ from diffcrew.tools.ctxcache import ContextCache, NoCache, read_blobs
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.history import load_history
 from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES
-from diffcrew.tools.textindex import DOC, GENERATED, SECRET, analyse_blob, build_index, needs_content
+from diffcrew.tools.lexicon import Lexicon
+from diffcrew.tools.listing import index_key, load_index, tree_id
+from diffcrew.tools.textindex import DOC, GENERATED, SECRET, TreeIndex
 from diffcrew.tools.tokens import estimate_tokens, tokens_in
 
 CANDIDATES = 40      # files whose outline is parsed for the graph pass and the rendering
 FULL_FILES = 5       # at most this many files shown in full
 LISTED = 30          # ranked files listed with their reasons
-_INDEX_KEYS = frozenset(("paths", "modes", "blobs", "sizes", "statuses", "docs", "lengths", "postings",
-                         "vocabulary", "path_postings", "ignored"))
 
 
 @dataclass(frozen=True)
@@ -81,27 +80,30 @@ def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 2
                   cache: bool = True) -> RepoContext:
     """Rank the base commit's files for the request and render what fits the token budget."""
     store: ContextCache = ContextCache(repo.common_dir) if cache else NoCache()
-    index = load_index(repo, base, store, max_file_bytes)
-    paths, docs = index["paths"], index["docs"]
-    statuses = [SECRET if inventory.is_denied(p, deny) else s for p, s in zip(paths, index["statuses"])]
-    ignored = set(index["ignored"])
-    allowed = {d for d, i in enumerate(docs) if statuses[i] == DOC and paths[i] not in ignored}
     query = rank.parse_request(request)
-    scores = rank.lexical_pass(index, query, allowed)
+    tree = tree_id(repo, base)
+    lex = Lexicon(repo, store, index_key(tree, max_file_bytes))
+    index = load_index(repo, tree, store, max_file_bytes,
+                       on_cold=lambda partial: lex.start(tree, rank.query_words(query), partial))
+    lex.attach(index, index_key(index.derived_from, max_file_bytes) if index.derived_from else None)
+    paths, docs = index.paths, index.docs
+    statuses = [SECRET if inventory.is_denied(p, deny) else s for p, s in zip(paths, index.statuses)]
+    ignored = set(index.ignored)
+    allowed = {d for d, i in enumerate(docs) if statuses[i] == DOC and paths[i] not in ignored}
+    scores = rank.lexical_pass(index, lex, query, allowed)
     texts: dict[str, str] = {}
     outlines: dict[int, tuple[repomap.Symbol, ...] | None] = {}
     _prepare(repo, store, index, scores.top(CANDIDATES), texts, outlines)
-    rank.graph_pass(index, query, scores, {d: tuple(s.name for s in o or ()) for d, o in outlines.items()},
+    rank.graph_pass(index, lex, query, scores, {d: tuple(s.name for s in o or ()) for d, o in outlines.items()},
                     allowed)
     rank.history_pass(index, query, scores, load_history(repo.root, base, store), allowed)
     _prepare(repo, store, index, [d for d in scores.top(LISTED) if d not in outlines], texts, outlines)
     ranked = _ranked(index, scores, allowed)
     by_path = {paths[docs[d]]: o for d, o in outlines.items()}
-    notes = _missing_note(index.get("missing", []))
+    notes = _missing_note(index.missing)
     text = render(_Render(len(paths), [p for p, s in zip(paths, statuses) if s != SECRET], ranked, texts,
                           by_path, budget_tokens, notes))
-    files = tuple(TreeEntry(p, m, b, s) for p, m, b, s in zip(paths, index["modes"], index["blobs"],
-                                                              index["sizes"]))
+    files = tuple(TreeEntry(p, m, b, s) for p, m, b, s in zip(paths, index.modes, index.blobs, index.sizes))
     text_paths = frozenset(p for p, s in zip(paths, statuses) if s in (DOC, GENERATED))
     return RepoContext(base, files, tuple(ranked), text, estimate_tokens(text), text_paths, notes)
 
@@ -116,51 +118,11 @@ def _missing_note(missing: list[str]) -> tuple[str, ...]:
     return (note,)
 
 
-def tree_id(repo: GitRepo, base: str) -> str:
-    return repo.git.execute(["git", "rev-parse", "--verify", f"{base}^{{tree}}"])
-
-
-def load_index(repo: GitRepo, base: str, store: ContextCache, max_file_bytes: int) -> dict[str, Any]:
-    """The tree's index from the cache, or built now from cached and freshly read blob records."""
-    key = f"{tree_id(repo, base)}-{max_file_bytes}"
-    index = store.load_tree(key)
-    if index is not None and _INDEX_KEYS <= index.keys():  # else damaged or older: rebuild
-        return index
-    ignored = _start_ignored(repo)
-    missing: list[str] = []
-    entries = repo.ls_tree(base, missing)
-    records = store.blobs.load()
-    wanted = list(dict.fromkeys(e.blob for e in entries if needs_content(e, max_file_bytes)
-                                and e.blob not in records))
-    fresh = {blob: analyse_blob(data).to_plain() for blob, data in read_blobs(repo.root, wanted)}
-    store.blobs.add(fresh)
-    records = {**records, **fresh} if not isinstance(store, NoCache) else store.blobs.load()
-    attributes = [(e.path, e.blob) for e in entries if e.path.rsplit("/", 1)[-1] == ".gitattributes"]
-    texts = _read_texts(repo, attributes)
-    index = build_index(entries, records, inventory.attribute_patterns(texts), max_file_bytes)
-    index["ignored"] = _finish_ignored(ignored)
-    index["missing"] = missing
-    store.save_tree(key, index)
-    return index
-
-
-def _start_ignored(repo: GitRepo) -> subprocess.Popen[bytes]:
-    """Tracked files that the repository's ignore rules match (started early: it runs alongside)."""
-    return subprocess.Popen(["git", "-C", str(repo.root), "ls-files", "-z", "-c", "-i", "--exclude-standard"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-
-
-def _finish_ignored(proc: subprocess.Popen[bytes]) -> list[str]:
-    out, _ = proc.communicate()
-    return [p for p in out.decode("utf-8", "replace").split("\0") if p] if proc.returncode == 0 else []
-
-
-def _prepare(repo: GitRepo, store: ContextCache, index: dict[str, Any], docs: list[int], texts: dict[str, str],
+def _prepare(repo: GitRepo, store: ContextCache, index: TreeIndex, docs: list[int], texts: dict[str, str],
              outlines: dict[int, tuple[repomap.Symbol, ...] | None]) -> None:
     """Read the texts and outlines of these docs (parse only what ranking and rendering need)."""
-    entries = [index["docs"][d] for d in docs]
-    texts.update(_read_texts(repo, [(index["paths"][i], index["blobs"][i]) for i in entries]))
+    entries = [index.docs[d] for d in docs]
+    texts.update(_read_texts(repo, [(index.paths[i], index.blobs[i]) for i in entries]))
     outlines.update(_outlines(store, index, docs, texts))
 
 
@@ -177,14 +139,14 @@ def _read_texts(repo: GitRepo, items: list[tuple[str, str]]) -> dict[str, str]:
     return texts
 
 
-def _outlines(store: ContextCache, index: dict[str, Any], docs: list[int],
+def _outlines(store: ContextCache, index: TreeIndex, docs: list[int],
               texts: dict[str, str]) -> dict[int, tuple[repomap.Symbol, ...] | None]:
     """Outlines of the given docs, from the cache by blob id or parsed now (and cached)."""
     cached, fresh = store.outlines.load(), {}
     found: dict[int, tuple[repomap.Symbol, ...] | None] = {}
     for doc in docs:
-        entry = index["docs"][doc]
-        path, blob = index["paths"][entry], index["blobs"][entry]
+        entry = index.docs[doc]
+        path, blob = index.paths[entry], index.blobs[entry]
         key = f"{blob}:{repomap.language_of(path)}"
         if key not in cached and path in texts:
             symbols = repomap.outline(path, texts[path])
@@ -196,9 +158,9 @@ def _outlines(store: ContextCache, index: dict[str, Any], docs: list[int],
     return found
 
 
-def _ranked(index: dict[str, Any], scores: rank.Scores, allowed: set[int]) -> list[RankedFile]:
+def _ranked(index: TreeIndex, scores: rank.Scores, allowed: set[int]) -> list[RankedFile]:
     """Every rankable file: scored ones best first, then the rest by path."""
-    paths, docs = index["paths"], index["docs"]
+    paths, docs = index.paths, index.docs
     scored = sorted((d for d in scores.score if d in allowed), key=lambda d: (-scores.score[d], paths[docs[d]]))
     # Full reasons for the head of the list; the long tail (thousands of files) keeps its main one.
     ranked = [RankedFile(paths[docs[d]], round(scores.score[d], 3), scores.reasons(d, 6 if n < 200 else 1))

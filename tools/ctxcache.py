@@ -6,9 +6,10 @@ a commit that changed a few files finds almost every blob already analysed and r
 ones. Files are written with `marshal` (plain data only, so loading one can never run code) to a
 temporary name and renamed into place, so concurrent runs never see half a file.
 
-Layout: `v2/blobs/*.seg` and `v2/outlines/*.seg` are append-only segments of per-blob records (a
-new segment per run that analysed something new, merged when there are many); `v2/trees/<id>`
-holds one tree's ranking index, the few most recent trees kept.
+Layout: `v3/blobs/*.seg` and `v3/outlines/*.seg` are append-only segments of per-blob records (a
+new segment per run that analysed something new, merged when there are many); `v3/trees/<id>`
+holds one tree's index and `v3/terms/<id>` which of its files use the words asked for so far
+(lexicon.py), the few most recently used trees kept.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Iterator
 
 from diffcrew.tools.statedir import cache_dir
 
-FORMAT = "v2"
+FORMAT = "v3"
 MAX_SEGMENTS = 8
 KEEP_TREES = 8
 
@@ -120,15 +121,29 @@ class ContextCache:
         value = read_record(self.root / "trees" / key)
         return value if isinstance(value, dict) else None
 
+    def recent_trees(self) -> list[str]:
+        """Keys of the cached tree indexes, most recently written first."""
+        try:
+            found = sorted((self.root / "trees").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:  # none yet, or another run pruning: nothing to derive from
+            return []
+        return [p.name for p in found if not p.name.startswith(".")]
+
     def save_tree(self, key: str, index: dict[str, Any]) -> None:
-        directory = self.root / "trees"
-        write_atomic(directory / key, index)
-        try:  # another run may be pruning at the same time: losing this race is harmless
-            trees = sorted(directory.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in trees[KEEP_TREES:]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass
+        write_atomic(self.root / "trees" / key, index)
+        for old in self.recent_trees()[KEEP_TREES:]:
+            for kind in ("trees", "terms"):
+                try:  # another run may be pruning at the same time: losing this race is harmless
+                    (self.root / kind / old).unlink(missing_ok=True)
+                except OSError:
+                    pass
+
+    def load_terms(self, key: str) -> dict[str, Any]:
+        value = read_record(self.root / "terms" / key)
+        return value if isinstance(value, dict) else {}
+
+    def save_terms(self, key: str, terms: dict[str, Any]) -> None:
+        write_atomic(self.root / "terms" / key, terms)
 
 
 class NoCache(ContextCache):
@@ -142,6 +157,15 @@ class NoCache(ContextCache):
         return None
 
     def save_tree(self, key: str, index: dict[str, Any]) -> None:
+        return None
+
+    def recent_trees(self) -> list[str]:
+        return []
+
+    def load_terms(self, key: str) -> dict[str, Any]:
+        return {}
+
+    def save_terms(self, key: str, terms: dict[str, Any]) -> None:
         return None
 
 

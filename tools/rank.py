@@ -1,7 +1,8 @@
 """Ranking the files of a tree for a change request.
 
-Two passes. The lexical pass scores every ranking document from the cached index alone: BM25 of
-the request's words against each file's identifiers (split into words, lightly stemmed), words
+Three passes. The lexical pass scores every ranking document from the request's words as the
+lexicon finds them (lexicon.py: cached per tree, else one `git grep`): BM25 of the request's words
+against each file's identifiers (split into words, lightly stemmed; a file's length is its size), words
 in the path, an exact path or file name named in the request, and the identifiers the request
 names (`get_user_name`, `UserStore`) used as whole tokens, which is how callers of a function
 to rename come up. The graph pass then looks at the top candidates only: their outlines (parsed
@@ -19,10 +20,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from diffcrew.tools.history import MAX_FILES, History
-from diffcrew.tools.textindex import decode_postings, stem, tokens_with_word, word_parts
+from diffcrew.tools.lexicon import Lexicon
+from diffcrew.tools.textindex import TreeIndex, stem, word_parts
 
 K1, B = 1.2, 0.75
 W_PATH, W_IDENT, W_DEFINES, W_GRAPH, W_TEST = 2.0, 3.0, 8.0, 0.6, 0.5
@@ -91,50 +92,45 @@ def _idf(df: int, n: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-def _term_postings(index: dict[str, Any], word: str) -> dict[int, int]:
-    """doc -> occurrences of any identifier containing the word."""
-    merged: dict[int, int] = {}
-    for token in tokens_with_word(index, word):
-        for doc, count in decode_postings(index["postings"][token]):
-            merged[doc] = merged.get(doc, 0) + count
-    return merged
+def query_words(query: Query) -> list[str]:
+    """The words the lexical pass looks up: the request's, and each named identifier whole."""
+    return [*query.words, *(stem(ident) for ident in sorted(query.identifiers))]
 
 
-def lexical_pass(index: dict[str, Any], query: Query, allowed: set[int]) -> Scores:
+def lexical_pass(index: TreeIndex, lex: Lexicon, query: Query, allowed: set[int]) -> Scores:
     """BM25 over content, path words, named paths and file names, named identifiers."""
-    scores, n = Scores(), max(1, len(index["docs"]))
-    lengths = index["lengths"]
+    lex.prefetch(words=query_words(query))
+    scores, n = Scores(), max(1, len(index.docs))
+    lengths = index.lengths
     avgdl = (sum(lengths) / n) or 1.0
     for word, weight in query.words.items():
-        hits = {d: c for d, c in _term_postings(index, word).items() if d in allowed}
+        hits = {d: sum(t.values()) for d, t in lex.word_hits(word).items() if d in allowed}
         idf = _idf(len(hits), n)
         for doc, tf in hits.items():
             norm = tf * (K1 + 1) / (tf + K1 * (1 - B + B * lengths[doc] / avgdl))
             scores.add(doc, weight * idf * norm, f"mentions {word}")
-        path_docs = [d for d in index["path_postings"].get(word, ()) if d in allowed]
+        path_docs = [d for d in index.path_docs(word) if d in allowed]
         path_idf = _idf(len(path_docs), n)
         for doc in path_docs:
             scores.add(doc, W_PATH * weight * path_idf, f"path matches {word}")
-    _identifier_hits(index, query, allowed, scores, n)
+    _identifier_hits(lex, query, allowed, scores, n)
     _named_files(index, query, allowed, scores)
     return scores
 
 
-def _identifier_hits(index: dict[str, Any], query: Query, allowed: set[int], scores: Scores, n: int) -> None:
+def _identifier_hits(lex: Lexicon, query: Query, allowed: set[int], scores: Scores, n: int) -> None:
     """Files that use an identifier the request names, as a whole token (any case)."""
     for ident in query.identifiers:
-        tokens = [t for t in tokens_with_word(index, stem(ident)) if t.lower() == ident]
-        docs: set[int] = set()
-        for token in tokens:
-            docs.update(d for d, _ in decode_postings(index["postings"][token]) if d in allowed)
+        docs = {d for d, tokens in lex.word_hits(stem(ident)).items()
+                if d in allowed and any(t.lower() == ident for t in tokens)}
         idf = _idf(len(docs), n)
         for doc in docs:
             scores.add(doc, W_IDENT * idf, f"uses {ident}")
 
 
-def _named_files(index: dict[str, Any], query: Query, allowed: set[int], scores: Scores) -> None:
+def _named_files(index: TreeIndex, query: Query, allowed: set[int], scores: Scores) -> None:
     """An exact path in the request ranks first; a file name (`helpers.py`) ranks high."""
-    paths, docs = index["paths"], index["docs"]
+    paths, docs = index.paths, index.docs
     named = {m.strip("./") for m in _PATHLIKE.findall(query.text)}
     if not named:
         return
@@ -147,12 +143,12 @@ def _named_files(index: dict[str, Any], query: Query, allowed: set[int], scores:
             scores.add(doc, NAMED_FILE, "file name named in the request")
 
 
-def graph_pass(index: dict[str, Any], query: Query, scores: Scores, outlines: dict[int, tuple[str, ...]],
-               allowed: set[int]) -> None:
+def graph_pass(index: TreeIndex, lex: Lexicon, query: Query, scores: Scores,
+               outlines: dict[int, tuple[str, ...]], allowed: set[int]) -> None:
     """Definitions of named identifiers, users of the top files' rare symbols, and their tests.
 
     `outlines` maps candidate docs to the names of the symbols they define."""
-    n = max(1, len(index["docs"]))
+    n = max(1, len(index.docs))
     for doc, names in outlines.items():
         lowered = {name.lower() for name in names}
         for ident in query.identifiers & lowered:
@@ -161,35 +157,34 @@ def graph_pass(index: dict[str, Any], query: Query, scores: Scores, outlines: di
     if not seeds:
         return
     best = scores.score[seeds[0]] or 1.0
-    paths, docs = index["paths"], index["docs"]
-    tests = set(index["path_postings"].get("test", ())) & allowed
+    lex.prefetch(names=sorted({name for seed in seeds for name in outlines.get(seed, ()) if len(name) >= 4}))
+    tests = set(index.path_docs("test")) & allowed
     for seed in seeds:
         share = scores.score[seed] / best
-        seed_path = paths[docs[seed]]
-        _spread_to_users(index, seed, outlines.get(seed, ()), share, scores, allowed)
+        seed_path = index.doc_path(seed)
+        _spread_to_users(index, lex, seed, outlines.get(seed, ()), share, scores, allowed)
         _spread_to_tests(index, seed, seed_path, share, scores, tests)
 
 
-def _spread_to_users(index: dict[str, Any], seed: int, names: tuple[str, ...], share: float, scores: Scores,
-                     allowed: set[int]) -> None:
+def _spread_to_users(index: TreeIndex, lex: Lexicon, seed: int, names: tuple[str, ...], share: float,
+                     scores: Scores, allowed: set[int]) -> None:
     """Files that use the seed's rarest symbols: its callers and importers."""
-    n = max(1, len(index["docs"]))
+    n = max(1, len(index.docs))
     rated = []
     for name in set(names):
-        raw = index["postings"].get(name)
-        if raw is None or len(name) < 4:
+        if len(name) < 4:
             continue
-        users = {d for d, _ in decode_postings(raw)} - {seed}
+        users = lex.name_users(name) - {seed}
         if users and len(users) <= max(3, RARE_DF * n):
             rated.append((_idf(len(users), n), name, users))
     rated.sort(reverse=True)
-    base = index["paths"][index["docs"][seed]].rsplit("/", 1)[-1]
+    base = index.doc_path(seed).rsplit("/", 1)[-1]
     for idf, name, users in rated[:SYMBOLS_PER_SEED]:
         for doc in users & allowed:
             scores.add(doc, W_GRAPH * share * idf / 4, f"uses {name} from {base}")
 
 
-def _spread_to_tests(index: dict[str, Any], seed: int, seed_path: str, share: float, scores: Scores,
+def _spread_to_tests(index: TreeIndex, seed: int, seed_path: str, share: float, scores: Scores,
                      tests: set[int]) -> None:
     """Tests named after the seed file (test_x.py, x_test.go, x.test.ts, XTest.java); `tests` holds
     the allowed docs with 'test' in their path."""
@@ -197,17 +192,16 @@ def _spread_to_tests(index: dict[str, Any], seed: int, seed_path: str, share: fl
     if len(name) < 3 or "test" in name:
         return
     best = max(scores.score.values())
-    for doc in tests.intersection(index["path_postings"].get(stem(name), ())):
-        if doc != seed and name in index["paths"][index["docs"][doc]].lower():
+    for doc in tests.intersection(index.path_docs(stem(name))):
+        if doc != seed and name in index.doc_path(doc).lower():
             scores.add(doc, W_TEST * share * best / 4, f"test of {seed_path.rsplit('/', 1)[-1]}")
 
 
-def history_pass(index: dict[str, Any], query: Query, scores: Scores, history: History,
-                 allowed: set[int]) -> None:
+def history_pass(index: TreeIndex, query: Query, scores: Scores, history: History, allowed: set[int]) -> None:
     """Files that changed together with the top files (the second and third file of a change), and
     a small lift for files changed lately. Only files some pass already scored, or partners of a top
     file, move."""
-    paths, docs = index["paths"], index["docs"]
+    paths, docs = index.paths, index.docs
     by_path = {paths[docs[d]]: d for d in allowed}
     best = max(scores.score.values(), default=0.0) or 1.0
     for seed in scores.top(CO_SEEDS):

@@ -1,18 +1,18 @@
-"""The lexical index of a tree: which identifiers each file uses, and how often.
+"""What the ranking knows of a tree without reading its contents again: its files and their status.
 
-Each blob is analysed once (UTF-8 check, secret scan, identifier counts) and the result cached by
-blob id; a tree's index (postings per identifier, the identifier parts that map to them, path
-words) is assembled from those records and cached by tree id. The index is plain data (lists,
-dicts, bytes) so that it loads with `marshal` in milliseconds on a warm run.
+Each blob is analysed once (text or not, secret content) and the result cached by blob id; a
+tree's index (`TreeIndex`: paths, modes, blob ids, sizes, statuses) is assembled from those
+records and cached by tree id. Which files use which words is not kept here for the whole tree:
+`lexicon.py` finds it per request word with `git grep` and caches it per tree. Words are split
+from identifiers the same way on both sides (`word_parts`).
 """
 
 from __future__ import annotations
 
 import re
-from array import array
-from collections import Counter, defaultdict
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from functools import lru_cache
-from dataclasses import dataclass
 from typing import Any
 
 from diffcrew.tools import inventory
@@ -29,30 +29,15 @@ GENERATED = "generated"     # text, patchable, but not shown as context (lock fi
 BINARY, LARGE, SECRET, OTHER = "binary", "large", "secret", "other"
 
 
-@dataclass(frozen=True)
-class BlobRecord:
-    """What one blob's content says: text or not, secret content, identifier counts."""
-
-    status: str  # "text", "binary" or "secret"
-    length: int
-    counts: dict[str, int]
-
-    def to_plain(self) -> tuple[str, int, dict[str, int]]:
-        return (self.status, self.length, self.counts)
-
-
-def analyse_blob(data: bytes) -> BlobRecord:
-    """Decode, scan for secrets, count identifiers (at least two characters long)."""
+def analyse_blob(data: bytes) -> str:
+    """What one blob's content says: "text", "binary" (NUL bytes, not UTF-8) or "secret"."""
     if b"\0" in data[:8192]:
-        return BlobRecord("binary", 0, {})
+        return "binary"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return BlobRecord("binary", 0, {})
-    if inventory.has_secret_content(text):
-        return BlobRecord("secret", 0, {})
-    tokens = TOKEN.findall(text)
-    return BlobRecord("text", len(tokens), dict(Counter(tokens)))
+        return "binary"
+    return "secret" if inventory.has_secret_content(text) else "text"
 
 
 @lru_cache(maxsize=1 << 16)
@@ -80,8 +65,7 @@ def path_words(path: str) -> set[str]:
     return found
 
 
-def classify(entry: TreeEntry, record: tuple[str, int, Any] | None, attrs: tuple[tuple[str, str], ...],
-             max_bytes: int) -> str:
+def classify(entry: TreeEntry, record: str | None, attrs: tuple[tuple[str, str], ...], max_bytes: int) -> str:
     """The status of one file, from its path, mode, size and (when read) its content."""
     if inventory.is_secret_path(entry.path):
         return SECRET
@@ -91,9 +75,9 @@ def classify(entry: TreeEntry, record: tuple[str, int, Any] | None, attrs: tuple
         return BINARY
     if entry.size > max_bytes:
         return LARGE
-    if record is None or record[0] == "binary":
+    if record is None or record == "binary":
         return BINARY
-    if record[0] == "secret":
+    if record == "secret":
         return SECRET
     if inventory.generated_reason(entry.path) or inventory.matches_attributes(entry.path, attrs):
         return GENERATED
@@ -106,60 +90,79 @@ def needs_content(entry: TreeEntry, max_bytes: int) -> bool:
             and not inventory.is_binary_name(entry.path) and not inventory.is_secret_path(entry.path))
 
 
+@dataclass
+class TreeIndex:
+    """One tree's files (sorted by path) and each one's status; `docs` are the entries that are
+    ranking documents (status DOC), numbered by their position in `docs`. `derived_from` names the
+    cached tree this one was derived from and `changed` the paths whose content differs from it,
+    so that what is cached per tree (lexicon.py) carries over to the next commit."""
 
-def build_index(entries: list[TreeEntry], records: dict[str, Any], attrs: tuple[tuple[str, str], ...],
-                max_bytes: int) -> dict[str, Any]:
-    """The tree index: entries, statuses, and postings for the files that are ranking documents."""
-    statuses = [classify(e, records.get(e.blob), attrs, max_bytes) for e in entries]
-    docs = [i for i, s in enumerate(statuses) if s == DOC]
-    postings: defaultdict[str, list[int]] = defaultdict(list)
-    lengths = []
-    for d, i in enumerate(docs):
-        record = records[entries[i].blob]
-        lengths.append(record[1])
-        shifted = d << 16  # one integer per posting: doc in the high bits, count (capped) in the low 16
-        for token, count in record[2].items():
-            postings[token].append(shifted | (count if count < 0xFFFF else 0xFFFF))
-    return {
-        "paths": [e.path for e in entries], "modes": [e.mode for e in entries],
-        "blobs": [e.blob for e in entries], "sizes": [e.size for e in entries],
-        "statuses": statuses, "docs": docs, "lengths": lengths,
-        "postings": {t: array("Q", p).tobytes() for t, p in postings.items()},
-        # The vocabulary as one string: a query finds identifiers containing a word with one regex scan.
-        "vocabulary": "\n".join(postings),
-        "path_postings": _path_postings([entries[i].path for i in docs]),
-    }
+    tree: str
+    paths: list[str]
+    modes: list[str]
+    blobs: list[str]
+    sizes: list[int]
+    statuses: list[str]
+    ignored: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    derived_from: str | None = None
+    changed: list[str] = field(default_factory=list)
+    _docs: list[int] | None = field(default=None, repr=False)
+    _doc_of: dict[str, int] | None = field(default=None, repr=False)
+    _lowered: tuple[str, list[int]] | None = field(default=None, repr=False)
 
+    PLAIN = ("tree", "paths", "modes", "blobs", "sizes", "statuses", "ignored", "missing", "derived_from",
+             "changed")
 
-def _path_postings(paths: list[str]) -> dict[str, list[int]]:
-    """word -> docs whose path has the word; directory words are computed once per directory."""
-    by_dir: dict[str, frozenset[str]] = {}
-    found: defaultdict[str, list[int]] = defaultdict(list)
-    for doc, path in enumerate(paths):
-        directory, _, name = path.rpartition("/")
-        words = by_dir.get(directory)
-        if words is None:
-            words = by_dir[directory] = frozenset(path_words(directory))
-        for word in words | path_words(name):
-            found[word].append(doc)
-    return dict(found)
+    def to_plain(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.PLAIN}
 
+    @classmethod
+    def from_plain(cls, value: Any) -> TreeIndex | None:
+        """The index from its cached form, or None when the record is damaged or of another format."""
+        if not isinstance(value, dict) or set(value) != set(cls.PLAIN):
+            return None
+        index = cls(**value)
+        lists = (index.paths, index.modes, index.blobs, index.sizes, index.statuses)
+        return index if len({len(x) for x in lists}) == 1 else None
 
-def tokens_with_word(index: dict[str, Any], word: str) -> list[str]:
-    """Identifiers of the tree that contain the (stemmed, lower-case) word as one of their parts."""
-    vocabulary: str = index["vocabulary"]
-    found: list[str] = []
-    for match in re.finditer(re.escape(word), vocabulary, re.IGNORECASE):
-        start = vocabulary.rfind("\n", 0, match.start()) + 1
-        end = vocabulary.find("\n", match.end())
-        token = vocabulary[start:end if end >= 0 else len(vocabulary)]
-        if (not found or found[-1] != token) and word in word_parts(token):
-            found.append(token)
-    return found
+    @property
+    def docs(self) -> list[int]:
+        if self._docs is None:
+            self._docs = [i for i, s in enumerate(self.statuses) if s == DOC]
+        return self._docs
 
+    @property
+    def lengths(self) -> list[int]:
+        """Each document's length for BM25's normalisation: its size in bytes."""
+        return [max(1, self.sizes[i]) for i in self.docs]
 
-def decode_postings(raw: bytes) -> list[tuple[int, int]]:
-    """(doc, count) pairs from the packed form kept in the index."""
-    values = array("Q")
-    values.frombytes(raw)
-    return [(v >> 16, v & 0xFFFF) for v in values]
+    def doc_of(self, path: str) -> int | None:
+        if self._doc_of is None:
+            self._doc_of = {self.paths[i]: d for d, i in enumerate(self.docs)}
+        return self._doc_of.get(path)
+
+    def doc_path(self, doc: int) -> str:
+        return self.paths[self.docs[doc]]
+
+    def path_docs(self, word: str) -> list[int]:
+        """Documents whose path has the (stemmed, lower-case) word among its words. A word's parts
+        are prefixes of pieces of the path, so a substring scan finds every candidate first."""
+        if self._lowered is None:
+            text, starts, at = [], [], 0
+            for i in self.docs:
+                starts.append(at)
+                text.append(self.paths[i].lower())
+                at += len(text[-1]) + 1
+            self._lowered = ("\n".join(text), starts)
+        lowered, starts = self._lowered
+        found: list[int] = []
+        at = lowered.find(word)
+        while at >= 0:
+            doc = bisect_right(starts, at) - 1
+            if word in path_words(self.doc_path(doc)):
+                found.append(doc)
+            nxt = starts[doc + 1] if doc + 1 < len(starts) else len(lowered)
+            at = lowered.find(word, nxt)
+        return found
+

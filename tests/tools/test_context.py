@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import git, make_repo
 
-from diffcrew.tools import ctxcache
+from diffcrew.tools import ctxcache, lexicon
 from diffcrew.tools.context import build_context, context_report
 from diffcrew.tools.tokens import estimate_tokens
 from diffcrew.tools.git import GitRepo
@@ -113,24 +113,39 @@ def test_second_run_reuses_the_cache_and_a_one_file_change_reads_one_blob(tmp_pa
     repo = GitRepo(root)
     first = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
     assert (repo.common_dir / "diffcrew" / "cache").is_dir()
-    read: list[list[str]] = []
-    original = ctxcache.read_blobs
+    read: dict[str, list[str]] = {"listing": [], "lexicon": [], "context": []}
+    searches: list[list[str]] = []
+    original_grep = lexicon._Grep
 
-    def counting(root_dir: Path, blobs: list[str]):
-        read.append(list(blobs))
-        return original(root_dir, blobs)
+    def counting(module: str):
+        def read_blobs(root_dir: Path, blobs: list[str]):
+            read[module].extend(blobs)
+            return ctxcache.read_blobs(root_dir, blobs)
+        return read_blobs
 
-    monkeypatch.setattr("diffcrew.tools.context.read_blobs", counting)
+    def grep(root_dir: Path, tree: str, terms: list[str], perl: bool = True):
+        searches.append(terms)
+        return original_grep(root_dir, tree, terms, perl)
+
+    for module in read:
+        monkeypatch.setattr(f"diffcrew.tools.{module}.read_blobs", counting(module))
+    monkeypatch.setattr(lexicon, "_Grep", grep)
     again = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
     assert again.ranked == first.ranked and again.text == first.text
-    assert sum(len(b) for b in read) <= 8  # only the few files rendered in full, no analysis
-    (root / "shop" / "cart.py").write_text("from shop.pricing import compute_total\n\n\ndef cart_total(c):\n"
-                                           "    return compute_total(c, 0)\n")
+    assert not read["listing"] and not read["lexicon"] and not searches  # nothing analysed or searched
+    assert len(read["context"]) <= 8  # only the few files rendered in full
+    (root / "shop" / "cart.py").write_text("from shop.pricing import compute_total\n\n\nclass Cart:\n"
+                                           "    def total(self):\n        return compute_total(self.items, 0.25)\n")
     git(root, "commit", "-q", "-am", "change one file")
-    read.clear()
+    for found in read.values():
+        found.clear()
     changed = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
-    assert len(read[0]) == 1  # the analysis pass read only the changed blob
+    cart = git(root, "rev-parse", "HEAD:shop/cart.py").strip()
+    assert read["listing"] == [cart]  # the tree's index: only the changed blob analysed
+    assert read["lexicon"] == [cart] and not searches  # its words: only the changed blob read, no search
     assert "shop/cart.py" in [r.path for r in changed.ranked[:5]]
+    cold = build_context(repo, repo.resolve("HEAD"), "Rename compute_total", cache=False)
+    assert changed.ranked == cold.ranked and changed.text == cold.text  # derived equals built afresh
 
 
 def test_cache_off_still_works(tmp_path: Path) -> None:
