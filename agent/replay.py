@@ -20,6 +20,7 @@ from diffcrew.agent.transcript import read_transcript
 from diffcrew.tools.git import GitRepo
 
 FINISHED = ("ok", "partial", "dry-run")  # the end statuses of a run whose every call was answered
+NOTHING_BILLED = {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
 
 
 def script_from_transcript(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -32,7 +33,7 @@ def script_from_transcript(entries: list[dict[str, Any]]) -> dict[str, list[dict
         reply = entry["reply"]
         key = script_key(entry["role"], entry.get("path"))
         slots.setdefault(key, {})[turn_index(entry["request"])] = {
-            "content": reply["content"], "stop_reason": reply["stop_reason"], "usage": {}}
+            "content": reply["content"], "stop_reason": reply["stop_reason"], "usage": dict(NOTHING_BILLED)}
     return {key: [turns[i] for i in sorted(turns)] for key, turns in slots.items()}
 
 

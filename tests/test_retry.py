@@ -97,11 +97,24 @@ def test_replay_of_a_failed_run_points_to_retry(tmp_path: Path, server) -> None:
 
 
 def test_show_patch_prints_the_applied_diff_only_and_applies_back(tmp_path: Path, server) -> None:
-    repo, failed = failed_run(tmp_path, server)
+    repo = make_repo(tmp_path / "repo", FILES)
+    turns = script(failing=False)
+    wrong = udiff(FAILING, FILES[FAILING].replace("get", "fetch"), NEW[FAILING])  # context that is not there
+    turns[f"worker:{FAILING}"] = [patch_turn(wrong)]  # the failed attempt, which `show` lists
+    server.set_script(turns)
+    failed = json.loads(run_cli(["run", "--repo", str(repo), "--yes", "--json", "--repair-rounds", "0", "scale"],
+                                server).stdout)
+    assert [f["status"] for f in failed["files"]] == ["ok", "ok", "failed", "ok"]
+    assert f"# patch for {FAILING}" in run_cli(["show", failed["run_id"], "--repo", str(repo)]).stdout
     shown = run_cli(["show", failed["run_id"], "--repo", str(repo), "--patch"])
     assert shown.exit_code == 0, shown.output
-    assert f"b/{FAILING}" not in shown.stdout and shown.stdout.count("diff --git") == 3
+    assert FAILING not in shown.stdout and shown.stdout.count("diff --git") == 3
     applied = run_cli(["apply", "-", "--repo", str(repo)], input=shown.stdout)
     assert applied.exit_code == 0, applied.output
     for path in FILES:
         assert (repo / path).read_text() == (FILES[path] if path == FAILING else NEW[path])
+    git(repo, "checkout", "-q", "--", ".")
+    server.set_script(script(failing=False))
+    done = json.loads(run_cli(["retry", "last", "--repo", str(repo), "--yes", "--json"], server).stdout)
+    committed = run_cli(["show", done["run_id"], "--repo", str(repo), "--patch"]).stdout
+    assert committed == git(repo, "diff", "--no-color", "--no-renames", done["base"], done["commit"])
