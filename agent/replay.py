@@ -16,7 +16,7 @@ from diffcrew.agent.config import ALIASES, RunOptions
 from diffcrew.agent.errors import UsageError
 from diffcrew.agent.runref import find_transcript
 from diffcrew.agent.script import script_key, turn_index
-from diffcrew.agent.transcript import read_transcript
+from diffcrew.agent.transcript import entry_of, read_transcript
 from diffcrew.tools.git import GitRepo
 
 FINISHED = ("ok", "partial", "dry-run")  # the end statuses of a run whose every call was answered
@@ -54,7 +54,7 @@ def replay_options(entries: list[dict[str, Any]], repo: Path, branch: str | None
 
 def unanswered(entries: list[dict[str, Any]]) -> list[str]:
     """Where a run that did not finish had a model call fail for good (what a replay cannot play)."""
-    end = next((e for e in reversed(entries) if e.get("kind") == "end"), {})
+    end = entry_of(entries, "end", last=True)
     if end.get("status") in FINISHED:
         return []  # a failed review or summary is played as it happened: without an answer
     failed = [str(e.get("path") or e.get("role")) for e in entries if e.get("kind") == "call" and "error" in e]

@@ -18,7 +18,7 @@ from diffcrew.agent.config import RunOptions
 from diffcrew.agent.orchestrator import merged_plan
 from diffcrew.agent.replay import replay_options
 from diffcrew.agent.runref import find_transcript
-from diffcrew.agent.transcript import read_transcript
+from diffcrew.agent.transcript import entry_of, read_transcript
 from diffcrew.agent.types import FileEdit, FileResult, Plan
 from diffcrew.tools.errors import UsageError
 from diffcrew.tools.git import GitRepo
@@ -77,8 +77,8 @@ def load_retry(repo: GitRepo, run: str, branch: str | None) -> tuple[RunOptions,
     """The options and starting point of a retry of `run`; a UsageError when there is nothing to retry."""
     path = find_transcript(repo, run)
     entries = read_transcript(path)
-    start = next((e for e in entries if e.get("kind") == "start"), {})
-    end = next((e for e in reversed(entries) if e.get("kind") == "end"), {})
+    start = entry_of(entries, "start")
+    end = entry_of(entries, "end", last=True)
     run_id = start.get("run_id", path.stem)
     if end.get("status") in _DONE:
         made = f" (branch {end['branch']})" if end.get("branch") else ""

@@ -230,7 +230,9 @@ class _Run:
         self.transcript.append({"kind": "plan", "plan": plan.to_dict()})
         sizes = {path: entry.size for path, entry in self.tree.items()}
         shared = shared_blocks(self.options.request, plan, context)
-        estimate = estimate_worker_cost(plan, shared, sizes, self.options.worker_model)
+        reused = self.resume.reused if self.resume else {}  # a retry pays only for the workers that run again
+        fresh = Plan(plan.summary, tuple(e for e in plan.edits if e.path not in reused))
+        estimate = estimate_worker_cost(fresh, shared, sizes, self.options.worker_model)
         reviewed = self.options.review_rounds > 0
         review = estimate_review_cost(self.options.request, plan, sizes, self.options.orchestrator_model) \
             if reviewed else None

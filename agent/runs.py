@@ -17,7 +17,7 @@ from diffcrew.agent.errors import GitError, UsageError
 from diffcrew.agent.pricing import cost_of
 from diffcrew.agent.retry import recorded_files
 from diffcrew.agent.runref import find_transcript
-from diffcrew.agent.transcript import Transcript, read_transcript
+from diffcrew.agent.transcript import Transcript, entry_of, read_transcript
 from diffcrew.agent.types import Usage
 from diffcrew.tools.difftext import git_diff
 from diffcrew.tools.git import GitRepo, TreeChange
@@ -74,7 +74,7 @@ def _command(start: dict[str, Any]) -> tuple[str, str]:
 
 def read_run(path: Path) -> RecordedRun:
     entries = read_transcript(path)
-    start = next((e for e in entries if e.get("kind") == "start"), {})
+    start = entry_of(entries, "start")
     end = next((e for e in reversed(entries) if e.get("kind") == "end"), None)
     report = (end or {}).get("report")
     calls = [e for e in entries if e.get("kind") == "call"]
@@ -109,8 +109,8 @@ def patches(path: Path) -> dict[str, str]:
 def applied_diff(repo: GitRepo, path: Path) -> str:
     """The diff a run applied: its commit's, or (a run that made none) its files that succeeded."""
     entries = read_transcript(path)
-    start = next((e for e in entries if e.get("kind") == "start"), {})
-    end = next((e for e in reversed(entries) if e.get("kind") == "end"), {})
+    start = entry_of(entries, "start")
+    end = entry_of(entries, "end", last=True)
     base, run_id = str(start.get("base", "")), start.get("run_id", path.stem)
     if end.get("commit"):
         return git_diff(repo, base, str(end["commit"])).text

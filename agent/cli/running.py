@@ -1,4 +1,5 @@
-"""The commands that run the pipeline: run (the model), demo (a scripted model) and replay (a transcript).
+"""The commands that run the pipeline: run (the model), demo (a scripted model), replay (a transcript)
+and retry (a failed run, reusing what it finished).
 
 Heavy modules (GitPython, the anthropic SDK) are imported inside the commands, so `diffcrew --help`
 stays fast. Errors are raised and printed by the group's boundary (agent/cli/group.py).
@@ -15,7 +16,7 @@ import click
 
 from diffcrew.agent import config as cfg
 from diffcrew.agent.cli.group import main
-from diffcrew.agent.cli.options import (json_option, layered_options, progress_options, quiet_option, repo_option,
+from diffcrew.agent.cli.options import (F, json_option, layered_options, progress_options, quiet_option, repo_option,
                                         run_argument, verbose_option, yes_option)
 from diffcrew.agent.cli.output import finish, print_report, write_pr_body
 from diffcrew.tools.errors import UsageError
@@ -248,12 +249,17 @@ def _show_demo_branch(report: RunReport, repo: Path, commit: str) -> None:
                f" With ANTHROPIC_API_KEY set, try:\n  cd {repo} && diffcrew run \"your own change\"")
 
 
+def rerun_options(f: F) -> F:
+    """RUN and the options of the commands that run a recorded run again (replay, retry)."""
+    for option in reversed((run_argument, repo_option(), click.option(
+            "--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>)."),
+            yes_option, progress_options)):
+        f = option(f)
+    return f
+
+
 @main.command("replay")
-@run_argument
-@repo_option()
-@click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>).")
-@yes_option
-@progress_options
+@rerun_options
 def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
                    verbose: bool) -> None:
     """Run a recorded run again from its transcript: no key, no network, onto a new branch.
@@ -276,11 +282,7 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
 
 
 @main.command("retry")
-@run_argument
-@repo_option()
-@click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>).")
-@yes_option
-@progress_options
+@rerun_options
 def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
                   verbose: bool) -> None:
     """Run a failed run again, paying only for what failed: onto a new branch.
@@ -288,6 +290,8 @@ def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes
     The same base commit, options and plan (no planning call); each file the run finished is
     reused as it was recorded (no model call, no cost); only the files that failed or never
     finished get new workers, then the checks, the review and the commit message run again.
+    RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`; a run
+    that succeeded has nothing to retry (exit 2).
 
     \b
     Example:
