@@ -35,8 +35,13 @@ def start_record(path: Path) -> dict[str, Any]:
 
 
 def _transcripts(folder: Path) -> list[Path]:
-    """Every transcript, newest first (run ids start with their UTC time)."""
-    return sorted(folder.glob("*.jsonl"), reverse=True) if folder.is_dir() else []
+    """Every transcript, newest first: by the time its run started (to the millisecond; run ids
+    start with the second only, and two runs may start in the same one)."""
+    def started(path: Path) -> tuple[float, str]:
+        when = start_record(path).get("time")
+        return (when if isinstance(when, (int, float)) else path.stat().st_mtime), path.stem
+
+    return sorted(folder.glob("*.jsonl"), key=started, reverse=True) if folder.is_dir() else []
 
 
 def find_transcript(repo: GitRepo, run: str) -> Path:
