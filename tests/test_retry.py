@@ -70,6 +70,23 @@ def test_retry_reuses_the_good_files_and_makes_the_tree_a_good_run_makes(tmp_pat
     assert snapshot(repo) == before and diffcrew_branches(repo) == [report["branch"]]
 
 
+def test_a_review_follow_up_for_a_reused_file_starts_a_worker_on_the_amended_edit(tmp_path: Path, server) -> None:
+    repo, failed = failed_run(tmp_path, server)
+    turns = script(failing=False)
+    documented = "# scaled by ten\n" + NEW["m0.py"]
+    turns["review"] = [{"tool": "amend_plan", "input": {"summary": "Say why.", "edits": [
+        {"path": "m0.py", "action": "modify", "instructions": "add a comment saying it is scaled"}]}}, APPROVE]
+    turns["worker:m0.py"] = [patch_turn(udiff("m0.py", FILES["m0.py"], documented))]  # a new conversation
+    server.set_script(turns)
+    sent = len(server.requests)
+    report = json.loads(run_cli(["retry", failed["run_id"], "--repo", str(repo), "--yes", "--json"], server).stdout)
+    assert report["status"] == "ok", report["errors"]
+    assert git(repo, "show", f"{report['branch']}:m0.py") == documented
+    (worker,) = [r.body for r in server.requests[sent:] if r.key == "worker:m0.py"]
+    assert len(worker["messages"]) == 1  # started afresh: the reused result had no conversation
+    assert "Follow-up from the review: add a comment saying it is scaled" in json.dumps(worker["messages"])
+
+
 def test_retry_refuses_what_it_cannot_rescue(tmp_path: Path, server) -> None:
     repo, failed = failed_run(tmp_path, server)
     server.set_script(script(failing=False))
