@@ -42,6 +42,7 @@ class CrewSetup:
     warm_cache: bool
     worker_turns: int  # --worker-turns: turns a worker may read and search before its patch
     emit: Emit
+    keep: Callable[[FileResult], None] = lambda result: None  # told each file's latest result (the transcript)
 
 
 def failure_text(check: CheckResult) -> str:
@@ -52,12 +53,14 @@ def failure_text(check: CheckResult) -> str:
 class Crew:
     """The workers of one run and their latest results."""
 
-    def __init__(self, client: ModelClient, setup: CrewSetup, plan: Plan) -> None:
+    def __init__(self, client: ModelClient, setup: CrewSetup, plan: Plan,
+                 reused: dict[str, FileResult] | None = None) -> None:
         self.client = client
         self.setup = setup
         self.plan = plan
         self.workers: dict[str, Worker] = {}
         self.results: dict[str, FileResult] = {}
+        self.reused = dict(reused or {})  # `diffcrew retry`: results a recorded run already paid for
         self._gate = asyncio.Semaphore(max(1, setup.max_workers))
         self._source = ExploreSource(setup.repo, setup.base, setup.readable)
 
@@ -68,13 +71,17 @@ class Crew:
     async def start(self) -> None:
         """Every planned edit at once; with a lead (--warm-cache), the others wait for its answer to begin."""
         shared = shared_blocks(self.setup.request, self.plan, self.setup.context)
-        lead = cache_lead(self.plan, shared, self.setup.model) if self.setup.warm_cache else None
+        fresh = Plan(self.plan.summary, tuple(e for e in self.plan.edits if e.path not in self.reused))
+        lead = cache_lead(fresh, shared, self.setup.model) if self.setup.warm_cache else None
         warmed = asyncio.Event()
         for edit in self.plan.edits:
-            if edit.action != "delete":
+            if edit.action != "delete" and edit.path not in self.reused:
                 self.workers[edit.path] = self._worker(edit, shared, warmed.set if edit.path == lead else None)
 
         async def one(edit: FileEdit) -> None:
+            if edit.path in self.reused:  # no model call: the recorded result, as it was
+                self._keep(self.reused[edit.path])
+                return
             if lead is not None and edit.path != lead:
                 await warmed.wait()
             try:
@@ -99,6 +106,7 @@ class Crew:
                                             WorkerRepairing(path, f"{len(own)} check(s) failed"))
             if not result.ok:  # a failed revision leaves the last good patch in place
                 self.results[path] = before
+                self.setup.keep(before)
             return result.ok
 
         return any(await asyncio.gather(*(revise(path) for path in sorted(named or editable))))
@@ -109,9 +117,13 @@ class Crew:
         known = set(self.workers) | set(self.results)
         self.plan = plan
         shared = shared_blocks(self.setup.request, plan, self.setup.context)
+        merged = {e.path: e for e in plan.edits}
         for edit in amendment.edits:
             if edit.path not in known and edit.action != "delete":
                 self.workers[edit.path] = self._worker(edit, shared, None)
+            elif edit.path in self.reused and edit.path not in self.workers and edit.action != "delete":
+                # a reused result has no conversation to continue: its follow-up starts one on the amended edit
+                self.workers[edit.path] = self._worker(merged[edit.path], shared, None)
 
         async def one(edit: FileEdit) -> None:
             if edit.path not in known:
@@ -137,10 +149,15 @@ class Crew:
                                              emit=setup.emit, on_start=on_start, source=self._source,
                                              explore_turns=setup.worker_turns))
 
+    def _keep(self, result: FileResult) -> None:
+        """`result` is its file's latest: held, recorded and shown."""
+        self.results[result.path] = result
+        self.setup.keep(result)
+        self.setup.emit(WorkerFinished.of(result))
+
     async def _run(self, edit: FileEdit, step: Callable[[Worker], Any]) -> None:
         if edit.action == "delete":
-            self.results[edit.path] = FileResult(edit.path, "delete")
-            self.setup.emit(WorkerFinished.of(self.results[edit.path]))
+            self._keep(FileResult(edit.path, "delete"))
             return
         await self._run_worker(edit.path, step)
 
@@ -151,7 +168,6 @@ class Crew:
         async with self._gate:
             self.setup.emit(starting or WorkerRunning(path))
             result: FileResult = await step(self.workers[path])
-        self.results[path] = result
-        self.setup.emit(WorkerFinished.of(result))
+        self._keep(result)
         return result
 

@@ -14,37 +14,26 @@ from typing import Any
 
 from diffcrew.agent.config import ALIASES, RunOptions
 from diffcrew.agent.errors import UsageError
+from diffcrew.agent.runref import find_transcript
 from diffcrew.agent.script import script_key, turn_index
-from diffcrew.agent.transcript import read_transcript
+from diffcrew.agent.transcript import entry_of, read_transcript
 from diffcrew.tools.git import GitRepo
-from diffcrew.tools.statedir import runs_dir
 
-_USAGE_NAMES = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
-                "cache_read_tokens": "cache_read_input_tokens", "cache_write_tokens": "cache_creation_input_tokens"}
-
-
-def find_transcript(repo: GitRepo, run: str) -> Path:
-    """The transcript of run `run` (a run id or an unambiguous prefix of one)."""
-    runs = runs_dir(repo.common_dir)
-    matches = sorted(runs.glob(f"{run}*.jsonl")) if run and "/" not in run else []
-    if not matches:
-        raise UsageError(f"no recorded run {run!r} in {runs} (run ids are printed by `diffcrew run`)")
-    if len(matches) > 1:
-        raise UsageError(f"{run!r} names {len(matches)} runs; give more of the id")
-    return matches[0]
+FINISHED = ("ok", "partial", "dry-run")  # the end statuses of a run whose every call was answered
+NOTHING_BILLED = {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
 
 
 def script_from_transcript(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The answers of every successful call, as script turns keyed by role, file and turn."""
+    """The answers of every successful call, as script turns keyed by role, file and turn. A replay
+    spends nothing, so its answers bill no tokens: its report costs $0, not the original's again."""
     slots: dict[str, dict[int, dict[str, Any]]] = {}
     for entry in entries:
         if entry.get("kind") != "call" or "reply" not in entry:
             continue  # a failed attempt: its retry, if any, is recorded after it
         reply = entry["reply"]
-        usage = {_USAGE_NAMES[k]: v for k, v in reply.get("usage", {}).items() if k in _USAGE_NAMES}
         key = script_key(entry["role"], entry.get("path"))
         slots.setdefault(key, {})[turn_index(entry["request"])] = {
-            "content": reply["content"], "stop_reason": reply["stop_reason"], "usage": usage}
+            "content": reply["content"], "stop_reason": reply["stop_reason"], "usage": dict(NOTHING_BILLED)}
     return {key: [turns[i] for i in sorted(turns)] for key, turns in slots.items()}
 
 
@@ -63,6 +52,22 @@ def replay_options(entries: list[dict[str, Any]], repo: Path, branch: str | None
     return RunOptions(**recorded)
 
 
+def unanswered(entries: list[dict[str, Any]]) -> list[str]:
+    """Where a run that did not finish had a model call fail for good (what a replay cannot play)."""
+    end = entry_of(entries, "end", last=True)
+    if end.get("status") in FINISHED:
+        return []  # a failed review or summary is played as it happened: without an answer
+    failed = [str(e.get("path") or e.get("role")) for e in entries if e.get("kind") == "call" and "error" in e]
+    return list(dict.fromkeys(failed))
+
+
 def load_replay(repo: GitRepo, run: str, branch: str | None) -> tuple[RunOptions, dict[str, list[dict[str, Any]]]]:
-    entries = read_transcript(find_transcript(repo, run))
+    path = find_transcript(repo, run)
+    entries = read_transcript(path)
+    missing = unanswered(entries)
+    if missing:
+        raise UsageError(f"run {path.stem} failed where a model call got no answer ({', '.join(missing)}); a replay "
+                         f"plays only recorded answers and would stop there: `diffcrew retry {path.stem}` runs the "
+                         "failed workers again and reuses the rest")
+    return replay_options(entries, repo.root, branch), script_from_transcript(entries)
     return replay_options(entries, repo.root, branch), script_from_transcript(entries)

@@ -27,10 +27,11 @@ from diffcrew.agent.llm.tracked import TrackedClient
 from diffcrew.agent.crew import Crew, CrewSetup
 from diffcrew.agent.orchestrator import PlanInputs, estimate_review_cost, plan_change
 from diffcrew.agent.planrules import PlanRules
+from diffcrew.agent.retry import FILES_RECORDED, Resume, file_record
 from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c
 from diffcrew.agent.synthesizer import Outcome, Synthesis, SynthesisJob, write_summary
 from diffcrew.agent.transcript import Transcript
-from diffcrew.agent.types import Plan, RunReport
+from diffcrew.agent.types import FileResult, Plan, RunReport
 from diffcrew.agent.worker import estimate_worker_cost, shared_blocks
 from diffcrew.tools.context import build_context
 from diffcrew.tools.difftext import git_diff
@@ -88,8 +89,11 @@ def check_request(request: str) -> None:
                          "describe the change, do not paste the code")
 
 
-def run_change(options: RunOptions, progress: Progress, make_client: Callable[[], ModelClient]) -> RunReport:
-    """Run the whole pipeline; usage errors raise before anything is written, later failures are reported."""
+def run_change(options: RunOptions, progress: Progress, make_client: Callable[[], ModelClient],
+               resume: Resume | None = None) -> RunReport:
+    """Run the whole pipeline; usage errors raise before anything is written, later failures are reported.
+    With `resume` (`diffcrew retry`), the recorded plan is used and the recorded good files are reused."""
+
     check_request(options.request)
     repo = GitRepo(options.repo)
     base = repo.resolve(options.base)
@@ -105,9 +109,10 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     transcript = Transcript(transcript_path(repo.common_dir, run_id), redactor.redact_value)
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
-                       "options": options_record(options)})
+                       "options": options_record(options), FILES_RECORDED: True,
+                       **({"retry_of": resume.of} if resume else {})})
     run = _Run(repo, base, run_id, options, progress, transcript, Ledger(max_cost=options.max_cost),
-               Outcome(branch=branch), redactor=redactor)
+               Outcome(branch=branch), redactor=redactor, resume=resume)
     started = time.monotonic()
     try:
         with like_ctrl_c():  # SIGTERM and SIGHUP too
@@ -159,6 +164,7 @@ class _Run:
     outcome: Outcome
     tree: dict[str, TreeEntry] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
+    resume: Resume | None = None  # `diffcrew retry`: the recorded plan and the results it reuses
 
     async def within_timeout(self, make_client: Callable[[], ModelClient]) -> None:
         """The pipeline under --timeout; secrets redacted on the way are reported either way."""
@@ -187,14 +193,15 @@ class _Run:
         try:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
                               max_file_bytes=options.max_file_bytes, scope=options.scope)
-            plan = await plan_change(client, PlanInputs(options.request, options.orchestrator_model, context,
-                                                        self.repo, options.plan_turns, options.orchestrator_effort,
-                                                        rules, submodules, self._emit))
+            plan = self.resume.plan if self.resume else await plan_change(
+                client, PlanInputs(options.request, options.orchestrator_model, context, self.repo, options.plan_turns,
+                                   options.orchestrator_effort, rules, submodules, self._emit))
             self._planned(plan, context.text)
             crew = Crew(client, CrewSetup(self.repo, self.base, self.tree, context.text_paths, options.request,
                                           context.text, options.worker_model, options.repair_rounds,
                                           options.worker_effort, options.max_workers, options.warm_cache,
-                                          options.worker_turns, self._emit), plan)
+                                          options.worker_turns, self._emit, self._keep), plan,
+                        self.resume.reused if self.resume else None)
             await crew.start()
             synthesis = Synthesis(SynthesisJob(self.repo, self.base, self.run_id, options, self.tree,
                                                context.text_paths, rules, self._emit, self.progress.confirm),
@@ -223,7 +230,9 @@ class _Run:
         self.transcript.append({"kind": "plan", "plan": plan.to_dict()})
         sizes = {path: entry.size for path, entry in self.tree.items()}
         shared = shared_blocks(self.options.request, plan, context)
-        estimate = estimate_worker_cost(plan, shared, sizes, self.options.worker_model)
+        reused = self.resume.reused if self.resume else {}  # a retry pays only for the workers that run again
+        fresh = Plan(plan.summary, tuple(e for e in plan.edits if e.path not in reused))
+        estimate = estimate_worker_cost(fresh, shared, sizes, self.options.worker_model)
         reviewed = self.options.review_rounds > 0
         review = estimate_review_cost(self.options.request, plan, sizes, self.options.orchestrator_model) \
             if reviewed else None
@@ -236,6 +245,12 @@ class _Run:
 
     def _warn(self, message: str) -> None:
         self._emit(Warned(message))
+
+    def _keep(self, result: FileResult) -> None:
+        """A file's latest result into the transcript, its text as a blob id (what a retry reuses)."""
+        blob = self.repo.write_blob(result.new_text.encode("utf-8")) if result.ok and result.new_text is not None \
+            else None
+        self.transcript.append(file_record(result, blob))
 
 
 def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport:

@@ -69,3 +69,8 @@ def read_transcript(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return entries
+
+
+def entry_of(entries: list[dict[str, Any]], kind: str, *, last: bool = False) -> dict[str, Any]:
+    """The first (or last) entry of `kind` in a transcript's entries; {} when it has none."""
+    return next((e for e in (reversed(entries) if last else entries) if e.get("kind") == kind), {})

@@ -59,5 +59,5 @@ def test_shell_completion_through_click() -> None:
         script = subprocess.run(["diffcrew"], capture_output=True, text=True, check=True,
                                 env={**os.environ, "_DIFFCREW_COMPLETE": f"{shell}_source"}).stdout
         assert "_DIFFCREW_COMPLETE" in script and f"{shell}_complete" in script
-    assert complete("diffcrew re", 1).split() == ["plain,replay"]
+    assert complete("diffcrew re", 1).split() == ["plain,replay", "plain,retry"]
     assert "plain,--max-workers" in complete("diffcrew run --max-w", 2).split()

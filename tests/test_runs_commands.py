@@ -41,7 +41,11 @@ def test_discard_deletes_only_the_runs_own_branch(tmp_path: Path, server) -> Non
     assert done.exit_code == 0 and f"deleted branch {report['branch']}" in done.stdout
     assert diffcrew_branches(repo) == [] and snapshot(repo) == before
     again = run_cli(["discard", report["run_id"], "--repo", str(repo)])
-    assert again.exit_code == 2 and "no longer exists" in again.stderr
+    assert again.exit_code == 2 and again.stdout == ""
+    assert f"branch {report['branch']} of run {report['run_id']} is already gone (discarded " in again.stderr
+    listed = run_cli(["log", "--repo", str(repo)]).stdout
+    assert f"{report['branch']} (discarded)" in listed
+    assert json.loads(run_cli(["log", "--repo", str(repo), "--json"]).stdout)[0]["discarded"] is True
 
 
 def test_discard_refuses_a_branch_that_moved_or_is_checked_out(tmp_path: Path, server) -> None:

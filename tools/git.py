@@ -317,6 +317,20 @@ class GitRepo:
         self._run("push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}",
                   env={"GIT_CONFIG_COUNT": "0"})
 
+    def pushed_to(self, branch: str) -> list[str]:
+        """The remotes whose remote-tracking ref shows `branch` there (as of the last push or fetch)."""
+        remotes = self._run("remote").split()
+        if not remotes:
+            return []
+        found = set(self._run("for-each-ref", "--format=%(refname)",
+                              *(f"refs/remotes/{r}/{branch}" for r in remotes)).splitlines())
+        return [r for r in remotes if f"refs/remotes/{r}/{branch}" in found]
+
+    def delete_remote_branch(self, remote: str, branch: str, expected: str) -> None:
+        """Delete `branch` on `remote`, only if it still holds `expected` there (never anything else)."""
+        self._run("push", "--quiet", f"--force-with-lease=refs/heads/{branch}:{expected}", remote,
+                  f":refs/heads/{branch}", env={"GIT_CONFIG_COUNT": "0"})
+
     def diff(self, base: str, target: str) -> str:
         """`git diff` between two commits or trees (text, no colour, no external tools).
 

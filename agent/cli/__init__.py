@@ -3,7 +3,7 @@
     group.py     the `diffcrew` group, its one error boundary (DiffcrewError -> one line and its
                  exit code, Ctrl-C -> 130), and `entry`, the console script
     options.py   the options several commands share (--repo, --json, ...), each declared once
-    running.py   run, demo, replay: the commands that run the pipeline
+    running.py   run, demo, replay, retry: the commands that run the pipeline
     output.py    what they print when the run has ended (plain or JSON)
     apply.py     apply: a sloppy diff onto the working tree
     records.py   log, show, discard: recorded runs

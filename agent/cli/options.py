@@ -56,3 +56,23 @@ def layered_options(request: str, repo: str, **fixed: Any) -> cfg.RunOptions:
         given.update({name: context.params["effort"] for name in cfg.EFFORT_SETTINGS})
     values, _ = cfg.layered(GitRepo(Path(repo)).root, given)
     return cfg.RunOptions(request=request, repo=Path(repo), **fixed, **values)
+
+
+def complete_runs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The shell's completions of RUN: the recorded run ids (with their requests) and `last`."""
+    from click.shell_completion import CompletionItem
+
+    from diffcrew.agent.runref import run_names
+    from diffcrew.tools.errors import DiffcrewError
+    from diffcrew.tools.git import GitRepo
+
+    try:
+        names = run_names(GitRepo(Path(ctx.params.get("repo") or ".")), incomplete)
+    except DiffcrewError:  # not in a repository: nothing to offer
+        return []
+    return [CompletionItem(name, help=request) for name, request in names]
+
+
+def run_argument(f: F) -> F:
+    """RUN of the commands on a recorded run: an id, a prefix, the short id, `last` or the branch."""
+    return click.argument("run_id", metavar="RUN", shell_complete=complete_runs)(f)

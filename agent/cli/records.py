@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from diffcrew.agent.cli.group import main
-from diffcrew.agent.cli.options import json_option, repo_option
+from diffcrew.agent.cli.options import json_option, repo_option, run_argument
 from diffcrew.agent.pricing import money
 
 
@@ -18,7 +19,10 @@ from diffcrew.agent.pricing import money
 @click.option("-n", "limit", type=click.IntRange(1), default=20, show_default=True, help="How many runs to list.")
 @json_option("Print a JSON list.")
 def log_command(repo: str, limit: int, as_json: bool) -> None:
-    """List recorded runs, newest first: id, time, status, cost, branch and request.
+    """List recorded runs, newest first: id, time, status, model calls, cost, branch and request.
+
+    A branch deleted by `diffcrew discard` is marked (discarded); a `diffcrew fix` run shows
+    `fix:` and its standing request; a killed run shows the calls and cost its transcript holds.
 
     \b
     Example:
@@ -37,26 +41,38 @@ def log_command(repo: str, limit: int, as_json: bool) -> None:
         when = clock.strftime("%Y-%m-%d %H:%M", clock.localtime(run.started))
         cost = money(run.cost_usd, "?")
         request = " ".join(run.request.split())
-        click.echo(f"{run.run_id}  {when}  {run.status:<10} {cost:>9}  {run.branch or '-'}  "
-                   f"{request[:60]}{'…' if len(request) > 60 else ''}")
+        branch = (run.branch or "-") + (" (discarded)" if run.discarded is not None else "")
+        label = "" if run.command == "run" else f"{run.command}: "
+        click.echo(f"{run.run_id}  {when}  {run.status:<10} {run.calls:>3} calls {cost:>9}  {branch}  "
+                   f"{label}{request[:60]}{'…' if len(request) > 60 else ''}")
 
 
 @main.command("show")
-@click.argument("run_id", metavar="RUN")
+@run_argument
 @repo_option()
 @json_option("Print the run's report and patches as JSON.")
-def show_command(run_id: str, repo: str, as_json: bool) -> None:
+@click.option("--patch", "only_patch", is_flag=True,
+              help="Print only the diff the run applied (its commit, or the files that succeeded), for "
+                   "`diffcrew apply -` or `git apply`.")
+def show_command(run_id: str, repo: str, as_json: bool, only_patch: bool) -> None:
     """Show a recorded run: its plan and reviews, per-file results and patches, checks, usage and cost.
+
+    RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`.
 
     \b
     Example:
       diffcrew show 20261122-153000-a1b2c3
+      diffcrew show last --patch | diffcrew apply -
     """
-    from diffcrew.agent.replay import find_transcript
-    from diffcrew.agent.runs import patches, read_run
+    from diffcrew.agent.runref import find_transcript
+    from diffcrew.agent.runs import applied_diff, patches, read_run
     from diffcrew.tools.git import GitRepo
 
-    path = find_transcript(GitRepo(Path(repo)), run_id)
+    git_repo = GitRepo(Path(repo))
+    path = find_transcript(git_repo, run_id)
+    if only_patch:
+        click.echo(applied_diff(git_repo, path), nl=False)
+        return
     run, diffs = read_run(path), patches(path)
     if as_json:
         click.echo(json.dumps({**run.to_dict(), "reviews": [_review_record(r) for r in run.reviews],
@@ -126,17 +142,43 @@ def _show_report(report: dict[str, Any], reviews: tuple[dict[str, Any], ...]) ->
 
 
 @main.command("discard")
-@click.argument("run_id", metavar="RUN")
+@run_argument
 @repo_option()
-def discard_command(run_id: str, repo: str) -> None:
+@click.option("--remote/--keep-remote", "remote", default=None,
+              help="Where the branch was also pushed, delete it there too (--remote) or leave it (--keep-remote); "
+                   "without either, diffcrew asks at a terminal and otherwise leaves it.")
+def discard_command(run_id: str, repo: str, remote: bool | None) -> None:
     """Delete the branch a run made (only if it still holds that run's commit).
+
+    RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`.
+    A branch that was also pushed is deleted on the remote only with your consent, and only if
+    it still holds the run's commit there. Exit 2 when the branch is already gone, has moved or
+    is checked out.
 
     \b
     Example:
       diffcrew discard 20261122-153000-a1b2c3
+      diffcrew discard last --remote
     """
     from diffcrew.agent.runs import discard
     from diffcrew.tools.git import GitRepo
 
-    branch = discard(GitRepo(Path(repo)), run_id)
-    click.echo(f"deleted branch {branch}")
+    def consent(remotes: tuple[str, ...], branch: str) -> bool:
+        if remote is not None:
+            return remote
+        return can_ask() and click.confirm(f"branch {branch} was also pushed to {', '.join(remotes)}; "
+                                           "delete it there too?", default=False, err=True)
+
+    done = discard(GitRepo(Path(repo)), run_id, consent)
+    if done.local:
+        click.echo(f"deleted branch {done.branch}")
+    for name in done.deleted:
+        click.echo(f"deleted branch {done.branch} on {name}")
+    for name in done.left:
+        click.echo(f"branch {done.branch} was also pushed to {name} and is still there: "
+                   f"`diffcrew discard {done.run_id} --remote` deletes it there")
+
+
+def can_ask() -> bool:
+    """Whether a person is at a terminal to answer a question."""
+    return sys.stdin.isatty() and sys.stderr.isatty()

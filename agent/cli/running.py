@@ -1,4 +1,5 @@
-"""The commands that run the pipeline: run (the model), demo (a scripted model) and replay (a transcript).
+"""The commands that run the pipeline: run (the model), demo (a scripted model), replay (a transcript)
+and retry (a failed run, reusing what it finished).
 
 Heavy modules (GitPython, the anthropic SDK) are imported inside the commands, so `diffcrew --help`
 stays fast. Errors are raised and printed by the group's boundary (agent/cli/group.py).
@@ -15,13 +16,14 @@ import click
 
 from diffcrew.agent import config as cfg
 from diffcrew.agent.cli.group import main
-from diffcrew.agent.cli.options import (json_option, layered_options, progress_options, quiet_option, repo_option,
-                                        verbose_option, yes_option)
+from diffcrew.agent.cli.options import (F, json_option, layered_options, progress_options, quiet_option, repo_option,
+                                        run_argument, verbose_option, yes_option)
 from diffcrew.agent.cli.output import finish, print_report, write_pr_body
 from diffcrew.tools.errors import UsageError
 
 if TYPE_CHECKING:
     from diffcrew.agent.llm.protocol import ModelClient
+    from diffcrew.agent.retry import Resume
     from diffcrew.agent.types import RunReport
     from diffcrew.agent.view import View
 
@@ -191,16 +193,16 @@ def _view(quiet: bool, ask: bool, verbose: bool = False) -> View:
     return choose_view(quiet=quiet, verbose=verbose, ask=ask)
 
 
-def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], ModelClient] | None = None
-            ) -> RunReport:
+def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], ModelClient] | None = None,
+            resume: Resume | None = None) -> RunReport:
     """Run the flow with `view` showing its progress; the view is closed before anything else prints
-    (also on Ctrl-C, which the group's boundary reports)."""
+    (also on Ctrl-C, which the group's boundary reports). `resume`: a retry's starting point."""
     from diffcrew.agent.llm.anthropic_client import AnthropicClient
     from diffcrew.agent.run import run_change
 
     factory = make_client or (lambda: AnthropicClient(timeout=options.request_timeout))
     with view:
-        return run_change(options, view, factory)
+        return run_change(options, view, factory, resume)
 
 
 @main.command()
@@ -247,12 +249,17 @@ def _show_demo_branch(report: RunReport, repo: Path, commit: str) -> None:
                f" With ANTHROPIC_API_KEY set, try:\n  cd {repo} && diffcrew run \"your own change\"")
 
 
+def rerun_options(f: F) -> F:
+    """RUN and the options of the commands that run a recorded run again (replay, retry)."""
+    for option in reversed((run_argument, repo_option(), click.option(
+            "--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>)."),
+            yes_option, progress_options)):
+        f = option(f)
+    return f
+
+
 @main.command("replay")
-@click.argument("run_id", metavar="RUN")
-@repo_option()
-@click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>).")
-@yes_option
-@progress_options
+@rerun_options
 def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
                    verbose: bool) -> None:
     """Run a recorded run again from its transcript: no key, no network, onto a new branch.
@@ -272,3 +279,33 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
     options, turns = load_replay(GitRepo(Path(repo)), run_id, branch)
     view = _view(as_json or quiet, _may_ask(yes, as_json), verbose)
     finish(execute(options, view, make_client=lambda: ScriptedClient(turns)), as_json)
+
+
+@main.command("retry")
+@rerun_options
+def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
+                  verbose: bool) -> None:
+    """Run a failed run again, paying only for what failed: onto a new branch.
+
+    The same base commit, options and plan (no planning call); each file the run finished is
+    reused as it was recorded (no model call, no cost); only the files that failed or never
+    finished get new workers, then the checks, the review and the commit message run again.
+    RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`; a run
+    that succeeded has nothing to retry (exit 2).
+
+    \b
+    Example:
+      diffcrew retry last --yes
+    """
+    from diffcrew.agent.llm.anthropic_client import require_api_key
+    from diffcrew.agent.retry import load_retry
+    from diffcrew.tools.git import GitRepo
+
+    options, resume = load_retry(GitRepo(Path(repo)), run_id, branch)
+    require_api_key()
+    if not (as_json or quiet):
+        reused = ", ".join(resume.reused) or "none"
+        click.echo(f"Retrying run {resume.of}: reused at no cost: {reused}; run again: "
+                   f"{', '.join(resume.again) or 'none'}", err=True)
+    view = _view(as_json or quiet, _may_ask(yes, as_json), verbose)
+    finish(execute(options, view, resume=resume), as_json)

@@ -1,0 +1,137 @@
+"""`diffcrew retry` rescues a failed run, `show --patch` prints only its applied diff, and a failed
+run's replay says what to do instead of failing half-way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, run_cli, snapshot, summary_turn, udiff
+
+FILES = {f"m{i}.py": f"value = {i}\n\n\ndef get():\n    return value\n" for i in range(4)}
+NEW = {path: text.replace("value = ", "value = 10 * ") for path, text in FILES.items()}
+FAILING = "m2.py"
+OVERLOADED = {"http_error": 529, "times": 50, "retry_after": 0, "message": "Overloaded"}
+APPROVE = {"tool": "approve_change", "input": {"note": "All four agree."}}
+
+
+def script(failing: bool) -> dict[str, list[dict[str, Any]]]:
+    turns: dict[str, list[dict[str, Any]]] = {
+        "orchestrator": [plan_turn("Scale the values.", [(p, "modify", "multiply value by 10") for p in FILES])],
+        "review": [APPROVE], "synthesizer": [summary_turn("Scale the values")]}
+    for path in FILES:
+        turns[f"worker:{path}"] = [patch_turn(udiff(path, FILES[path], NEW[path]))]
+    if failing:
+        turns[f"worker:{FAILING}"] = [OVERLOADED, *turns[f"worker:{FAILING}"]]
+    return turns
+
+
+def tree(repo: Path, ref: str) -> str:
+    return git(repo, "rev-parse", f"{ref}^{{tree}}").strip()
+
+
+def failed_run(tmp_path: Path, server) -> tuple[Path, dict[str, Any]]:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(script(failing=True))
+    first = run_cli(["run", "--repo", str(repo), "--yes", "--json", "scale the values"], server)
+    assert first.exit_code == 1, first.output
+    report = json.loads(first.stdout)
+    assert [f["status"] for f in report["files"]] == ["ok", "ok", "failed", "ok"] and report["branch"] is None
+    return repo, report
+
+
+def test_retry_reuses_the_good_files_and_makes_the_tree_a_good_run_makes(tmp_path: Path, server) -> None:
+    good_repo = make_repo(tmp_path / "good", FILES)
+    server.set_script(script(failing=False))
+    good = run_cli(["run", "--repo", str(good_repo), "--yes", "--json", "scale the values"], server)
+    assert good.exit_code == 0, good.output
+    good_tree = tree(good_repo, json.loads(good.stdout)["branch"])
+
+    repo, failed = failed_run(tmp_path, server)
+    before, sent = snapshot(repo), len(server.requests)
+    server.set_script(script(failing=False))
+    retried = run_cli(["retry", failed["run_id"], "--repo", str(repo), "--yes", "--json"], server)
+    assert retried.exit_code == 0, retried.output
+    report = json.loads(retried.stdout)
+    assert tree(repo, report["branch"]) == good_tree and report["base"] == failed["base"]
+    asked = [r.key for r in server.requests[sent:] if r.endpoint == "messages"]
+    assert sorted(asked) == ["review", "synthesizer", f"worker:{FAILING}"]  # no plan, no reused worker
+    assert report["usage"]["worker"]["calls"] == 1 and "orchestrator" not in report["usage"]
+    paid = sum(r.usage.get("output_tokens", 0) for r in server.requests[sent:])
+    assert report["usage"]["worker"]["output_tokens"] + report["usage"]["review"]["output_tokens"] + \
+        report["usage"]["synthesizer"]["output_tokens"] == paid  # the reused files cost nothing
+    # byte for byte: the reused files are the blobs the failed run recorded
+    recorded = [json.loads(line) for line in Path(failed["transcript"]).read_text().splitlines()]
+    blobs = {e["path"]: e["blob"] for e in recorded if e.get("kind") == "file" and e["ok"]}
+    assert set(blobs) == set(FILES) - {FAILING}
+    for path, blob in blobs.items():
+        assert git(repo, "rev-parse", f"{report['branch']}:{path}").strip() == blob
+    assert snapshot(repo) == before and diffcrew_branches(repo) == [report["branch"]]
+
+
+def test_a_review_follow_up_for_a_reused_file_starts_a_worker_on_the_amended_edit(tmp_path: Path, server) -> None:
+    repo, failed = failed_run(tmp_path, server)
+    turns = script(failing=False)
+    documented = "# scaled by ten\n" + NEW["m0.py"]
+    turns["review"] = [{"tool": "amend_plan", "input": {"summary": "Say why.", "edits": [
+        {"path": "m0.py", "action": "modify", "instructions": "add a comment saying it is scaled"}]}}, APPROVE]
+    turns["worker:m0.py"] = [patch_turn(udiff("m0.py", FILES["m0.py"], documented))]  # a new conversation
+    server.set_script(turns)
+    sent = len(server.requests)
+    report = json.loads(run_cli(["retry", failed["run_id"], "--repo", str(repo), "--yes", "--json"], server).stdout)
+    assert report["status"] == "ok", report["errors"]
+    assert git(repo, "show", f"{report['branch']}:m0.py") == documented
+    (worker,) = [r.body for r in server.requests[sent:] if r.key == "worker:m0.py"]
+    assert len(worker["messages"]) == 1  # started afresh: the reused result had no conversation
+    assert "Follow-up from the review: add a comment saying it is scaled" in json.dumps(worker["messages"])
+
+
+def test_retry_refuses_what_it_cannot_rescue(tmp_path: Path, server) -> None:
+    repo, failed = failed_run(tmp_path, server)
+    server.set_script(script(failing=False))
+    done = json.loads(run_cli(["retry", "last", "--repo", str(repo), "--yes", "--json"], server).stdout)
+    again = run_cli(["retry", done["run_id"], "--repo", str(repo), "--yes"], server)
+    assert again.exit_code == 2 and f"run {done['run_id']} succeeded (branch {done['branch']})" in again.stderr
+    # a transcript written before files were recorded: one clear line
+    path = Path(failed["transcript"])
+    lines = path.read_text().splitlines()
+    start = json.loads(lines[0])
+    del start["files_recorded"]
+    path.write_text("\n".join([json.dumps(start), *lines[1:]]) + "\n")
+    old = run_cli(["retry", failed["run_id"], "--repo", str(repo), "--yes"], server)
+    assert old.exit_code == 2 and "recorded by an older diffcrew" in old.stderr
+
+
+def test_replay_of_a_failed_run_points_to_retry(tmp_path: Path, server) -> None:
+    repo, failed = failed_run(tmp_path, server)
+    before = snapshot(repo)
+    replayed = run_cli(["replay", failed["run_id"], "--repo", str(repo), "--yes"])
+    assert replayed.exit_code == 2 and replayed.stdout == ""
+    (line,) = replayed.stderr.splitlines()
+    assert f"got no answer ({FAILING})" in line and f"diffcrew retry {failed['run_id']}" in line
+    assert snapshot(repo) == before
+
+
+def test_show_patch_prints_the_applied_diff_only_and_applies_back(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    turns = script(failing=False)
+    wrong = udiff(FAILING, FILES[FAILING].replace("get", "fetch"), NEW[FAILING])  # context that is not there
+    turns[f"worker:{FAILING}"] = [patch_turn(wrong)]  # the failed attempt, which `show` lists
+    server.set_script(turns)
+    failed = json.loads(run_cli(["run", "--repo", str(repo), "--yes", "--json", "--repair-rounds", "0", "scale"],
+                                server).stdout)
+    assert [f["status"] for f in failed["files"]] == ["ok", "ok", "failed", "ok"]
+    assert f"# patch for {FAILING}" in run_cli(["show", failed["run_id"], "--repo", str(repo)]).stdout
+    shown = run_cli(["show", failed["run_id"], "--repo", str(repo), "--patch"])
+    assert shown.exit_code == 0, shown.output
+    assert FAILING not in shown.stdout and shown.stdout.count("diff --git") == 3
+    applied = run_cli(["apply", "-", "--repo", str(repo)], input=shown.stdout)
+    assert applied.exit_code == 0, applied.output
+    for path in FILES:
+        assert (repo / path).read_text() == (FILES[path] if path == FAILING else NEW[path])
+    git(repo, "checkout", "-q", "--", ".")
+    server.set_script(script(failing=False))
+    done = json.loads(run_cli(["retry", "last", "--repo", str(repo), "--yes", "--json"], server).stdout)
+    committed = run_cli(["show", done["run_id"], "--repo", str(repo), "--patch"]).stdout
+    assert committed == git(repo, "diff", "--no-color", "--no-renames", done["base"], done["commit"])
