@@ -9,6 +9,7 @@ by sandbox/settings.py.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,13 +153,20 @@ def read_config(root: Path) -> tuple[dict[str, Any], str]:
             continue
         setting = ALIASES.get(setting, setting)
         if setting not in SETTINGS:
-            raise UsageError(f"{where}: unknown setting {key!r}; the settings are checks, "
+            raise UsageError(f"{where}: unknown setting {key!r}; {_closest(setting)}the settings are checks, "
                              + ", ".join(sorted(SETTINGS)))
         if setting in values:
             raise UsageError(f"{where}: {setting} is set twice (once by its old name {old_names(setting)[0]}); "
                              "keep one")
         values[setting] = _coerce(setting, value, where)
     return values, where
+
+
+def _closest(name: str) -> str:
+    """'did you mean max_workers? ' for a misspelt setting name, or nothing when none is close."""
+    known = ["checks", *SETTINGS, *ALIASES]
+    found = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    return f"did you mean {ALIASES.get(found[0], found[0])}? " if found else ""
 
 
 def old_names(setting: str) -> tuple[str, ...]:

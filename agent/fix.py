@@ -184,7 +184,7 @@ def run_fix(files: tuple[str, ...], request: str | None, progress: "Progress", c
 
     if not files:
         raise UsageError("no files: diffcrew fix FILE... (pre-commit passes the staged files)")
-    repo = GitRepo(cwd)
+    repo = GitRepo(cwd, hint="run diffcrew fix inside one: it works on the current directory's repository")
     staged = staged_files(repo, repo_paths(repo.root, files, cwd), os.environ.get(IN_PRE_COMMIT) == "1")
     settings = fix_settings(staged.root, request)  # checked before the key, and before git writes anything
     require_api_key()

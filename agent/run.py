@@ -12,6 +12,7 @@ import asyncio
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal
@@ -51,13 +52,26 @@ def new_run_id() -> str:
 
 
 def slugify(text: str, limit: int = 40) -> str:
-    words = re.findall(r"[a-z0-9]+", text.lower())
+    """The request's first words as a branch-name part: `Rename Config.load` -> `rename-config-load`.
+
+    Latin letters lose their accents (`ünïcödé` -> `unicode`); letters of other scripts stay as
+    they are (`переименовать`, `重命名`), which git allows in a branch name; anything else separates words.
+    """
+    words = re.findall(r"[^\W_]+", "".join(_plain_letter(c) for c in text.casefold()))
     slug = ""
     for word in words:
         if len(slug) + len(word) + 1 > limit:
             break
         slug = f"{slug}-{word}" if slug else word
     return slug or "change"
+
+
+def _plain_letter(char: str) -> str:
+    """`char` without its accents when it is an accented Latin letter (NFKD: base letter and marks), else as it is."""
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    if not base:  # a combining mark on its own (casefold leaves one after `İ`): part of the letter before
+        return ""
+    return base if base.isascii() and base.isalnum() else char
 
 
 def choose_branch(repo: GitRepo, options: RunOptions, run_id: str) -> str:

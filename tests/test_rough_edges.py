@@ -1,0 +1,108 @@
+"""Issue 18, item 9: the smaller rough edges a new user hits."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import (diffcrew_branches, make_repo, patch_refusal, patch_turn, plan_turn, run_cli, summary_turn,
+                      udiff)
+from diffcrew.agent.run import slugify
+from diffcrew.tools.errors import ExitCode
+
+# -- (a) a binary hunk says diffcrew does not apply it, and points to `git apply` ----------------
+
+def test_a_binary_patch_from_a_worker_points_to_git_apply() -> None:
+    diff = ("diff --git a/logo.png b/logo.png\nindex 1111111..2222222 100644\nGIT binary patch\nliteral 3\n"
+            "KcmZ?wbhEHb6krfw;9vj%08;=0\n\n")
+    summary = patch_refusal("\x89PNG", diff, "logo.png").summary
+    assert "binary patches are not applied by diffcrew's workers" in summary and "`git apply`" in summary
+
+
+def test_apply_of_a_text_hunk_to_a_binary_file_points_to_git_apply(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "repo", {"x.bin": b"a\0b\n"})
+    monkeypatch.chdir(repo)
+    result = run_cli(["apply", "-"], input="--- a/x.bin\n+++ b/x.bin\n@@ -1 +1 @@\n-a\n+b\n")
+    assert result.exit_code == ExitCode.REFUSED
+    assert "diffcrew does not apply text hunks to binary files" in result.stderr and "`git apply`" in result.stderr
+    assert (repo / "x.bin").read_bytes() == b"a\0b\n"
+
+
+def test_apply_of_binary_files_differ_says_what_to_make_instead(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "repo", {"x.bin": b"a\0b\n"})
+    monkeypatch.chdir(repo)
+    result = run_cli(["apply", "-"], input="diff --git a/x.bin b/x.bin\nindex 1111111..2222222 100644\n"
+                                           "Binary files a/x.bin and b/x.bin differ\n")
+    assert result.exit_code == ExitCode.REFUSED
+    assert "neither diffcrew nor `git apply` can apply" in result.stderr and "git diff --binary" in result.stderr
+
+
+# -- (b) `fix` outside a repository does not mention an option it lacks --------------------------
+
+def test_fix_outside_a_repository_names_no_repo_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(["fix", "a.py"], env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == ExitCode.USAGE
+    assert "not a git repository" in result.stderr and "run diffcrew fix inside one" in result.stderr
+    assert "--repo" not in result.stderr
+    assert "--repo" not in run_cli(["fix", "--help"]).stdout  # and it has none
+
+
+# -- (c) an unknown config key suggests the closest one ------------------------------------------
+
+@pytest.mark.parametrize("key, meant", [("max_worker", "max_workers"), ("worker-modle", "worker_model"),
+                                        ("chekcs", "checks"), ("summary_modle", "synthesizer_model")])
+def test_an_unknown_setting_suggests_the_closest(tmp_path: Path, key: str, meant: str) -> None:
+    repo = make_repo(tmp_path / "repo", {".diffcrew.toml": f'{key} = "x"\n'})
+    result = run_cli(["config", "--repo", str(repo)])
+    assert result.exit_code == ExitCode.USAGE
+    assert f"unknown setting {key!r}; did you mean {meant}? the settings are" in result.stderr
+
+
+def test_an_unknown_setting_far_from_any_suggests_none(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {".diffcrew.toml": "colour = 1\n"})
+    result = run_cli(["config", "--repo", str(repo)])
+    assert result.exit_code == ExitCode.USAGE and "did you mean" not in result.stderr
+
+
+# -- (d) a non-ASCII request gives a readable branch name ---------------------------------------
+
+@pytest.mark.parametrize("request_text, slug", [
+    ("ünïcödé", "unicode"), ("Straße café", "strasse-cafe"), ("İstanbul", "istanbul"), ("ＡＢＣ ﬁle", "abc-file"),
+    ("переименовать функцию", "переименовать-функцию"), ("重命名函数 load", "重命名函数-load"),
+    ("한국어 이름", "한국어-이름"), ("😀 !!", "change"), ("Rename Config.load to X", "rename-config-load-to-x"),
+])
+def test_slugs_keep_the_words_readable(request_text: str, slug: str, tmp_path: Path) -> None:
+    assert slugify(request_text) == slug
+    ref = f"diffcrew/{slug}-abc123"
+    assert subprocess.run(["git", "check-ref-format", "--branch", ref], capture_output=True).returncode == 0
+
+
+def test_a_non_ascii_run_makes_a_readable_branch(tmp_path: Path, seam) -> None:
+    repo = make_repo(tmp_path / "repo", {"café.py": "x = 1\n"})
+    seam.set_script({"orchestrator": [plan_turn("Double x.", [("café.py", "modify", "double x")])],
+                     "worker:café.py": [patch_turn(udiff("café.py", "x = 1\n", "x = 2\n"))],
+                     "synthesizer": [summary_turn()]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--review-rounds", "0", "dóble la x en café"], seam)
+    assert result.exit_code == 0, result.output
+    (branch,) = diffcrew_branches(repo)
+    assert re.fullmatch(r"diffcrew/doble-la-x-en-cafe-[0-9a-f]{6}", branch)
+    # (e) the diffstat after the run names the file as it is
+    assert " café.py | 2 +-" in result.stdout and "\\303" not in result.stdout
+
+
+def test_a_dry_run_diff_names_non_ascii_paths_as_they_are(tmp_path: Path, seam) -> None:
+    repo = make_repo(tmp_path / "repo", {"ünï/名前.py": "x = 1\n"})
+    seam.set_script({"orchestrator": [plan_turn("Double x.", [("ünï/名前.py", "modify", "double x")])],
+                     "worker:ünï/名前.py": [patch_turn(udiff("ünï/名前.py", "x = 1\n", "x = 2\n"))]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--dry-run", "--review-rounds", "0", "double x"], seam)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("diff --git a/ünï/名前.py b/ünï/名前.py\n")
+    applied = subprocess.run(["git", "apply", "--check", "-"], cwd=repo, input=result.stdout.encode(),
+                             capture_output=True)
+    assert applied.returncode == 0, applied.stderr  # and git still applies it
