@@ -85,6 +85,7 @@ class RunOptions:
     fix_request: str | None = None  # `diffcrew fix`: the standing request applied to staged files
     scope: tuple[str, ...] | None = None  # `diffcrew fix`: the only paths a plan may modify (None: any)
     warm_cache: bool = False  # one worker writes the shared prompt cache before the others start
+    run_checks: bool = True  # False for `diffcrew fix` only: no sandbox, no checks (a dry run checks like a run)
 
 
 # Settings a user may put in config files or DIFFCREW_* variables, with their types.

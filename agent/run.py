@@ -35,7 +35,7 @@ from diffcrew.agent.types import Plan, RunReport
 from diffcrew.agent.worker import estimate_worker_cost, shared_blocks
 from diffcrew.tools.context import build_context
 from diffcrew.tools.difftext import git_diff
-from diffcrew.sandbox import prune_stale
+from diffcrew.sandbox import load_checks, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
 from diffcrew.tools.statedir import transcript_path, writable_state
@@ -109,11 +109,14 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     base = repo.resolve(options.base)
     writable_state(repo.common_dir)  # one clear line, before anything else, when .git is read-only
     run_id = new_run_id()
-    branch = None if options.dry_run else choose_branch(repo, options, run_id)
+    branch: str | None = choose_branch(repo, options, run_id)  # a dry run checks --branch too, and makes none
+    if options.dry_run:
+        branch = None
     if options.push and not repo.has_remote(options.push):
         raise UsageError(f"--push: no remote named {options.push!r} (write the remote after --push, e.g. "
                          "--push origin, and the request last)")
-    if not options.dry_run:
+    if options.run_checks:  # a check that cannot run is refused before the first model call
+        load_checks(repo.root, options.checks, options.run_pre_commit, options.check_timeout)
         prune_stale(repo)  # worktrees left by runs that were killed
     redactor = Redactor(key=repository_key(repo.common_dir))
     transcript = Transcript(transcript_path(repo.common_dir, run_id), redactor.redact_value)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import (diffcrew_branches, make_repo, patch_refusal, patch_turn, plan_turn, run_cli, summary_turn,
+from conftest import (diffcrew_branches, git, make_repo, patch_refusal, patch_turn, plan_turn, run_cli, summary_turn,
                       udiff)
 from diffcrew.agent.run import slugify
-from diffcrew.tools.errors import ExitCode
+from diffcrew.tools.errors import EXIT_CODES, ExitCode
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
 
 # -- (a) a binary hunk says diffcrew does not apply it, and points to `git apply` ----------------
 
@@ -106,3 +110,108 @@ def test_a_dry_run_diff_names_non_ascii_paths_as_they_are(tmp_path: Path, seam) 
     applied = subprocess.run(["git", "apply", "--check", "-"], cwd=repo, input=result.stdout.encode(),
                              capture_output=True)
     assert applied.returncode == 0, applied.stderr  # and git still applies it
+
+
+# -- (f) the demo leaves nothing behind, and its review command works from here -----------------
+
+def demo_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.name.startswith("diffcrew-"))
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system temporary directory, as the demo sees it."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def test_the_demo_removes_its_repository(temp_root: Path) -> None:
+    result = run_cli(["demo"], env={"ANTHROPIC_API_KEY": None})
+    assert result.exit_code == 0, result.output
+    assert demo_dirs(temp_root) == []
+    assert "Review:" not in result.stdout  # no command that points at a removed repository
+    assert "+    def from_file(cls, path: str)" in result.stdout  # the change itself is shown
+    assert "diffcrew demo --keep" in result.stdout
+
+
+def test_the_demo_removes_its_repository_when_interrupted(temp_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffcrew.agent.cli import running
+
+    seen: list[Path] = []
+
+    def interrupted(options, view, make_client=None):  # type: ignore[no-untyped-def]
+        seen.append(Path(options.repo))
+        assert Path(options.repo).is_dir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(running, "execute", interrupted)
+    result = run_cli(["demo"], env={"ANTHROPIC_API_KEY": None})
+    assert result.exit_code == ExitCode.INTERRUPTED and "interrupted" in result.stderr
+    assert seen and not seen[0].exists() and demo_dirs(temp_root) == []
+
+
+def test_the_demo_keeps_its_repository_with_keep_and_its_review_command_works_elsewhere(
+        temp_root: Path, tmp_path: Path) -> None:
+    result = run_cli(["demo", "--keep"], env={"ANTHROPIC_API_KEY": None})
+    assert result.exit_code == 0, result.output
+    (kept,) = demo_dirs(temp_root)
+    review = re.search(r"^Review: +(.+)$", result.stdout, re.MULTILINE)
+    assert review and review.group(1).startswith(f"git -C {kept} diff ")
+    elsewhere = subprocess.run(review.group(1), shell=True, cwd=tmp_path, capture_output=True, text=True)
+    assert elsewhere.returncode == 0 and "def from_file(cls, path: str)" in elsewhere.stdout
+    assert git(kept, "branch", "--list", "diffcrew/demo").strip()
+
+
+# -- (g) the README and --help agree ------------------------------------------------------------
+
+def help_text(*command: str) -> str:
+    result = run_cli([*command, "--help"])
+    assert result.exit_code == 0
+    return result.stdout
+
+
+def readme_exit_codes() -> list[tuple[str, str]]:
+    section = README.read_text().split("### Exit codes", 1)[1].split("\n###", 1)[0]
+    rows = re.findall(r"^\| (\d+) \| (.+) \|$", section, re.MULTILINE)
+    return [(code, meaning.replace("`", "")) for code, meaning in rows]
+
+
+def help_exit_codes(text: str) -> list[tuple[str, str]]:
+    section = text.split("Exit codes:\n", 1)[1]
+    return re.findall(r"^  +(\d+) +(.+)$", section, re.MULTILINE)
+
+
+def test_the_exit_codes_of_the_readme_are_those_of_help_and_of_the_code() -> None:
+    documented = readme_exit_codes()
+    assert documented == list(EXIT_CODES)
+    assert help_exit_codes(help_text()) == documented
+    assert help_exit_codes(help_text("run")) == documented
+    assert {int(code) for code, _ in documented} >= {int(c) for c in ExitCode if c < 128} | {130}
+
+
+def test_the_readme_names_every_command_and_only_real_ones() -> None:
+    listed = re.findall(r"^  (\w+) {2,}", help_text().split("Commands:\n", 1)[1].split("\n\n", 1)[0], re.MULTILINE)
+    readme = README.read_text()
+    named = set(re.findall(r"`diffcrew (\w+)", readme))
+    assert set(listed) <= named, set(listed) - named
+    assert named <= set(listed), named - set(listed)
+
+
+def test_the_readme_options_of_run_exist() -> None:
+    table = README.read_text().split("the main ones:\n\n", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"`(--[a-z-]+|-[a-z])\b", table))
+    shown = help_text("run")
+    assert documented and all(re.search(rf"(^|[ ,]){re.escape(o)}\b", shown, re.MULTILINE) for o in documented), \
+        [o for o in documented if o not in shown]
+
+
+@pytest.mark.parametrize("command", ["apply", "config", "context", "demo", "discard", "doctor", "fix", "log",
+                                     "replay", "run", "show"])
+def test_every_command_s_help_starts_with_its_examples(command: str) -> None:
+    """Examples come right after the one-line summary, before the details (as the README says)."""
+    text = help_text(command)
+    paragraphs = [p for p in text.split("Options:", 1)[0].split("\n\n") if p.strip()]
+    assert paragraphs[0].startswith("Usage: ") and paragraphs[2].strip().startswith("Example:"), paragraphs[:3]
+    assert "help starts with examples" in README.read_text().replace("`--help`", "help")
