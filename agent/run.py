@@ -158,7 +158,7 @@ def _interrupted(run: "_Run") -> Interrupted:
     run.transcript.close()
     if made:
         return Interrupted(f"{reason} after the branch {made} was made (commit {(run.outcome.commit or '')[:12]}); "
-                           "nothing else changed", code)
+                           "nothing else changed", code, branch=made)
     return Interrupted(f"{reason}; your repository is unchanged", code)
 
 

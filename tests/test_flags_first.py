@@ -181,3 +181,21 @@ def test_a_pr_body_that_cannot_be_written_after_the_commit_names_the_branch(repo
     assert report["branch"] == branch and report["status"] == "failed"
     assert report["errors"][0].startswith(f"the branch {branch} was made, but the pull-request body could not be "
                                           "written") and "No space left" in report["errors"][0]
+
+
+def test_ctrl_c_during_the_push_names_the_branch_on_stdout(repo: Path, tmp_path: Path, seam,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffcrew.tools.git import GitRepo
+
+    broken_remote(repo, tmp_path)
+
+    def interrupted_push(self: GitRepo, remote: str, branch: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(GitRepo, "push", interrupted_push)
+    seam.set_script(four_file_script())
+    result = run_cli(["run", "--repo", str(repo), "--yes", "-q", "--push", "origin", REQUEST], seam)
+    assert result.exit_code == ExitCode.INTERRUPTED
+    (branch,) = diffcrew_branches(repo)
+    assert result.stdout == f"Branch {branch}\n"
+    assert f"interrupted after the branch {branch} was made" in one_error(result.stderr)

@@ -116,5 +116,6 @@ class Interrupted(DiffcrewError):
 
     exit_code = ExitCode.INTERRUPTED
 
-    def __init__(self, message: str, exit_code: int = ExitCode.INTERRUPTED) -> None:
+    def __init__(self, message: str, exit_code: int = ExitCode.INTERRUPTED, branch: str | None = None) -> None:
         super().__init__(message, exit_code=exit_code)
+        self.branch = branch  # set when the run was interrupted after making its branch (during the push)

@@ -19,7 +19,7 @@ from diffcrew.agent.cli.group import main
 from diffcrew.agent.cli.options import (json_option, layered_options, one_verbosity, progress_options, quiet_option,
                                         repo_option, verbose_option, yes_option)
 from diffcrew.agent.cli.output import STDOUT, check_output_file, finish, print_report, with_pr_body
-from diffcrew.tools.errors import UsageError, exit_codes_help
+from diffcrew.tools.errors import Interrupted, UsageError, exit_codes_help
 
 if TYPE_CHECKING:
     from diffcrew.agent.llm.protocol import ModelClient
@@ -158,7 +158,12 @@ def run(**params: Any) -> None:
     text = _read_request(args.request, args.message_file)
     require_api_key()
     options = layered_options(text, args.repo, **args.fixed())
-    report = execute(options, _view(args.quiet or args.as_json, _may_ask(args.yes, args.as_json), args.verbose))
+    try:
+        report = execute(options, _view(args.quiet or args.as_json, _may_ask(args.yes, args.as_json), args.verbose))
+    except Interrupted as exc:  # during the push: the branch exists, and stdout says so as after a run
+        if exc.branch and not args.as_json:
+            click.echo(click.style(f"Branch {exc.branch}", fg="green", bold=True), err=args.pr_body == STDOUT)
+        raise
     finish(with_pr_body(report, args.pr_body), args.as_json, err=args.pr_body == STDOUT)
 
 
