@@ -152,6 +152,28 @@ def test_the_demo_removes_its_repository_when_interrupted(temp_root: Path, monke
     assert seen and not seen[0].exists() and demo_dirs(temp_root) == []
 
 
+@pytest.mark.slow
+def test_the_demo_removes_its_repository_when_terminated(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    env["TMPDIR"] = str(tmp_path)
+    child = subprocess.Popen([sys.executable, "-m", "diffcrew.agent", "demo", "-q"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60  # a bound, not a timing: the run's sandbox shows it is under way
+    while not any(p.name.startswith("diffcrew-wt-") for p in tmp_path.iterdir()) and child.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert child.poll() is None, "the demo ended before it could be terminated"
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 143, err
+    assert list(tmp_path.iterdir()) == []  # the sample repository and the run's sandbox are gone
+
+
 def test_the_demo_keeps_its_repository_with_keep_and_its_review_command_works_elsewhere(
         temp_root: Path, tmp_path: Path) -> None:
     result = run_cli(["demo", "--keep"], env={"ANTHROPIC_API_KEY": None})
