@@ -9,6 +9,7 @@ by sandbox/settings.py.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,7 @@ class RunOptions:
     fix_request: str | None = None  # `diffcrew fix`: the standing request applied to staged files
     scope: tuple[str, ...] | None = None  # `diffcrew fix`: the only paths a plan may modify (None: any)
     warm_cache: bool = False  # one worker writes the shared prompt cache before the others start
+    run_checks: bool = True  # False for `diffcrew fix` only: no sandbox, no checks (a dry run checks like a run)
 
 
 # Settings a user may put in config files or DIFFCREW_* variables, with their types.
@@ -152,13 +154,20 @@ def read_config(root: Path) -> tuple[dict[str, Any], str]:
             continue
         setting = ALIASES.get(setting, setting)
         if setting not in SETTINGS:
-            raise UsageError(f"{where}: unknown setting {key!r}; the settings are checks, "
+            raise UsageError(f"{where}: unknown setting {key!r}; {_closest(setting)}the settings are checks, "
                              + ", ".join(sorted(SETTINGS)))
         if setting in values:
             raise UsageError(f"{where}: {setting} is set twice (once by its old name {old_names(setting)[0]}); "
                              "keep one")
         values[setting] = _coerce(setting, value, where)
     return values, where
+
+
+def _closest(name: str) -> str:
+    """'did you mean max_workers? ' for a misspelt setting name, or nothing when none is close."""
+    known = ["checks", *SETTINGS, *ALIASES]
+    found = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    return f"did you mean {ALIASES.get(found[0], found[0])}? " if found else ""
 
 
 def old_names(setting: str) -> tuple[str, ...]:

@@ -7,10 +7,12 @@ use (`diffcrew.agent.script`), answered at the model seam by `ScriptedClient`.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 import git
 
@@ -53,6 +55,18 @@ def prepare_demo_repo(parent: Path | None = None) -> Path:
         shutil.rmtree(root, ignore_errors=True)
         raise
     return root
+
+
+@contextlib.contextmanager
+def demo_repo(keep: bool = False) -> Iterator[Path]:
+    """A fresh sample repository for one demo, removed when the block ends, however it ends
+    (an error, Ctrl-C, SIGTERM forwarded as Ctrl-C), unless `keep`."""
+    root = prepare_demo_repo()
+    try:
+        yield root
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def demo_script_text() -> str:

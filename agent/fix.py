@@ -129,7 +129,7 @@ def fix_options(staged: Staged, base: str, settings: dict[str, Any]) -> cfg.RunO
     """The run's options: the settings, a dry run on the staged commit, the plan confined to the files."""
     request = scoped_request(settings["fix_request"], staged.paths)
     return cfg.RunOptions(**{**settings, "request": request, "repo": staged.root, "base": base, "dry_run": True,
-                             "scope": staged.paths})
+                             "scope": staged.paths, "run_checks": False})
 
 
 def nothing_to_change(report: "RunReport") -> bool:
@@ -184,7 +184,7 @@ def run_fix(files: tuple[str, ...], request: str | None, progress: "Progress", c
 
     if not files:
         raise UsageError("no files: diffcrew fix FILE... (pre-commit passes the staged files)")
-    repo = GitRepo(cwd)
+    repo = GitRepo(cwd, hint="run diffcrew fix inside one: it works on the current directory's repository")
     staged = staged_files(repo, repo_paths(repo.root, files, cwd), os.environ.get(IN_PRE_COMMIT) == "1")
     settings = fix_settings(staged.root, request)  # checked before the key, and before git writes anything
     require_api_key()
@@ -258,15 +258,15 @@ def _failure_code(code: int) -> int:
 def fix_command(files: tuple[str, ...], request: str | None, quiet: bool) -> None:
     """Apply the standing request to staged FILES, in place (the `diffcrew-fix` pre-commit hook).
 
+    \b
+    Example:
+      git add src/app.py && diffcrew fix --request "add type hints to new functions" src/app.py
+
     The files are read as staged; the plan may change only them; the result is written over
     them in the working tree, every file or none. The index, HEAD and branches are never
     touched. Exit 0 nothing to change, 1 files changed (review, then git add them), 2 usage
     error (no request, a file not staged, a file with unstaged changes), 3 budget reached,
     5 the run failed (nothing written).
-
-    \b
-    Example:
-      git add src/app.py && diffcrew fix --request "add type hints to new functions" src/app.py
     """
     try:  # the `diffcrew` group prints the error (and Ctrl-C: "interrupted; nothing was written")
         outcome = run_fix(files, request, FixProgress(quiet), Path.cwd())

@@ -222,14 +222,14 @@ class ChangeState:
     outcomes: tuple[str, ...]
     notes: tuple[str, ...]
     failures: tuple[str, ...]
-    checked: bool  # False in a dry run: no checks ran
+    checked: bool  # False for `diffcrew fix`: no checks ran
 
     def render(self) -> str:
         diff, cut = self.diff[:MAX_REVIEW_DIFF_CHARS], len(self.diff) - MAX_REVIEW_DIFF_CHARS
         if cut > 0:
             diff += f"\n[cut: {cut:,} more characters]\n"
         failures = "\n\n".join(self.failures) if self.failures else (
-            "None." if self.checked else "Not run (a dry run checks nothing).")
+            "None." if self.checked else "Not run (no checks run for this change).")
         return prompts.render("orchestrator", "review_state", outcomes="\n".join(self.outcomes),
                               notes="\n".join(self.notes) or "None.", failures=failures,
                               diff=fenced(diff or "(no change)\n", "diff"))

@@ -12,6 +12,7 @@ import asyncio
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal
@@ -35,7 +36,7 @@ from diffcrew.agent.types import FileResult, Plan, RunReport
 from diffcrew.agent.worker import estimate_worker_cost, shared_blocks
 from diffcrew.tools.context import build_context
 from diffcrew.tools.difftext import git_diff
-from diffcrew.sandbox import prune_stale
+from diffcrew.sandbox import load_checks, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.redact import Redactor, repository_key
 from diffcrew.tools.statedir import transcript_path, writable_state
@@ -52,13 +53,26 @@ def new_run_id() -> str:
 
 
 def slugify(text: str, limit: int = 40) -> str:
-    words = re.findall(r"[a-z0-9]+", text.lower())
+    """The request's first words as a branch-name part: `Rename Config.load` -> `rename-config-load`.
+
+    Latin letters lose their accents (`ünïcödé` -> `unicode`); letters of other scripts stay as
+    they are (`переименовать`, `重命名`), which git allows in a branch name; anything else separates words.
+    """
+    words = re.findall(r"[^\W_]+", "".join(_plain_letter(c) for c in text.casefold()))
     slug = ""
     for word in words:
         if len(slug) + len(word) + 1 > limit:
             break
         slug = f"{slug}-{word}" if slug else word
     return slug or "change"
+
+
+def _plain_letter(char: str) -> str:
+    """`char` without its accents when it is an accented Latin letter (NFKD: base letter and marks), else as it is."""
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    if not base:  # a combining mark on its own (casefold leaves one after `İ`): part of the letter before
+        return ""
+    return base if base.isascii() and base.isalnum() else char
 
 
 def choose_branch(repo: GitRepo, options: RunOptions, run_id: str) -> str:
@@ -99,11 +113,14 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     base = repo.resolve(options.base)
     writable_state(repo.common_dir)  # one clear line, before anything else, when .git is read-only
     run_id = new_run_id()
-    branch = None if options.dry_run else choose_branch(repo, options, run_id)
+    branch: str | None = choose_branch(repo, options, run_id)  # a dry run checks --branch too, and makes none
+    if options.dry_run:
+        branch = None
     if options.push and not repo.has_remote(options.push):
         raise UsageError(f"--push: no remote named {options.push!r} (write the remote after --push, e.g. "
                          "--push origin, and the request last)")
-    if not options.dry_run:
+    if options.run_checks:  # a check that cannot run is refused before the first model call
+        load_checks(repo.root, options.checks, options.run_pre_commit, options.check_timeout)
         prune_stale(repo)  # worktrees left by runs that were killed
     redactor = Redactor(key=repository_key(repo.common_dir))
     transcript = Transcript(transcript_path(repo.common_dir, run_id), redactor.redact_value)
@@ -146,7 +163,7 @@ def _interrupted(run: "_Run") -> Interrupted:
     run.transcript.close()
     if made:
         return Interrupted(f"{reason} after the branch {made} was made (commit {(run.outcome.commit or '')[:12]}); "
-                           "nothing else changed", code)
+                           "nothing else changed", code, branch=made)
     return Interrupted(f"{reason}; your repository is unchanged", code)
 
 

@@ -24,7 +24,7 @@ from diffcrew import prompts
 from diffcrew.agent.config import RunOptions
 from diffcrew.agent.conversation import expect_call
 from diffcrew.agent.crew import Crew, failure_text
-from diffcrew.agent.errors import BudgetExceeded, GitError, ModelError, RunFailed
+from diffcrew.agent.errors import BudgetExceeded, ExitCode, GitError, ModelError, RunFailed
 from diffcrew.agent.events import ChecksDone, ChecksRunning, Emit, Reviewed, Reviewing, Warned
 from diffcrew.agent.llm.protocol import ModelClient, ModelRequest
 from diffcrew.agent.offloop import off_loop
@@ -59,6 +59,8 @@ class Summary:
 
 class PushFailed(GitError):
     """The branch exists locally, but the push did not go through."""
+
+    exit_code = ExitCode.BRANCH_MADE
 
 
 @dataclass
@@ -107,8 +109,8 @@ class Synthesis:
         """The id of the final tree, once the review approves or its rounds are used up; raises
         RunFailed when the result may not be committed (failed files, failing checks, declined)."""
         options = self.job.options
-        checks = [] if options.dry_run else load_checks(self.job.repo.root, options.checks,
-                                                        options.run_pre_commit, options.check_timeout)
+        checks = load_checks(self.job.repo.root, options.checks, options.run_pre_commit,
+                             options.check_timeout) if options.run_checks else []
         review = Review(self.client, ReviewInputs(options.request, options.orchestrator_model, self.job.repo,
                                                   self.job.tree, self.job.text_paths, self.job.rules,
                                                   options.orchestrator_effort))
@@ -131,8 +133,8 @@ class Synthesis:
         return tree
 
     async def _check_and_repair(self, checks: list[Check], workspace: Workspace | None, last: bool) -> str:
-        """The round's tree, checked and repaired for up to --repair-rounds rounds (no checks in a
-        dry run, or while files are missing that only the review could still bring)."""
+        """The round's tree, checked and repaired for up to --repair-rounds rounds (no checks for
+        `diffcrew fix`, or while files are missing that only the review could still bring)."""
         options = self.job.options
         for repair_round in range(options.repair_rounds + 1):
             changed = self._gate(final=last)
@@ -201,7 +203,7 @@ class Synthesis:
                             tuple(_outcome_line(r) for r in self.crew.ordered()),
                             tuple(f"- {path}: {note}" for path, note in self.crew.notes().items()),
                             tuple(failure_text(c) for c in self.outcome.checks if c.new_failure),
-                            checked=not options.dry_run)
+                            checked=options.run_checks)
         try:
             verdict = await review.ask(self.crew.plan, state, options.review_rounds - round_number)
         except (ModelError, BudgetExceeded) as exc:
@@ -248,7 +250,7 @@ class Synthesis:
 
 
 class _NoSandbox:
-    """A dry run checks nothing, so it needs no worktree."""
+    """A run that checks nothing (`diffcrew fix`) needs no worktree."""
 
     def __enter__(self) -> None:
         return None
@@ -258,7 +260,7 @@ class _NoSandbox:
 
 
 def _sandbox(job: SynthesisJob) -> Workspace | _NoSandbox:
-    return _NoSandbox() if job.options.dry_run else Workspace.create(job.repo, job.base, job.run_id)
+    return Workspace.create(job.repo, job.base, job.run_id) if job.options.run_checks else _NoSandbox()
 
 
 def _outcome_line(result: FileResult) -> str:

@@ -19,7 +19,7 @@ from diffcrew.tools.difftext import parse_back
 def test_demo_makes_a_branch_with_no_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["TMPDIR"] = str(tmp_path)
-    out = subprocess.run(["diffcrew", "demo"], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(["diffcrew", "demo", "--keep"], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "the model is SCRIPTED" in out.stderr
     assert re.search(r"3 worker\(s\) and a review, estimated cost ~\$0\.0\d+ \(before repairs and amendments\)",

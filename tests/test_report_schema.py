@@ -180,7 +180,8 @@ def test_a_workers_note_is_in_its_file_entry(tmp_path: Path, server) -> None:
 def test_dry_run_report_validates(tmp_path: Path, server) -> None:
     report = run_json(tmp_path, server, ["--dry-run"], script())
     assert_valid(report)
-    assert report["status"] == "dry-run" and report["diff"] and report["checks"] == []
+    # a dry run checks like a run does (the built-in syntax check here), and makes no branch
+    assert report["status"] == "dry-run" and report["diff"] and [c["name"] for c in report["checks"]] == ["syntax"]
 
 
 def test_failed_run_report_validates(tmp_path: Path, server) -> None:

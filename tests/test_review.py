@@ -174,7 +174,7 @@ def test_a_workers_note_reaches_the_review_request(tmp_path: Path, server) -> No
     assert "  review  round 1: approved (Complete.)" in result.stderr
 
 
-def test_a_review_in_a_dry_run_amends_the_diff_without_checks(tmp_path: Path, server) -> None:
+def test_a_review_in_a_dry_run_amends_the_diff_and_is_told_the_checks(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     server.set_script({"orchestrator": [PLAN_MOD_ONLY], "worker:mod.py": [patch_turn(udiff("mod.py", MOD, MOD_NEW))],
                        "review": [amend("the caller", [("app.py", "modify", "Use hello.")])],
@@ -182,7 +182,7 @@ def test_a_review_in_a_dry_run_amends_the_diff_without_checks(tmp_path: Path, se
     result = run_cli(["run", "--repo", str(repo), "--dry-run", RENAME], server)
     assert result.exit_code == 0, result.output
     assert "diff --git a/app.py b/app.py" in result.stdout and "diff --git a/mod.py b/mod.py" in result.stdout
-    assert "Not run (a dry run checks nothing)." in last_user_text(review_requests(server)[0])
+    assert "## New check failures (not failing on the base commit)\n\nNone." in last_user_text(review_requests(server)[0])
     assert diffcrew_branches(repo) == []
 
 

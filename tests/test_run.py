@@ -72,7 +72,8 @@ def test_dirty_tree_index_head_and_stash_stay_byte_identical(tmp_path: Path, sea
     assert snapshot(repo) == before
     branch = diffcrew_branches(repo)[0]
     assert show(repo, branch, "pkg/mod.py") == MOD_NEW.encode()  # built from the base commit, not the tree
-    assert f"git diff {before['head_commit'].strip()[:12]}...{branch}" in result.stdout
+    # run from another directory (--repo): the review command names the repository, so it works from here
+    assert f"git -C {repo} diff {before['head_commit'].strip()[:12]}...{branch}" in result.stdout
 
 
 def test_patch_that_does_not_apply_is_repaired_with_the_engine_error(tmp_path: Path, seam) -> None:

@@ -424,7 +424,7 @@ def test_live_view_on_a_terminal_end_to_end(tmp_path: Path, server) -> None:
     assert re.search(r"pkg/b\.py \| 2 \x1b\[32m\+\+\x1b\[0m", raw)  # the diffstat, + in green
     assert re.search(r"old\.py\s+\| 1 \x1b\[31m-\x1b\[0m", raw)  # - in red
     assert any(line.startswith("Branch diffcrew/") for line in lines)
-    assert any(line.startswith("Review:     git diff ") for line in lines)
+    assert any(line.startswith(f"Review:     git -C {repo} diff ") for line in lines)  # run from elsewhere
 
 
 @pytest.mark.slow

@@ -190,7 +190,8 @@ def apply_binary(old: bytes | None, lines: Sequence[str], text: str, path: str,
     `text` is the whole section (for its `index` line). Refuses rather than guess."""
     if not lines:
         raise whole_diff_error("binary", f"patch for {path} not applied: it only says the binary files differ, "
-                                         "with no data; make it with `git diff --binary`, or use `git apply`")
+                                         "with no data, which neither diffcrew nor `git apply` can apply; make it "
+                                         "with `git diff --binary`, then apply that with diffcrew or `git apply`")
     blocks = decode_blocks(lines, path)
     if old is None and not created:
         raise refusal(path, f"{path} does not exist")

@@ -251,7 +251,8 @@ def _patched(change: FileChange, section: str) -> FileChange:
             raise _Failed([exc.summary]) from None
         return replace(change, action=_action(change, exact), new=exact)
     if change.new is not None and b"\0" in change.new:
-        raise _Failed([f"{path}: a binary file (it has NUL bytes); not patched"])
+        raise _Failed([f"{path}: a binary file (it has NUL bytes); diffcrew does not apply text hunks to binary "
+                       "files: apply this patch with `git apply`, or give a `git diff --binary` patch"])
     # Decoded reversibly: bytes that are not UTF-8 (Latin-1 text) come back out exactly as they were.
     current = None if change.new is None else change.new.decode("utf-8", errors="surrogateescape")
     try:

@@ -18,6 +18,7 @@ Anything else raises DiffFormatError. That is an internal error: the text is nev
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -62,17 +63,18 @@ class CheckedDiff:
         """A `git diff --stat`-style summary of the counts: one line per file, then the totals."""
         if not self.files:
             return ""
-        name_width = max(len(f.path) for f in self.files)
+        name_width = max(_width(f.path) for f in self.files)
         count_width = max(len(str(f.added + f.removed)) for f in self.files)
         widest = max(f.added + f.removed for f in self.files)
         lines = []
         for f in self.files:
+            name = f.path + " " * (name_width - _width(f.path))  # padded to the columns it takes on a terminal
             if f.binary:
-                lines.append(f" {f.path:<{name_width}} | {'Bin':>{count_width}}")
+                lines.append(f" {name} | {'Bin':>{count_width}}")
                 continue
             plus, minus = _scaled(f.added, widest), _scaled(f.removed, widest)
             graph = f"{'+' * plus}{'-' * minus}"
-            lines.append(f" {f.path:<{name_width}} | {f.added + f.removed:>{count_width}} {graph}".rstrip())
+            lines.append(f" {name} | {f.added + f.removed:>{count_width}} {graph}".rstrip())
         count = len(self.files)
         total = f" {count} file{'s' if count != 1 else ''} changed"
         total += f", {self.added} insertion{'s' if self.added != 1 else ''}(+)"
@@ -145,6 +147,12 @@ def _unquote(inner: str) -> str:
         return out.decode("utf-8")
     except UnicodeDecodeError:
         raise _malformed(f"its path {inner!r} is not UTF-8") from None
+
+
+def _width(text: str) -> int:
+    """The columns `text` takes on a terminal: wide (CJK) characters two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
 
 
 def _scaled(count: int, widest: int) -> int:

@@ -31,12 +31,31 @@ class ExitCode(IntEnum):
     BUDGET = 3  # a cost, call or time budget was reached
     PARTIAL = 4  # --allow-partial made a branch without some files
     FIX_FAILED = 5  # `diffcrew fix` only: its 1 means "files changed"
+    BRANCH_MADE = 6  # the branch was made, but a step after it failed (--push, --pr-body); the report names it
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
     HANGUP = 129  # SIGHUP, handled like Ctrl-C
     TERMINATED = 143  # SIGTERM, handled like Ctrl-C
 
     REFUSED = 1  # `diffcrew apply`: nothing was written
     CHANGED = 1  # `diffcrew fix`: files were changed in place
+
+
+# What each exit code means, as `diffcrew --help` and the README's "Exit codes" table say it.
+EXIT_CODES: tuple[tuple[str, str], ...] = (
+    ("0", "the branch was made (or the dry run printed its diff)"),
+    ("1", "the run failed; no branch was made, nothing changed"),
+    ("2", "usage or input error (no key, not a repository, unknown base, empty request, ...)"),
+    ("3", "a budget was exceeded (--max-cost, --max-calls, --timeout); no branch was made"),
+    ("4", "--allow-partial made a branch without some files (they are named)"),
+    ("5", "diffcrew fix only: the run failed, nothing was written (its 1 means \"files changed\")"),
+    ("6", "the branch was made, but a later step failed (--push, --pr-body); the output names the branch"),
+    ("130", "interrupted (Ctrl-C); 143 for SIGTERM, 129 for SIGHUP, handled the same way"),
+)
+
+
+def exit_codes_help() -> str:
+    """The "Exit codes" section of `--help`, lines kept as they are (click's \\b)."""
+    return "\b\nExit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
 
 
 class DiffcrewError(Exception):
@@ -97,5 +116,6 @@ class Interrupted(DiffcrewError):
 
     exit_code = ExitCode.INTERRUPTED
 
-    def __init__(self, message: str, exit_code: int = ExitCode.INTERRUPTED) -> None:
+    def __init__(self, message: str, exit_code: int = ExitCode.INTERRUPTED, branch: str | None = None) -> None:
         super().__init__(message, exit_code=exit_code)
+        self.branch = branch  # set when the run was interrupted after making its branch (during the push)

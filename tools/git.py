@@ -28,6 +28,10 @@ NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_
 # For diffcrew's own reads of the base commit: a partial clone's absent blob is never fetched on demand
 # (git >= 2.39.4 / 2.45 honours it; such reads fail instead of fetching, so absent blobs are found first).
 NO_LAZY_FETCH = {"GIT_NO_LAZY_FETCH": "1"}
+# A diff shown to the user names non-ASCII paths as they are, not as octal escapes (git still quotes
+# a path with a control character, a quote or a backslash; tools/difftext.py undoes that).
+READABLE_PATHS = {**NO_HOOKS, "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_1": "core.quotePath",
+                  "GIT_CONFIG_VALUE_1": "false"}
 FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "diffcrew", "GIT_AUTHOR_EMAIL": "diffcrew@localhost",
                      "GIT_COMMITTER_NAME": "diffcrew", "GIT_COMMITTER_EMAIL": "diffcrew@localhost"}
 
@@ -64,11 +68,13 @@ class TreeChange:
 class GitRepo:
     """The user's repository, read-only except for new objects, diffcrew's branches and its own files."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, hint: str = "run diffcrew inside one, or pass --repo DIR") -> None:
+        """The repository at or above `path`; `hint` says what to do when there is none (a command
+        without --repo says so)."""
         try:
             self.repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise UsageError(f"not a git repository: {path} (run diffcrew inside one, or pass --repo DIR)") from None
+            raise UsageError(f"not a git repository: {path} ({hint})") from None
         if self.repo.bare or self.repo.working_tree_dir is None:
             raise UsageError(f"{path} is a bare repository; diffcrew needs a checkout")
         self.root = Path(self.repo.working_tree_dir)
@@ -337,4 +343,4 @@ class GitRepo:
         Raw text: what is shown goes through `tools/difftext.py`'s `git_diff`, which parses it back.
         """
         args = ["diff", "--no-color", "--no-ext-diff", "--no-renames"]
-        return self._run(*args, base, target, strip_newline_in_stdout=False)
+        return self._run(*args, base, target, strip_newline_in_stdout=False, env=READABLE_PATHS)

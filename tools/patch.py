@@ -88,7 +88,8 @@ def apply_diff(old_text: str | None, diff_text: str, path: str) -> Applied:
     section = _section_for(parse_diff(diff_text), path)
     if section.binary:
         raise whole_diff_error(
-            "binary", f"patch for {path} not applied: it is a binary patch; apply it with `git apply`",
+            "binary", f"patch for {path} not applied: binary patches are not applied by diffcrew's workers, which "
+                      "edit text; apply it with `git apply`",
             "Binary files cannot be changed with a text diff: change only text files.",
         )
     if section.deleted:

@@ -28,13 +28,13 @@ if TYPE_CHECKING:
 def apply_command(patch: str | None, repo: str, check: bool, as_json: bool) -> None:
     """Apply a sloppy unified diff (say, pasted from a chat) to the working tree: every file or none.
 
-    Line numbers, counts, headers and fences may be wrong or missing; each hunk must still match
-    exactly one place in its file, or nothing is written. Exit 0 applied, 1 refused, 2 usage error.
-
     \b
     Example:
       pbpaste | diffcrew apply --check -
       diffcrew apply fix.patch
+
+    Line numbers, counts, headers and fences may be wrong or missing; each hunk must still match
+    exactly one place in its file, or nothing is written. Exit 0 applied, 1 refused, 2 usage error.
     """
     from diffcrew.tools.applyfiles import ApplyRefused, find_root, plan_changes, write_changes
 

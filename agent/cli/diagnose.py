@@ -28,12 +28,12 @@ from diffcrew.tools.errors import DiffcrewError, ExitCode
 def context_command(request: str, repo: str, base: str, model: str, budget: int, show: bool, as_json: bool) -> None:
     """Show what the orchestrator would see for REQUEST, without calling any model.
 
-    Ranked files with their scores and why, the token count and the estimated cost of the
-    planning call. Secrets, binaries and generated files are left out, as in a run.
-
     \b
     Example:
       diffcrew context "rename Config.load to Config.from_file" --json
+
+    Ranked files with their scores and why, the token count and the estimated cost of the
+    planning call. Secrets, binaries and generated files are left out, as in a run.
     """
     from diffcrew.agent.orchestrator import planning_tokens
     from diffcrew.agent.pricing import PLAN_OUTPUT_ESTIMATE, estimate_cost
@@ -66,12 +66,12 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
 def config_command(repo: str, as_json: bool) -> None:
     """Print the effective settings of `diffcrew run` here, and where each one came from.
 
-    Precedence: the command line, then DIFFCREW_<NAME> variables, then .diffcrew.toml (or
-    [tool.diffcrew] in pyproject.toml), then the defaults.
-
     \b
     Example:
       DIFFCREW_MAX_WORKERS=4 diffcrew config
+
+    Precedence: the command line, then DIFFCREW_<NAME> variables, then .diffcrew.toml (or
+    [tool.diffcrew] in pyproject.toml), then the defaults.
     """
     from diffcrew.sandbox.settings import load_checks
     from diffcrew.tools.git import GitRepo
@@ -97,12 +97,12 @@ def doctor_command(repo: str, as_json: bool) -> None:
     """Check that diffcrew can run here: git, the repository, the key, the versions, and that each
     configured model accepts the requests diffcrew sends it (token counting: it costs nothing).
 
-    One line per check; exit 0 when all pass, 1 when any fails.
-
     \b
     Example:
       diffcrew doctor
       diffcrew doctor --json | jq '.checks[] | select(.ok | not)'
+
+    One line per check; exit 0 when all pass, 1 when any fails.
     """
     from diffcrew.agent.doctor import Check, diagnose
     from diffcrew.agent.llm.anthropic_client import AnthropicClient

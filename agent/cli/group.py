@@ -18,7 +18,7 @@ import click
 
 from diffcrew.agent import __version__
 from diffcrew.tools import credentials
-from diffcrew.tools.errors import DiffcrewError
+from diffcrew.tools.errors import DiffcrewError, exit_codes_help
 
 # What an interruption left behind, by command (the default: a command that writes through a run).
 INTERRUPTED_NOTES = {"fix": "nothing was written"}
@@ -51,7 +51,7 @@ class DiffcrewGroup(click.Group):
             fail(f"{interrupt_reason()}; {note}", interrupt_code())
 
 
-@click.group(cls=DiffcrewGroup,
+@click.group(cls=DiffcrewGroup, epilog=exit_codes_help(),
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="diffcrew")
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 from diffcrew.agent import config as cfg
+from diffcrew.tools.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -37,6 +38,13 @@ def quiet_option(f: F) -> F:
 def verbose_option(help: str = "Also print every model call (tokens, cost).") -> Callable[[F], F]:
     """`--verbose`/`-v`: also print every model call."""
     return click.option("--verbose", "-v", is_flag=True, help=help)
+
+
+def one_verbosity(quiet: bool, verbose: bool) -> None:
+    """`-q` and `-v` together are refused: they ask for less and for more."""
+    if quiet and verbose:
+        raise UsageError("-q (print only the result) and -v (print every model call) contradict each other; "
+                         "give one")
 
 
 def progress_options(f: F) -> F:

@@ -7,6 +7,7 @@ stays fast. Errors are raised and printed by the group's boundary (agent/cli/gro
 
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,10 @@ import click
 
 from diffcrew.agent import config as cfg
 from diffcrew.agent.cli.group import main
-from diffcrew.agent.cli.options import (F, json_option, layered_options, progress_options, quiet_option, repo_option,
-                                        run_argument, verbose_option, yes_option)
-from diffcrew.agent.cli.output import finish, print_report, write_pr_body
-from diffcrew.tools.errors import UsageError
+from diffcrew.agent.cli.options import (F, json_option, layered_options, one_verbosity, progress_options, quiet_option,
+                                        repo_option, run_argument, verbose_option, yes_option)
+from diffcrew.agent.cli.output import STDOUT, check_output_file, finish, print_report, with_pr_body
+from diffcrew.tools.errors import Interrupted, UsageError, exit_codes_help
 
 if TYPE_CHECKING:
     from diffcrew.agent.llm.protocol import ModelClient
@@ -75,7 +76,7 @@ class RunArgs:
                 "push": self.push}
 
 
-@main.command("run")
+@main.command("run", epilog=exit_codes_help())
 @click.argument("request", required=False)
 @click.option("--message-file", "-F", metavar="FILE", help="Read the change request from FILE.")
 @repo_option()
@@ -102,7 +103,8 @@ class RunArgs:
 @click.option("--worker-turns", type=click.IntRange(0, 20), default=cfg.DEFAULT_WORKER_TURNS, show_default=True,
               help="Turns each worker may spend reading and searching the repository before it must submit its "
                    "patch (0: none; its read_file and search_code calls are refused).")
-@click.option("--dry-run", is_flag=True, help="Plan and patch, print one unified diff, make no branch.")
+@click.option("--dry-run", is_flag=True, help="Plan, patch and check, print one unified diff, make no branch "
+              "(refused with --push).")
 @json_option()
 @yes_option
 @click.option("--allow-partial", is_flag=True, help="Commit the files that succeeded even if others failed (exit 4).")
@@ -131,7 +133,9 @@ class RunArgs:
               help="Never send files matching GLOB to the model (added to the built-in secret rules); repeatable.")
 @click.option("--push", "push", is_flag=False, flag_value="origin", default=None, metavar="[REMOTE]",
               help="Push the new branch to REMOTE (default origin) after the commit; never forced.")
-@click.option("--pr-body", "pr_body", metavar="FILE", help="Write a Markdown pull-request description to FILE.")
+@click.option("--pr-body", "pr_body", metavar="FILE",
+              help="Write a Markdown pull-request description to FILE (- for stdout; the result then goes to "
+                   "stderr); checked before the run starts.")
 @click.option("--warm-cache/--no-warm-cache", default=False, show_default=True,
               help="Start one worker first and the rest once its prompt is read, so that they read the shared "
                    "prompt from the cache instead of each paying to write it (cheaper; slower by one "
@@ -152,13 +156,30 @@ def run(**params: Any) -> None:
     if args.request is None and args.message_file is None and args.push is not None:
         raise UsageError(f"no change request: did --push take {args.push!r} as the remote name? "
                          "Write --push REMOTE, and the request last")
+    _check_flags(args)
     text = _read_request(args.request, args.message_file)
     require_api_key()
     options = layered_options(text, args.repo, **args.fixed())
-    report = execute(options, _view(args.quiet or args.as_json, _may_ask(args.yes, args.as_json), args.verbose))
-    if args.pr_body and report.commit:
-        write_pr_body(Path(args.pr_body), report)
-    finish(report, args.as_json)
+    try:
+        report = execute(options, _view(args.quiet or args.as_json, _may_ask(args.yes, args.as_json), args.verbose))
+    except Interrupted as exc:  # during the push: the branch exists, and stdout says so as after a run
+        if exc.branch and not args.as_json:
+            click.echo(click.style(f"Branch {exc.branch}", fg="green", bold=True), err=args.pr_body == STDOUT)
+        raise
+    finish(with_pr_body(report, args.pr_body), args.as_json, err=args.pr_body == STDOUT)
+
+
+def _check_flags(args: RunArgs) -> None:
+    """Flags that cannot work together, and output files that cannot be written, are refused
+    before anything is read or paid for."""
+    one_verbosity(args.quiet, args.verbose)
+    if args.dry_run and args.push is not None:
+        raise UsageError("--dry-run makes no branch, so there is nothing to --push; drop one of them")
+    if args.pr_body == STDOUT and (args.as_json or args.dry_run):
+        taken = "the JSON report" if args.as_json else "the dry run's diff"
+        raise UsageError(f"--pr-body - writes to stdout, which carries {taken}; give --pr-body a file name")
+    if args.pr_body is not None:
+        check_output_file(args.pr_body, "--pr-body")
 
 
 def _may_ask(yes: bool, as_json: bool) -> bool:
@@ -206,47 +227,63 @@ def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], Model
 
 
 @main.command()
+@click.option("--keep", is_flag=True, help="Keep the sample repository (its path is printed) to look at or try "
+              "diffcrew in; by default it is removed when the demo ends.")
 @progress_options
-def demo(as_json: bool, quiet: bool, verbose: bool) -> None:
+def demo(keep: bool, as_json: bool, quiet: bool, verbose: bool) -> None:
     """Run the whole pipeline on a bundled sample repository with a SCRIPTED model.
+
+    \b
+    Example:
+      diffcrew demo            # live view on a terminal, then the diff of the branch it made
+      diffcrew demo --keep     # keep the sample repository to review the branch or try your own run
+      diffcrew demo --json     # the run report, as CI would read it
 
     Needs no API key and no network: the model's answers come from a script shipped with
     diffcrew, and everything else (planning checks, parallel workers, the patch engine, the
     repair loop, the review that amends the plan, the commit on a new branch) is the real code.
-
-    \b
-    Example:
-      diffcrew demo            # live view on a terminal; then `git diff` of the branch it made
-      diffcrew demo --json     # the run report, as CI would read it
+    The sample repository is a temporary directory, removed at the end (also on Ctrl-C or an
+    error) unless --keep.
     """
-    from diffcrew.agent.demo import DEMO_REQUEST, DEMO_REVIEW_ROUNDS, prepare_demo_repo, scripted_client
+    from diffcrew.agent.demo import DEMO_REQUEST, DEMO_REVIEW_ROUNDS, demo_repo, scripted_client
+    from diffcrew.agent.signals import like_ctrl_c
 
+    one_verbosity(quiet, verbose)
     note = ("diffcrew demo: the model is SCRIPTED (answers shipped with diffcrew; no API key, no network).\n"
             "Everything else is the real pipeline: the plan, the workers, the checks, the review (which\n"
             "amends the plan here, so the crew works again) and the commit.")
-    repo = prepare_demo_repo()
-    if not as_json:
-        click.echo(click.style(note, fg="cyan", bold=True), err=True)
-        click.echo(f"Sample repository: {repo}\nRequest: {DEMO_REQUEST}\n", err=True)
-    options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo", review_rounds=DEMO_REVIEW_ROUNDS)
-    report = execute(options, _view(as_json or quiet, ask=False, verbose=verbose), make_client=scripted_client)
-    if as_json or not report.commit:
-        finish(report, as_json)
-    _show_demo_branch(report, repo, report.commit)
-    sys.exit(report.exit_code)
+    with like_ctrl_c(), demo_repo(keep) as repo:  # SIGTERM and SIGHUP remove it too
+        if not as_json:
+            click.echo(click.style(note, fg="cyan", bold=True), err=True)
+            kept = "kept after the demo" if keep else "removed after the demo; --keep keeps it"
+            click.echo(f"Sample repository: {repo} ({kept})\nRequest: {DEMO_REQUEST}\n", err=True)
+        options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo",
+                                 review_rounds=DEMO_REVIEW_ROUNDS)
+        report = execute(options, _view(as_json or quiet, ask=False, verbose=verbose), make_client=scripted_client)
+        if as_json or not report.commit:
+            finish(report, as_json)
+        _show_demo_branch(report, repo, keep)
+        sys.exit(report.exit_code)
 
 
-def _show_demo_branch(report: RunReport, repo: Path, commit: str) -> None:
-    """The demo's result, the diff of the branch it made, and what to try next."""
+def _show_demo_branch(report: RunReport, repo: Path, keep: bool) -> None:
+    """The demo's result, the diff of the branch it made, and what to try next. The review
+    command is printed only for a kept repository: it must still exist when the user runs it."""
     from diffcrew.tools.difftext import git_diff
     from diffcrew.tools.git import GitRepo
 
-    print_report(report)
-    change = git_diff(GitRepo(repo), report.base, commit, expected=[r.path for r in report.results if r.ok])
+    print_report(report, review=keep)
+    change = git_diff(GitRepo(repo), report.base, report.commit or "",
+                      expected=[r.path for r in report.results if r.ok])
     click.echo(click.style(f"\n$ git diff {report.base[:12]}...{report.branch}", bold=True))
     click.echo(change.text, nl=False)
-    click.echo(click.style("\nThe model was scripted: this was a demonstration.", fg="cyan", bold=True) +
-               f" With ANTHROPIC_API_KEY set, try:\n  cd {repo} && diffcrew run \"your own change\"")
+    scripted = click.style("\nThe model was scripted: this was a demonstration.", fg="cyan", bold=True)
+    if keep:
+        click.echo(f"{scripted} The sample repository is kept; with ANTHROPIC_API_KEY set, try:\n"
+                   f"  cd {shlex.quote(str(repo))} && diffcrew run \"your own change\"")
+    else:
+        click.echo(f"{scripted} The sample repository was removed; `diffcrew demo --keep` keeps it. "
+                   "With ANTHROPIC_API_KEY set, try in your own repository:\n  diffcrew run \"your own change\"")
 
 
 def rerun_options(f: F) -> F:
@@ -264,18 +301,19 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
                    verbose: bool) -> None:
     """Run a recorded run again from its transcript: no key, no network, onto a new branch.
 
-    The model's answers are read from .git/diffcrew/runs/RUN.jsonl; everything else (plan
-    checks, the patch engine, the sandbox checks, the commit) runs for real, on the run's
-    recorded base commit, so the new branch holds the same tree.
-
     \b
     Example:
       diffcrew replay 20261122-153000-a1b2c3 --yes
+
+    The model's answers are read from .git/diffcrew/runs/RUN.jsonl; everything else (plan
+    checks, the patch engine, the sandbox checks, the commit) runs for real, on the run's
+    recorded base commit, so the new branch holds the same tree.
     """
     from diffcrew.agent.llm.scripted import ScriptedClient
     from diffcrew.agent.replay import load_replay
     from diffcrew.tools.git import GitRepo
 
+    one_verbosity(quiet, verbose)
     options, turns = load_replay(GitRepo(Path(repo)), run_id, branch)
     view = _view(as_json or quiet, _may_ask(yes, as_json), verbose)
     finish(execute(options, view, make_client=lambda: ScriptedClient(turns)), as_json)
@@ -287,20 +325,21 @@ def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes
                   verbose: bool) -> None:
     """Run a failed run again, paying only for what failed: onto a new branch.
 
+    \b
+    Example:
+      diffcrew retry last --yes
+
     The same base commit, options and plan (no planning call); each file the run finished is
     reused as it was recorded (no model call, no cost); only the files that failed or never
     finished get new workers, then the checks, the review and the commit message run again.
     RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`; a run
     that succeeded has nothing to retry (exit 2).
-
-    \b
-    Example:
-      diffcrew retry last --yes
     """
     from diffcrew.agent.llm.anthropic_client import require_api_key
     from diffcrew.agent.retry import load_retry
     from diffcrew.tools.git import GitRepo
 
+    one_verbosity(quiet, verbose)
     options, resume = load_retry(GitRepo(Path(repo)), run_id, branch)
     require_api_key()
     if not (as_json or quiet):

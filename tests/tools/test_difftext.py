@@ -88,9 +88,26 @@ def test_git_diff_of_tricky_content_parses_back_with_git_s_own_counts(tmp_path: 
 def test_paths_are_the_repository_paths_not_git_s_quoting(tmp_path: Path) -> None:
     repo, base, head = change(tmp_path / "repo", {"a.py": "a\n"}, {"café/ünï ç.md": "x\n", "my file.txt": "y\n"})
     checked = git_diff(GitRepo(repo), base, head)
-    assert '"' in checked.text  # git quoted the non-ASCII name...
+    assert "diff --git a/café/ünï ç.md b/café/ünï ç.md" in checked.text  # shown as it is, not as octal escapes
+    assert "\\303" not in checked.text and "\\303" not in checked.stat()
     assert [f.path for f in checked.files] == ["café/ünï ç.md", "my file.txt"]  # ...and the counts use the real one
     assert checked.stat().splitlines()[0].startswith(" café/ünï ç.md | 1 +")
+
+
+def test_a_path_git_must_still_quote_is_counted_under_its_real_name(tmp_path: Path) -> None:
+    repo, base, head = change(tmp_path / "repo", {"a.py": "a\n"}, {'say "ünï".txt': "x\n", "tab\there.txt": "y\n"})
+    checked = git_diff(GitRepo(repo), base, head)
+    assert '"b/say \\"ünï\\".txt"' in checked.text  # a quote is still quoted; the letters are as they are
+    assert [f.path for f in checked.files] == ['say "ünï".txt', "tab\there.txt"]
+
+
+def test_the_diffstat_lines_up_wide_characters_as_a_terminal_shows_them(tmp_path: Path) -> None:
+    import unicodedata
+
+    repo, base, head = change(tmp_path / "repo", {"a.py": "a\n"}, {"名前/ファイル.txt": "x\n", "ünï.txt": "y\n"})
+    stat = git_diff(GitRepo(repo), base, head).stat().splitlines()[:-1]
+    columns = [sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line.split("|")[0]) for line in stat]
+    assert len(stat) == 2 and len(set(columns)) == 1, stat  # every bar in one column
 
 
 def test_a_rename_is_counted_under_its_new_name(tmp_path: Path) -> None:
