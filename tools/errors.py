@@ -44,7 +44,8 @@ class ExitCode(IntEnum):
 EXIT_CODES: tuple[tuple[str, str], ...] = (
     ("0", "the branch was made (or the dry run printed its diff)"),
     ("1", "the run failed; no branch was made, nothing changed"),
-    ("2", "usage or input error (no key, not a repository, unknown base, empty request, ...)"),
+    ("2", "usage or input error (no key, not a repository, unknown base, empty request, a run name that fits "
+          "no run or several, ...)"),
     ("3", "a budget was exceeded (--max-cost, --max-calls, --timeout); no branch was made"),
     ("4", "--allow-partial made a branch without some files (they are named)"),
     ("5", "diffcrew fix only: the run failed, nothing was written (its 1 means \"files changed\")"),

@@ -21,12 +21,12 @@ from diffcrew.agent.pricing import money
 def log_command(repo: str, limit: int, as_json: bool) -> None:
     """List recorded runs, newest first: id, time, status, model calls, cost, branch and request.
 
-    A branch deleted by `diffcrew discard` is marked (discarded); a `diffcrew fix` run shows
-    `fix:` and its standing request; a killed run shows the calls and cost its transcript holds.
-
     \b
     Example:
       diffcrew log -n 5
+
+    A branch deleted by `diffcrew discard` is marked (discarded); a `diffcrew fix` run shows
+    `fix:` and its standing request; a killed run shows the calls and cost its transcript holds.
     """
     import time as clock
 
@@ -57,12 +57,12 @@ def log_command(repo: str, limit: int, as_json: bool) -> None:
 def show_command(run_id: str, repo: str, as_json: bool, only_patch: bool) -> None:
     """Show a recorded run: its plan and reviews, per-file results and patches, checks, usage and cost.
 
-    RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`.
-
     \b
     Example:
       diffcrew show 20261122-153000-a1b2c3
       diffcrew show last --patch | diffcrew apply -
+
+    RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`.
     """
     from diffcrew.agent.runref import find_transcript
     from diffcrew.agent.runs import applied_diff, patches, read_run
@@ -150,15 +150,15 @@ def _show_report(report: dict[str, Any], reviews: tuple[dict[str, Any], ...]) ->
 def discard_command(run_id: str, repo: str, remote: bool | None) -> None:
     """Delete the branch a run made (only if it still holds that run's commit).
 
-    RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`.
-    A branch that was also pushed is deleted on the remote only with your consent, and only if
-    it still holds the run's commit there. Exit 2 when the branch is already gone, has moved or
-    is checked out.
-
     \b
     Example:
       diffcrew discard 20261122-153000-a1b2c3
       diffcrew discard last --remote
+
+    RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`.
+    A branch that was also pushed is deleted on the remote only with your consent, and only if
+    it still holds the run's commit there. Exit 2 when the branch is already gone, has moved or
+    is checked out.
     """
     from diffcrew.agent.runs import discard
     from diffcrew.tools.git import GitRepo
