@@ -4,6 +4,7 @@ Every command raises; none prints its own error line. `DiffcrewGroup.invoke` tur
 `DiffcrewError` into one line `diffcrew: error: ...` on stderr and the exit code the error
 carries, and Ctrl-C (or SIGTERM/SIGHUP, forwarded as Ctrl-C by agent/signals.py) into
 `interrupted; ...` and 130 (143, 129), as click and httpx handle errors: once, at one place.
+The group and every command take `--color auto|always|never` (agent/colour.py decides with it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-from diffcrew.agent import __version__
+from diffcrew.agent import __version__, colour
 from diffcrew.tools import credentials
 from diffcrew.tools.errors import DiffcrewError
 
@@ -36,8 +37,29 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+COLOR_HELP = "Colour and other escape codes: auto (on a terminal, unless NO_COLOR is set), always, never."
+
+
+def _chosen_colour(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Record `--color` (agent/colour.py decides with it) and tell click's echo the decision."""
+    if value is not None:
+        colour.choose(value)
+    ctx.color = colour.click_color()
+
+
+def color_option(default: str | None) -> click.Option:
+    """`--color WHEN`, on the group (default auto) and on every command (default: the group's)."""
+    return click.Option(["--color"], type=click.Choice(colour.CHOICES), default=default, help=COLOR_HELP,
+                        is_eager=True, expose_value=False, callback=_chosen_colour)
+
+
 class DiffcrewGroup(click.Group):
-    """A click group whose commands' errors end the process in one line and their exit code."""
+    """A click group whose commands' errors end the process in one line and their exit code, and
+    whose every command takes `--color`."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.append(color_option(None))
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -51,7 +73,7 @@ class DiffcrewGroup(click.Group):
             fail(f"{interrupt_reason()}; {note}", interrupt_code())
 
 
-@click.group(cls=DiffcrewGroup,
+@click.group(cls=DiffcrewGroup, params=[color_option("auto")],
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="diffcrew")
 def main() -> None:
