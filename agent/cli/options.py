@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import click
 
 from diffcrew.agent import config as cfg
+from diffcrew.tools.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -56,3 +58,21 @@ def layered_options(request: str, repo: str, **fixed: Any) -> cfg.RunOptions:
         given.update({name: context.params["effort"] for name in cfg.EFFORT_SETTINGS})
     values, _ = cfg.layered(GitRepo(Path(repo)).root, given)
     return cfg.RunOptions(request=request, repo=Path(repo), **fixed, **values)
+
+
+def read_input(name: str, what: str) -> bytes:
+    """The bytes of a file named on the command line, read once: a regular file, a pipe (`<(cmd)`,
+    a FIFO), /dev/stdin, or `-` for stdin. A UsageError names a path that does not exist, is a
+    directory or cannot be read (`what`: "patch file", "request file")."""
+    if name == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        return stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    path = Path(name)
+    if not path.exists():
+        raise UsageError(f"{what} not found: {name}")
+    if path.is_dir():
+        raise UsageError(f"{what} is a directory: {name}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {name}: {exc.strerror or exc}") from None

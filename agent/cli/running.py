@@ -15,8 +15,8 @@ import click
 
 from diffcrew.agent import config as cfg
 from diffcrew.agent.cli.group import main
-from diffcrew.agent.cli.options import (json_option, layered_options, progress_options, quiet_option, repo_option,
-                                        verbose_option, yes_option)
+from diffcrew.agent.cli.options import (json_option, layered_options, progress_options, quiet_option, read_input,
+                                        repo_option, verbose_option, yes_option)
 from diffcrew.agent.cli.output import finish, print_report, write_pr_body
 from diffcrew.tools.errors import UsageError
 
@@ -167,14 +167,10 @@ def _may_ask(yes: bool, as_json: bool) -> bool:
 def _read_request(request: str | None, message_file: str | None) -> str:
     if request is not None and message_file is not None:
         raise UsageError("give the request either as an argument or with --message-file, not both")
-    if message_file is not None:
-        path = Path(message_file)
-        if not path.is_file():
-            raise UsageError(f"request file not found: {message_file}")
-        text = path.read_text(encoding="utf-8", errors="replace")
+    if message_file is not None:  # a file, or `-F <(cmd)`, a FIFO, /dev/stdin: read once
+        text = read_input(message_file, "request file").decode("utf-8", errors="replace")
     elif request == "-":  # bytes, so that non-UTF-8 input is refused in one line whatever the locale
-        raw = getattr(sys.stdin, "buffer", None)
-        text = raw.read().decode("utf-8", "surrogateescape") if raw is not None else sys.stdin.read()
+        text = read_input("-", "request").decode("utf-8", "surrogateescape")
     elif request is None:
         raise UsageError('no change request: diffcrew run "what to change" (or --message-file FILE, or - for stdin)')
     else:
