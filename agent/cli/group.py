@@ -10,9 +10,7 @@ The group and every command take `--color auto|always|never` (agent/colour.py de
 from __future__ import annotations
 
 import gc
-import importlib
 import sys
-import threading
 from typing import Any, NoReturn
 
 import click
@@ -100,7 +98,9 @@ def entry() -> None:
     that pass (everything diffcrew writes is flushed and closed before it returns).
     """
     if sys.argv[1:2] == ["run"]:  # start the ~1 s SDK import now; it overlaps with git and context work
-        threading.Thread(target=importlib.import_module, args=("anthropic",), name="sdk-import", daemon=True).start()
+        from diffcrew.agent.llm import sdkimport
+
+        sdkimport.start()
     try:
         main()
     finally:
