@@ -21,9 +21,17 @@ def repo_option(help: str = REPO_HELP) -> Callable[[F], F]:
     return click.option("--repo", default=".", metavar="DIR", help=help)
 
 
-def json_option(help: str = "Print a machine-readable report on stdout.") -> Callable[[F], F]:
+def json_option(help: str = "Print a machine-readable report on stdout (progress: plain lines on stderr).",
+                ) -> Callable[[F], F]:
     """`--json`: the result as JSON on stdout (the parameter is `as_json`)."""
     return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def stream_json_option(f: F) -> F:
+    """`--stream-json`: one JSON object per line on stdout as the run goes, the report last (`stream_json`)."""
+    return click.option("--stream-json", "stream_json", is_flag=True,
+                        help="Print one JSON object per line on stdout as the run goes (the plan, each worker's "
+                             "state, checks, reviews, model calls), the --json report last.")(f)
 
 
 def yes_option(f: F) -> F:
@@ -42,8 +50,8 @@ def verbose_option(help: str = "Also print every model call (tokens, cost).") ->
 
 
 def progress_options(f: F) -> F:
-    """`--json`, `--quiet` and `--verbose` of the commands that run the pipeline."""
-    return json_option()(quiet_option(verbose_option()(f)))
+    """`--json`, `--stream-json`, `--quiet` and `--verbose` of the commands that run the pipeline."""
+    return json_option()(stream_json_option(quiet_option(verbose_option()(f))))
 
 
 def layered_options(request: str, repo: str, **fixed: Any) -> cfg.RunOptions:

@@ -52,10 +52,10 @@ def print_report(report: RunReport) -> None:
         click.echo(click.style(f"warning: --allow-partial left out: {left}", fg="yellow"), err=True)
 
 
-def finish(report: RunReport, as_json: bool) -> NoReturn:
-    """Print the report (JSON or plain) and exit with the run's code."""
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+def finish(report: RunReport, as_json: bool, stream_json: bool = False) -> NoReturn:
+    """Print the report (JSON, the last line of --stream-json, or plain) and exit with the run's code."""
+    if as_json or stream_json:
+        click.echo(json.dumps(report.to_dict(), indent=2 if as_json else None, ensure_ascii=False))
     else:
         print_report(report)
     sys.exit(report.exit_code)

@@ -16,7 +16,7 @@ import click
 from diffcrew.agent import config as cfg
 from diffcrew.agent.cli.group import main
 from diffcrew.agent.cli.options import (json_option, layered_options, progress_options, quiet_option, read_input,
-                                        repo_option, verbose_option, yes_option)
+                                        repo_option, stream_json_option, verbose_option, yes_option)
 from diffcrew.agent.cli.output import finish, print_report, write_pr_body
 from diffcrew.tools.errors import UsageError
 
@@ -47,6 +47,7 @@ class RunArgs:
     worker_turns: int
     dry_run: bool
     as_json: bool
+    stream_json: bool
     yes: bool
     allow_partial: bool
     checks: tuple[str, ...]
@@ -102,6 +103,7 @@ class RunArgs:
                    "patch (0: none; its read_file and search_code calls are refused).")
 @click.option("--dry-run", is_flag=True, help="Plan and patch, print one unified diff, make no branch.")
 @json_option()
+@stream_json_option
 @yes_option
 @click.option("--allow-partial", is_flag=True, help="Commit the files that succeeded even if others failed (exit 4).")
 @click.option("--check", "checks", multiple=True, metavar="CMD",
@@ -146,22 +148,32 @@ def run(**params: Any) -> None:
     """
     from diffcrew.agent.llm.anthropic_client import require_api_key
 
-    args = RunArgs(**params)  # the one place the 32 options become a value
+    args = RunArgs(**params)  # the one place the 33 options become a value
+    machine = _for_a_program(args.as_json, args.stream_json)
     if args.request is None and args.message_file is None and args.push is not None:
         raise UsageError(f"no change request: did --push take {args.push!r} as the remote name? "
                          "Write --push REMOTE, and the request last")
     text = _read_request(args.request, args.message_file)
     require_api_key()
     options = layered_options(text, args.repo, **args.fixed())
-    report = execute(options, _view(args.quiet or args.as_json, _may_ask(args.yes, args.as_json), args.verbose))
+    view = _view(args.quiet, _may_ask(args.yes, machine), args.verbose, machine, args.stream_json, options.repo)
+    report = execute(options, view)
     if args.pr_body and report.commit:
         write_pr_body(Path(args.pr_body), report)
-    finish(report, args.as_json)
+    finish(report, args.as_json, args.stream_json)
 
 
-def _may_ask(yes: bool, as_json: bool) -> bool:
+def _for_a_program(as_json: bool, stream_json: bool) -> bool:
+    """Whether stdout is for a program (--json or --stream-json; not both, they end in the same report)."""
+    if as_json and stream_json:
+        raise UsageError("--json and --stream-json cannot be used together: --stream-json ends with the --json "
+                         "report, on one line")
+    return as_json or stream_json
+
+
+def _may_ask(yes: bool, machine: bool) -> bool:
     """Ask before the workers start: only when a person is at a terminal to answer."""
-    return not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
+    return not yes and not machine and sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def _read_request(request: str | None, message_file: str | None) -> str:
@@ -180,11 +192,19 @@ def _read_request(request: str | None, message_file: str | None) -> str:
     return text.strip()
 
 
-def _view(quiet: bool, ask: bool, verbose: bool = False) -> View:
-    """The view of the run's progress: live on a terminal, plain lines otherwise, nothing with -q."""
+def _view(quiet: bool, ask: bool, verbose: bool = False, machine: bool = False, stream_json: bool = False,
+          repo: Path | None = None) -> View:
+    """The view of the run's progress on stderr: live on a terminal, plain lines otherwise, nothing with
+    -q; plain lines (or none with -q) when stdout is for a program (--json, --stream-json), which
+    with --stream-json also gets every event, as JSON lines (agent/streamjson.py)."""
     from diffcrew.agent.view import choose_view
 
-    return choose_view(quiet=quiet, verbose=verbose, ask=ask)
+    view = choose_view(quiet=quiet, verbose=verbose, ask=ask, terminal=False if machine else None)
+    if not stream_json:
+        return view
+    from diffcrew.agent.streamjson import StreamView
+
+    return StreamView(view, repo or Path("."))
 
 
 def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], ModelClient] | None = None
@@ -201,7 +221,7 @@ def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], Model
 
 @main.command()
 @progress_options
-def demo(as_json: bool, quiet: bool, verbose: bool) -> None:
+def demo(as_json: bool, stream_json: bool, quiet: bool, verbose: bool) -> None:
     """Run the whole pipeline on a bundled sample repository with a SCRIPTED model.
 
     Needs no API key and no network: the model's answers come from a script shipped with
@@ -212,20 +232,22 @@ def demo(as_json: bool, quiet: bool, verbose: bool) -> None:
     Example:
       diffcrew demo            # live view on a terminal; then `git diff` of the branch it made
       diffcrew demo --json     # the run report, as CI would read it
+      diffcrew demo --stream-json | jq -c 'select(.type == "worker")'
     """
     from diffcrew.agent.demo import DEMO_REQUEST, DEMO_REVIEW_ROUNDS, prepare_demo_repo, scripted_client
 
     note = ("diffcrew demo: the model is SCRIPTED (answers shipped with diffcrew; no API key, no network).\n"
             "Everything else is the real pipeline: the plan, the workers, the checks, the review (which\n"
             "amends the plan here, so the crew works again) and the commit.")
+    machine = _for_a_program(as_json, stream_json)
     repo = prepare_demo_repo()
-    if not as_json:
+    if not machine:
         click.echo(click.style(note, fg="cyan", bold=True), err=True)
         click.echo(f"Sample repository: {repo}\nRequest: {DEMO_REQUEST}\n", err=True)
     options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo", review_rounds=DEMO_REVIEW_ROUNDS)
-    report = execute(options, _view(as_json or quiet, ask=False, verbose=verbose), make_client=scripted_client)
-    if as_json or not report.commit:
-        finish(report, as_json)
+    report = execute(options, _view(quiet, False, verbose, machine, stream_json, repo), make_client=scripted_client)
+    if machine or not report.commit:
+        finish(report, as_json, stream_json)
     _show_demo_branch(report, repo, report.commit)
     sys.exit(report.exit_code)
 
@@ -249,8 +271,8 @@ def _show_demo_branch(report: RunReport, repo: Path, commit: str) -> None:
 @click.option("--branch", metavar="NAME", help="Branch to create (default: diffcrew/<slug>-<id>).")
 @yes_option
 @progress_options
-def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
-                   verbose: bool) -> None:
+def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, stream_json: bool, yes: bool,
+                   quiet: bool, verbose: bool) -> None:
     """Run a recorded run again from its transcript: no key, no network, onto a new branch.
 
     The model's answers are read from .git/diffcrew/runs/RUN.jsonl; everything else (plan
@@ -265,6 +287,7 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
     from diffcrew.agent.replay import load_replay
     from diffcrew.tools.git import GitRepo
 
+    machine = _for_a_program(as_json, stream_json)
     options, turns = load_replay(GitRepo(Path(repo)), run_id, branch)
-    view = _view(as_json or quiet, _may_ask(yes, as_json), verbose)
-    finish(execute(options, view, make_client=lambda: ScriptedClient(turns)), as_json)
+    view = _view(quiet, _may_ask(yes, machine), verbose, machine, stream_json, options.repo)
+    finish(execute(options, view, make_client=lambda: ScriptedClient(turns)), as_json, stream_json)
