@@ -1,9 +1,10 @@
 """The run's progress, as data: one frozen class per event, and the `Progress` a caller supplies.
 
 The flow (agent/run.py, agent/crew.py, agent/synthesizer.py), the workers, the planner and the model seam
-(agent/llm/tracked.py's TrackedClient) emit these; the listeners (the plain and live views, `diffcrew
-fix`, the transcript's record of explorations) `match` on the classes. Adding an event here
-without handling it in a view is a mypy error (each view ends its `match` with `assert_never`).
+(agent/llm/tracked.py's TrackedClient) emit these; the listeners (the plain and live views, `--stream-json`
+(agent/streamjson.py), `diffcrew fix`, the transcript's record of explorations) `match` on the classes.
+Adding an event here without handling it in a view is a mypy error (each view ends its `match` with
+`assert_never`).
 
 Order in a run: `ContextRead`, then `Explored` per planner tool call, `Planned` (and the go-ahead,
 `Progress.confirm`), `WorkerRunning` / `Explored` (with the file) / `WorkerRepairing` / `WorkerFinished`
@@ -121,6 +122,12 @@ class Reviewed:
     @property
     def approved(self) -> bool:
         return not self.edits
+
+    def to_dict(self) -> dict[str, Any]:
+        """The round as the run report's `reviews` and `--stream-json` give it."""
+        return {"round": self.round, "verdict": "approved" if self.approved else "amended", "note": self.note,
+                "edits": [{"path": e.path, "action": e.action, "instructions": e.instructions,
+                           "added": e.path in self.added} for e in self.edits]}
 
 
 @dataclass(frozen=True)

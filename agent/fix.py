@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from diffcrew.agent import config as cfg
+from diffcrew.agent import colour, config as cfg
 from diffcrew.agent.events import Event, Planned, Reviewed, Warned, WorkerFinished, WorkerRepairing
 from diffcrew.agent.pricing import UNPRICED, money
 from diffcrew.tools.errors import DiffcrewError, ExitCode, RunFailed, UsageError
@@ -206,7 +206,7 @@ class FixProgress:
     def emit(self, event: Event) -> None:
         match event:
             case Warned(message=message):
-                click.echo(click.style("warning: ", fg="yellow") + message, err=True)
+                colour.echo(click.style("warning: ", fg="yellow") + message, err=True)
             case _ if self.quiet:
                 pass
             case Planned(plan=plan) if plan.edits:

@@ -294,7 +294,9 @@ class LiveView(View):
 
     @classmethod
     def on_stderr(cls, *, verbose: bool = False, prompt: Prompt | None = None) -> "LiveView":
-        return cls(Console(stderr=True, highlight=False), verbose=verbose, prompt=prompt)
+        # Drawn only where agent/colour.py allows colour (choose_view): rich must not read NO_COLOR
+        # itself, or `--color always` would lose its colours under it.
+        return cls(Console(stderr=True, highlight=False, no_color=False), verbose=verbose, prompt=prompt)
 
     @property
     def active(self) -> bool:

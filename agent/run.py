@@ -23,6 +23,7 @@ from diffcrew.agent.errors import (BudgetExceeded, DiffcrewError, ExitCode, Inte
 from diffcrew.agent.events import ContextRead, Event, Planned, Progress, Warned
 from diffcrew.agent.limits import AdaptiveLimit
 from diffcrew.agent.ledger import Ledger
+from diffcrew.agent.llm import sdkimport
 from diffcrew.agent.llm.protocol import ModelClient
 from diffcrew.agent.llm.tracked import TrackedClient
 from diffcrew.agent.crew import Crew, CrewSetup
@@ -205,6 +206,7 @@ class _Run:
         if submodules:
             self._warn("submodules are not edited: " + ", ".join(e.path for e in submodules))
         self._emit(ContextRead(len(context.files), context.tokens))
+        await sdkimport.ready()  # the SDK's import, if the CLI started it: awaited, so Ctrl-C is not held up
         client = TrackedClient(make_client(), self.ledger, self.transcript, self.redactor, options.max_calls,
                                AdaptiveLimit(options.max_workers), emit=self._emit)
         try:

@@ -211,10 +211,9 @@ class Synthesis:
             return None
         planned = {e.path for e in self.crew.plan.edits}
         edits = verdict.amendment.edits if verdict.amendment else ()
-        emit(Reviewed(round_number, verdict.note, edits, tuple(e.path for e in edits if e.path not in planned)))
-        self.outcome.reviews.append({"round": round_number, "verdict": "approved" if verdict.approved else "amended",
-                                     "note": verdict.note,
-                                     "edits": [{**vars(e), "added": e.path not in planned} for e in edits]})
+        reviewed = Reviewed(round_number, verdict.note, edits, tuple(e.path for e in edits if e.path not in planned))
+        emit(reviewed)
+        self.outcome.reviews.append(reviewed.to_dict())
         return verdict
 
     async def _amend(self, amendment: Plan) -> None:

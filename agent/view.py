@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, assert_never
 
 import click
 
+from diffcrew.agent import colour
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
                                    Planned, Reviewed, Reviewing, Warned, WorkerFinished, WorkerRepairing,
                                    WorkerRunning)
@@ -63,7 +64,7 @@ class View:
 
 
 class PlainView(View):
-    """One line per event on stderr (styles, if any, are dropped by click when it is not a terminal)."""
+    """One line per event on stderr (styles, if any, are dropped where agent/colour.py says no colour)."""
 
     def __init__(self, *, verbose: bool = False, prompt: Prompt | None = None, write: Write | None = None) -> None:
         super().__init__(verbose=verbose, prompt=prompt)
@@ -88,12 +89,13 @@ class QuietView(PlainView):
 
 
 def choose_view(*, quiet: bool, verbose: bool, ask: bool, terminal: bool | None = None) -> View:
-    """Quiet if asked; a live display when stderr is a terminal (not TERM=dumb); plain lines otherwise."""
+    """Quiet if asked; a live display when stderr is a terminal (not TERM=dumb) that may show colour
+    (agent/colour.py: not with NO_COLOR or --color never); plain lines otherwise."""
     prompt = _ask_on_stderr if ask else None
     if quiet:
         return QuietView(prompt=prompt)
     if terminal is None:
-        terminal = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        terminal = sys.stderr.isatty() and os.environ.get("TERM") != "dumb" and colour.enabled(sys.stderr)
     if terminal:
         from diffcrew.agent.liveview import LiveView  # imports rich: only when a live display is drawn
 
@@ -102,7 +104,7 @@ def choose_view(*, quiet: bool, verbose: bool, ask: bool, terminal: bool | None 
 
 
 def _to_stderr(line: str) -> None:
-    click.echo(line, err=True)
+    colour.echo(line, err=True)
 
 
 def _ask_on_stderr(question: str) -> bool:
@@ -220,7 +222,7 @@ _STAT_LINE = re.compile(r"^(?P<head>.*\|\s*\d+ )(?P<plus>\+*)(?P<minus>-*)$")
 
 
 def colour_diffstat(diffstat: str) -> str:
-    """`git diff --stat` with its + runs green and - runs red (click drops the colour off a terminal)."""
+    """`git diff --stat` with its + runs green and - runs red (click drops the colour where agent/colour.py says)."""
     lines = []
     for line in diffstat.rstrip("\n").splitlines():
         match = _STAT_LINE.match(line)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from diffcrew.agent.cli.group import main
-from diffcrew.agent.cli.options import json_option, repo_option
+from diffcrew.agent.cli.options import json_option, read_input, repo_option
 from diffcrew.tools.errors import DiffcrewError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -73,20 +73,11 @@ def _refused(reasons: list[str], as_json: bool) -> NoReturn:
 
 
 def _read_patch(patch: str | None) -> str:
-    """The patch text from a file, a pipe (`apply <(git diff)`, /dev/stdin) or stdin (`-`).
+    """The patch text from a file, a pipe (`apply <(git diff)`, /dev/stdin, a FIFO) or stdin (`-`).
 
     Bytes that are not UTF-8 (a Latin-1 file's) pass through unchanged: surrogateescape is reversible.
     """
-    source = Path(patch) if patch not in (None, "-") else None
-    if source is not None and not source.exists():
-        raise UsageError(f"patch file not found: {patch}")
-    if source is not None and source.is_dir():
-        raise UsageError(f"patch is a directory: {patch}")
-    try:
-        raw = source.read_bytes() if source else sys.stdin.buffer.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read the patch {patch}: {exc.strerror or exc}") from None
-    return raw.decode("utf-8", errors="surrogateescape")
+    return read_input(patch or "-", "patch file").decode("utf-8", errors="surrogateescape")
 
 
 def _apply_report(change: FileChange) -> dict[str, Any]:

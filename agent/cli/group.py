@@ -4,19 +4,18 @@ Every command raises; none prints its own error line. `DiffcrewGroup.invoke` tur
 `DiffcrewError` into one line `diffcrew: error: ...` on stderr and the exit code the error
 carries, and Ctrl-C (or SIGTERM/SIGHUP, forwarded as Ctrl-C by agent/signals.py) into
 `interrupted; ...` and 130 (143, 129), as click and httpx handle errors: once, at one place.
+The group and every command take `--color auto|always|never` (agent/colour.py decides with it).
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
 import sys
-import threading
 from typing import Any, NoReturn
 
 import click
 
-from diffcrew.agent import __version__
+from diffcrew.agent import __version__, colour
 from diffcrew.tools import credentials
 from diffcrew.tools.errors import DiffcrewError, exit_codes_help
 
@@ -36,8 +35,29 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+COLOR_HELP = "Colour and other escape codes: auto (on a terminal, unless NO_COLOR is set), always, never."
+
+
+def _chosen_colour(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Record `--color` (agent/colour.py decides with it) and tell click's echo the decision."""
+    if value is not None:
+        colour.choose(value)
+    ctx.color = colour.click_color()
+
+
+def color_option(default: str | None) -> click.Option:
+    """`--color WHEN`, on the group (default auto) and on every command (default: the group's)."""
+    return click.Option(["--color"], type=click.Choice(colour.CHOICES), default=default, help=COLOR_HELP,
+                        is_eager=True, expose_value=False, callback=_chosen_colour)
+
+
 class DiffcrewGroup(click.Group):
-    """A click group whose commands' errors end the process in one line and their exit code."""
+    """A click group whose commands' errors end the process in one line and their exit code, and
+    whose every command takes `--color`."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.append(color_option(None))
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -51,7 +71,7 @@ class DiffcrewGroup(click.Group):
             fail(f"{interrupt_reason()}; {note}", interrupt_code())
 
 
-@click.group(cls=DiffcrewGroup, epilog=exit_codes_help(),
+@click.group(cls=DiffcrewGroup, epilog=exit_codes_help(), params=[color_option("auto")],
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="diffcrew")
 def main() -> None:
@@ -78,7 +98,9 @@ def entry() -> None:
     that pass (everything diffcrew writes is flushed and closed before it returns).
     """
     if sys.argv[1:2] == ["run"]:  # start the ~1 s SDK import now; it overlaps with git and context work
-        threading.Thread(target=importlib.import_module, args=("anthropic",), name="sdk-import", daemon=True).start()
+        from diffcrew.agent.llm import sdkimport
+
+        sdkimport.start()
     try:
         main()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -20,9 +21,17 @@ def repo_option(help: str = REPO_HELP) -> Callable[[F], F]:
     return click.option("--repo", default=".", metavar="DIR", help=help)
 
 
-def json_option(help: str = "Print a machine-readable report on stdout.") -> Callable[[F], F]:
+def json_option(help: str = "Print a machine-readable report on stdout (progress: plain lines on stderr).",
+                ) -> Callable[[F], F]:
     """`--json`: the result as JSON on stdout (the parameter is `as_json`)."""
     return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def stream_json_option(f: F) -> F:
+    """`--stream-json`: one JSON object per line on stdout as the run goes, the report last (`stream_json`)."""
+    return click.option("--stream-json", "stream_json", is_flag=True,
+                        help="Print one JSON object per line on stdout as the run goes (the plan, each worker's "
+                             "state, checks, reviews, model calls), the --json report last.")(f)
 
 
 def yes_option(f: F) -> F:
@@ -48,8 +57,8 @@ def one_verbosity(quiet: bool, verbose: bool) -> None:
 
 
 def progress_options(f: F) -> F:
-    """`--json`, `--quiet` and `--verbose` of the commands that run the pipeline."""
-    return json_option()(quiet_option(verbose_option()(f)))
+    """`--json`, `--stream-json`, `--quiet` and `--verbose` of the commands that run the pipeline."""
+    return json_option()(stream_json_option(quiet_option(verbose_option()(f))))
 
 
 def layered_options(request: str, repo: str, **fixed: Any) -> cfg.RunOptions:
@@ -84,3 +93,21 @@ def complete_runs(ctx: click.Context, param: click.Parameter, incomplete: str) -
 def run_argument(f: F) -> F:
     """RUN of the commands on a recorded run: an id, a prefix, the short id, `last` or the branch."""
     return click.argument("run_id", metavar="RUN", shell_complete=complete_runs)(f)
+
+
+def read_input(name: str, what: str) -> bytes:
+    """The bytes of a file named on the command line, read once: a regular file, a pipe (`<(cmd)`,
+    a FIFO), /dev/stdin, or `-` for stdin. A UsageError names a path that does not exist, is a
+    directory or cannot be read (`what`: "patch file", "request file")."""
+    if name == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        return stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    path = Path(name)
+    if not path.exists():
+        raise UsageError(f"{what} not found: {name}")
+    if path.is_dir():
+        raise UsageError(f"{what} is a directory: {name}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {name}: {exc.strerror or exc}") from None

@@ -74,10 +74,11 @@ def print_report(report: RunReport, *, review: bool = True, err: bool = False) -
                    f"(exit {report.exit_code})", err=True)
 
 
-def finish(report: RunReport, as_json: bool, *, err: bool = False) -> NoReturn:
-    """Print the report (JSON or plain; plain on stderr with `err`) and exit with the run's code."""
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+def finish(report: RunReport, as_json: bool, stream_json: bool = False, *, err: bool = False) -> NoReturn:
+    """Print the report (JSON, the last line of --stream-json, or plain; plain on stderr with `err`) and exit
+    with the run's code."""
+    if as_json or stream_json:
+        click.echo(json.dumps(report.to_dict(), indent=2 if as_json else None, ensure_ascii=False))
     else:
         print_report(report, err=err)
     sys.exit(report.exit_code)

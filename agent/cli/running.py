@@ -18,7 +18,8 @@ import click
 from diffcrew.agent import config as cfg
 from diffcrew.agent.cli.group import main
 from diffcrew.agent.cli.options import (F, json_option, layered_options, one_verbosity, progress_options, quiet_option,
-                                        repo_option, run_argument, verbose_option, yes_option)
+                                        read_input, repo_option, run_argument, stream_json_option, verbose_option,
+                                        yes_option)
 from diffcrew.agent.cli.output import STDOUT, check_output_file, finish, print_report, with_pr_body
 from diffcrew.tools.errors import Interrupted, UsageError, exit_codes_help
 
@@ -50,6 +51,7 @@ class RunArgs:
     worker_turns: int
     dry_run: bool
     as_json: bool
+    stream_json: bool
     yes: bool
     allow_partial: bool
     checks: tuple[str, ...]
@@ -106,6 +108,7 @@ class RunArgs:
 @click.option("--dry-run", is_flag=True, help="Plan, patch and check, print one unified diff, make no branch "
               "(refused with --push).")
 @json_option()
+@stream_json_option
 @yes_option
 @click.option("--allow-partial", is_flag=True, help="Commit the files that succeeded even if others failed (exit 4).")
 @click.option("--check", "checks", multiple=True, metavar="CMD",
@@ -152,7 +155,8 @@ def run(**params: Any) -> None:
     """
     from diffcrew.agent.llm.anthropic_client import require_api_key
 
-    args = RunArgs(**params)  # the one place the 32 options become a value
+    args = RunArgs(**params)  # the one place the 33 options become a value
+    machine = _for_a_program(args.as_json, args.stream_json)
     if args.request is None and args.message_file is None and args.push is not None:
         raise UsageError(f"no change request: did --push take {args.push!r} as the remote name? "
                          "Write --push REMOTE, and the request last")
@@ -160,13 +164,14 @@ def run(**params: Any) -> None:
     text = _read_request(args.request, args.message_file)
     require_api_key()
     options = layered_options(text, args.repo, **args.fixed())
+    view = _view(args.quiet, _may_ask(args.yes, machine), args.verbose, machine, args.stream_json, options.repo)
     try:
-        report = execute(options, _view(args.quiet or args.as_json, _may_ask(args.yes, args.as_json), args.verbose))
+        report = execute(options, view)
     except Interrupted as exc:  # during the push: the branch exists, and stdout says so as after a run
-        if exc.branch and not args.as_json:
+        if exc.branch and not machine:
             click.echo(click.style(f"Branch {exc.branch}", fg="green", bold=True), err=args.pr_body == STDOUT)
         raise
-    finish(with_pr_body(report, args.pr_body), args.as_json, err=args.pr_body == STDOUT)
+    finish(with_pr_body(report, args.pr_body), args.as_json, args.stream_json, err=args.pr_body == STDOUT)
 
 
 def _check_flags(args: RunArgs) -> None:
@@ -175,29 +180,33 @@ def _check_flags(args: RunArgs) -> None:
     one_verbosity(args.quiet, args.verbose)
     if args.dry_run and args.push is not None:
         raise UsageError("--dry-run makes no branch, so there is nothing to --push; drop one of them")
-    if args.pr_body == STDOUT and (args.as_json or args.dry_run):
-        taken = "the JSON report" if args.as_json else "the dry run's diff"
+    if args.pr_body == STDOUT and (args.as_json or args.stream_json or args.dry_run):
+        taken = "the dry run's diff" if args.dry_run else "the JSON report"
         raise UsageError(f"--pr-body - writes to stdout, which carries {taken}; give --pr-body a file name")
     if args.pr_body is not None:
         check_output_file(args.pr_body, "--pr-body")
 
 
-def _may_ask(yes: bool, as_json: bool) -> bool:
+def _for_a_program(as_json: bool, stream_json: bool) -> bool:
+    """Whether stdout is for a program (--json or --stream-json; not both, they end in the same report)."""
+    if as_json and stream_json:
+        raise UsageError("--json and --stream-json cannot be used together: --stream-json ends with the --json "
+                         "report, on one line")
+    return as_json or stream_json
+
+
+def _may_ask(yes: bool, machine: bool) -> bool:
     """Ask before the workers start: only when a person is at a terminal to answer."""
-    return not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
+    return not yes and not machine and sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def _read_request(request: str | None, message_file: str | None) -> str:
     if request is not None and message_file is not None:
         raise UsageError("give the request either as an argument or with --message-file, not both")
-    if message_file is not None:
-        path = Path(message_file)
-        if not path.is_file():
-            raise UsageError(f"request file not found: {message_file}")
-        text = path.read_text(encoding="utf-8", errors="replace")
+    if message_file is not None:  # a file, or `-F <(cmd)`, a FIFO, /dev/stdin: read once
+        text = read_input(message_file, "request file").decode("utf-8", errors="replace")
     elif request == "-":  # bytes, so that non-UTF-8 input is refused in one line whatever the locale
-        raw = getattr(sys.stdin, "buffer", None)
-        text = raw.read().decode("utf-8", "surrogateescape") if raw is not None else sys.stdin.read()
+        text = read_input("-", "request").decode("utf-8", "surrogateescape")
     elif request is None:
         raise UsageError('no change request: diffcrew run "what to change" (or --message-file FILE, or - for stdin)')
     else:
@@ -207,11 +216,19 @@ def _read_request(request: str | None, message_file: str | None) -> str:
     return text.strip()
 
 
-def _view(quiet: bool, ask: bool, verbose: bool = False) -> View:
-    """The view of the run's progress: live on a terminal, plain lines otherwise, nothing with -q."""
+def _view(quiet: bool, ask: bool, verbose: bool = False, machine: bool = False, stream_json: bool = False,
+          repo: Path | None = None) -> View:
+    """The view of the run's progress on stderr: live on a terminal, plain lines otherwise, nothing with
+    -q; plain lines (or none with -q) when stdout is for a program (--json, --stream-json), which
+    with --stream-json also gets every event, as JSON lines (agent/streamjson.py)."""
     from diffcrew.agent.view import choose_view
 
-    return choose_view(quiet=quiet, verbose=verbose, ask=ask)
+    view = choose_view(quiet=quiet, verbose=verbose, ask=ask, terminal=False if machine else None)
+    if not stream_json:
+        return view
+    from diffcrew.agent.streamjson import StreamView
+
+    return StreamView(view, repo or Path("."))
 
 
 def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], ModelClient] | None = None,
@@ -230,7 +247,7 @@ def execute(options: cfg.RunOptions, view: View, make_client: Callable[[], Model
 @click.option("--keep", is_flag=True, help="Keep the sample repository (its path is printed) to look at or try "
               "diffcrew in; by default it is removed when the demo ends.")
 @progress_options
-def demo(keep: bool, as_json: bool, quiet: bool, verbose: bool) -> None:
+def demo(keep: bool, as_json: bool, stream_json: bool, quiet: bool, verbose: bool) -> None:
     """Run the whole pipeline on a bundled sample repository with a SCRIPTED model.
 
     \b
@@ -238,6 +255,7 @@ def demo(keep: bool, as_json: bool, quiet: bool, verbose: bool) -> None:
       diffcrew demo            # live view on a terminal, then the diff of the branch it made
       diffcrew demo --keep     # keep the sample repository to review the branch or try your own run
       diffcrew demo --json     # the run report, as CI would read it
+      diffcrew demo --stream-json | jq -c 'select(.type == "worker")'
 
     Needs no API key and no network: the model's answers come from a script shipped with
     diffcrew, and everything else (planning checks, parallel workers, the patch engine, the
@@ -252,16 +270,18 @@ def demo(keep: bool, as_json: bool, quiet: bool, verbose: bool) -> None:
     note = ("diffcrew demo: the model is SCRIPTED (answers shipped with diffcrew; no API key, no network).\n"
             "Everything else is the real pipeline: the plan, the workers, the checks, the review (which\n"
             "amends the plan here, so the crew works again) and the commit.")
+    machine = _for_a_program(as_json, stream_json)
     with like_ctrl_c(), demo_repo(keep) as repo:  # SIGTERM and SIGHUP remove it too
-        if not as_json:
+        if not machine:
             click.echo(click.style(note, fg="cyan", bold=True), err=True)
             kept = "kept after the demo" if keep else "removed after the demo; --keep keeps it"
             click.echo(f"Sample repository: {repo} ({kept})\nRequest: {DEMO_REQUEST}\n", err=True)
         options = cfg.RunOptions(request=DEMO_REQUEST, repo=repo, branch="diffcrew/demo",
                                  review_rounds=DEMO_REVIEW_ROUNDS)
-        report = execute(options, _view(as_json or quiet, ask=False, verbose=verbose), make_client=scripted_client)
-        if as_json or not report.commit:
-            finish(report, as_json)
+        report = execute(options, _view(quiet, False, verbose, machine, stream_json, repo),
+                         make_client=scripted_client)
+        if machine or not report.commit:
+            finish(report, as_json, stream_json)
         _show_demo_branch(report, repo, keep)
         sys.exit(report.exit_code)
 
@@ -297,8 +317,8 @@ def rerun_options(f: F) -> F:
 
 @main.command("replay")
 @rerun_options
-def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
-                   verbose: bool) -> None:
+def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, stream_json: bool, yes: bool,
+                   quiet: bool, verbose: bool) -> None:
     """Run a recorded run again from its transcript: no key, no network, onto a new branch.
 
     \b
@@ -314,15 +334,16 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, ye
     from diffcrew.tools.git import GitRepo
 
     one_verbosity(quiet, verbose)
+    machine = _for_a_program(as_json, stream_json)
     options, turns = load_replay(GitRepo(Path(repo)), run_id, branch)
-    view = _view(as_json or quiet, _may_ask(yes, as_json), verbose)
-    finish(execute(options, view, make_client=lambda: ScriptedClient(turns)), as_json)
+    view = _view(quiet, _may_ask(yes, machine), verbose, machine, stream_json, options.repo)
+    finish(execute(options, view, make_client=lambda: ScriptedClient(turns)), as_json, stream_json)
 
 
 @main.command("retry")
 @rerun_options
-def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes: bool, quiet: bool,
-                  verbose: bool) -> None:
+def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, stream_json: bool, yes: bool,
+                  quiet: bool, verbose: bool) -> None:
     """Run a failed run again, paying only for what failed: onto a new branch.
 
     \b
@@ -340,11 +361,12 @@ def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, yes
     from diffcrew.tools.git import GitRepo
 
     one_verbosity(quiet, verbose)
+    machine = _for_a_program(as_json, stream_json)
     options, resume = load_retry(GitRepo(Path(repo)), run_id, branch)
     require_api_key()
-    if not (as_json or quiet):
+    if not (machine or quiet):
         reused = ", ".join(resume.reused) or "none"
         click.echo(f"Retrying run {resume.of}: reused at no cost: {reused}; run again: "
                    f"{', '.join(resume.again) or 'none'}", err=True)
-    view = _view(as_json or quiet, _may_ask(yes, as_json), verbose)
-    finish(execute(options, view, resume=resume), as_json)
+    view = _view(quiet, _may_ask(yes, machine), verbose, machine, stream_json, options.repo)
+    finish(execute(options, view, resume=resume), as_json, stream_json)

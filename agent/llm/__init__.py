@@ -5,6 +5,8 @@
     anthropic_client.py  AnthropicClient (the Messages API through the SDK, imported lazily) and
                          require_api_key
     scripted.py          ScriptedClient: answers from a script, with no key and no network
+    sdkimport.py         the SDK's import, started early by `diffcrew run` and awaited by the run
+                         (so that Ctrl-C is never held up by it)
     tracked.py           TrackedClient: redaction, usage and cost in the ledger, the transcript,
                          progress events, the call budget and retries around any client
 
