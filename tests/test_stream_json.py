@@ -120,7 +120,7 @@ def test_the_last_line_is_the_json_report(tmp_path: Path, server) -> None:
 
 def test_demo_and_replay_stream_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the demo's repository
-    demo = run_cli(["demo", "--stream-json", "-q"])
+    demo = run_cli(["demo", "--keep", "--stream-json", "-q"])  # kept: the replay runs in it
     assert demo.exit_code == 0, demo.output
     events, report = stream_lines(demo.stdout)
     assert report["branch"] == "diffcrew/demo" and demo.stderr == ""  # -q: no plain lines, the stream stays
