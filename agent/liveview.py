@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, assert_never
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.constrain import Constrain
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from diffcrew.agent.livelayout import SEPARATOR, Fold, Segment, end_cut, fold_rows, layout_parts, middle_cut, pack
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
                                    Planned, Reviewed, Reviewing, Warned, WorkerFinished, WorkerRepairing,
                                    WorkerRunning)
@@ -85,6 +87,7 @@ class Board:
     retrying: str = ""        # the latest retry, until that caller's call goes through
     reviewing: str = ""       # the review under way, if any (its verdict is printed above the region)
     started: float = 0.0
+    waited: float = 0.0       # spent at the go-ahead prompt, left out of the elapsed time
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -176,18 +179,22 @@ class Board:
             cost = None if cost is None or used is None else cost + used
         return cost
 
-    def phase(self) -> str:
-        """What the run is doing now, in a few words."""
+    def elapsed(self) -> float:
+        """Seconds since the run started, less the time spent waiting for the user's go-ahead."""
+        return self.clock() - self.started - self.waited
+
+    def phase(self, short: bool = False) -> str:
+        """What the run is doing now, in a few words (`short`: fewer, for a narrow terminal)."""
         if self.checks:
-            return self.checks
+            return self.checks.partition(":")[0] if short else self.checks
         if self.reviewing:
-            return self.reviewing
+            return f"review round {self.reviewing.rpartition(' ')[2].rstrip(')')}" if short else self.reviewing
         if self.rows:
             done = sum(1 for r in self.rows.values() if r.state in ("done", "failed"))
             if done < len(self.rows):
-                return f"workers {done}/{len(self.rows)} finished"
+                return f"{done}/{len(self.rows)} done" if short else f"workers {done}/{len(self.rows)} finished"
             return "finishing"
-        return "planning" if self.planning else "reading the repository"
+        return "planning" if self.planning else "reading" if short else "reading the repository"
 
 
 def spinner(now: float) -> str:
@@ -203,8 +210,9 @@ def tokens(count: int) -> str:
     return f"{count / 1_000_000:.1f}M"
 
 
-def render_plan(event: Planned) -> RenderableType:
-    """The plan as it arrives: its summary, one line per file (instructions cut to fit), the estimate."""
+def render_plan(event: Planned, *, cut: bool = True) -> RenderableType:
+    """The plan as it arrives: its summary, one line per file (instructions cut to fit, or wrapped
+    in full when `cut` is False), the estimate."""
     plan = event.plan
     edits = Table.grid(padding=(0, 1))
     edits.add_column(no_wrap=True)
@@ -212,62 +220,141 @@ def render_plan(event: Planned) -> RenderableType:
     edits.add_column()
     for edit in plan.edits:
         edits.add_row(Text(f"  {edit.action:<6}", style=_ACTION_STYLE.get(edit.action, "")), edit.path,
-                      Text(" ".join(edit.instructions.split()), style="dim", no_wrap=True, overflow="ellipsis"))
+                      Text(" ".join(edit.instructions.split()), style="dim", no_wrap=cut, overflow="ellipsis"))
     return Group(Text.assemble(("Plan: ", "bold"), plan.summary), edits, Text(estimate_line(event)))
 
 
-def render_board(board: Board, *, final: bool = False) -> RenderableType:
-    """The worker table (once there is a plan) and a status line with the run's totals."""
+PLAN_HINT = "  (instructions cut to fit: answer v to see the whole plan)"
+
+
+def render_board(board: Board, *, final: bool = False, width: int = 100, height: int | None = None) -> RenderableType:
+    """The worker table (once there is a plan) and the run's totals, fitted to `width` columns and,
+    live, to `height` lines (the final table shows every row; it goes to the scrollback)."""
+    status = _status(board, final, width)
     parts: list[RenderableType] = []
     if board.rows:
-        parts.append(_table(board, final))
-    parts.append(_status(board, final))
+        room = None if final or height is None else max(1, height - len(status) - 1)  # the header
+        parts.append(_table(board, final, width, room))
+    parts.extend(status)
     return Group(*parts)
 
 
-def _table(board: Board, final: bool) -> Table:
-    """One row per planned file; only the note column gives way (cut with …) on a narrow terminal."""
-    table = Table(box=None, pad_edge=False, header_style="bold dim", show_edge=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("file", no_wrap=True)
-    for name in ("state", "tries", "tokens in/out", "cost"):
-        table.add_column(name, no_wrap=True, justify="left" if name == "state" else "right")
-    table.add_column("", style="dim")
-    for row in board.rows.values():
+_GAP = 2  # the table's columns are two cells apart
+
+
+def _table(board: Board, final: bool, width: int, room: int | None) -> Table:
+    """One row per planned file (finished rows folded into a count when they do not fit the height);
+    columns give way on a narrow terminal (tokens, tries, the note), file names are cut in the middle."""
+    fold = fold_rows({p: r.state for p, r in board.rows.items()}, room) if room is not None else \
+        Fold(tuple(board.rows), ())
+    cells: list[dict[str, Text | str]] = []
+    for path in fold.shown:
+        row = board.rows[path]
         symbol, style = _LOOK.get(row.state, ("?", ""))
-        state = "stopped" if final and row.state in ACTIVE else row.state
         if row.state in ACTIVE:
             symbol = "·" if final else spinner(board.clock())
         used = row.tally.calls > 0
-        table.add_row(Text(symbol, style=style), row.path, Text(state, style=style),
-                      str(row.attempts) if row.attempts else "",
-                      f"{tokens(row.tally.input_tokens)} / {tokens(row.tally.output_tokens)}" if used else "",
-                      money(row.tally.cost, "?") if used else "",
-                      Text(" · ".join(n for n in (row.origin, row.note) if n), no_wrap=True, overflow="ellipsis"))
+        cells.append({"": Text(symbol, style=style), "file": row.path,
+                      "state": Text("stopped" if final and row.state in ACTIVE else row.state, style=style),
+                      "tries": str(row.attempts) if row.attempts else "",
+                      "tokens in/out": f"{tokens(row.tally.input_tokens)} / {tokens(row.tally.output_tokens)}"
+                      if used else "",
+                      "cost": money(row.tally.cost, "?") if used else "",
+                      "note": " · ".join(n for n in (row.origin, row.note) if n)})
+    above: list[dict[str, Text | str]] = []  # the finished ones above the rows, the waiting ones below
+    for state, count in fold.folded:
+        symbol, style = _LOOK.get(state, ("·", "cyan"))
+        label = f"{count} more running" if state == "running" else f"{count} {state}"
+        folded: dict[str, Text | str] = {"": Text(symbol or "·", style=style), "file": Text(label, style=style)}
+        (above if state in ("done", "failed") else cells).append(folded)
+    cells = above + cells
+    columns = _columns(cells, width)
+    table = Table(box=None, pad_edge=False, header_style="bold dim", show_edge=False)
+    for name, size in columns.items():
+        table.add_column("" if name == "note" else name, no_wrap=True, width=size if name in ("file", "note") else None,
+                         justify="right" if name in ("tries", "tokens in/out", "cost") else "left",
+                         style="dim" if name == "note" else "")
+    for cell in cells:
+        table.add_row(*(_fit(cell.get(name, ""), name, size) for name, size in columns.items()))
     return table
 
 
-def _status(board: Board, final: bool) -> Text:
-    """`⠙ workers 1/3 finished · 4 call(s) · 5.5k in / 580 out · $0.0167 · workers + review $0.0104 (est. ~$0.0167)`
-    (what the estimate shown with the plan counts, spent so far, against it);
-    when final, `total: ...` without the spinner and the phase."""
+_OPTIONAL = ("tokens in/out", "tries", "note", "state")  # the columns a narrow terminal drops, first to last
+
+
+def _columns(cells: list[dict[str, Text | str]], width: int) -> dict[str, int]:
+    """The columns shown and the width of each; the file column gets what the others leave (at least
+    24 cells, or the whole name), the note what the file names leave."""
+    def size(name: str) -> int:
+        return max([cell_len(name if name != "note" else "")] +
+                   [cell_len(str(c.get(name, ""))) for c in cells if name != "file" or "state" in c])
+
+    fixed = {n: size(n) for n in ("", "state", "tries", "tokens in/out", "cost")}
+    longest = max([size("file"), *(cell_len(str(c["file"])) for c in cells)])
+    note = size("note")
+    shown = set(_OPTIONAL) if note else set(_OPTIONAL) - {"note"}
+
+    def needed() -> int:
+        widths = [w for n, w in fixed.items() if n in shown or n not in _OPTIONAL]
+        return sum(widths) + _GAP * len(widths) + min(longest, 24) + (_GAP + min(note, 12) if "note" in shown else 0)
+
+    for name in _OPTIONAL:  # until the file names (and some of the notes) fit
+        if needed() <= width:
+            break
+        shown.discard(name)
+    kept = {n: w for n, w in fixed.items() if n in shown or n not in _OPTIONAL}
+    avail = width - sum(kept.values()) - _GAP * len(kept)
+    file_width = max(4, min(longest, avail))
+    if "note" in shown:
+        file_width = max(4, min(longest, max(24, avail - _GAP - min(note, 24))))
+    columns = {"": kept.pop(""), "file": file_width, **kept}
+    if "note" in shown and avail - file_width - _GAP >= 8:
+        columns["note"] = min(note, avail - file_width - _GAP)
+    return columns
+
+
+def _fit(value: Text | str, name: str, size: int) -> Text | str:
+    if name == "file" and isinstance(value, str):
+        return middle_cut(value, size)
+    if name == "note" and isinstance(value, str):
+        return end_cut(value, size)
+    return value
+
+
+def _status(board: Board, final: bool, width: int) -> list[Text]:
+    """`⠙ workers 1/3 finished · 4 call(s) · 5.5k in / 580 out · $0.0167 · workers + review $0.0104
+    (est. ~$0.0167) · 3.2 s` (what the estimate shown with the plan counts, spent so far, against it); when final,
+    `total: ...` without the spinner and the phase. Fitted to `width` without cutting a count or
+    the cost: the activity, the estimate, the tokens and the clock give way first."""
     total = board.total()
-    figures = [f"{total.calls} call(s)", f"{tokens(total.input_tokens)} in / {tokens(total.output_tokens)} out",
-               money(total.cost)]
+    lead = "total: " if final else spinner(board.clock()) + " "
+    calls = Segment((f"{total.calls} call(s)",) * 4 + (f"{total.calls} calls",))
+    segments = [calls, Segment((f"{tokens(total.input_tokens)} in / {tokens(total.output_tokens)} out",) * 3 + (None,)),
+                Segment((money(total.cost),))]
     if board.plan is not None and board.estimated_cost is not None:
-        figures.append(f"{' + '.join(_ROLE_LABEL[r] for r in board.estimated_roles)} {money(board.spent())} "
-                       f"(est. ~{money(board.estimated_cost)})")
-    figures.append(f"{board.clock() - board.started:.1f} s")
-    text = Text(no_wrap=True, overflow="ellipsis")
-    if final:
-        text.append("total: ", style="bold")
-    else:
-        text.append(spinner(board.clock()) + " ", style="cyan")
-        detail = board.retrying or board.activity
-        text.append(board.phase() + (f": {detail}" if detail else ""), style="bold")
-        text.append(" · ")
-    text.append(" · ".join(figures), style="dim")
-    return text
+        segments.append(Segment((f"{' + '.join(_ROLE_LABEL[r] for r in board.estimated_roles)} "
+                                 f"{money(board.spent())} (est. ~{money(board.estimated_cost)})", None)))
+    segments.append(Segment((f"{board.elapsed():.1f} s",) * 5 + (None,)))
+    if not final:  # the phase, with what it is doing (cut to the room the figures leave) while there is room
+        phase, detail = board.phase(), board.retrying or board.activity
+        forms: list[str | None] = []
+        for level in (0, 1):
+            room = width - cell_len(lead + phase + ": " + SEPARATOR.join(["", *layout_parts(segments, level)]))
+            forms.append(phase if not detail else f"{phase}: {end_cut(detail, room) if room >= 12 else detail}")
+        segments.insert(0, Segment((*forms, phase, phase, board.phase(short=True))))
+    lines = []
+    for number, line in enumerate(pack(segments, width, lead)):
+        text = Text(no_wrap=True)
+        if number == 0:
+            text.append(lead, style="bold" if final else "cyan")
+            line = line[len(lead):]
+            if not final:
+                phase_text, _, rest = line.partition(SEPARATOR)
+                text.append(phase_text, style="bold")
+                line = SEPARATOR + rest if rest else ""
+        text.append(line, style="dim")
+        lines.append(text)
+    return lines
 
 
 ECHO_ROOM = 2  # columns left free at the right of the live region (for an echoed ^C)
@@ -306,28 +393,50 @@ class LiveView(View):
         its last line must not wrap, or the region moves down a line and erasing it leaves a
         stale line behind."""
         with self._lock:
-            return Constrain(render_board(self.board, final=final), width=max(20, self.console.width - ECHO_ROOM))
+            width = self.width
+            return Constrain(render_board(self.board, final=final, width=width, height=self.console.height - 1),
+                             width=width)
+
+    @property
+    def width(self) -> int:
+        return max(20, self.console.width - ECHO_ROOM)
 
     def emit(self, event: Event) -> None:
         logged = isinstance(event, _LOGGED) or (isinstance(event, Explored) and self.verbose)
         with self._lock:
             self.board.apply(event)
             if isinstance(event, Planned):
-                self.console.print(render_plan(event))
+                self._print_plan(event)
             elif logged:
                 for line in event_lines(event, self.verbose):
                     self.console.print(Text.from_ansi(line))
             self._start()
             self._redraw()
 
+    def _print_plan(self, event: Planned) -> None:
+        """The whole plan when it fits the terminal (with room left for the prompt and the table),
+        else one line per file, and a hint when the user is about to be asked about it."""
+        whole = render_plan(event, cut=False)
+        height = len(self.console.render_lines(whole, self.console.options.update(width=self.width), pad=False))
+        if height + 4 <= self.console.height:
+            self.console.print(whole)
+            return
+        self.console.print(render_plan(event))
+        if self.prompt is not None:
+            self.console.print(Text(PLAN_HINT, style="dim"))
+
     def confirm(self, plan: Plan) -> bool:
-        """Ask with the region stopped (a prompt inside a redrawn region would be overwritten)."""
+        """Ask with the region stopped (a prompt inside a redrawn region would be overwritten); the
+        time spent answering is left out of the elapsed time."""
         if self.prompt is None:
             return True
         self._stop()
+        asked = self.board.clock()
         try:
             return super().confirm(plan)
         finally:
+            with self._lock:
+                self.board.waited += self.board.clock() - asked
             self._start()
 
     def close(self) -> None:
@@ -341,9 +450,9 @@ class LiveView(View):
         with self._lock:
             board = self.board
             if any(row.state != "queued" for row in board.rows.values()):
-                final: RenderableType | None = render_board(board, final=True)
+                final: RenderableType | None = render_board(board, final=True, width=self.width)
             else:  # nothing started (declined, or failed while planning): the totals at most
-                final = _status(board, final=True) if board.by_role else None
+                final = Group(*_status(board, True, self.width)) if board.by_role else None
             if final is not None:
                 self.console.print(final)
                 self.console.print()

@@ -124,7 +124,7 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
                            "errors": [f"{type(exc).__name__}: {exc}"[:1000]]})
         transcript.close()
         raise
-    report = _report(run, time.monotonic() - started, error)
+    report = _report(run, time.monotonic() - started - run.waited, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
                        "branch": report.branch, "commit": report.commit, "errors": list(report.errors),
                        "report": {k: v for k, v in report.to_dict().items() if k != "diff"}})
@@ -159,6 +159,7 @@ class _Run:
     outcome: Outcome
     tree: dict[str, TreeEntry] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
+    waited: float = 0.0  # seconds spent waiting for the user's go-ahead
 
     async def within_timeout(self, make_client: Callable[[], ModelClient]) -> None:
         """The pipeline under --timeout; secrets redacted on the way are reported either way."""
@@ -197,7 +198,7 @@ class _Run:
                                           options.worker_turns, self._emit), plan)
             await crew.start()
             synthesis = Synthesis(SynthesisJob(self.repo, self.base, self.run_id, options, self.tree,
-                                               context.text_paths, rules, self._emit, self.progress.confirm),
+                                               context.text_paths, rules, self._emit, self._confirm),
                                   crew, client, outcome)
             tree = await synthesis.run()
             change = git_diff(self.repo, self.base, tree, expected={r.path for r in outcome.results if r.ok})
@@ -231,11 +232,19 @@ class _Run:
         dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
         if dirty:
             self._warn("uncommitted changes are not included (workers see the base commit): " + ", ".join(dirty))
-        if not self.progress.confirm(plan):
+        if not self._confirm(plan):
             raise RunFailed("stopped before the workers started: you declined the plan")
 
     def _warn(self, message: str) -> None:
         self._emit(Warned(message))
+
+    def _confirm(self, plan: Plan) -> bool:
+        """Ask for the go-ahead; the time the user takes to answer is not the run's."""
+        asked = time.monotonic()
+        try:
+            return self.progress.confirm(plan)
+        finally:
+            self.waited += time.monotonic() - asked
 
 
 def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport:
