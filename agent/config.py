@@ -84,6 +84,7 @@ class RunOptions:
     fix_request: str | None = None  # `diffcrew fix`: the standing request applied to staged files
     scope: tuple[str, ...] | None = None  # `diffcrew fix`: the only paths a plan may modify (None: any)
     warm_cache: bool = False  # one worker writes the shared prompt cache before the others start
+    sign: bool | None = None  # sign the commit (None: as git commit would, when commit.gpgsign is set)
 
 
 # Settings a user may put in config files or DIFFCREW_* variables, with their types.

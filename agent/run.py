@@ -99,6 +99,9 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     if options.push and not repo.has_remote(options.push):
         raise UsageError(f"--push: no remote named {options.push!r} (write the remote after --push, e.g. "
                          "--push origin, and the request last)")
+    sign = not options.dry_run and (repo.signs_commits() if options.sign is None else options.sign)
+    if sign:
+        repo.check_signing(base)  # before anything is spent: a key that is missing or locked
     if not options.dry_run:
         prune_stale(repo)  # worktrees left by runs that were killed
     redactor = Redactor(key=repository_key(repo.common_dir))
@@ -106,8 +109,8 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
                        "options": options_record(options)})
-    run = _Run(repo, base, run_id, options, progress, transcript, Ledger(max_cost=options.max_cost),
-               Outcome(branch=branch), redactor=redactor)
+    run = _Run(repo, base, run_id, replace(options, sign=sign), progress, transcript,
+               Ledger(max_cost=options.max_cost), Outcome(branch=branch), redactor=redactor)
     started = time.monotonic()
     try:
         with like_ctrl_c():  # SIGTERM and SIGHUP too
