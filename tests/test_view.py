@@ -228,7 +228,7 @@ def test_live_view_failed_worker_and_verbose_lines() -> None:
 def test_live_region_leaves_room_for_an_echoed_ctrl_c() -> None:
     """A full-width last line would make the terminal's `^C` echo wrap, shifting the region down a
     line, so that erasing it at the end leaves a stale header behind (seen in tmux)."""
-    view = LiveView(Console(file=StringIO(), force_terminal=True, width=60))
+    view = LiveView(Console(file=StringIO(), force_terminal=True, width=60), clock=Clock())
     for event in EVENTS[:8]:
         view.emit(event)
     lines = rendered(view, width=60)
