@@ -22,23 +22,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from diffcrew.agent.livelayout import SEPARATOR, Fold, Segment, end_cut, fold_rows, layout_parts, middle_cut, pack
+from diffcrew.agent.livelayout import middle_cut, render_board, status_lines
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
                                    Planned, Reviewed, Reviewing, Warned, WorkerFinished, WorkerRepairing,
                                    WorkerRunning)
 from diffcrew.agent.types import Plan
-from diffcrew.agent.pricing import money
-from diffcrew.agent.view import Prompt, View, estimate_line, event_lines
+from diffcrew.agent.view import Prompt, View, estimate_line, event_lines, full_plan_lines
 
-ACTIVE = ("running", "repairing", "checking")
-_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # a braille spinner, one frame per 80 ms
-_LOOK = {"queued": ("·", "dim"), "running": ("", "cyan"), "repairing": ("", "yellow"),
-         "checking": ("", "blue"), "done": ("✓", "green"), "failed": ("✗", "red")}
 # Events whose plain lines stay on screen above the live region (explorations too with -v; model
 # calls and retries print only with -v); the plan is drawn as a table. Worker progress is the region.
 _LOGGED = (ContextRead, Warned, ModelCalled, ModelRetrying, ChecksDone, Reviewed)
 _ACTION_STYLE = {"modify": "yellow", "create": "green", "delete": "red"}
-_ROLE_LABEL = {"worker": "workers", "review": "review"}
 
 
 @dataclass
@@ -197,164 +191,29 @@ class Board:
         return "planning" if self.planning else "reading" if short else "reading the repository"
 
 
-def spinner(now: float) -> str:
-    return _FRAMES[int(now / 0.08) % len(_FRAMES)]
-
-
-def tokens(count: int) -> str:
-    """A token count in a few characters: 950, 12.3k, 1.2M."""
-    if count < 1000:
-        return str(count)
-    if count < 1_000_000:
-        return f"{count / 1000:.1f}k"
-    return f"{count / 1_000_000:.1f}M"
-
-
-def render_plan(event: Planned, *, cut: bool = True) -> RenderableType:
+def render_plan(event: Planned, *, cut: bool = True, width: int = 100) -> RenderableType:
     """The plan as it arrives: its summary, one line per file (instructions cut to fit, or wrapped
-    in full when `cut` is False), the estimate."""
+    in full when `cut` is False), the estimate. On a terminal too narrow for a file's path and some
+    of its instructions side by side, the whole plan puts the instructions under the path, and the
+    cut one shows the paths alone (cut in the middle)."""
     plan = event.plan
+    longest = max((cell_len(e.path) for e in plan.edits), default=0)
+    beside = width - 9 - longest >= 30  # "  modify " and 30 cells of instructions
+    if not cut and not beside:
+        lines = [Text.from_ansi(line) for line in full_plan_lines(plan, width)]
+        return Group(*lines, Text(estimate_line(event)))
     edits = Table.grid(padding=(0, 1))
     edits.add_column(no_wrap=True)
     edits.add_column(no_wrap=True)
     edits.add_column()
     for edit in plan.edits:
-        edits.add_row(Text(f"  {edit.action:<6}", style=_ACTION_STYLE.get(edit.action, "")), edit.path,
-                      Text(" ".join(edit.instructions.split()), style="dim", no_wrap=cut, overflow="ellipsis"))
+        instructions = Text(" ".join(edit.instructions.split()), style="dim", no_wrap=cut, overflow="ellipsis")
+        edits.add_row(Text(f"  {edit.action:<6}", style=_ACTION_STYLE.get(edit.action, "")),
+                      edit.path if beside else middle_cut(edit.path, width - 9), instructions if beside else "")
     return Group(Text.assemble(("Plan: ", "bold"), plan.summary), edits, Text(estimate_line(event)))
 
 
 PLAN_HINT = "  (instructions cut to fit: answer v to see the whole plan)"
-
-
-def render_board(board: Board, *, final: bool = False, width: int = 100, height: int | None = None) -> RenderableType:
-    """The worker table (once there is a plan) and the run's totals, fitted to `width` columns and,
-    live, to `height` lines (the final table shows every row; it goes to the scrollback)."""
-    status = _status(board, final, width)
-    parts: list[RenderableType] = []
-    if board.rows:
-        room = None if final or height is None else max(1, height - len(status) - 1)  # the header
-        parts.append(_table(board, final, width, room))
-    parts.extend(status)
-    return Group(*parts)
-
-
-_GAP = 2  # the table's columns are two cells apart
-
-
-def _table(board: Board, final: bool, width: int, room: int | None) -> Table:
-    """One row per planned file (finished rows folded into a count when they do not fit the height);
-    columns give way on a narrow terminal (tokens, tries, the note), file names are cut in the middle."""
-    fold = fold_rows({p: r.state for p, r in board.rows.items()}, room) if room is not None else \
-        Fold(tuple(board.rows), ())
-    cells: list[dict[str, Text | str]] = []
-    for path in fold.shown:
-        row = board.rows[path]
-        symbol, style = _LOOK.get(row.state, ("?", ""))
-        if row.state in ACTIVE:
-            symbol = "·" if final else spinner(board.clock())
-        used = row.tally.calls > 0
-        cells.append({"": Text(symbol, style=style), "file": row.path,
-                      "state": Text("stopped" if final and row.state in ACTIVE else row.state, style=style),
-                      "tries": str(row.attempts) if row.attempts else "",
-                      "tokens in/out": f"{tokens(row.tally.input_tokens)} / {tokens(row.tally.output_tokens)}"
-                      if used else "",
-                      "cost": money(row.tally.cost, "?") if used else "",
-                      "note": " · ".join(n for n in (row.origin, row.note) if n)})
-    above: list[dict[str, Text | str]] = []  # the finished ones above the rows, the waiting ones below
-    for state, count in fold.folded:
-        symbol, style = _LOOK.get(state, ("·", "cyan"))
-        label = f"{count} more running" if state == "running" else f"{count} {state}"
-        folded: dict[str, Text | str] = {"": Text(symbol or "·", style=style), "file": Text(label, style=style)}
-        (above if state in ("done", "failed") else cells).append(folded)
-    cells = above + cells
-    columns = _columns(cells, width)
-    table = Table(box=None, pad_edge=False, header_style="bold dim", show_edge=False)
-    for name, size in columns.items():
-        table.add_column("" if name == "note" else name, no_wrap=True, width=size if name in ("file", "note") else None,
-                         justify="right" if name in ("tries", "tokens in/out", "cost") else "left",
-                         style="dim" if name == "note" else "")
-    for cell in cells:
-        table.add_row(*(_fit(cell.get(name, ""), name, size) for name, size in columns.items()))
-    return table
-
-
-_OPTIONAL = ("tokens in/out", "tries", "note", "state")  # the columns a narrow terminal drops, first to last
-
-
-def _columns(cells: list[dict[str, Text | str]], width: int) -> dict[str, int]:
-    """The columns shown and the width of each; the file column gets what the others leave (at least
-    24 cells, or the whole name), the note what the file names leave."""
-    def size(name: str) -> int:
-        return max([cell_len(name if name != "note" else "")] +
-                   [cell_len(str(c.get(name, ""))) for c in cells if name != "file" or "state" in c])
-
-    fixed = {n: size(n) for n in ("", "state", "tries", "tokens in/out", "cost")}
-    longest = max([size("file"), *(cell_len(str(c["file"])) for c in cells)])
-    note = size("note")
-    shown = set(_OPTIONAL) if note else set(_OPTIONAL) - {"note"}
-
-    def needed() -> int:
-        widths = [w for n, w in fixed.items() if n in shown or n not in _OPTIONAL]
-        return sum(widths) + _GAP * len(widths) + min(longest, 24) + (_GAP + min(note, 12) if "note" in shown else 0)
-
-    for name in _OPTIONAL:  # until the file names (and some of the notes) fit
-        if needed() <= width:
-            break
-        shown.discard(name)
-    kept = {n: w for n, w in fixed.items() if n in shown or n not in _OPTIONAL}
-    avail = width - sum(kept.values()) - _GAP * len(kept)
-    file_width = max(4, min(longest, avail))
-    if "note" in shown:
-        file_width = max(4, min(longest, max(24, avail - _GAP - min(note, 24))))
-    columns = {"": kept.pop(""), "file": file_width, **kept}
-    if "note" in shown and avail - file_width - _GAP >= 8:
-        columns["note"] = min(note, avail - file_width - _GAP)
-    return columns
-
-
-def _fit(value: Text | str, name: str, size: int) -> Text | str:
-    if name == "file" and isinstance(value, str):
-        return middle_cut(value, size)
-    if name == "note" and isinstance(value, str):
-        return end_cut(value, size)
-    return value
-
-
-def _status(board: Board, final: bool, width: int) -> list[Text]:
-    """`⠙ workers 1/3 finished · 4 call(s) · 5.5k in / 580 out · $0.0167 · workers + review $0.0104
-    (est. ~$0.0167) · 3.2 s` (what the estimate shown with the plan counts, spent so far, against it); when final,
-    `total: ...` without the spinner and the phase. Fitted to `width` without cutting a count or
-    the cost: the activity, the estimate, the tokens and the clock give way first."""
-    total = board.total()
-    lead = "total: " if final else spinner(board.clock()) + " "
-    calls = Segment((f"{total.calls} call(s)",) * 4 + (f"{total.calls} calls",))
-    segments = [calls, Segment((f"{tokens(total.input_tokens)} in / {tokens(total.output_tokens)} out",) * 3 + (None,)),
-                Segment((money(total.cost),))]
-    if board.plan is not None and board.estimated_cost is not None:
-        segments.append(Segment((f"{' + '.join(_ROLE_LABEL[r] for r in board.estimated_roles)} "
-                                 f"{money(board.spent())} (est. ~{money(board.estimated_cost)})", None)))
-    segments.append(Segment((f"{board.elapsed():.1f} s",) * 5 + (None,)))
-    if not final:  # the phase, with what it is doing (cut to the room the figures leave) while there is room
-        phase, detail = board.phase(), board.retrying or board.activity
-        forms: list[str | None] = []
-        for level in (0, 1):
-            room = width - cell_len(lead + phase + ": " + SEPARATOR.join(["", *layout_parts(segments, level)]))
-            forms.append(phase if not detail else f"{phase}: {end_cut(detail, room) if room >= 12 else detail}")
-        segments.insert(0, Segment((*forms, phase, phase, board.phase(short=True))))
-    lines = []
-    for number, line in enumerate(pack(segments, width, lead)):
-        text = Text(no_wrap=True)
-        if number == 0:
-            text.append(lead, style="bold" if final else "cyan")
-            line = line[len(lead):]
-            if not final:
-                phase_text, _, rest = line.partition(SEPARATOR)
-                text.append(phase_text, style="bold")
-                line = SEPARATOR + rest if rest else ""
-        text.append(line, style="dim")
-        lines.append(text)
-    return lines
 
 
 ECHO_ROOM = 2  # columns left free at the right of the live region (for an echoed ^C)
@@ -416,12 +275,12 @@ class LiveView(View):
     def _print_plan(self, event: Planned) -> None:
         """The whole plan when it fits the terminal (with room left for the prompt and the table),
         else one line per file, and a hint when the user is about to be asked about it."""
-        whole = render_plan(event, cut=False)
+        whole = render_plan(event, cut=False, width=self.width)
         height = len(self.console.render_lines(whole, self.console.options.update(width=self.width), pad=False))
         if height + 4 <= self.console.height:
             self.console.print(whole)
             return
-        self.console.print(render_plan(event))
+        self.console.print(render_plan(event, width=self.width))
         if self.prompt is not None:
             self.console.print(Text(PLAN_HINT, style="dim"))
 
@@ -452,7 +311,7 @@ class LiveView(View):
             if any(row.state != "queued" for row in board.rows.values()):
                 final: RenderableType | None = render_board(board, final=True, width=self.width)
             else:  # nothing started (declined, or failed while planning): the totals at most
-                final = Group(*_status(board, True, self.width)) if board.by_role else None
+                final = Group(*status_lines(board, True, self.width)) if board.by_role else None
             if final is not None:
                 self.console.print(final)
                 self.console.print()

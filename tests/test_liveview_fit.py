@@ -225,3 +225,16 @@ def test_the_reports_duration_leaves_out_the_wait_at_the_prompt(tmp_path: Path, 
     report = run_module.run_change(options, Asking(), lambda: ScriptedClient(script))
     assert report.status == "ok", report.errors
     assert 0 < report.duration_s < 1000
+
+
+def test_on_a_narrow_terminal_the_whole_plan_puts_the_instructions_under_each_path() -> None:
+    plan = Plan("Swap the helper.", tuple(FileEdit(LONG.format(n), "modify", WORDY) for n in range(2)))
+    buffer = StringIO()
+    view = LiveView(Console(file=buffer, width=40, height=60, color_system=None), prompt=lambda question, plan: True)
+    view.emit(Planned(plan, estimated_cost=0.01))
+    view.close()
+    lines = buffer.getvalue().splitlines()
+    assert max(cell_len(line) for line in lines) <= 40
+    assert " ".join(buffer.getvalue().split()).count(" ".join(WORDY.split())) == 2
+    assert sum(1 for line in lines if line.startswith("         Replace every call")) == 2  # under each path
+    assert PLAN_HINT.strip() not in buffer.getvalue()
