@@ -86,6 +86,7 @@ class RunOptions:
     scope: tuple[str, ...] | None = None  # `diffcrew fix`: the only paths a plan may modify (None: any)
     warm_cache: bool = False  # one worker writes the shared prompt cache before the others start
     run_checks: bool = True  # False for `diffcrew fix` only: no sandbox, no checks (a dry run checks like a run)
+    sign: bool | None = None  # sign the commit (None: as git commit would, when commit.gpgsign is set)
 
 
 # Settings a user may put in config files or DIFFCREW_* variables, with their types.

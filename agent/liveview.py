@@ -15,28 +15,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, assert_never
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.constrain import Constrain
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from diffcrew.agent.livelayout import middle_cut, render_board, status_lines
 from diffcrew.agent.events import (ChecksDone, ChecksRunning, ContextRead, Event, Explored, ModelCalled, ModelRetrying,
                                    Planned, Reviewed, Reviewing, Warned, WorkerFinished, WorkerRepairing,
                                    WorkerRunning)
 from diffcrew.agent.types import Plan
-from diffcrew.agent.pricing import money
-from diffcrew.agent.view import Prompt, View, estimate_line, event_lines
+from diffcrew.agent.view import Prompt, View, estimate_line, event_lines, full_plan_lines
 
-ACTIVE = ("running", "repairing", "checking")
-_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # a braille spinner, one frame per 80 ms
-_LOOK = {"queued": ("·", "dim"), "running": ("", "cyan"), "repairing": ("", "yellow"),
-         "checking": ("", "blue"), "done": ("✓", "green"), "failed": ("✗", "red")}
 # Events whose plain lines stay on screen above the live region (explorations too with -v; model
 # calls and retries print only with -v); the plan is drawn as a table. Worker progress is the region.
 _LOGGED = (ContextRead, Warned, ModelCalled, ModelRetrying, ChecksDone, Reviewed)
 _ACTION_STYLE = {"modify": "yellow", "create": "green", "delete": "red"}
-_ROLE_LABEL = {"worker": "workers", "review": "review"}
 
 
 @dataclass
@@ -85,6 +81,7 @@ class Board:
     retrying: str = ""        # the latest retry, until that caller's call goes through
     reviewing: str = ""       # the review under way, if any (its verdict is printed above the region)
     started: float = 0.0
+    waited: float = 0.0       # spent at the go-ahead prompt, left out of the elapsed time
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -176,98 +173,47 @@ class Board:
             cost = None if cost is None or used is None else cost + used
         return cost
 
-    def phase(self) -> str:
-        """What the run is doing now, in a few words."""
+    def elapsed(self) -> float:
+        """Seconds since the run started, less the time spent waiting for the user's go-ahead."""
+        return self.clock() - self.started - self.waited
+
+    def phase(self, short: bool = False) -> str:
+        """What the run is doing now, in a few words (`short`: fewer, for a narrow terminal)."""
         if self.checks:
-            return self.checks
+            return self.checks.partition(":")[0] if short else self.checks
         if self.reviewing:
-            return self.reviewing
+            return f"review round {self.reviewing.rpartition(' ')[2].rstrip(')')}" if short else self.reviewing
         if self.rows:
             done = sum(1 for r in self.rows.values() if r.state in ("done", "failed"))
             if done < len(self.rows):
-                return f"workers {done}/{len(self.rows)} finished"
+                return f"{done}/{len(self.rows)} done" if short else f"workers {done}/{len(self.rows)} finished"
             return "finishing"
-        return "planning" if self.planning else "reading the repository"
+        return "planning" if self.planning else "reading" if short else "reading the repository"
 
 
-def spinner(now: float) -> str:
-    return _FRAMES[int(now / 0.08) % len(_FRAMES)]
-
-
-def tokens(count: int) -> str:
-    """A token count in a few characters: 950, 12.3k, 1.2M."""
-    if count < 1000:
-        return str(count)
-    if count < 1_000_000:
-        return f"{count / 1000:.1f}k"
-    return f"{count / 1_000_000:.1f}M"
-
-
-def render_plan(event: Planned) -> RenderableType:
-    """The plan as it arrives: its summary, one line per file (instructions cut to fit), the estimate."""
+def render_plan(event: Planned, *, cut: bool = True, width: int = 100) -> RenderableType:
+    """The plan as it arrives: its summary, one line per file (instructions cut to fit, or wrapped
+    in full when `cut` is False), the estimate. On a terminal too narrow for a file's path and some
+    of its instructions side by side, the whole plan puts the instructions under the path, and the
+    cut one shows the paths alone (cut in the middle)."""
     plan = event.plan
+    longest = max((cell_len(e.path) for e in plan.edits), default=0)
+    beside = width - 9 - longest >= 30  # "  modify " and 30 cells of instructions
+    if not cut and not beside:
+        lines = [Text.from_ansi(line) for line in full_plan_lines(plan, width)]
+        return Group(*lines, Text(estimate_line(event)))
     edits = Table.grid(padding=(0, 1))
     edits.add_column(no_wrap=True)
     edits.add_column(no_wrap=True)
     edits.add_column()
     for edit in plan.edits:
-        edits.add_row(Text(f"  {edit.action:<6}", style=_ACTION_STYLE.get(edit.action, "")), edit.path,
-                      Text(" ".join(edit.instructions.split()), style="dim", no_wrap=True, overflow="ellipsis"))
+        instructions = Text(" ".join(edit.instructions.split()), style="dim", no_wrap=cut, overflow="ellipsis")
+        edits.add_row(Text(f"  {edit.action:<6}", style=_ACTION_STYLE.get(edit.action, "")),
+                      edit.path if beside else middle_cut(edit.path, width - 9), instructions if beside else "")
     return Group(Text.assemble(("Plan: ", "bold"), plan.summary), edits, Text(estimate_line(event)))
 
 
-def render_board(board: Board, *, final: bool = False) -> RenderableType:
-    """The worker table (once there is a plan) and a status line with the run's totals."""
-    parts: list[RenderableType] = []
-    if board.rows:
-        parts.append(_table(board, final))
-    parts.append(_status(board, final))
-    return Group(*parts)
-
-
-def _table(board: Board, final: bool) -> Table:
-    """One row per planned file; only the note column gives way (cut with …) on a narrow terminal."""
-    table = Table(box=None, pad_edge=False, header_style="bold dim", show_edge=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("file", no_wrap=True)
-    for name in ("state", "tries", "tokens in/out", "cost"):
-        table.add_column(name, no_wrap=True, justify="left" if name == "state" else "right")
-    table.add_column("", style="dim")
-    for row in board.rows.values():
-        symbol, style = _LOOK.get(row.state, ("?", ""))
-        state = "stopped" if final and row.state in ACTIVE else row.state
-        if row.state in ACTIVE:
-            symbol = "·" if final else spinner(board.clock())
-        used = row.tally.calls > 0
-        table.add_row(Text(symbol, style=style), row.path, Text(state, style=style),
-                      str(row.attempts) if row.attempts else "",
-                      f"{tokens(row.tally.input_tokens)} / {tokens(row.tally.output_tokens)}" if used else "",
-                      money(row.tally.cost, "?") if used else "",
-                      Text(" · ".join(n for n in (row.origin, row.note) if n), no_wrap=True, overflow="ellipsis"))
-    return table
-
-
-def _status(board: Board, final: bool) -> Text:
-    """`⠙ workers 1/3 finished · 4 call(s) · 5.5k in / 580 out · $0.0167 · workers + review $0.0104 (est. ~$0.0167)`
-    (what the estimate shown with the plan counts, spent so far, against it);
-    when final, `total: ...` without the spinner and the phase."""
-    total = board.total()
-    figures = [f"{total.calls} call(s)", f"{tokens(total.input_tokens)} in / {tokens(total.output_tokens)} out",
-               money(total.cost)]
-    if board.plan is not None and board.estimated_cost is not None:
-        figures.append(f"{' + '.join(_ROLE_LABEL[r] for r in board.estimated_roles)} {money(board.spent())} "
-                       f"(est. ~{money(board.estimated_cost)})")
-    figures.append(f"{board.clock() - board.started:.1f} s")
-    text = Text(no_wrap=True, overflow="ellipsis")
-    if final:
-        text.append("total: ", style="bold")
-    else:
-        text.append(spinner(board.clock()) + " ", style="cyan")
-        detail = board.retrying or board.activity
-        text.append(board.phase() + (f": {detail}" if detail else ""), style="bold")
-        text.append(" · ")
-    text.append(" · ".join(figures), style="dim")
-    return text
+PLAN_HINT = "  (instructions cut to fit: answer v to see the whole plan)"
 
 
 ECHO_ROOM = 2  # columns left free at the right of the live region (for an echoed ^C)
@@ -308,28 +254,50 @@ class LiveView(View):
         its last line must not wrap, or the region moves down a line and erasing it leaves a
         stale line behind."""
         with self._lock:
-            return Constrain(render_board(self.board, final=final), width=max(20, self.console.width - ECHO_ROOM))
+            width = self.width
+            return Constrain(render_board(self.board, final=final, width=width, height=self.console.height - 1),
+                             width=width)
+
+    @property
+    def width(self) -> int:
+        return max(20, self.console.width - ECHO_ROOM)
 
     def emit(self, event: Event) -> None:
         logged = isinstance(event, _LOGGED) or (isinstance(event, Explored) and self.verbose)
         with self._lock:
             self.board.apply(event)
             if isinstance(event, Planned):
-                self.console.print(render_plan(event))
+                self._print_plan(event)
             elif logged:
                 for line in event_lines(event, self.verbose):
                     self.console.print(Text.from_ansi(line))
             self._start()
             self._redraw()
 
+    def _print_plan(self, event: Planned) -> None:
+        """The whole plan when it fits the terminal (with room left for the prompt and the table),
+        else one line per file, and a hint when the user is about to be asked about it."""
+        whole = render_plan(event, cut=False, width=self.width)
+        height = len(self.console.render_lines(whole, self.console.options.update(width=self.width), pad=False))
+        if height + 4 <= self.console.height:
+            self.console.print(whole)
+            return
+        self.console.print(render_plan(event, width=self.width))
+        if self.prompt is not None:
+            self.console.print(Text(PLAN_HINT, style="dim"))
+
     def confirm(self, plan: Plan) -> bool:
-        """Ask with the region stopped (a prompt inside a redrawn region would be overwritten)."""
+        """Ask with the region stopped (a prompt inside a redrawn region would be overwritten); the
+        time spent answering is left out of the elapsed time."""
         if self.prompt is None:
             return True
         self._stop()
+        asked = self.board.clock()
         try:
             return super().confirm(plan)
         finally:
+            with self._lock:
+                self.board.waited += self.board.clock() - asked
             self._start()
 
     def close(self) -> None:
@@ -343,9 +311,9 @@ class LiveView(View):
         with self._lock:
             board = self.board
             if any(row.state != "queued" for row in board.rows.values()):
-                final: RenderableType | None = render_board(board, final=True)
+                final: RenderableType | None = render_board(board, final=True, width=self.width)
             else:  # nothing started (declined, or failed while planning): the totals at most
-                final = _status(board, final=True) if board.by_role else None
+                final = Group(*status_lines(board, True, self.width)) if board.by_role else None
             if final is not None:
                 self.console.print(final)
                 self.console.print()

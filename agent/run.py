@@ -122,6 +122,10 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
                          "--push origin, and the request last)")
     if options.run_checks:  # a check that cannot run is refused before the first model call
         load_checks(repo.root, options.checks, options.run_pre_commit, options.check_timeout)
+    sign = not options.dry_run and (repo.signs_commits() if options.sign is None else options.sign)
+    if sign:
+        repo.check_signing(base)  # before anything is spent: a key that is missing or locked
+    if options.run_checks:
         prune_stale(repo)  # worktrees left by runs that were killed
     redactor = Redactor(key=repository_key(repo.common_dir))
     transcript = Transcript(transcript_path(repo.common_dir, run_id), redactor.redact_value)
@@ -129,8 +133,8 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
                        "base_ref": options.base, "branch": branch, "dry_run": options.dry_run,
                        "options": options_record(options), FILES_RECORDED: True,
                        **({"retry_of": resume.of} if resume else {})})
-    run = _Run(repo, base, run_id, options, progress, transcript, Ledger(max_cost=options.max_cost),
-               Outcome(branch=branch), redactor=redactor, resume=resume)
+    run = _Run(repo, base, run_id, replace(options, sign=sign), progress, transcript,
+               Ledger(max_cost=options.max_cost), Outcome(branch=branch), redactor=redactor, resume=resume)
     started = time.monotonic()
     try:
         with like_ctrl_c():  # SIGTERM and SIGHUP too
@@ -147,7 +151,7 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
                            "errors": [f"{type(exc).__name__}: {exc}"[:1000]]})
         transcript.close()
         raise
-    report = _report(run, time.monotonic() - started, error)
+    report = _report(run, time.monotonic() - started - run.waited, error)
     transcript.append({"kind": "end", "status": report.status, "exit_code": report.exit_code,
                        "branch": report.branch, "commit": report.commit, "errors": list(report.errors),
                        "report": {k: v for k, v in report.to_dict().items() if k != "diff"}})
@@ -183,6 +187,7 @@ class _Run:
     tree: dict[str, TreeEntry] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
     resume: Resume | None = None  # `diffcrew retry`: the recorded plan and the results it reuses
+    waited: float = 0.0  # seconds spent waiting for the user's go-ahead
 
     async def within_timeout(self, make_client: Callable[[], ModelClient]) -> None:
         """The pipeline under --timeout; secrets redacted on the way are reported either way."""
@@ -223,7 +228,7 @@ class _Run:
                         self.resume.reused if self.resume else None)
             await crew.start()
             synthesis = Synthesis(SynthesisJob(self.repo, self.base, self.run_id, options, self.tree,
-                                               context.text_paths, rules, self._emit, self.progress.confirm),
+                                               context.text_paths, rules, self._emit, self._confirm),
                                   crew, client, outcome)
             tree = await synthesis.run()
             change = git_diff(self.repo, self.base, tree, expected={r.path for r in outcome.results if r.ok})
@@ -259,7 +264,7 @@ class _Run:
         dirty = self.repo.worktree_changes(self.base, [e.path for e in plan.edits if e.action != "create"])
         if dirty:
             self._warn("uncommitted changes are not included (workers see the base commit): " + ", ".join(dirty))
-        if not self.progress.confirm(plan):
+        if not self._confirm(plan):
             raise RunFailed("stopped before the workers started: you declined the plan")
 
     def _warn(self, message: str) -> None:
@@ -270,6 +275,14 @@ class _Run:
         blob = self.repo.write_blob(result.new_text.encode("utf-8")) if result.ok and result.new_text is not None \
             else None
         self.transcript.append(file_record(result, blob))
+
+    def _confirm(self, plan: Plan) -> bool:
+        """Ask for the go-ahead; the time the user takes to answer is not the run's."""
+        asked = time.monotonic()
+        try:
+            return self.progress.confirm(plan)
+        finally:
+            self.waited += time.monotonic() - asked
 
 
 def _report(run: _Run, seconds: float, error: DiffcrewError | None) -> RunReport:

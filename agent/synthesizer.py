@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from diffcrew import prompts
+from diffcrew.agent import __version__
 from diffcrew.agent.config import RunOptions
 from diffcrew.agent.conversation import expect_call
 from diffcrew.agent.crew import Crew, failure_text
@@ -234,9 +235,14 @@ class Synthesis:
         changed = [r for r in outcome.results if r.ok and r.path not in self._unchanged]
         # The message is prose the model wrote around tokens that were restored for local use:
         # it keeps the tokens, never a secret (the files themselves hold the real values).
+        options = job.options
+        models = [("Orchestrator-Model", options.orchestrator_model), ("Worker-Model", options.worker_model)]
+        if summary.from_model:
+            models.append(("Synthesizer-Model", options.synthesizer_model))
         outcome.message = redact(commit_message(summary, outcome.plan or self.crew.plan, changed, job.run_id,
-                                                [r for r in outcome.results if not r.ok], failing, outcome.reviews))
-        commit = job.repo.commit_tree(tree, job.base, outcome.message)
+                                                [r for r in outcome.results if not r.ok], failing, outcome.reviews,
+                                                models))
+        commit = job.repo.commit_tree(tree, job.base, outcome.message, sign=bool(options.sign))
         job.repo.create_branch(outcome.branch or "", commit, reason=f"diffcrew run {job.run_id}")
         outcome.commit = commit
         if job.options.push:
@@ -320,10 +326,11 @@ async def write_summary(client: ModelClient, model: str, request: str, plan: Pla
 
 def commit_message(summary: Summary, plan: Plan, results: list[FileResult], run_id: str,
                    missing: list[FileResult], failing_checks: tuple[str, ...] = (),
-                   reviews: list[dict[str, Any]] | None = None) -> str:
+                   reviews: list[dict[str, Any]] | None = None, models: list[tuple[str, str]] | None = None) -> str:
     """Title, body, one line per file with its instructions (a review's follow-ups included, and the
     files a review added marked), each review's verdict and the files it added or followed up, what
-    was left out or fails, and the trailer."""
+    was left out or fails, and the trailers: the run, diffcrew's version and the models that wrote
+    the change (`models`: trailer name and model)."""
     landed = {r.path for r in results}
     added = {e["path"]: review["round"] for review in reviews or () for e in review["edits"] if e.get("added")}
     lines = [summary.title, ""]
@@ -346,6 +353,7 @@ def commit_message(summary: Summary, plan: Plan, results: list[FileResult], run_
         lines += [f"- {r.path}: {r.error}" for r in missing]
     if failing_checks:
         lines += ["", "Checks still failing (--allow-failing):"] + [f"- {name}" for name in failing_checks]
-    lines += ["", f"Diffcrew-Run: {run_id}"]
+    lines += ["", f"Diffcrew-Run: {run_id}", f"Generated-by: diffcrew {__version__}"]
+    lines += [f"{name}: {model}" for name, model in models or ()]
     return "\n".join(lines) + "\n"
 

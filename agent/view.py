@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
+import textwrap
 from typing import TYPE_CHECKING, Callable, assert_never
 
 import click
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from diffcrew.agent.types import Plan
     from diffcrew.sandbox.checks import CheckResult
 
-Prompt = Callable[[str], bool]
+Prompt = Callable[[str, "Plan"], bool]  # the question, and the plan it asks about
 Write = Callable[[str], None]
 
 
@@ -51,7 +53,7 @@ class View:
         raise NotImplementedError
 
     def confirm(self, plan: "Plan") -> bool:
-        return True if self.prompt is None else self.prompt(confirm_question(plan))
+        return True if self.prompt is None else self.prompt(confirm_question(plan), plan)
 
     def close(self) -> None:
         """Stop drawing; everything printed after this goes below the view's output."""
@@ -107,8 +109,24 @@ def _to_stderr(line: str) -> None:
     colour.echo(line, err=True)
 
 
-def _ask_on_stderr(question: str) -> bool:
-    return click.confirm(question, default=True, err=True)
+ANSWERS = "y: start the workers · n: stop here (nothing more is spent) · v: show the whole plan"
+
+
+def _ask_on_stderr(question: str, plan: "Plan") -> bool:
+    """Ask as `git add -p` does: y (the default) or n; v shows the whole plan, instructions uncut,
+    and asks again; anything else (? included) lists the answers."""
+    while True:
+        answer = click.prompt(f"{question} [Y/n/v]", default="y", show_default=False, err=True)
+        match answer.strip().lower():
+            case "y" | "yes":
+                return True
+            case "n" | "no":
+                return False
+            case "v" | "view":
+                for line in full_plan_lines(plan, shutil.get_terminal_size().columns):
+                    click.echo(line, err=True)
+            case _:
+                click.echo(ANSWERS, err=True)
 
 
 def confirm_question(plan: "Plan") -> str:
@@ -125,6 +143,17 @@ def worker_count(plan: "Plan") -> int:
 def plan_lines(plan: "Plan") -> list[str]:
     lines = [click.style("Plan: ", bold=True) + plan.summary]
     lines += [f"  {e.action:<6} {e.path}: {' '.join(e.instructions.split())}" for e in plan.edits]
+    return lines
+
+
+def full_plan_lines(plan: "Plan", width: int = 100) -> list[str]:
+    """The whole plan, each file's instructions uncut (their own lines kept, wrapped to `width`)."""
+    lines = [click.style("Plan: ", bold=True) + plan.summary]
+    for edit in plan.edits:
+        lines.append(f"  {edit.action:<6} {edit.path}")
+        for paragraph in edit.instructions.strip().splitlines() or [""]:
+            lines += textwrap.wrap(paragraph, max(20, width - 1), initial_indent="         ",
+                                   subsequent_indent="         ") or [""]
     return lines
 
 

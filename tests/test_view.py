@@ -181,7 +181,8 @@ def test_live_view_rows_follow_the_events() -> None:
     assert "$0.0031" in row(states[6], "pkg/a.py")
     repairing = row(states[7], "pkg/a.py")
     assert "repairing" in repairing and "hunk 1 of 1 matches no place" in repairing
-    assert "retrying worker pkg/b.py: the model service answered HTTP 429" in states[8][-1]
+    assert "finished: retrying worker pkg/b.py: the mod… · " in states[8][-1]  # cut to leave the totals whole
+    assert states[8][-1].endswith("· 2 call(s) · 3.2k in / 400 out · $0.0101 · 4.5 s")
     assert "retrying worker pkg/b.py" not in states[9][-1]  # its call went through
     assert row(states[12], "pkg/a.py").split()[1:7] == ["pkg/a.py", "done", "2", "2.5k", "/", "220"]
     assert "$0.0071" in row(states[12], "pkg/a.py")
@@ -227,11 +228,12 @@ def test_live_view_failed_worker_and_verbose_lines() -> None:
 def test_live_region_leaves_room_for_an_echoed_ctrl_c() -> None:
     """A full-width last line would make the terminal's `^C` echo wrap, shifting the region down a
     line, so that erasing it at the end leaves a stale header behind (seen in tmux)."""
-    view = LiveView(Console(file=StringIO(), force_terminal=True, width=60))
+    view = LiveView(Console(file=StringIO(), force_terminal=True, width=60), clock=Clock())
     for event in EVENTS[:8]:
         view.emit(event)
     lines = rendered(view, width=60)
-    assert any("repairing" in line for line in lines) and lines[-1].endswith("…")  # the note and totals are cut
+    assert any("repairing" in line for line in lines) and "…" in row(lines, "pkg/a.py")  # the note is cut
+    assert lines[-1].endswith("· 2 call(s) · $0.0101 · 0.0 s")  # the totals are not
     assert max(len(line) for line in lines) <= 60 - ECHO_ROOM
     view.close()
 
@@ -240,7 +242,7 @@ def test_live_view_stops_drawing_while_it_asks() -> None:
     view = LiveView(Console(file=StringIO(), force_terminal=True, width=100), prompt=None)
     asked: list[tuple[str, bool]] = []
 
-    def prompt(question: str) -> bool:
+    def prompt(question: str, _plan: Plan) -> bool:
         asked.append((question, view.active))
         return False
 
@@ -267,7 +269,7 @@ def test_quiet_view_shows_the_plan_only_to_ask_about_it() -> None:
     for event in EVENTS:
         silent.emit(event)
     assert silent.confirm(PLAN) is True and lines == []
-    asking = QuietView(write=lines.append, prompt=lambda question: question == "Start 2 worker(s)?")
+    asking = QuietView(write=lines.append, prompt=lambda question, _: question == "Start 2 worker(s)?")
     assert asking.confirm(PLAN) is True
     assert click.unstyle(lines[0]) == "Plan: Type the helpers and drop the old module." and len(lines) == 4
 
@@ -399,7 +401,7 @@ def run_in_pty(args: list[str], env: dict[str, str], answer: bytes | None = None
         if not chunk:
             break
         output += chunk
-        if answer is not None and b"worker(s)? [Y/n]" in output:
+        if answer is not None and b"worker(s)? [Y/n/v]" in output:
             os.write(fd, answer)
             answer = None
     _, status = os.waitpid(pid, 0)
@@ -434,7 +436,7 @@ def test_prompt_on_a_terminal_then_the_workers_run(tmp_path: Path, server) -> No
     code, raw = run_in_pty(["run", "--repo", str(repo), REQUEST], server.env(), answer=b"y\n")
     assert code == 0, raw
     lines = screen(raw)
-    prompt = next(i for i, line in enumerate(lines) if line.startswith("Start 2 worker(s)? [Y/n]"))
+    prompt = next(i for i, line in enumerate(lines) if line.startswith("Start 2 worker(s)? [Y/n/v]"))
     assert any(line.startswith("  2 worker(s) and a review, estimated cost") for line in lines[:prompt])
     assert [line.split()[2] for line in final_block(raw)[1:-1]] == ["done"] * 3
 

@@ -24,6 +24,8 @@ from diffcrew.tools.gitconst import FILE_MODE
 from diffcrew.tools.paths import path_problem
 
 ZERO_OID = "0" * 40
+SIGNING_HELP = ("fix the signing setup (`git commit -S` must work in this repository), or run with --no-sign "
+                "to commit unsigned; no branch was made")
 NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": os.devnull}
 # For diffcrew's own reads of the base commit: a partial clone's absent blob is never fetched on demand
 # (git >= 2.39.4 / 2.45 honours it; such reads fail instead of fetching, so absent blobs are found first).
@@ -255,13 +257,38 @@ class GitRepo:
                     self._run("update-index", "-z", "--index-info", env=env, istream=stdin)
             return self._run("write-tree", env=env)
 
-    def commit_tree(self, tree: str, parent: str, message: str) -> str:
-        """A new commit object (no hooks run, no ref moved); falls back to a diffcrew identity."""
+    def commit_tree(self, tree: str, parent: str | None, message: str, sign: bool = False) -> str:
+        """A new commit object (no hooks run, no ref moved); falls back to a diffcrew identity.
+        `sign`: signed as `git commit -S` would (gpg.format, user.signingkey, gpg.program)."""
         env = {} if self._has_identity() else FALLBACK_IDENTITY
         with tempfile.TemporaryFile() as stdin:
             stdin.write(message.encode("utf-8"))
             stdin.seek(0)
-            return self._run("commit-tree", tree, "-p", parent, "-F", "-", env=env, istream=stdin)
+            args = ["commit-tree", *(["-S"] if sign else []), tree, *(["-p", parent] if parent else []), "-F", "-"]
+            try:
+                return self._run(*args, env=env, istream=stdin)
+            except GitError as exc:
+                if not sign:
+                    raise
+                detail = exc.summary.removeprefix("git commit-tree failed: ").removeprefix("stderr: ").strip("'")
+                detail = detail.removeprefix("error: ").removeprefix("fatal: ")
+                raise GitError(f"signing the commit failed ({detail}); {SIGNING_HELP}") from None
+
+    def signs_commits(self) -> bool:
+        """Whether `git commit` signs here: commit.gpgsign, as git reads it (any config level)."""
+        try:
+            value = self.git.execute(["git", "config", "--type=bool", "--get", "commit.gpgsign"])
+        except git.GitCommandError:  # unset (or not a boolean, which git commit refuses too)
+            return False
+        return value.strip() == "true"
+
+    def check_signing(self, base: str) -> None:
+        """Sign a throwaway commit of the base tree (an unreferenced object, never a ref) so that a
+        signing setup that cannot work is found before anything is spent."""
+        try:
+            self.commit_tree(f"{base}^{{tree}}", None, "diffcrew: signing check\n", sign=True)
+        except GitError as exc:
+            raise UsageError(f"commit.gpgsign is set but {exc.summary}") from None
 
     def _has_identity(self) -> bool:
         try:

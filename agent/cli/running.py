@@ -68,6 +68,7 @@ class RunArgs:
     push: str | None
     pr_body: str | None
     warm_cache: bool
+    sign: bool | None
     quiet: bool
     verbose: bool
 
@@ -75,7 +76,7 @@ class RunArgs:
         """The options of the run that only the command line sets (no config file, no variable)."""
         return {"base": self.base, "branch": self.branch, "dry_run": self.dry_run, "allow_partial": self.allow_partial,
                 "checks": self.checks, "run_pre_commit": self.run_pre_commit, "allow_failing": self.allow_failing,
-                "push": self.push}
+                "push": self.push, "sign": self.sign}
 
 
 @main.command("run", epilog=exit_codes_help())
@@ -143,6 +144,9 @@ class RunArgs:
               help="Start one worker first and the rest once its prompt is read, so that they read the shared "
                    "prompt from the cache instead of each paying to write it (cheaper; slower by one "
                    "time-to-first-token).")
+@click.option("--sign/--no-sign", default=None,
+              help="Sign the commit as git commit -S would (gpg.format, user.signingkey); default: when "
+                   "commit.gpgsign is set. --no-sign commits unsigned.")
 @quiet_option
 @verbose_option("Also print every model call (tokens, cost, retries) and the output of failing checks.")
 def run(**params: Any) -> None:
