@@ -274,7 +274,7 @@ def test_the_base_branch_moving_mid_run_does_not_move_the_result(tmp_path: Path,
     (branch,) = diffcrew_branches(repo)
     assert git(repo, "rev-parse", f"{branch}^").strip() == start_commit != moved
     assert git(repo, "show", f"{branch}:geo.py") == GEO_NEW  # built on the captured base, not the new commit
-    assert f"on base {start_commit[:12]}" in out and f"git diff {start_commit[:12]}...{branch}" in out
+    assert f"on base {start_commit[:12]}" in out and f" diff {start_commit[:12]}...{branch}" in out  # git [-C repo] diff
     assert git(repo, "rev-parse", "main").strip() == moved  # the user's branch is where the user put it
     (start_entry,) = [e for e in transcript_lines(repo) if e["kind"] == "start"]
     assert start_entry["base"] == start_commit
