@@ -18,8 +18,9 @@ The sampled commits (ids, subjects, targets) and each target's rank under each r
 to --save, and --load repeats a run on exactly those commits.
 
 Timing (repositories with at least --timing-min-files files): `build_context` at HEAD cold (cache
-removed) and warm (cache kept), each in its own subprocess so that the peak memory printed is that
-process's own, against `git grep`'s time for the same request measured in the same run.
+removed), warm (cache kept), warm with a request of new words, and on the next commit (the cache
+holding only HEAD^), each in its own subprocess so that the peak memory printed is that process's
+own, against `git grep`'s time for the same request measured in the same run.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from diffcrew.tools.rank import parse_request
 from diffcrew.tools.statedir import cache_dir
 
 REQUEST = "Fix the parser error message for unterminated string literals"
+NEW_WORDS = ("and the timeout handling of the socket buffer", "with a retry counter for the cache lock",
+             "so the window resize callback keeps the cursor")
 METHODS = ("diffcrew", "BM25", "git grep")
 SOURCE_EXTS = frozenset((
     "py pyi rs go js jsx mjs cjs ts tsx mts cts java kt kts scala c h cc cpp cxx hpp hh rb php cs swift "
@@ -57,7 +60,7 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from diffcrew.tools.context import build_context
 from diffcrew.tools.git import GitRepo
-repo = GitRepo(sys.argv[1]); base = repo.resolve("HEAD")
+repo = GitRepo(sys.argv[1]); base = repo.resolve(sys.argv[3])
 t1 = time.perf_counter()
 ctx = build_context(repo, base, sys.argv[2])
 t2 = time.perf_counter()
@@ -222,20 +225,37 @@ def recall(repo_path: str, commits: list[Commit], methods: tuple[str, ...],
 
 
 def timing(repo_path: str, request: str, runs: int) -> dict[str, float]:
-    """Cold and warm build_context (median of runs, each in a fresh process) and git grep, same run."""
+    """build_context at HEAD, each run in a fresh process (median of runs), against git grep's time for
+    the same request measured in the same run:
+      cold         the cache removed
+      warm         the cache kept, the same request again
+      new request  the cache kept, a request whose words no run has asked for (one git grep)
+      next commit  the cache holding only HEAD^ (its tree and terms): HEAD's index and terms derived
+    """
     results: dict[str, float] = {}
     head = git(repo_path, "rev-parse", "HEAD").strip()
-    for label, cold in (("cold", True), ("warm", False)):
+    state = cache_dir(GitRepo(repo_path).common_dir)
+
+    def child(base: str, words: str) -> dict[str, float]:
+        out = subprocess.run([sys.executable, "-c", _CHILD, repo_path, words, base], capture_output=True,
+                             text=True, check=True)
+        return json.loads(out.stdout)
+
+    for label in ("cold", "warm", "new request", "next commit"):
         times, peaks = [], []
-        for _ in range(runs):
-            if cold:
-                shutil.rmtree(cache_dir(GitRepo(repo_path).common_dir), ignore_errors=True)
-            out = subprocess.run([sys.executable, "-c", _CHILD, repo_path, request], capture_output=True,
-                                 text=True, check=True)
-            child = json.loads(out.stdout)
-            times.append(child["build"])
-            peaks.append(child["peak_mb"])
-        results[label], results[f"{label}_peak_mb"] = statistics.median(times), max(peaks)
+        for n in range(runs):
+            words = request
+            if label == "cold":
+                shutil.rmtree(state, ignore_errors=True)
+            elif label == "new request":
+                words = f"{request} {NEW_WORDS[n % len(NEW_WORDS)]}"
+            elif label == "next commit":
+                shutil.rmtree(state, ignore_errors=True)
+                child("HEAD^", request)
+            measured = child("HEAD", words)
+            times.append(measured["build"])
+            peaks.append(measured["peak_mb"])
+        results[label], results[f"{label} peak_mb"] = statistics.median(times), max(peaks)
     greps = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -294,9 +314,10 @@ def main() -> None:
         if not args.skip_timing and files[name] >= args.timing_min_files:
             t = timing(repo_path, args.request, args.runs)
             entry["timing"] = t
-            print(f"  cold {t['cold']:.2f} s ({t['cold'] / t['grep']:.2f}x git grep), warm {t['warm']:.2f} s "
-                  f"({t['warm'] / t['grep']:.3f}x git grep), git grep {t['grep']:.2f} s; peak memory cold "
-                  f"{t['cold_peak_mb']:.0f} MB, warm {t['warm_peak_mb']:.0f} MB (median of {args.runs})", flush=True)
+            print("  " + ", ".join(f"{label} {t[label]:.2f} s ({t[label] / t['grep']:.3f}x git grep, peak "
+                                   f"{t[label + ' peak_mb']:.0f} MB)" for label in ("cold", "warm", "new request",
+                                                                                   "next commit"))
+                  + f"; git grep {t['grep']:.2f} s (median of {args.runs})", flush=True)
         if not args.skip_recall:
             if saved and name in saved["repos"]:
                 commits = [Commit(c["sha"], c["parent"], c["subject"], tuple(c["files"]))
