@@ -5,7 +5,8 @@ Cold, every file is listed (`ls-tree`) and every blob the status needs is read o
 holds the index of another tree, the new one is derived from it instead: `diff-tree` names the
 paths that differ, only their blobs are sized and read, and the rest is kept as it was; so a
 commit that changed one file costs one blob, not the whole tree. Partial clones are always
-listed afresh (their absent blobs are skipped with a note, never fetched).
+listed afresh (their absent blobs are skipped with a note, never fetched); in another repository
+an absent blob (a damaged or trimmed copy) is skipped the same way, and derivation keeps it so.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _derive(repo: GitRepo, tree: str, store: ContextCache, max_file_bytes: int) 
         if key.endswith(suffix) and key != index_key(tree, max_file_bytes):
             old = TreeIndex.from_plain(store.load_tree(key))
             break
-    if old is None or old.missing:
+    if old is None:
         return None
     proc = local_git(repo.root, "diff-tree", "-r", "-z", "--no-renames", old.tree, tree,
                      env={**NO_LAZY_FETCH, "GIT_OPTIONAL_LOCKS": "0"})
@@ -88,8 +89,8 @@ def _derive(repo: GitRepo, tree: str, store: ContextCache, max_file_bytes: int) 
             fresh.append((path, mode, blob))
     sizes = repo.blob_sizes([blob for _, _, blob in fresh])
     new_entries = [TreeEntry(p, m, b, sizes[b]) for p, m, b in fresh if b in sizes]
-    if len(new_entries) != len(fresh):
-        return None  # a blob is absent: list afresh (and note it there)
+    changed = {p for p, _, _ in changes}
+    missing = [p for p in old.missing if p not in changed] + [p for p, _, b in fresh if b not in sizes]
     records = _records(repo, store, new_entries, max_file_bytes)
     everything = sorted([*entries.values(), *new_entries], key=lambda e: e.path)
     attrs = _attributes(repo, everything)
@@ -97,8 +98,8 @@ def _derive(repo: GitRepo, tree: str, store: ContextCache, max_file_bytes: int) 
         statuses[entry.path] = classify(entry, records.get(entry.blob), attrs, max_file_bytes)
     return TreeIndex(tree, [e.path for e in everything], [e.mode for e in everything],
                      [e.blob for e in everything], [e.size for e in everything],
-                     [statuses[e.path] for e in everything], derived_from=old.tree,
-                     changed=sorted({p for p, _, _ in changes}))
+                     [statuses[e.path] for e in everything], missing=sorted(missing), derived_from=old.tree,
+                     changed=sorted(changed))
 
 
 def _parse_diff_tree(out: str) -> list[tuple[str, str, str]]:

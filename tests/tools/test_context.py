@@ -10,6 +10,7 @@ from diffcrew.tools import ctxcache, lexicon
 from diffcrew.tools.context import build_context, context_report
 from diffcrew.tools.tokens import estimate_tokens
 from diffcrew.tools.git import GitRepo
+from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES
 from diffcrew.tools.repomap import outline
 
 SECRET = "sk-live-DO-NOT-LEAK-4242"
@@ -169,3 +170,20 @@ def test_outlines_for_the_main_languages() -> None:
         symbols = outline(path, text)
         assert symbols is not None and names <= {s.name for s in symbols}, (path, symbols)
     assert outline("notes.txt", "hello") is None
+
+
+def test_a_blob_missing_from_a_damaged_copy_is_noted_and_the_next_commit_is_still_derived(tmp_path: Path) -> None:
+    """Not a partial clone: an object gone from the store (a trimmed snapshot) is skipped, never a crash."""
+    root = make_repo(tmp_path / "repo", app_files())
+    repo = GitRepo(root)
+    lost = git(root, "rev-parse", "HEAD:misc/module_3.py").strip()
+    (repo.common_dir / "objects" / lost[:2] / lost[2:]).unlink()
+    first = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
+    assert first.notes and "misc/module_3.py" in first.notes[0]
+    (root / "shop" / "cart.py").write_text("from shop.pricing import compute_total\n")
+    git(root, "commit", "-q", "-am", "change one file")
+    second = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
+    tree = git(root, "rev-parse", "HEAD^{tree}").strip()
+    index = ctxcache.ContextCache(repo.common_dir).load_tree(f"{tree}-{DEFAULT_MAX_FILE_BYTES}")
+    assert index is not None and index["derived_from"] is not None  # derived, not listed afresh
+    assert second.notes == first.notes and "misc/module_3.py" not in {f.path for f in second.files}
