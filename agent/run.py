@@ -39,6 +39,7 @@ from diffcrew.tools.context import build_context
 from diffcrew.tools.difftext import git_diff
 from diffcrew.sandbox import load_checks, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
+from diffcrew.tools.gitcheck import clashing_branches, reach_remote, valid_branch_name
 from diffcrew.tools.redact import Redactor, repository_key
 from diffcrew.tools.statedir import transcript_path, writable_state
 
@@ -77,17 +78,46 @@ def _plain_letter(char: str) -> str:
 
 
 def choose_branch(repo: GitRepo, options: RunOptions, run_id: str) -> str:
-    """The user's --branch (which must be new), or diffcrew/<slug>-<short id> made unique."""
+    """The user's --branch (which must be new, and creatable), or diffcrew/<slug>-<short id> made unique.
+
+    Either is checked as git will make it, before the first model call: a valid ref name, and no
+    branch that it cannot live beside (`main` for `main/sub`, `diffcrew/x` for `diffcrew`)."""
     if options.branch:
-        repo.check_branch_name(options.branch)
-        if repo.branch_exists(options.branch):
-            raise UsageError(f"branch {options.branch!r} already exists; pass another --branch")
-        return options.branch
+        name = options.branch
+        if not valid_branch_name(repo, name):
+            raise UsageError(f"--branch {name}: not a valid branch name for git (git check-ref-format); "
+                             "pass another --branch")
+        clash = clashing_branches(repo, name)
+        if name in clash:
+            raise UsageError(f"branch {name!r} already exists; pass another --branch")
+        if clash:
+            raise UsageError(f"--branch {name}: git cannot make it beside the existing branch {clash[0]!r} "
+                             "(a branch name cannot also be a folder of branch names); pass another --branch")
+        return name
     name = f"{options.branch_prefix}{slugify(options.request)}-{run_id.rsplit('-', 1)[-1]}"
+    if not valid_branch_name(repo, name):
+        raise UsageError(f"branch_prefix {options.branch_prefix!r} gives the branch name {name!r}, which git does "
+                         "not allow; set another branch_prefix, or pass --branch NAME")
     candidate, n = name, 2
-    while repo.branch_exists(candidate):
+    while clash := clashing_branches(repo, candidate):
+        folder = next((b for b in clash if candidate.startswith(b + "/")), None)
+        if folder is not None:  # a new suffix cannot help: the folder itself is a branch
+            raise UsageError(f"the default branch name {candidate} cannot be made beside the existing branch "
+                             f"{folder!r} (a branch name cannot also be a folder of branch names); pass --branch "
+                             "NAME, or set branch_prefix in the config")
         candidate, n = f"{name}-{n}", n + 1
     return candidate
+
+
+def check_remote(repo: GitRepo, remote: str) -> None:
+    """A UsageError for a --push remote that is not configured, or that does not answer `git ls-remote`."""
+    if not repo.has_remote(remote):
+        raise UsageError(f"--push: no remote named {remote!r} (write the remote after --push, e.g. "
+                         "--push origin, and the request last)")
+    problem = reach_remote(repo, remote)
+    if problem is not None:
+        raise UsageError(f"--push {remote}: the remote cannot be reached ({problem}); fix its URL or your access "
+                         "(git ls-remote must work), or run without --push")
 
 
 def check_request(request: str) -> None:
@@ -114,12 +144,12 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     base = repo.resolve(options.base)
     writable_state(repo.common_dir)  # one clear line, before anything else, when .git is read-only
     run_id = new_run_id()
-    branch: str | None = choose_branch(repo, options, run_id)  # a dry run checks --branch too, and makes none
+    # A dry run checks a --branch it was given too, and makes none (so the default name is not its concern).
+    branch = choose_branch(repo, options, run_id) if options.branch or not options.dry_run else None
     if options.dry_run:
         branch = None
-    if options.push and not repo.has_remote(options.push):
-        raise UsageError(f"--push: no remote named {options.push!r} (write the remote after --push, e.g. "
-                         "--push origin, and the request last)")
+    if options.push:
+        check_remote(repo, options.push)
     if options.run_checks:  # a check that cannot run is refused before the first model call
         load_checks(repo.root, options.checks, options.run_pre_commit, options.check_timeout)
     sign = not options.dry_run and (repo.signs_commits() if options.sign is None else options.sign)

@@ -132,8 +132,13 @@ def test_a_failing_check_in_a_dry_run_fails_it_as_it_would_fail_the_run(repo: Pa
 # -- a failure after the branch exists ----------------------------------------------------------
 
 def broken_remote(repo: Path, tmp_path: Path) -> None:
-    """A configured remote whose push fails: its URL is not a repository."""
-    git(repo, "remote", "add", "origin", str(tmp_path / "gone.git"))
+    """A configured remote that answers (the check before the run passes) but refuses the push."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    git(repo, "remote", "add", "origin", str(remote))
 
 
 def test_a_failed_push_names_the_branch_on_stdout_and_exits_6(repo: Path, tmp_path: Path, seam) -> None:

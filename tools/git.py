@@ -38,6 +38,29 @@ FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "diffcrew", "GIT_AUTHOR_EMAIL": "diffcre
                      "GIT_COMMITTER_NAME": "diffcrew", "GIT_COMMITTER_EMAIL": "diffcrew@localhost"}
 
 
+UNREADABLE_REMOTE = "fatal: Could not read from remote repository."
+
+
+def stderr_of(exc: git.GitCommandError) -> str:
+    """git's own stderr, without the `stderr: '...'` that GitPython wraps around it."""
+    text = str(exc.stderr or "").strip()
+    if text.startswith("stderr: '") and text.endswith("'"):
+        text = text[len("stderr: '"):-1]
+    return text.strip()
+
+
+def telling_line(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong: the first `fatal:` line, else a push's
+    rejection (`! [remote rejected] ...`), else the first `error:` line, else the last line (git's
+    last lines are often advice, such as "and the repository exists.")."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for start in ("fatal:", "! [", "error:"):
+        at = next((i for i, line in enumerate(lines) if line.startswith(start)), None)
+        if at is not None:  # ssh says why before git's generic "Could not read from remote repository."
+            return f"{lines[at - 1]}; {lines[at]}" if at and lines[at] == UNREADABLE_REMOTE else lines[at]
+    return lines[-1] if lines else ""
+
+
 @dataclass(frozen=True)
 class TreeEntry:
     """A file in a commit's tree."""
@@ -89,8 +112,7 @@ class GitRepo:
         try:
             return self.git.execute(["git", *args], **kwargs)  # type: ignore[call-overload]
         except git.GitCommandError as exc:
-            detail = (exc.stderr or "").strip().strip("'").strip() or str(exc)
-            raise GitError(f"git {args[0]} failed: {detail.splitlines()[-1] if detail else exc}") from None
+            raise GitError(f"git {args[0]} failed: {telling_line(stderr_of(exc)) or exc}") from None
 
     @property
     def common_dir(self) -> Path:
@@ -270,7 +292,7 @@ class GitRepo:
             except GitError as exc:
                 if not sign:
                     raise
-                detail = exc.summary.removeprefix("git commit-tree failed: ").removeprefix("stderr: ").strip("'")
+                detail = exc.summary.removeprefix("git commit-tree failed: ")
                 detail = detail.removeprefix("error: ").removeprefix("fatal: ")
                 raise GitError(f"signing the commit failed ({detail}); {SIGNING_HELP}") from None
 
@@ -298,12 +320,6 @@ class GitRepo:
         except git.GitCommandError:
             return False
 
-    def check_branch_name(self, name: str) -> None:
-        try:
-            self.git.execute(["git", "check-ref-format", "--branch", name])
-        except git.GitCommandError:
-            raise UsageError(f"{name!r} is not a valid branch name") from None
-
     def branch_exists(self, name: str) -> bool:
         try:
             self.git.execute(["git", "show-ref", "--verify", "--quiet", f"refs/heads/{name}"])
@@ -318,10 +334,12 @@ class GitRepo:
         first and creating after would let two runs racing for one name both pass the check."""
         try:
             self._run("update-ref", "-m", reason, f"refs/heads/{name}", commit, ZERO_OID)
-        except GitError:
+        except GitError as exc:
             if self.branch_exists(name):
                 raise UsageError(f"branch {name!r} already exists; pass another --branch") from None
-            raise
+            detail = exc.summary.removeprefix("git update-ref failed: ")
+            raise GitError(f"the branch {name} could not be made ({detail}); no branch was made: "
+                           "pass another --branch") from None
 
     def current_branch(self) -> str | None:
         """The branch checked out in the user's worktree (None when HEAD is detached)."""

@@ -98,6 +98,33 @@ def check_output_file(name: str, flag: str) -> None:
         raise UsageError(f"{flag} {name}: you may not write there; give another path")
 
 
+def check_not_the_repositorys(name: str, flag: str, repo_dir: str | Path) -> None:
+    """Refuse an output file that would overwrite what is the repository's own: a tracked file (with
+    the user's uncommitted edits), anything in its git directory or a `.git` entry, or the work tree
+    itself. `name` is taken as it will be written: relative to the current directory, symlinks followed.
+    An untracked, ignored or outside file may be overwritten, as `curl -o` would."""
+    from diffcrew.tools.git import GitRepo
+
+    if name == STDOUT:
+        return
+    repo = GitRepo(repo_dir)
+    target = Path(name).resolve()
+    root = repo.root.resolve()
+    git_dirs = {Path(repo.repo.git_dir).resolve(), repo.common_dir.resolve()}
+    if any(target == d or target.is_relative_to(d) for d in git_dirs) or (
+            target.is_relative_to(root) and ".git" in target.relative_to(root).parts):
+        raise UsageError(f"{flag} {name}: that is inside the repository's git directory, which diffcrew never "
+                         "writes; give a path outside it")
+    if target == root:
+        raise UsageError(f"{flag} {name}: that is the repository's work tree; give a file name")
+    if target.is_relative_to(root):
+        relative = target.relative_to(root).as_posix()
+        tracked = repo.git.execute(["git", "ls-files", "-z", "--", f":(literal){relative}"]).split("\0")
+        if relative in tracked:
+            raise UsageError(f"{flag} {name}: that file is tracked in the repository, and writing it would "
+                             "overwrite your file; give a path that git does not track (e.g. outside the repository)")
+
+
 def with_pr_body(report: RunReport, target: str | None) -> RunReport:
     """The report once its pull-request description is written to `target` (a file, or `-`: stdout).
 

@@ -20,7 +20,8 @@ from diffcrew.agent.cli.group import main
 from diffcrew.agent.cli.options import (F, json_option, layered_options, one_verbosity, progress_options, quiet_option,
                                         read_input, repo_option, run_argument, stream_json_option, verbose_option,
                                         yes_option)
-from diffcrew.agent.cli.output import STDOUT, check_output_file, finish, print_report, with_pr_body
+from diffcrew.agent.cli.output import (STDOUT, check_not_the_repositorys, check_output_file, finish, print_report,
+                                       with_pr_body)
 from diffcrew.tools.errors import Interrupted, UsageError, exit_codes_help
 
 if TYPE_CHECKING:
@@ -168,6 +169,8 @@ def run(**params: Any) -> None:
     text = _read_request(args.request, args.message_file)
     require_api_key()
     options = layered_options(text, args.repo, **args.fixed())
+    if args.pr_body is not None:
+        check_not_the_repositorys(args.pr_body, "--pr-body", options.repo)
     view = _view(args.quiet, _may_ask(args.yes, machine), args.verbose, machine, args.stream_json, options.repo)
     try:
         report = execute(options, view)
