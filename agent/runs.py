@@ -160,8 +160,9 @@ def discard(repo: GitRepo, run: str, delete_on: Callable[[tuple[str, ...], str],
     elif repo.resolve(f"refs/heads/{branch}") != commit:
         raise UsageError(f"branch {branch} has moved since run {recorded.run_id} made it; "
                          "delete it yourself if you mean to (git branch -D)")
-    elif repo.current_branch() == branch:
-        raise UsageError(f"branch {branch} is checked out; switch to another branch first")
+    elif (worktree := repo.worktree_of(branch)) is not None:
+        raise UsageError(f"branch {branch} is checked out in the worktree at {worktree}; "
+                         "switch it to another branch first")
     if local:
         repo.delete_branch(branch, commit)
     deleted: list[str] = []

@@ -323,12 +323,16 @@ class GitRepo:
                 raise UsageError(f"branch {name!r} already exists; pass another --branch") from None
             raise
 
-    def current_branch(self) -> str | None:
-        """The branch checked out in the user's worktree (None when HEAD is detached)."""
-        try:
-            return self.git.execute(["git", "symbolic-ref", "--quiet", "--short", "HEAD"])
-        except git.GitCommandError:
-            return None
+    def worktree_of(self, name: str) -> str | None:
+        """The path of a worktree (this one or another) that has branch `name` checked out, if any."""
+        listing = self.git.execute(["git", "worktree", "list", "--porcelain"])
+        path: str | None = None
+        for line in listing.splitlines():
+            if line.startswith("worktree "):
+                path = line[len("worktree "):]
+            elif line == f"branch refs/heads/{name}":
+                return path
+        return None
 
     def delete_branch(self, name: str, expected: str) -> None:
         """Delete refs/heads/<name>, only if it still points at `expected`."""
