@@ -103,6 +103,40 @@ def test_retry_refuses_what_it_cannot_rescue(tmp_path: Path, server) -> None:
     assert old.exit_code == 2 and "recorded by an older diffcrew" in old.stderr
 
 
+def test_retry_pushes_where_the_failed_run_was_to_push_and_writes_the_pr_body_it_is_given(tmp_path: Path,
+                                                                                          server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    server.set_script(script(failing=True))
+    first = run_cli(["run", "--repo", str(repo), "--yes", "--push", "origin", "--pr-body", str(tmp_path / "pr.md"),
+                     "scale the values"], server)
+    assert first.exit_code == 1 and not (tmp_path / "pr.md").exists()
+    server.set_script(script(failing=False))
+    sent = len(server.requests)
+    # --pr-body is checked before the first model call, as `run` checks it
+    for bad in (["--pr-body", str(tmp_path / "no-such-dir" / "pr.md")], ["--pr-body", "-", "--json"]):
+        refused = run_cli(["retry", "last", "--repo", str(repo), "--yes", *bad], server)
+        assert refused.exit_code == 2 and "--pr-body" in refused.stderr and len(server.requests) == sent, bad
+    retried = run_cli(["retry", "last", "--repo", str(repo), "--yes", "--pr-body", str(tmp_path / "pr.md")], server)
+    assert retried.exit_code == 0, retried.output
+    (branch,) = diffcrew_branches(repo)
+    assert f"Pushed:     {branch} to origin" in retried.stdout
+    assert git(remote, "rev-parse", f"refs/heads/{branch}").strip() == git(repo, "rev-parse", branch).strip()
+    assert "Scale the values" in (tmp_path / "pr.md").read_text()
+    assert "--pr-body FILE" in run_cli(["retry", "--help"]).stdout
+
+
+def test_retry_push_names_another_remote_checked_before_the_first_call(tmp_path: Path, server) -> None:
+    repo, failed = failed_run(tmp_path, server)  # pushed nowhere
+    server.set_script(script(failing=False))
+    sent = len(server.requests)
+    refused = run_cli(["retry", "last", "--repo", str(repo), "--yes", "--push", "upstream"], server)
+    assert refused.exit_code == 2 and "no remote named 'upstream'" in refused.stderr
+    assert len(server.requests) == sent and diffcrew_branches(repo) == []
+
+
 def test_replay_of_a_failed_run_points_to_retry(tmp_path: Path, server) -> None:
     repo, failed = failed_run(tmp_path, server)
     before = snapshot(repo)

@@ -98,6 +98,16 @@ def check_output_file(name: str, flag: str) -> None:
         raise UsageError(f"{flag} {name}: you may not write there; give another path")
 
 
+def check_pr_body(target: str | None, machine: bool, dry_run: bool = False) -> None:
+    """Refuse a --pr-body that cannot be written, or `-` when stdout carries something else
+    (`machine`: the JSON report of --json or --stream-json), before the run is paid for."""
+    if target == STDOUT and (machine or dry_run):
+        taken = "the dry run's diff" if dry_run else "the JSON report"
+        raise UsageError(f"--pr-body - writes to stdout, which carries {taken}; give --pr-body a file name")
+    if target is not None:
+        check_output_file(target, "--pr-body")
+
+
 def with_pr_body(report: RunReport, target: str | None) -> RunReport:
     """The report once its pull-request description is written to `target` (a file, or `-`: stdout).
 
