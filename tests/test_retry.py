@@ -147,6 +147,18 @@ def test_replay_of_a_failed_run_points_to_retry(tmp_path: Path, server) -> None:
     assert snapshot(repo) == before
 
 
+def test_replay_of_a_retry_names_the_run_it_retried(tmp_path: Path, server) -> None:
+    repo, failed = failed_run(tmp_path, server)
+    server.set_script(script(failing=False))
+    retried = json.loads(run_cli(["retry", "last", "--repo", str(repo), "--yes", "--json"], server).stdout)
+    before = snapshot(repo)
+    replayed = run_cli(["replay", retried["run_id"], "--repo", str(repo), "--yes"])
+    assert replayed.exit_code == 2 and replayed.stdout == ""
+    (line,) = replayed.stderr.splitlines()
+    assert f"run {retried['run_id']} is a retry of run {failed['run_id']}" in line and "cannot be replayed" in line
+    assert snapshot(repo) == before
+
+
 def test_show_patch_prints_the_applied_diff_only_and_applies_back(tmp_path: Path, server) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
     turns = script(failing=False)
