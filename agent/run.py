@@ -124,7 +124,8 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
         load_checks(repo.root, options.checks, options.run_pre_commit, options.check_timeout)
     sign = not options.dry_run and (repo.signs_commits() if options.sign is None else options.sign)
     if sign:
-        repo.check_signing(base)  # before anything is spent: a key that is missing or locked
+        # before anything is spent: a key that is missing or locked
+        repo.check_signing(base, "commit.gpgsign" if options.sign is None else "--sign")
     if options.run_checks:
         prune_stale(repo)  # worktrees left by runs that were killed
     redactor = Redactor(key=repository_key(repo.common_dir))

@@ -271,7 +271,8 @@ class GitRepo:
                 if not sign:
                     raise
                 detail = exc.summary.removeprefix("git commit-tree failed: ").removeprefix("stderr: ").strip("'")
-                detail = detail.removeprefix("error: ").removeprefix("fatal: ")
+                # git's own ssh-key errors end in a question mark ("...: No such file or directory?")
+                detail = detail.removeprefix("error: ").removeprefix("fatal: ").removesuffix("?")
                 raise GitError(f"signing the commit failed ({detail}); {SIGNING_HELP}") from None
 
     def signs_commits(self) -> bool:
@@ -282,13 +283,14 @@ class GitRepo:
             return False
         return value.strip() == "true"
 
-    def check_signing(self, base: str) -> None:
+    def check_signing(self, base: str, asked_by: str) -> None:
         """Sign a throwaway commit of the base tree (an unreferenced object, never a ref) so that a
-        signing setup that cannot work is found before anything is spent."""
+        signing setup that cannot work is found before anything is spent. `asked_by`: what asked
+        for signing (`--sign`, `commit.gpgsign`), named in the error."""
         try:
             self.commit_tree(f"{base}^{{tree}}", None, "diffcrew: signing check\n", sign=True)
         except GitError as exc:
-            raise UsageError(f"commit.gpgsign is set but {exc.summary}") from None
+            raise UsageError(f"{asked_by} asks for a signed commit, but {exc.summary}") from None
 
     def _has_identity(self) -> bool:
         try:
