@@ -30,6 +30,7 @@ from diffcrew.agent.crew import Crew, CrewSetup
 from diffcrew.agent.orchestrator import PlanInputs, estimate_review_cost, plan_change
 from diffcrew.agent.planrules import PlanRules
 from diffcrew.agent.retry import FILES_RECORDED, Resume, file_record
+from diffcrew.agent.runref import short_id
 from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c
 from diffcrew.agent.synthesizer import Outcome, Synthesis, SynthesisJob, write_summary
 from diffcrew.agent.transcript import Transcript
@@ -83,7 +84,7 @@ def choose_branch(repo: GitRepo, options: RunOptions, run_id: str) -> str:
         if repo.branch_exists(options.branch):
             raise UsageError(f"branch {options.branch!r} already exists; pass another --branch")
         return options.branch
-    name = f"{options.branch_prefix}{slugify(options.request)}-{run_id.rsplit('-', 1)[-1]}"
+    name = f"{options.branch_prefix}{slugify(options.request)}-{short_id(run_id)}"
     candidate, n = name, 2
     while repo.branch_exists(candidate):
         candidate, n = f"{name}-{n}", n + 1

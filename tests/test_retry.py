@@ -137,6 +137,23 @@ def test_retry_push_names_another_remote_checked_before_the_first_call(tmp_path:
     assert len(server.requests) == sent and diffcrew_branches(repo) == []
 
 
+def test_a_run_whose_worker_was_overloaded_ends_with_the_retry_command(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(script(failing=True))
+    failed = run_cli(["run", "--repo", str(repo), "--yes", "scale the values"], server)
+    assert failed.exit_code == 1 and "529" in failed.stderr
+    hint = failed.stderr.strip().splitlines()[-1]
+    (transcript,) = (repo / ".git" / "diffcrew" / "runs").glob("*.jsonl")
+    short = transcript.stem.rsplit("-", 1)[-1]
+    assert f"`diffcrew retry {short}`" in hint
+    server.set_script(script(failing=False))
+    assert run_cli(["retry", short, "--repo", str(repo), "--yes"], server).exit_code == 0  # the hint works
+    # a run that failed before its plan has nothing to reuse: no hint
+    server.set_script({"orchestrator": [OVERLOADED]})
+    unplanned = run_cli(["run", "--repo", str(repo), "--yes", "scale the values again"], server)
+    assert unplanned.exit_code == 1 and "529" in unplanned.stderr and "diffcrew retry" not in unplanned.stderr
+
+
 def test_replay_of_a_failed_run_points_to_retry(tmp_path: Path, server) -> None:
     repo, failed = failed_run(tmp_path, server)
     before = snapshot(repo)

@@ -54,6 +54,11 @@ def print_report(report: RunReport, *, review: bool = True, err: bool = False) -
     if not report.branch:
         click.echo(error_line(report.errors[0] if report.errors else report.status), err=True)
         click.echo(f"diffcrew: nothing was changed in your repository. Transcript: {report.transcript}", err=True)
+        if report.status == "failed" and report.plan is not None:  # a plan was made: retry can start from it
+            from diffcrew.agent.runref import short_id
+
+            click.echo(f"diffcrew: `diffcrew retry {short_id(report.run_id)}` runs it again from its plan, reusing "
+                       "the files that finished at no cost", err=True)
         return
     short = report.base[:12]
     click.echo(click.style(f"Branch {report.branch}", fg="green", bold=True) + f" (commit {(report.commit or '')[:12]},"
