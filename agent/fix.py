@@ -192,8 +192,29 @@ def run_fix(files: tuple[str, ...], request: str | None, progress: "Progress", c
     options = fix_options(staged, base, settings)
     report = run_change(options, progress, lambda: AnthropicClient(timeout=options.request_timeout))
     if report.exit_code != ExitCode.OK:
-        return FixOutcome(report, ())
-    return FixOutcome(report, write_results(repo, staged, report))
+        return _recorded(FixOutcome(report, ()))
+    try:
+        written = write_results(repo, staged, report)
+    except RunFailed:
+        _recorded(FixOutcome(report, ()), "failed")
+        raise
+    return _recorded(FixOutcome(report, written))
+
+
+def _recorded(outcome: FixOutcome, status: str | None = None) -> FixOutcome:
+    """Append what the fix did to its run's transcript (a `fix` entry), which holds the pipeline's dry
+    run only: `changed` (files written), `unchanged`, or `failed` (nothing written), for `diffcrew log`."""
+    from diffcrew.agent.transcript import Transcript
+
+    report = outcome.report
+    if status is None:
+        unchanged = report.exit_code == ExitCode.OK or nothing_to_change(report)
+        status = "changed" if outcome.written else "unchanged" if unchanged else "failed"
+    if report.transcript:
+        record = Transcript(Path(report.transcript))
+        record.append({"kind": "fix", "status": status, "written": list(outcome.written)})
+        record.close()
+    return outcome
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,10 @@ def unanswered(entries: list[dict[str, Any]]) -> list[str]:
 def load_replay(repo: GitRepo, run: str, branch: str | None) -> tuple[RunOptions, dict[str, list[dict[str, Any]]]]:
     path = find_transcript(repo, run)
     entries = read_transcript(path)
+    retried = entry_of(entries, "start").get("retry_of")
+    if retried:
+        raise UsageError(f"run {path.stem} is a retry of run {retried}: it made no plan and reused that run's "
+                         "finished files, so it cannot be replayed on its own")
     missing = unanswered(entries)
     if missing:
         raise UsageError(f"run {path.stem} failed where a model call got no answer ({', '.join(missing)}); a replay "

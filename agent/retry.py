@@ -11,7 +11,7 @@ then the synthesis (checks, review, commit message) runs again, onto a new branc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from diffcrew.agent.config import RunOptions
@@ -93,4 +93,5 @@ def load_retry(repo: GitRepo, run: str, branch: str | None) -> tuple[RunOptions,
     files = recorded_files(entries)
     reused = {e.path: r for e in plan.edits if (r := _reusable(repo, e, files.get(e.path))) is not None}
     again = tuple(e.path for e in plan.edits if e.path not in reused)
-    return replay_options(entries, repo.root, branch), Resume(run_id, plan, reused, again)
+    options = replace(replay_options(entries, repo.root, branch), push=(start.get("options") or {}).get("push"))
+    return options, Resume(run_id, plan, reused, again)

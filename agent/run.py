@@ -30,6 +30,7 @@ from diffcrew.agent.crew import Crew, CrewSetup
 from diffcrew.agent.orchestrator import PlanInputs, estimate_review_cost, plan_change
 from diffcrew.agent.planrules import PlanRules
 from diffcrew.agent.retry import FILES_RECORDED, Resume, file_record
+from diffcrew.agent.runref import short_id
 from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c
 from diffcrew.agent.synthesizer import Outcome, Synthesis, SynthesisJob, write_summary
 from diffcrew.agent.transcript import Transcript
@@ -94,7 +95,7 @@ def choose_branch(repo: GitRepo, options: RunOptions, run_id: str) -> str:
             raise UsageError(f"--branch {name}: git cannot make it beside the existing branch {clash[0]!r} "
                              "(a branch name cannot also be a folder of branch names); pass another --branch")
         return name
-    name = f"{options.branch_prefix}{slugify(options.request)}-{run_id.rsplit('-', 1)[-1]}"
+    name = f"{options.branch_prefix}{slugify(options.request)}-{short_id(run_id)}"
     if not valid_branch_name(repo, name):
         raise UsageError(f"branch_prefix {options.branch_prefix!r} gives the branch name {name!r}, which git does "
                          "not allow; set another branch_prefix, or pass --branch NAME")
@@ -154,7 +155,8 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
         load_checks(repo.root, options.checks, options.run_pre_commit, options.check_timeout)
     sign = not options.dry_run and (repo.signs_commits() if options.sign is None else options.sign)
     if sign:
-        repo.check_signing(base)  # before anything is spent: a key that is missing or locked
+        # before anything is spent: a key that is missing or locked
+        repo.check_signing(base, "commit.gpgsign" if options.sign is None else "--sign")
     if options.run_checks:
         prune_stale(repo)  # worktrees left by runs that were killed
     redactor = Redactor(key=repository_key(repo.common_dir))

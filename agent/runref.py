@@ -24,6 +24,11 @@ LAST = "last"
 _LISTED = 5  # candidates named in the line refusing an ambiguous name
 
 
+def short_id(run_id: str) -> str:
+    """The short id of a run, the end of its id and of its branch's name: a1b2c3."""
+    return run_id.rsplit("-", 1)[-1]
+
+
 def start_record(path: Path) -> dict[str, Any]:
     """The transcript's first entry (its `start` record), or {} when it cannot be read."""
     try:

@@ -3,7 +3,8 @@
 Each run's transcript (`<git-common-dir>/diffcrew/runs/<run id>.jsonl`) starts with the request,
 holds one `call` entry per model call, one `review` entry per review round and one `file` entry
 per file result, and ends with the run's report; a run killed before its end record is listed as
-incomplete, with the calls and cost its transcript holds. `discard` appends a `discard` entry.
+incomplete, with the calls and cost its transcript holds. `discard` appends a `discard` entry;
+`diffcrew fix` a `fix` entry, its outcome (its run is a dry run: the files are written after it).
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ def read_run(path: Path) -> RecordedRun:
     calls = [e for e in entries if e.get("kind") == "call"]
     cost = (report or {}).get("cost_usd") if report else _spent(calls)
     discarded = next((e.get("time") for e in entries if e.get("kind") == "discard"), None)
+    fixed = next((e for e in reversed(entries) if e.get("kind") == "fix"), None)  # what a fix did after its run
     command, request = _command(start)
     return RecordedRun(run_id=start.get("run_id", path.stem), started=start.get("time", path.stat().st_mtime),
-                       request=request, status=(end or {}).get("status", "incomplete"),
+                       request=request, status=(fixed or end or {}).get("status", "incomplete"),
                        branch=(end or {}).get("branch"), cost_usd=cost, path=path,
                        report=report, reviews=tuple(e for e in entries if e.get("kind") == "review"),
                        command=command, calls=len(calls), discarded=discarded)
@@ -160,8 +162,9 @@ def discard(repo: GitRepo, run: str, delete_on: Callable[[tuple[str, ...], str],
     elif repo.resolve(f"refs/heads/{branch}") != commit:
         raise UsageError(f"branch {branch} has moved since run {recorded.run_id} made it; "
                          "delete it yourself if you mean to (git branch -D)")
-    elif repo.current_branch() == branch:
-        raise UsageError(f"branch {branch} is checked out; switch to another branch first")
+    elif (worktree := repo.worktree_of(branch)) is not None:
+        raise UsageError(f"branch {branch} is checked out in the worktree at {worktree}; "
+                         "switch it to another branch first")
     if local:
         repo.delete_branch(branch, commit)
     deleted: list[str] = []

@@ -103,6 +103,57 @@ def test_retry_refuses_what_it_cannot_rescue(tmp_path: Path, server) -> None:
     assert old.exit_code == 2 and "recorded by an older diffcrew" in old.stderr
 
 
+def test_retry_pushes_where_the_failed_run_was_to_push_and_writes_the_pr_body_it_is_given(tmp_path: Path,
+                                                                                          server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    server.set_script(script(failing=True))
+    first = run_cli(["run", "--repo", str(repo), "--yes", "--push", "origin", "--pr-body", str(tmp_path / "pr.md"),
+                     "scale the values"], server)
+    assert first.exit_code == 1 and not (tmp_path / "pr.md").exists()
+    server.set_script(script(failing=False))
+    sent = len(server.requests)
+    # --pr-body is checked before the first model call, as `run` checks it
+    for bad in (["--pr-body", str(tmp_path / "no-such-dir" / "pr.md")], ["--pr-body", "-", "--json"]):
+        refused = run_cli(["retry", "last", "--repo", str(repo), "--yes", *bad], server)
+        assert refused.exit_code == 2 and "--pr-body" in refused.stderr and len(server.requests) == sent, bad
+    retried = run_cli(["retry", "last", "--repo", str(repo), "--yes", "--pr-body", str(tmp_path / "pr.md")], server)
+    assert retried.exit_code == 0, retried.output
+    (branch,) = diffcrew_branches(repo)
+    assert f"Pushed:     {branch} to origin" in retried.stdout
+    assert git(remote, "rev-parse", f"refs/heads/{branch}").strip() == git(repo, "rev-parse", branch).strip()
+    assert "Scale the values" in (tmp_path / "pr.md").read_text()
+    assert "--pr-body FILE" in run_cli(["retry", "--help"]).stdout
+
+
+def test_retry_push_names_another_remote_checked_before_the_first_call(tmp_path: Path, server) -> None:
+    repo, failed = failed_run(tmp_path, server)  # pushed nowhere
+    server.set_script(script(failing=False))
+    sent = len(server.requests)
+    refused = run_cli(["retry", "last", "--repo", str(repo), "--yes", "--push", "upstream"], server)
+    assert refused.exit_code == 2 and "no remote named 'upstream'" in refused.stderr
+    assert len(server.requests) == sent and diffcrew_branches(repo) == []
+
+
+def test_a_run_whose_worker_was_overloaded_ends_with_the_retry_command(tmp_path: Path, server) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    server.set_script(script(failing=True))
+    failed = run_cli(["run", "--repo", str(repo), "--yes", "scale the values"], server)
+    assert failed.exit_code == 1 and "529" in failed.stderr
+    hint = failed.stderr.strip().splitlines()[-1]
+    (transcript,) = (repo / ".git" / "diffcrew" / "runs").glob("*.jsonl")
+    short = transcript.stem.rsplit("-", 1)[-1]
+    assert f"`diffcrew retry {short}`" in hint
+    server.set_script(script(failing=False))
+    assert run_cli(["retry", short, "--repo", str(repo), "--yes"], server).exit_code == 0  # the hint works
+    # a run that failed before its plan has nothing to reuse: no hint
+    server.set_script({"orchestrator": [OVERLOADED]})
+    unplanned = run_cli(["run", "--repo", str(repo), "--yes", "scale the values again"], server)
+    assert unplanned.exit_code == 1 and "529" in unplanned.stderr and "diffcrew retry" not in unplanned.stderr
+
+
 def test_replay_of_a_failed_run_points_to_retry(tmp_path: Path, server) -> None:
     repo, failed = failed_run(tmp_path, server)
     before = snapshot(repo)
@@ -110,6 +161,18 @@ def test_replay_of_a_failed_run_points_to_retry(tmp_path: Path, server) -> None:
     assert replayed.exit_code == 2 and replayed.stdout == ""
     (line,) = replayed.stderr.splitlines()
     assert f"got no answer ({FAILING})" in line and f"diffcrew retry {failed['run_id']}" in line
+    assert snapshot(repo) == before
+
+
+def test_replay_of_a_retry_names_the_run_it_retried(tmp_path: Path, server) -> None:
+    repo, failed = failed_run(tmp_path, server)
+    server.set_script(script(failing=False))
+    retried = json.loads(run_cli(["retry", "last", "--repo", str(repo), "--yes", "--json"], server).stdout)
+    before = snapshot(repo)
+    replayed = run_cli(["replay", retried["run_id"], "--repo", str(repo), "--yes"])
+    assert replayed.exit_code == 2 and replayed.stdout == ""
+    (line,) = replayed.stderr.splitlines()
+    assert f"run {retried['run_id']} is a retry of run {failed['run_id']}" in line and "cannot be replayed" in line
     assert snapshot(repo) == before
 
 

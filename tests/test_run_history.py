@@ -154,8 +154,30 @@ def test_log_labels_a_fix_run_with_its_standing_request(tmp_path: Path, seam, mo
     assert run_cli(["fix", "geo.py"], seam).exit_code == 1  # files changed
     (entry,) = json.loads(run_cli(["log", "--json"]).stdout)
     assert entry["command"] == "fix" and entry["request"] == standing
+    assert entry["status"] == "changed"  # what the fix did, not its pipeline's `dry-run`
     (line,) = run_cli(["log"]).stdout.splitlines()
-    assert line.endswith(f"fix: {standing}") and "staged for commit" not in line
+    assert line.endswith(f"fix: {standing}") and "staged for commit" not in line and " changed " in line
+    git(repo, "add", "geo.py")
+    seam.set_script({"orchestrator": [plan_turn("Every function has its docstring.", [])]})
+    assert run_cli(["fix", "geo.py"], seam).exit_code == 0  # nothing to change
+    assert [e["status"] for e in json.loads(run_cli(["log", "--json"]).stdout)] == ["unchanged", "changed"]
+    # the run went well, but the file was edited meanwhile: nothing was written, and log says failed
+    from diffcrew.agent import run as flow
+    real = flow.run_change
+
+    def edited_meanwhile(*args, **kwargs):
+        report = real(*args, **kwargs)
+        (repo / "geo.py").write_text(fixed + "# edited meanwhile\n")
+        return report
+
+    monkeypatch.setattr(flow, "run_change", edited_meanwhile)
+    (repo / "geo.py").write_text(staged)
+    git(repo, "add", "geo.py")
+    seam.set_script({"orchestrator": [plan_turn("Document half.", [("geo.py", "modify", "Docstring.")])],
+                     "worker:geo.py": [patch_turn(udiff("geo.py", staged, fixed))]})
+    refused = run_cli(["fix", "geo.py"], seam)
+    assert refused.exit_code != 0 and "changed in the working tree while diffcrew was running" in refused.stderr
+    assert json.loads(run_cli(["log", "--json"]).stdout)[0]["status"] == "failed"
 
 
 @pytest.mark.slow

@@ -60,6 +60,19 @@ def test_discard_refuses_a_branch_that_moved_or_is_checked_out(tmp_path: Path, s
     assert diffcrew_branches(repo) == [report["branch"]]
 
 
+def test_discard_refuses_a_branch_checked_out_in_another_worktree(tmp_path: Path, server) -> None:
+    # git's `branch -D` refuses this too; deleting it would leave that worktree on an unborn branch.
+    repo, report = one_run(tmp_path, server)
+    other = tmp_path / "other-wt"
+    git(repo, "worktree", "add", "-q", str(other), report["branch"])
+    refused = run_cli(["discard", report["run_id"], "--repo", str(repo)])
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert f"branch {report['branch']} is checked out in the worktree at {other}" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert diffcrew_branches(repo) == [report["branch"]]
+    assert git(other, "rev-parse", "HEAD").strip() == report["commit"]
+
+
 def test_json_commands_that_fail_print_no_json_of_another_command(tmp_path: Path) -> None:
     # An error of show/log/config/context is one line on stderr; stdout stays empty for `jq`, never
     # an apply-shaped {"status": "failed", "files": ...} object.

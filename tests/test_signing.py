@@ -89,16 +89,20 @@ def test_a_signing_setup_that_cannot_work_is_refused_before_any_model_call(tmp_p
     result = run(repo, seam)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "commit.gpgsign is set but signing the commit failed" in lines[0]
-    assert "--no-sign" in lines[0]
+    assert len(lines) == 1 and "commit.gpgsign asks for a signed commit, but signing the commit failed (" in lines[0]
+    assert "--no-sign" in lines[0] and "?" not in lines[0]  # git's ssh-key error ends in one
     assert seam.requests == [] and diffcrew_branches(repo) == [] and snapshot(repo) == before
+    git(repo, "config", "--unset", "commit.gpgsign")  # now only --sign asks for it
+    (line,) = run(repo, seam, "--sign").stderr.strip().splitlines()
+    assert line.startswith("diffcrew: error: --sign asks for a signed commit, but signing the commit failed (")
+    assert "gpgsign" not in line and seam.requests == [] and diffcrew_branches(repo) == []
 
 
 @needs_ssh_keygen
 def test_signing_that_fails_at_the_commit_leaves_no_branch(tmp_path: Path, seam, monkeypatch) -> None:
     """The key passed the check before the run, then could not sign (an agent locked meanwhile)."""
     repo, key = signing_repo(tmp_path)
-    monkeypatch.setattr(GitRepo, "check_signing", lambda self, base: key.unlink())
+    monkeypatch.setattr(GitRepo, "check_signing", lambda self, base, asked_by: key.unlink())
     before = snapshot(repo)
     result = run(repo, seam)
     assert result.exit_code == 1

@@ -293,7 +293,8 @@ class GitRepo:
                 if not sign:
                     raise
                 detail = exc.summary.removeprefix("git commit-tree failed: ")
-                detail = detail.removeprefix("error: ").removeprefix("fatal: ")
+                # git's own ssh-key errors end in a question mark ("...: No such file or directory?")
+                detail = detail.removeprefix("error: ").removeprefix("fatal: ").removesuffix("?")
                 raise GitError(f"signing the commit failed ({detail}); {SIGNING_HELP}") from None
 
     def signs_commits(self) -> bool:
@@ -304,13 +305,14 @@ class GitRepo:
             return False
         return value.strip() == "true"
 
-    def check_signing(self, base: str) -> None:
+    def check_signing(self, base: str, asked_by: str) -> None:
         """Sign a throwaway commit of the base tree (an unreferenced object, never a ref) so that a
-        signing setup that cannot work is found before anything is spent."""
+        signing setup that cannot work is found before anything is spent. `asked_by`: what asked
+        for signing (`--sign`, `commit.gpgsign`), named in the error."""
         try:
             self.commit_tree(f"{base}^{{tree}}", None, "diffcrew: signing check\n", sign=True)
         except GitError as exc:
-            raise UsageError(f"commit.gpgsign is set but {exc.summary}") from None
+            raise UsageError(f"{asked_by} asks for a signed commit, but {exc.summary}") from None
 
     def _has_identity(self) -> bool:
         try:
@@ -341,12 +343,16 @@ class GitRepo:
             raise GitError(f"the branch {name} could not be made ({detail}); no branch was made: "
                            "pass another --branch") from None
 
-    def current_branch(self) -> str | None:
-        """The branch checked out in the user's worktree (None when HEAD is detached)."""
-        try:
-            return self.git.execute(["git", "symbolic-ref", "--quiet", "--short", "HEAD"])
-        except git.GitCommandError:
-            return None
+    def worktree_of(self, name: str) -> str | None:
+        """The path of a worktree (this one or another) that has branch `name` checked out, if any."""
+        listing = self.git.execute(["git", "worktree", "list", "--porcelain"])
+        path: str | None = None
+        for line in listing.splitlines():
+            if line.startswith("worktree "):
+                path = line[len("worktree "):]
+            elif line == f"branch refs/heads/{name}":
+                return path
+        return None
 
     def delete_branch(self, name: str, expected: str) -> None:
         """Delete refs/heads/<name>, only if it still points at `expected`."""

@@ -61,6 +61,19 @@ def progress_options(f: F) -> F:
     return json_option()(stream_json_option(quiet_option(verbose_option()(f))))
 
 
+def push_option(help: str) -> Callable[[F], F]:
+    """`--push [REMOTE]`: push the new branch (REMOTE default origin; the parameter is `push`)."""
+    return click.option("--push", "push", is_flag=False, flag_value="origin", default=None, metavar="[REMOTE]",
+                        help=help)
+
+
+def pr_body_option(f: F) -> F:
+    """`--pr-body FILE`: write the pull-request description to FILE, `-` for stdout (`pr_body`)."""
+    return click.option("--pr-body", "pr_body", metavar="FILE",
+                        help="Write a Markdown pull-request description to FILE (- for stdout; the result then "
+                             "goes to stderr); checked before the run starts.")(f)
+
+
 def layered_options(request: str, repo: str, **fixed: Any) -> cfg.RunOptions:
     """RunOptions from the layers: options given on the command line win, then DIFFCREW_* variables,
     then the repository's config file, then the defaults."""

@@ -54,6 +54,11 @@ def print_report(report: RunReport, *, review: bool = True, err: bool = False) -
     if not report.branch:
         click.echo(error_line(report.errors[0] if report.errors else report.status), err=True)
         click.echo(f"diffcrew: nothing was changed in your repository. Transcript: {report.transcript}", err=True)
+        if report.status == "failed" and report.plan is not None:  # a plan was made: retry can start from it
+            from diffcrew.agent.runref import short_id
+
+            click.echo(f"diffcrew: `diffcrew retry {short_id(report.run_id)}` runs it again from its plan, reusing "
+                       "the files that finished at no cost", err=True)
         return
     short = report.base[:12]
     click.echo(click.style(f"Branch {report.branch}", fg="green", bold=True) + f" (commit {(report.commit or '')[:12]},"
@@ -123,6 +128,16 @@ def check_not_the_repositorys(name: str, flag: str, repo_dir: str | Path) -> Non
         if relative in tracked:
             raise UsageError(f"{flag} {name}: that file is tracked in the repository, and writing it would "
                              "overwrite your file; give a path that git does not track (e.g. outside the repository)")
+
+
+def check_pr_body(target: str | None, machine: bool, dry_run: bool = False) -> None:
+    """Refuse a --pr-body that cannot be written, or `-` when stdout carries something else
+    (`machine`: the JSON report of --json or --stream-json), before the run is paid for."""
+    if target == STDOUT and (machine or dry_run):
+        taken = "the dry run's diff" if dry_run else "the JSON report"
+        raise UsageError(f"--pr-body - writes to stdout, which carries {taken}; give --pr-body a file name")
+    if target is not None:
+        check_output_file(target, "--pr-body")
 
 
 def with_pr_body(report: RunReport, target: str | None) -> RunReport:

@@ -26,7 +26,8 @@ def log_command(repo: str, limit: int, as_json: bool) -> None:
       diffcrew log -n 5
 
     A branch deleted by `diffcrew discard` is marked (discarded); a `diffcrew fix` run shows
-    `fix:` and its standing request; a killed run shows the calls and cost its transcript holds.
+    `fix:`, its standing request and what it did (changed, unchanged, failed); a killed run
+    shows the calls and cost its transcript holds.
     """
     import time as clock
 

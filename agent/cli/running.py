@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -17,10 +17,10 @@ import click
 
 from diffcrew.agent import config as cfg
 from diffcrew.agent.cli.group import main
-from diffcrew.agent.cli.options import (F, json_option, layered_options, one_verbosity, progress_options, quiet_option,
-                                        read_input, repo_option, run_argument, stream_json_option, verbose_option,
-                                        yes_option)
-from diffcrew.agent.cli.output import (STDOUT, check_not_the_repositorys, check_output_file, finish, print_report,
+from diffcrew.agent.cli.options import (F, json_option, layered_options, one_verbosity, pr_body_option,
+                                        progress_options, push_option, quiet_option, read_input, repo_option,
+                                        run_argument, stream_json_option, verbose_option, yes_option)
+from diffcrew.agent.cli.output import (STDOUT, check_not_the_repositorys, check_pr_body, finish, print_report,
                                        with_pr_body)
 from diffcrew.tools.errors import Interrupted, UsageError, exit_codes_help
 
@@ -136,11 +136,8 @@ class RunArgs:
               "(exit 3 when reached).")
 @click.option("--deny", multiple=True, metavar="GLOB",
               help="Never send files matching GLOB to the model (added to the built-in secret rules); repeatable.")
-@click.option("--push", "push", is_flag=False, flag_value="origin", default=None, metavar="[REMOTE]",
-              help="Push the new branch to REMOTE (default origin) after the commit; never forced.")
-@click.option("--pr-body", "pr_body", metavar="FILE",
-              help="Write a Markdown pull-request description to FILE (- for stdout; the result then goes to "
-                   "stderr); checked before the run starts.")
+@push_option("Push the new branch to REMOTE (default origin) after the commit; never forced.")
+@pr_body_option
 @click.option("--warm-cache/--no-warm-cache", default=False, show_default=True,
               help="Start one worker first and the rest once its prompt is read, so that they read the shared "
                    "prompt from the cache instead of each paying to write it (cheaper; slower by one "
@@ -172,13 +169,19 @@ def run(**params: Any) -> None:
     if args.pr_body is not None:
         check_not_the_repositorys(args.pr_body, "--pr-body", options.repo)
     view = _view(args.quiet, _may_ask(args.yes, machine), args.verbose, machine, args.stream_json, options.repo)
+    _execute_and_finish(options, view, args.pr_body, args.as_json, args.stream_json)
+
+
+def _execute_and_finish(options: cfg.RunOptions, view: View, pr_body: str | None, as_json: bool,
+                        stream_json: bool, resume: Resume | None = None) -> None:
+    """Run, write the pull-request body, print the result and exit with the run's code."""
     try:
-        report = execute(options, view)
+        report = execute(options, view, resume=resume)
     except Interrupted as exc:  # during the push: the branch exists, and stdout says so as after a run
-        if exc.branch and not machine:
-            click.echo(click.style(f"Branch {exc.branch}", fg="green", bold=True), err=args.pr_body == STDOUT)
+        if exc.branch and not (as_json or stream_json):
+            click.echo(click.style(f"Branch {exc.branch}", fg="green", bold=True), err=pr_body == STDOUT)
         raise
-    finish(with_pr_body(report, args.pr_body), args.as_json, args.stream_json, err=args.pr_body == STDOUT)
+    finish(with_pr_body(report, pr_body), as_json, stream_json, err=pr_body == STDOUT)
 
 
 def _check_flags(args: RunArgs) -> None:
@@ -187,11 +190,7 @@ def _check_flags(args: RunArgs) -> None:
     one_verbosity(args.quiet, args.verbose)
     if args.dry_run and args.push is not None:
         raise UsageError("--dry-run makes no branch, so there is nothing to --push; drop one of them")
-    if args.pr_body == STDOUT and (args.as_json or args.stream_json or args.dry_run):
-        taken = "the dry run's diff" if args.dry_run else "the JSON report"
-        raise UsageError(f"--pr-body - writes to stdout, which carries {taken}; give --pr-body a file name")
-    if args.pr_body is not None:
-        check_output_file(args.pr_body, "--pr-body")
+    check_pr_body(args.pr_body, args.as_json or args.stream_json, args.dry_run)
 
 
 def _for_a_program(as_json: bool, stream_json: bool) -> bool:
@@ -349,8 +348,10 @@ def replay_command(run_id: str, repo: str, branch: str | None, as_json: bool, st
 
 @main.command("retry")
 @rerun_options
+@push_option("Push the new branch to REMOTE (default origin); default: where the failed run was to push it.")
+@pr_body_option
 def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, stream_json: bool, yes: bool,
-                  quiet: bool, verbose: bool) -> None:
+                  quiet: bool, verbose: bool, push: str | None, pr_body: str | None) -> None:
     """Run a failed run again, paying only for what failed: onto a new branch.
 
     \b
@@ -360,6 +361,8 @@ def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, str
     The same base commit, options and plan (no planning call); each file the run finished is
     reused as it was recorded (no model call, no cost); only the files that failed or never
     finished get new workers, then the checks, the review and the commit message run again.
+    The new branch is pushed where the failed run's --push said (--push REMOTE: elsewhere);
+    --pr-body is not recorded: give it again.
     RUN is a run id (or a prefix), the short id in its branch name, its branch, or `last`; a run
     that succeeded has nothing to retry (exit 2).
     """
@@ -369,11 +372,17 @@ def retry_command(run_id: str, repo: str, branch: str | None, as_json: bool, str
 
     one_verbosity(quiet, verbose)
     machine = _for_a_program(as_json, stream_json)
+    check_pr_body(pr_body, machine)
     options, resume = load_retry(GitRepo(Path(repo)), run_id, branch)
+    if pr_body is not None:
+        check_not_the_repositorys(pr_body, "--pr-body", options.repo)
+    if push is not None:
+        options = replace(options, push=push)
     require_api_key()
     if not (machine or quiet):
         reused = ", ".join(resume.reused) or "none"
+        pushed = f"; then pushed to {options.push}" if options.push else ""
         click.echo(f"Retrying run {resume.of}: reused at no cost: {reused}; run again: "
-                   f"{', '.join(resume.again) or 'none'}", err=True)
+                   f"{', '.join(resume.again) or 'none'}{pushed}", err=True)
     view = _view(quiet, _may_ask(yes, machine), verbose, machine, stream_json, options.repo)
-    finish(execute(options, view, resume=resume), as_json, stream_json)
+    _execute_and_finish(options, view, pr_body, as_json, stream_json, resume)
