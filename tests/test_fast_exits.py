@@ -1,12 +1,14 @@
-"""Quick exits of the installed command.
+"""Quick exits of the installed command, and inputs that never end.
 
 A process that ended while the background import of the SDK (agent/llm/sdkimport.py) was inside an
 import crashed now and then (SIGSEGV, exit 139) or hung in the interpreter's finalization: usage
-errors must not race that import, and an exit during it must skip the finalization."""
+errors must not race that import, and an exit during it must skip the finalization. `-F`, `run -`
+and `apply` read at most one byte past their limit, so /dev/zero and `yes |` end in one line."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,10 @@ import pytest
 from conftest import diffcrew_branches, make_repo, snapshot
 from test_terminal_conventions import REQUEST, child_env, ctrl_c_during_import
 from test_user_faults import FILES, script, transcript_lines
+
+from diffcrew.agent.cli.options import read_input
+from diffcrew.agent.config import MAX_REQUEST_BYTES
+from diffcrew.tools.errors import UsageError
 
 PATIENCE = 120  # seconds: a guard against a hang, not a bound on speed
 
@@ -59,3 +65,33 @@ def test_ctrl_c_during_the_import_exits_130_without_finalizing(tmp_path: Path, s
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
     assert transcript_lines(repo)[-1]["status"] == "interrupted"  # written and closed before the exit
     assert server.requests == []
+
+
+# -- bounded reads ---------------------------------------------------------------------------------
+
+def test_read_input_takes_the_limit_and_refuses_one_byte_more(tmp_path: Path) -> None:
+    exact, over = tmp_path / "exact.txt", tmp_path / "over.txt"
+    exact.write_bytes(b"x" * MAX_REQUEST_BYTES)
+    over.write_bytes(b"x" * (MAX_REQUEST_BYTES + 1))
+    assert read_input(str(exact), "request file", MAX_REQUEST_BYTES) == b"x" * MAX_REQUEST_BYTES
+    with pytest.raises(UsageError, match="the request file is larger than the limit of 65,536 bytes"):
+        read_input(str(over), "request file", MAX_REQUEST_BYTES)
+
+
+def refused(command: str, what: str, cwd: Path) -> None:
+    """`command` (a shell line) ends with exit 2 and one line naming the limit, however much input there is."""
+    done = subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=PATIENCE)
+    limit = f"{MAX_REQUEST_BYTES:,}" if what.startswith("request") else f"{64 * 1024 * 1024:,}"
+    assert (done.returncode, done.stderr) == (2, f"diffcrew: error: the {what} is larger than the limit of "
+                                                 f"{limit} bytes\n"), command
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists() or sys.platform == "win32", reason="needs /dev/zero and bash")
+def test_endless_inputs_are_refused_at_the_limit(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", FILES)
+    before = snapshot(repo)
+    refused("diffcrew run -q --yes -F /dev/zero", "request file", repo)
+    refused("yes | diffcrew run -q --yes -", "request", repo)
+    refused("yes | diffcrew apply -", "patch", repo)
+    refused("diffcrew apply /dev/zero", "patch file", repo)
+    assert snapshot(repo) == before
