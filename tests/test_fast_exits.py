@@ -74,7 +74,7 @@ def test_read_input_takes_the_limit_and_refuses_one_byte_more(tmp_path: Path) ->
     exact.write_bytes(b"x" * MAX_REQUEST_BYTES)
     over.write_bytes(b"x" * (MAX_REQUEST_BYTES + 1))
     assert read_input(str(exact), "request file", MAX_REQUEST_BYTES) == b"x" * MAX_REQUEST_BYTES
-    with pytest.raises(UsageError, match="the request file is larger than the limit of 65,536 bytes"):
+    with pytest.raises(UsageError, match="the request file is too long: the limit is 65,536 bytes"):
         read_input(str(over), "request file", MAX_REQUEST_BYTES)
 
 
@@ -82,7 +82,7 @@ def refused(command: str, what: str, cwd: Path) -> None:
     """`command` (a shell line) ends with exit 2 and one line naming the limit, however much input there is."""
     done = subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=PATIENCE)
     limit = f"{MAX_REQUEST_BYTES:,}" if what.startswith("request") else f"{64 * 1024 * 1024:,}"
-    assert (done.returncode, done.stderr) == (2, f"diffcrew: error: the {what} is larger than the limit of "
+    assert (done.returncode, done.stderr) == (2, f"diffcrew: error: the {what} is too long: the limit is "
                                                  f"{limit} bytes\n"), command
 
 

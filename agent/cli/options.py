@@ -119,5 +119,5 @@ def read_input(name: str, what: str, limit: int) -> bytes:
 
 def _within(data: bytes, limit: int, what: str) -> bytes:
     if len(data) > limit:
-        raise UsageError(f"the {what} is larger than the limit of {limit:,} bytes")
+        raise UsageError(f"the {what} is too long: the limit is {limit:,} bytes")
     return data
