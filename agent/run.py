@@ -159,6 +159,7 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
         repo.check_signing(base, "commit.gpgsign" if options.sign is None else "--sign")
     if options.run_checks:
         prune_stale(repo)  # worktrees left by runs that were killed
+    sdkimport.start()  # `diffcrew run`: the input is checked, so the import no longer races a usage error
     redactor = Redactor(key=repository_key(repo.common_dir))
     transcript = Transcript(transcript_path(repo.common_dir, run_id), redactor.redact_value)
     transcript.append({"kind": "start", "run_id": run_id, "request": options.request, "base": base,

@@ -105,16 +105,9 @@ def slow_sdk(folder: Path, marker: Path) -> Path:
     return folder
 
 
-@pytest.mark.slow
-def test_ctrl_c_while_the_sdk_is_imported_exits_at_once_with_130(tmp_path: Path, server) -> None:
-    """The run has read the context and waits for the SDK's import (started by the console script)
-    to make its client: Ctrl-C ends it there. Before, the event loop sat on the import lock until
-    the import ended, and so did the interruption (here: never)."""
-    repo = make_repo(tmp_path / "repo", FILES)
-    before = snapshot(repo)
-    server.set_script(script())
-    marker = tmp_path / "import-started"
-    env = {**child_env(server), "PYTHONPATH": str(slow_sdk(tmp_path / "sdk", marker))}
+def ctrl_c_during_import(repo: Path, env: dict[str, str], marker: Path) -> tuple[int | None, str, str]:
+    """`diffcrew run` in `repo`, given Ctrl-C once it has read the context and the SDK's import has
+    begun (`marker` exists); its exit code (None: still running after 60 s, then killed), stderr and stdout."""
     child = subprocess.Popen(["diffcrew", "run", "--repo", str(repo), "--yes", REQUEST], env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                              preexec_fn=like_a_terminal)
@@ -131,10 +124,23 @@ def test_ctrl_c_while_the_sdk_is_imported_exits_at_once_with_130(tmp_path: Path,
         child.wait()
         code = None
     reader.join(10)
-    err = "".join(lines)
+    return code, "".join(lines), child.stdout.read() if child.stdout is not None else ""
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_sdk_is_imported_exits_at_once_with_130(tmp_path: Path, server) -> None:
+    """The run has read the context and waits for the SDK's import (started once its input was
+    checked) to make its client: Ctrl-C ends it there. Before, the event loop sat on the import
+    lock until the import ended, and so did the interruption (here: never)."""
+    repo = make_repo(tmp_path / "repo", FILES)
+    before = snapshot(repo)
+    server.set_script(script())
+    marker = tmp_path / "import-started"
+    env = {**child_env(server), "PYTHONPATH": str(slow_sdk(tmp_path / "sdk", marker))}
+    code, err, out = ctrl_c_during_import(repo, env, marker)
     assert code == 130, err
     assert err.endswith("diffcrew: error: interrupted; your repository is unchanged\n"), err
-    assert "Traceback" not in err and child.stdout is not None and child.stdout.read() == ""
+    assert "Traceback" not in err and out == ""
     assert snapshot(repo) == before and diffcrew_branches(repo) == []
     assert transcript_lines(repo)[-1]["status"] == "interrupted"
     assert server.requests == []  # no model call was made

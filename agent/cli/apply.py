@@ -16,6 +16,8 @@ from diffcrew.agent.cli.group import main
 from diffcrew.agent.cli.options import json_option, read_input, repo_option
 from diffcrew.tools.errors import DiffcrewError, ExitCode, UsageError
 
+MAX_PATCH_BYTES = 64 * 1024 * 1024  # a patch's input; read no further (/dev/zero, `yes |`)
+
 if TYPE_CHECKING:
     from diffcrew.tools.applyfiles import FileChange
 
@@ -76,8 +78,10 @@ def _read_patch(patch: str | None) -> str:
     """The patch text from a file, a pipe (`apply <(git diff)`, /dev/stdin, a FIFO) or stdin (`-`).
 
     Bytes that are not UTF-8 (a Latin-1 file's) pass through unchanged: surrogateescape is reversible.
+    At most MAX_PATCH_BYTES are taken: more is refused.
     """
-    return read_input(patch or "-", "patch file").decode("utf-8", errors="surrogateescape")
+    what = "patch" if patch in (None, "-") else "patch file"
+    return read_input(patch or "-", what, MAX_PATCH_BYTES).decode("utf-8", errors="surrogateescape")
 
 
 def _apply_report(change: FileChange) -> dict[str, Any]:

@@ -9,15 +9,19 @@ The group and every command take `--color auto|always|never` (agent/colour.py de
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
+import os
 import sys
+import traceback
 from typing import Any, NoReturn
 
 import click
 
 from diffcrew.agent import __version__, colour
 from diffcrew.tools import credentials
-from diffcrew.tools.errors import DiffcrewError, exit_codes_help
+from diffcrew.tools.errors import DiffcrewError, ExitCode, exit_codes_help
 
 # What an interruption left behind, by command (the default: a command that writes through a run).
 INTERRUPTED_NOTES = {"fix": "nothing was written"}
@@ -95,15 +99,50 @@ def entry() -> None:
 
     The SDK leaves hundreds of thousands of objects behind; the interpreter's final garbage
     collection over them costs about half a second at every exit. Freezing the heap first skips
-    that pass (everything diffcrew writes is flushed and closed before it returns).
+    that pass (everything diffcrew writes is flushed and closed before it returns). A process whose
+    SDK import is still under way ends by `hard_exit` instead (see agent/llm/sdkimport.py).
     """
-    if sys.argv[1:2] == ["run"]:  # start the ~1 s SDK import now; it overlaps with git and context work
+    if sys.argv[1:2] == ["run"]:  # the run starts the ~1 s SDK import once its input is checked
         from diffcrew.agent.llm import sdkimport
 
-        sdkimport.start()
+        sdkimport.arm()
     try:
         main()
+    except SystemExit as exc:
+        if _importing():
+            hard_exit(exc.code)
+        raise
+    except BaseException:
+        if _importing():  # a bug: its traceback, then the exit code Python would give
+            traceback.print_exc()
+            hard_exit(ExitCode.FAILED)
+        raise
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()
+
+
+def _importing() -> bool:
+    """Whether the SDK's background import is under way (its module is loaded only for `run`)."""
+    module = sys.modules.get("diffcrew.agent.llm.sdkimport")
+    return module is not None and bool(module.importing())
+
+
+def hard_exit(code: str | int | None) -> NoReturn:
+    """End the process now, without the interpreter's finalization, which may crash or hang while
+    a thread is inside an import: streams flushed and atexit handlers run first (transcripts are
+    closed by then: the run closes them on every path), the exit code as sys.exit would give it."""
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    _flush()
+    atexit._run_exitfuncs()
+    _flush()
+    os._exit(code or 0)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or a reader gone
+            stream.flush()

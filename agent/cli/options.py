@@ -108,19 +108,29 @@ def run_argument(f: F) -> F:
     return click.argument("run_id", metavar="RUN", shell_complete=complete_runs)(f)
 
 
-def read_input(name: str, what: str) -> bytes:
+def read_input(name: str, what: str, limit: int) -> bytes:
     """The bytes of a file named on the command line, read once: a regular file, a pipe (`<(cmd)`,
     a FIFO), /dev/stdin, or `-` for stdin. A UsageError names a path that does not exist, is a
-    directory or cannot be read (`what`: "patch file", "request file")."""
+    directory or cannot be read (`what`: "patch file", "request file"), and input longer than
+    `limit` bytes, of which at most one more byte is read (/dev/zero, `yes |` end there)."""
     if name == "-":
         stdin = getattr(sys.stdin, "buffer", None)
-        return stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+        data = stdin.read(limit + 1) if stdin is not None else sys.stdin.read(limit + 1).encode(
+            "utf-8", "surrogateescape")
+        return _within(data, limit, what)
     path = Path(name)
     if not path.exists():
         raise UsageError(f"{what} not found: {name}")
     if path.is_dir():
         raise UsageError(f"{what} is a directory: {name}")
     try:
-        return path.read_bytes()
+        with path.open("rb") as stream:
+            return _within(stream.read(limit + 1), limit, what)
     except OSError as exc:
         raise UsageError(f"cannot read the {what} {name}: {exc.strerror or exc}") from None
+
+
+def _within(data: bytes, limit: int, what: str) -> bytes:
+    if len(data) > limit:
+        raise UsageError(f"the {what} is too long: the limit is {limit:,} bytes")
+    return data

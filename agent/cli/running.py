@@ -210,9 +210,9 @@ def _read_request(request: str | None, message_file: str | None) -> str:
     if request is not None and message_file is not None:
         raise UsageError("give the request either as an argument or with --message-file, not both")
     if message_file is not None:  # a file, or `-F <(cmd)`, a FIFO, /dev/stdin: read once
-        text = read_input(message_file, "request file").decode("utf-8", errors="replace")
+        text = read_input(message_file, "request file", cfg.MAX_REQUEST_BYTES).decode("utf-8", errors="replace")
     elif request == "-":  # bytes, so that non-UTF-8 input is refused in one line whatever the locale
-        text = read_input("-", "request").decode("utf-8", "surrogateescape")
+        text = read_input("-", "request", cfg.MAX_REQUEST_BYTES).decode("utf-8", "surrogateescape")
     elif request is None:
         raise UsageError('no change request: diffcrew run "what to change" (or --message-file FILE, or - for stdin)')
     else:
