@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -54,15 +55,17 @@ class Workspace:
     @classmethod
     def create(cls, repo: GitRepo, base: str, run_id: str) -> "Workspace":
         """`git worktree add --detach` at base in a fresh temp dir, owned by this process."""
-        path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{_safe(run_id)}-")).resolve()
+        path = Path(tempfile.gettempdir()).resolve() / f"{PREFIX}{_safe(run_id)}-{secrets.token_hex(4)}"
         record = _registry(repo) / f"{path.name}.json"
         record.parent.mkdir(parents=True, exist_ok=True)
-        # The record comes first, so a crash during `worktree add` still leaves something to prune.
+        # The record comes before the directory, so that a signal or crash at any later moment leaves
+        # something to prune (here, or by the next run), never an unrecorded directory.
         _write_json(record, {"path": str(path), "pid": os.getpid(), "start": start_time(os.getpid()),
                              "host": socket.gethostname(), "run_id": run_id, "created": time.time(),
                              "pgid": None})
         workspace = cls(repo, base, run_id, path, record)
         try:
+            path.mkdir(mode=0o700)
             repo._run("worktree", "add", "--detach", "--quiet", str(path), base, env=NO_HOOKS)
         except BaseException:
             workspace.remove()
