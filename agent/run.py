@@ -176,7 +176,12 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     except DiffcrewError as exc:
         error = exc
     except KeyboardInterrupt:  # workers are cancelled and the sandbox removed by the time we get here
-        raise _interrupted(run) from None
+        interrupted = _interrupted(run)
+        try:  # what --json and --stream-json print last: how far the run got
+            interrupted.report = _report(run, time.monotonic() - started - run.waited, interrupted)
+        except Exception:  # noqa: BLE001 - never let the report hide the interruption
+            pass
+        raise interrupted from None
     except Exception as exc:  # a bug: the traceback stays (for the report), but the record is closed
         made = run.outcome.commit
         transcript.append({"kind": "end", "status": "crashed", "exit_code": ExitCode.FAILED, "commit": made,

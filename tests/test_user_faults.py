@@ -23,6 +23,7 @@ import pytest
 
 from children import finish, like_a_terminal
 from conftest import diffcrew_branches, git, make_repo, patch_turn, plan_turn, snapshot, summary_turn, udiff
+from test_stream_json import REPORT, errors
 
 pytestmark = pytest.mark.slow  # the slow tier: child processes killed and signalled mid-run
 
@@ -299,3 +300,24 @@ def test_ctrl_c_just_after_the_branch_is_made_reports_the_branch(tmp_path: Path,
     # The branch exists, so the run must say so (exit 0, or 130 naming the branch), never "unchanged".
     assert "unchanged" not in err
     assert code == 0 or branches[0] in out + err
+
+
+@pytest.mark.parametrize("mode, signum, code", [("--json", signal.SIGINT, 130), ("--stream-json", signal.SIGTERM, 143)])
+def test_an_interrupted_run_still_ends_its_json_with_the_report(tmp_path: Path, server, mode: str, signum: int,
+                                                                 code: int) -> None:
+    """CI reading --json or --stream-json learns how far an interrupted run got, as the exit code says."""
+    repo = make_repo(tmp_path / "repo", FILES)
+    before = snapshot(repo)
+    server.set_script(script())
+    slow(server, 30, "worker:")
+    child = start(repo, server, mode)
+    wait_until(lambda: len({r.key for r in server.requests if (r.key or "").startswith("worker:")}) == 2)
+    os.kill(child.pid, signum)
+    returncode, out, err = finish(child, 60)
+    assert returncode == code, err
+    report = json.loads(out.splitlines()[-1] if mode == "--stream-json" else out)
+    assert errors(REPORT, report) == [], report
+    assert report["status"] == "failed" and report["exit_code"] == code and report["branch"] is None
+    assert report["plan"]["edits"] and "your repository is unchanged" in report["errors"][0]
+    assert ("terminated by SIGTERM" if signum == signal.SIGTERM else "interrupted") in report["errors"][0]
+    assert snapshot(repo) == before and diffcrew_branches(repo) == []

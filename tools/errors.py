@@ -20,6 +20,7 @@ Messages are written for users: the first line says what happened and what to do
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -120,3 +121,4 @@ class Interrupted(DiffcrewError):
     def __init__(self, message: str, exit_code: int = ExitCode.INTERRUPTED, branch: str | None = None) -> None:
         super().__init__(message, exit_code=exit_code)
         self.branch = branch  # set when the run was interrupted after making its branch (during the push)
+        self.report: Any = None  # the run's report so far (agent.types.RunReport), for --json to print

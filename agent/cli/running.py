@@ -7,6 +7,7 @@ stays fast. Errors are raised and printed by the group's boundary (agent/cli/gro
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from dataclasses import dataclass, replace
@@ -180,6 +181,8 @@ def _execute_and_finish(options: cfg.RunOptions, view: View, pr_body: str | None
     except Interrupted as exc:  # during the push: the branch exists, and stdout says so as after a run
         if exc.branch and not (as_json or stream_json):
             click.echo(click.style(f"Branch {exc.branch}", fg="green", bold=True), err=pr_body == STDOUT)
+        if (as_json or stream_json) and exc.report is not None:  # a program reading stdout gets its last record
+            click.echo(json.dumps(exc.report.to_dict(), indent=2 if as_json else None, ensure_ascii=False))
         raise
     finish(with_pr_body(report, pr_body), as_json, stream_json, err=pr_body == STDOUT)
 
