@@ -32,27 +32,26 @@ _CONFIG = ("-c", "core.quotepath=off", "-c", "grep.lineNumber=false", "-c", "gre
            "-c", "grep.fullName=false", "-c", "grep.patternType=basic")
 _IDENT = "[A-Za-z0-9_]"
 _RUN = re.compile(_IDENT + "+")  # what `git grep -o` prints: whole runs, digits first included
-_TERM = re.compile(_IDENT + "+")
 MEMO_BLOBS = 256  # blobs read here whose tokens are kept for the run's next lookup
 
 
 class _Grep:
-    """One `git grep` over a tree, read by a thread so that it never blocks on a full pipe."""
+    """One `git grep` over a tree, read by a thread so that it never blocks on a full pipe. Its
+    stderr (an unreadable object, say) is not read, so it goes nowhere: a pipe left unread could fill
+    and stop git."""
 
     def __init__(self, root: Path, tree: str, terms: list[str], perl: bool = True) -> None:
         self.root, self.tree, self.terms, self.perl = root, tree, terms, perl
         self.proc = subprocess.Popen(["git", *_CONFIG, "grep", *_grep_args(terms, perl), tree, "--"], cwd=root,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env={**os.environ, **NO_LAZY_FETCH, "GIT_OPTIONAL_LOCKS": "0"})
         self.out: list[bytes] = []
-        self.err: list[bytes] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self) -> None:
-        assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdout is not None
         self.out.append(self.proc.stdout.read())
-        self.err.append(self.proc.stderr.read())
 
     def result(self) -> tuple[int, str]:
         self.reader.join()
@@ -132,7 +131,7 @@ class Lexicon:
         """Start searching the words now (a cold run: the listing is built meanwhile)."""
         self.partial = partial
         wanted = [f"{WORD}{w}" for w in dict.fromkeys(words) if f"{WORD}{w}" not in self.terms
-                  and _TERM.fullmatch(w)]
+                  and _RUN.fullmatch(w)]
         if wanted and not partial:
             self._pending = _Grep(self.root, tree, wanted)
 
@@ -142,30 +141,31 @@ class Lexicon:
     def prefetch(self, words: Iterable[str] = (), names: Iterable[str] = ()) -> None:
         """Make sure these words and names are known (one search for all that are not)."""
         assert self.index is not None
-        wanted = [t for t in dict.fromkeys([*(f"{WORD}{w}" for w in words), *(f"{NAME}{n}" for n in names)])
-                  if t not in self.terms]
-        for term in [t for t in wanted if not _TERM.fullmatch(t[2:])]:
-            self.terms[term] = {}  # no identifier can hold it (identifiers are ASCII here)
-            wanted.remove(term)
-        collected = self._pending is not None
+        known = len(self.terms)
         if self._pending is not None:
             self._collect(self._pending)
             self._pending = None
-            wanted = [t for t in wanted if t not in self.terms]
-        if not wanted and not collected:
-            return
-        if wanted:
-            self._derive(wanted)
-            left = [t for t in wanted if t not in self.terms]
-            if left and self.partial is None:
-                self.partial = self.repo.is_partial_clone()
-            for kind in (WORD, NAME):
-                batch = [t for t in left if t.startswith(kind)]
-                if batch and not self.partial:
-                    self._collect(_Grep(self.root, self.index.tree, batch))
-                elif batch:
-                    self._scan(batch, list(range(len(self.index.docs))))
-        self.store.save_terms(self.key, self.terms)
+        wanted = [t for t in dict.fromkeys([*(f"{WORD}{w}" for w in words), *(f"{NAME}{n}" for n in names)])
+                  if t not in self.terms]
+        for term in [t for t in wanted if not _RUN.fullmatch(t[2:])]:
+            self.terms[term] = {}  # no identifier can hold it (identifiers are ASCII here)
+            wanted.remove(term)
+        self._derive(wanted)
+        left = [t for t in wanted if t not in self.terms]
+        if left and self.partial is None:
+            self.partial = self.repo.is_partial_clone()
+        for kind in (WORD, NAME):
+            batch = [t for t in left if t.startswith(kind)]
+            if batch and not self.partial:
+                self._collect(_Grep(self.root, self.index.tree, batch))
+            elif batch:
+                self._scan(batch, self._every_doc())
+        if len(self.terms) > known:
+            self.store.save_terms(self.key, self.terms)
+
+    def _every_doc(self) -> list[int]:
+        assert self.index is not None
+        return list(range(len(self.index.docs)))
 
     def word_hits(self, word: str) -> dict[int, dict[str, int]]:
         """doc -> {identifier: occurrences} of the identifiers having the word as a part."""
@@ -191,7 +191,7 @@ class Lexicon:
         if code not in (0, 1) and not out and grep.perl:  # a git built without PCRE: the slower regex
             code, out = (grep := _Grep(grep.root, grep.tree, grep.terms, perl=False)).result()
         if code not in (0, 1) and not out:  # git cannot search the tree at all: read it here
-            self._scan(grep.terms, list(range(len(self.index.docs))))
+            self._scan(grep.terms, self._every_doc())
             return
         tokens = {p: t for p, t in _parse(grep.tree, out).items() if self.index.doc_of(p) is not None}
         for term in grep.terms:
@@ -200,7 +200,7 @@ class Lexicon:
     def _derive(self, wanted: list[str]) -> None:
         """Terms the parent tree knows: its hits, with the paths that changed read again."""
         assert self.index is not None
-        if self.parent_key is None:
+        if self.parent_key is None or not wanted:
             return
         parent = self.store.load_terms(self.parent_key)
         known = [t for t in wanted if t in parent]

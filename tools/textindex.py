@@ -19,7 +19,6 @@ from diffcrew.tools import inventory
 from diffcrew.tools.git import TreeEntry
 from diffcrew.tools.gitconst import SUBMODULE_MODE, SYMLINK_MODE
 
-TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 _PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _WORDS = re.compile(r"[A-Za-z0-9]+")
 
