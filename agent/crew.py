@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import AbstractSet, Any, Callable
 
 from diffcrew.agent.events import Emit, WorkerFinished, WorkerRepairing, WorkerRunning
 from diffcrew.agent.exploring import ExploreSource
@@ -32,7 +32,7 @@ class CrewSetup:
     repo: GitRepo
     base: str
     tree: dict[str, TreeEntry]  # the base commit's files
-    readable: frozenset[str]  # what workers may read and search (the context's text paths)
+    readable: AbstractSet[str]  # what workers may read and search (the context's text paths)
     request: str
     context: str  # the repository context the planner saw
     model: str

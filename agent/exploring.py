@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, AbstractSet, Any
 
 from diffcrew.agent.events import Emit, Explored
 from diffcrew.agent.offloop import off_loop
@@ -32,7 +32,7 @@ class ExploreSource:
 
     repo: GitRepo
     base: str
-    allowed: frozenset[str]
+    allowed: AbstractSet[str]
 
 
 def exploring(reply: ModelReply, names: frozenset[str]) -> bool:

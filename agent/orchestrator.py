@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import AbstractSet, Any
 
 from diffcrew import prompts
 from diffcrew.agent.errors import ModelError, PlanError
@@ -208,7 +208,7 @@ class ReviewInputs:
     model: str
     repo: GitRepo
     tree: dict[str, TreeEntry]
-    text_paths: frozenset[str]
+    text_paths: AbstractSet[str]
     rules: PlanRules
     effort: str | None = None
 

@@ -9,6 +9,7 @@ act on; the orchestrator sends them back once before the run fails.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import AbstractSet
 
 from diffcrew.agent.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES
 from diffcrew.agent.scope import DEFAULT_PROTECTED, ignored_paths, matches
@@ -32,14 +33,14 @@ class PlanRules:
 
 
 
-def check_plan(plan: Plan, repo: GitRepo, tree: dict[str, TreeEntry], text_paths: frozenset[str],
+def check_plan(plan: Plan, repo: GitRepo, tree: dict[str, TreeEntry], text_paths: AbstractSet[str],
                rules: PlanRules) -> list[str]:
     """`plan_problems` for a plan the model gave, with the paths it creates that git ignores."""
     ignored = ignored_paths(repo, [e.path for e in plan.edits if e.action == "create"])
     return plan_problems(plan, tree, text_paths, rules, ignored)
 
 
-def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: frozenset[str],
+def plan_problems(plan: Plan, tree: dict[str, TreeEntry], text_paths: AbstractSet[str],
                   rules: PlanRules = PlanRules(), ignored: frozenset[str] = frozenset()) -> list[str]:
     """Why a plan cannot be carried out on this tree under these rules (empty when it can);
     `ignored`: the paths it creates that git ignores."""
@@ -79,7 +80,7 @@ def _nesting_problem(path: str, planned: set[str]) -> str | None:
     return None
 
 
-def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: frozenset[str], rules: PlanRules,
+def _edit_problem(edit: FileEdit, tree: dict[str, TreeEntry], text_paths: AbstractSet[str], rules: PlanRules,
                   directories: set[str]) -> str | None:
     path, parts = edit.path, edit.path.split("/")
     if rules.scope is not None and path not in rules.scope:

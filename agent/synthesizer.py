@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import AbstractSet, Any, Callable
 
 from diffcrew import prompts
 from diffcrew.agent import __version__
@@ -91,7 +91,7 @@ class SynthesisJob:
     run_id: str
     options: RunOptions
     tree: dict[str, TreeEntry]  # the base commit's files
-    text_paths: frozenset[str]  # the files a plan may modify (RepoContext.text_paths)
+    text_paths: AbstractSet[str]  # the files a plan may modify (RepoContext.text_paths)
     rules: PlanRules
     emit: Emit
     confirm: Callable[[Plan], bool]  # the go-ahead for an amendment that adds files

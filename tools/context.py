@@ -2,11 +2,13 @@
 
 `build_context` runs the whole deterministic pipeline: the tree's index (listing.py: from the
 cache when the tree was seen before, derived from a cached tree when one was, else built from the
-blobs), the inventory rules (secrets and the deny list out, generated files not used as context),
+listing), the inventory rules (secrets and the deny list out, generated files not used as context),
 the ranking (rank.py, with the request's words found by lexicon.py), outlines of the top
 candidates (repomap.py), and a rendering that fits the token budget: a tree summary, the ranked
-files with reasons, the full text of the top few and the outlines of the next ones. Nothing here
-calls a model.
+files with reasons, the full text of the top few and the outlines of the next ones. Content is
+judged only where it is used (textcheck.py): the head of the ranking is kept to files that are
+text without secrets, and `text_paths` judges the rest when a role or a plan names them. Nothing
+here calls a model.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import AbstractSet, Any
 
 from diffcrew.tools import inventory, rank, repomap
 from diffcrew.tools.ctxcache import ContextCache, NoCache, read_blobs
@@ -24,12 +26,14 @@ from diffcrew.tools.history import load_history
 from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES
 from diffcrew.tools.lexicon import Lexicon
 from diffcrew.tools.listing import index_key, load_index, tree_id
+from diffcrew.tools.textcheck import ContentCheck, TextPaths
 from diffcrew.tools.textindex import DOC, GENERATED, SECRET, TreeIndex
 from diffcrew.tools.tokens import estimate_tokens, tokens_in
 
 CANDIDATES = 40      # files whose outline is parsed for the graph pass and the rendering
 FULL_FILES = 5       # at most this many files shown in full
 LISTED = 30          # ranked files listed with their reasons
+JUDGED = 100         # the head of the ranking, kept to files whose content is readable
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,10 @@ class RepoContext:
 
     base: str
     files: tuple[TreeEntry, ...]
-    ranked: tuple[RankedFile, ...]
+    ranked: tuple[RankedFile, ...]  # the head of the ranking: at most JUDGED readable files, best first
     text: str
     tokens: int
-    text_paths: frozenset[str]
+    text_paths: AbstractSet[str]  # what a role may read and a plan modify (a TextPaths: judged on ask)
     notes: tuple[str, ...] = ()
 
 
@@ -87,25 +91,59 @@ def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 2
                        on_cold=lambda partial: lex.start(tree, rank.query_words(query), partial))
     lex.attach(index, index_key(index.derived_from, max_file_bytes) if index.derived_from else None)
     paths, docs = index.paths, index.docs
+    check = ContentCheck(repo.root, store)
     statuses = [SECRET if inventory.is_denied(p, deny) else s for p, s in zip(paths, index.statuses)]
     ignored = set(index.ignored)
     allowed = {d for d, i in enumerate(docs) if statuses[i] == DOC and paths[i] not in ignored}
     scores = rank.lexical_pass(index, lex, query, allowed)
+    _keep_readable(index, check, scores, allowed, CANDIDATES)
     texts: dict[str, str] = {}
     outlines: dict[int, tuple[repomap.Symbol, ...] | None] = {}
     _prepare(repo, store, index, scores.top(CANDIDATES), texts, outlines)
     rank.graph_pass(index, lex, query, scores, {d: tuple(s.name for s in o or ()) for d, o in outlines.items()},
                     allowed)
     rank.history_pass(index, query, scores, load_history(repo.root, base, store), allowed)
-    _prepare(repo, store, index, [d for d in scores.top(LISTED) if d not in outlines], texts, outlines)
-    ranked = _ranked(index, scores, allowed)
+    head = _judged_head(index, scores, allowed, check)
+    _prepare(repo, store, index, [d for d in head[:LISTED] if d in scores.score and d not in outlines], texts,
+             outlines)
+    ranked = [RankedFile(paths[docs[d]], round(scores.score.get(d, 0.0), 3), scores.reasons(d)) for d in head]
     by_path = {paths[docs[d]]: o for d, o in outlines.items()}
     notes = _missing_note(index.missing)
-    text = render(_Render(len(paths), [p for p, s in zip(paths, statuses) if s != SECRET], ranked, texts,
-                          by_path, budget_tokens, notes))
+    text_paths = TextPaths({p: b for p, b, s in zip(paths, index.blobs, statuses) if s in (DOC, GENERATED)}, check)
+    visible = _visible(index, statuses, check, budget_tokens // 10)
+    text = render(_Render(len(paths), visible, ranked, texts, by_path, budget_tokens, notes))
     files = tuple(TreeEntry(p, m, b, s) for p, m, b, s in zip(paths, index.modes, index.blobs, index.sizes))
-    text_paths = frozenset(p for p, s in zip(paths, statuses) if s in (DOC, GENERATED))
     return RepoContext(base, files, tuple(ranked), text, estimate_tokens(text), text_paths, notes)
+
+
+def _keep_readable(index: TreeIndex, check: ContentCheck, scores: rank.Scores, allowed: set[int], head: int) -> None:
+    """Judge the content of the top `head` files and drop those that are not text without secrets
+    (binary without a binary name, another encoding, a pasted key), until the top is all readable."""
+    judged: set[int] = set()
+    while True:
+        top = [d for d in scores.top(head) if d not in judged]
+        if not top:
+            return
+        blobs = {d: index.blobs[index.docs[d]] for d in top}
+        texts = check.texts(blobs.values())
+        for doc, blob in blobs.items():
+            if blob not in texts:
+                scores.drop(doc)
+                allowed.discard(doc)
+        judged.update(top)
+
+
+def _visible(index: TreeIndex, statuses: list[str], check: ContentCheck, budget: int) -> list[str]:
+    """The paths the tree summary may name: not secret by path, nor by content when the summary is
+    small enough to list files one by one (a directory's file count names no file)."""
+    visible = [p for p, s in zip(index.paths, statuses) if s != SECRET]
+    if not _lists_files(visible, budget):
+        return visible
+    judged = {b: p for p, b, s in zip(index.paths, index.blobs, statuses) if s in (DOC, GENERATED)}
+    verdicts = check.verdicts(judged)
+    secret = {p for p, b, s in zip(index.paths, index.blobs, statuses)
+              if s in (DOC, GENERATED) and verdicts.get(b) == SECRET}
+    return [p for p in visible if p not in secret]
 
 
 def _missing_note(missing: list[str]) -> tuple[str, ...]:
@@ -158,15 +196,23 @@ def _outlines(store: ContextCache, index: TreeIndex, docs: list[int],
     return found
 
 
-def _ranked(index: TreeIndex, scores: rank.Scores, allowed: set[int]) -> list[RankedFile]:
-    """Every rankable file: scored ones best first, then the rest by path."""
+def _judged_head(index: TreeIndex, scores: rank.Scores, allowed: set[int], check: ContentCheck) -> list[int]:
+    """The head of the ranking (JUDGED docs): scored ones best first, then the rest by path, each
+    one's content judged readable."""
     paths, docs = index.paths, index.docs
     scored = sorted((d for d in scores.score if d in allowed), key=lambda d: (-scores.score[d], paths[docs[d]]))
-    # Full reasons for the head of the list; the long tail (thousands of files) keeps its main one.
-    ranked = [RankedFile(paths[docs[d]], round(scores.score[d], 3), scores.reasons(d, 6 if n < 200 else 1))
-              for n, d in enumerate(scored)]
-    rest = sorted(paths[docs[d]] for d in allowed - set(scores.score))
-    return ranked + [RankedFile(p, 0.0, ()) for p in rest]
+    head: list[int] = []
+
+    def fill(order: list[int]) -> None:
+        while order and len(head) < JUDGED:
+            batch, order = order[:JUDGED - len(head)], order[JUDGED - len(head):]
+            texts = check.texts(index.blobs[docs[d]] for d in batch)
+            head.extend(d for d in batch if index.blobs[docs[d]] in texts)
+
+    fill(scored)
+    if len(head) < JUDGED:  # few files scored: the head is filled with the others, by path
+        fill(sorted(allowed - set(scores.score), key=lambda d: paths[docs[d]]))
+    return head
 
 
 @dataclass(frozen=True)
@@ -223,7 +269,7 @@ def _outline_block(path: str, text: str, symbols: tuple[repomap.Symbol, ...] | N
 def _tree_summary(total: int, visible: list[str], budget: int) -> str:
     """Directories with file counts, as deep as the budget allows (a list of files when small)."""
     head = f"## Repository: {total} tracked files\n\n"
-    if tokens_in(sum(len(p) + 3 for p in visible)) <= budget:  # '- p\n' a line
+    if _lists_files(visible, budget):
         return head + "\n".join(f"- {p}" for p in visible) + "\n"
     # Count per directory once, then fold the (far fewer) directories to the depth that fits.
     per_dir = Counter(p[:p.rfind("/")] if "/" in p else "." for p in visible)
@@ -235,6 +281,11 @@ def _tree_summary(total: int, visible: list[str], budget: int) -> str:
         if estimate_tokens(listing) <= budget or depth == 1:
             return head + "Directories (file counts):\n" + listing[: budget * 4] + "\n"
     return head
+
+
+def _lists_files(visible: list[str], budget: int) -> bool:
+    """Whether the tree summary lists the files one by one (they fit its budget)."""
+    return tokens_in(sum(len(p) + 3 for p in visible)) <= budget  # '- p\n' a line
 
 
 def _ranked_list(ranked: list[RankedFile]) -> str:

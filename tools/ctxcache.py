@@ -6,9 +6,9 @@ a commit that changed a few files finds almost every blob already analysed and r
 ones. Files are written with `marshal` (plain data only, so loading one can never run code) to a
 temporary name and renamed into place, so concurrent runs never see half a file.
 
-Layout: `v3/blobs/*.seg` and `v3/outlines/*.seg` are append-only segments of per-blob records (a
-new segment per run that analysed something new, merged when there are many); `v3/trees/<id>`
-holds one tree's index and `v3/terms/<id>` which of its files use the words asked for so far
+Layout: `v4/blobs/*.seg` and `v4/outlines/*.seg` are append-only segments of per-blob records (a
+new segment per run that analysed something new, merged when there are many); `v4/trees/<id>`
+holds one tree's index and `v4/terms/<id>` which of its files use the words asked for so far
 (lexicon.py), the few most recently used trees kept.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import marshal
 import os
+import re
+import shutil
 import subprocess
 import threading
 import uuid
@@ -24,7 +26,7 @@ from typing import Any, Iterator
 
 from diffcrew.tools.statedir import cache_dir
 
-FORMAT = "v3"
+FORMAT = "v4"  # v4: tree indexes hold path-level statuses; content verdicts are per blob
 MAX_SEGMENTS = 8
 KEEP_TREES = 8
 
@@ -130,6 +132,8 @@ class ContextCache:
         return [p.name for p in found if not p.name.startswith(".")]
 
     def save_tree(self, key: str, index: dict[str, Any]) -> None:
+        if not (self.root / "trees").is_dir():
+            self._drop_other_formats()
         write_atomic(self.root / "trees" / key, index)
         for old in self.recent_trees()[KEEP_TREES:]:
             for kind in ("trees", "terms"):
@@ -137,6 +141,15 @@ class ContextCache:
                     (self.root / kind / old).unlink(missing_ok=True)
                 except OSError:
                     pass
+
+    def _drop_other_formats(self) -> None:
+        """Remove the caches an earlier diffcrew wrote in another format (never read again)."""
+        try:
+            others = [p for p in self.root.parent.iterdir() if p.name != FORMAT and re.fullmatch(r"v\d+", p.name)]
+        except OSError:
+            return
+        for other in others:
+            shutil.rmtree(other, ignore_errors=True)
 
     def load_terms(self, key: str) -> dict[str, Any]:
         value = read_record(self.root / "terms" / key)

@@ -14,7 +14,7 @@ import os
 import posixpath
 import signal
 import subprocess
-from typing import Any
+from typing import AbstractSet, Any
 
 import git
 
@@ -23,6 +23,7 @@ from diffcrew.tools.inventory import is_secret_path
 from diffcrew.tools.gitconst import SYMLINK_MODE
 from diffcrew.tools.paths import PathRefused, RepoPath, path_problem
 from diffcrew.tools.strict import strict_tool
+from diffcrew.tools.textcheck import readable, readable_under
 
 MAX_LINES = 400
 MAX_CHARS = 20_000
@@ -55,7 +56,7 @@ class _Refused(Exception):
 
 
 def answer_tool(repo: GitRepo, base: str, name: str, input: dict[str, Any],
-                allowed: frozenset[str]) -> tuple[str, bool]:
+                allowed: AbstractSet[str]) -> tuple[str, bool]:
     """The tool_result text for one exploration call, and whether it is an error."""
     handlers = {"read_file": _read_file, "search_code": _search_code, "list_files": _list_files}
     handler = handlers.get(name)
@@ -95,7 +96,7 @@ def _tree_entry(repo: GitRepo, base: str, path: str) -> tuple[str, str] | None:
     return None
 
 
-def _resolve(repo: GitRepo, base: str, path: str, allowed: frozenset[str]) -> str:
+def _resolve(repo: GitRepo, base: str, path: str, allowed: AbstractSet[str]) -> str:
     """The blob to read for path, following in-repository symlinks (a few hops at most)."""
     for _ in range(5):
         entry = _tree_entry(repo, base, path)
@@ -114,7 +115,7 @@ def _resolve(repo: GitRepo, base: str, path: str, allowed: frozenset[str]) -> st
     raise _Refused(f"{path}: too many symlinks")
 
 
-def _read_file(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozenset[str]) -> str:
+def _read_file(repo: GitRepo, base: str, input: dict[str, Any], allowed: AbstractSet[str]) -> str:
     path = check_path(input.get("path"))
     text = repo.read_blob(_resolve(repo, base, path, allowed)).decode("utf-8", "replace")
     lines = text.splitlines()
@@ -132,7 +133,7 @@ def _read_file(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozens
     return f"{path} (lines {start}-{min(end, len(lines))} of {len(lines)})\n{body}{note}"
 
 
-def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozenset[str]) -> str:
+def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: AbstractSet[str]) -> str:
     pattern, glob = input.get("pattern"), input.get("path_glob")
     if not isinstance(pattern, str) or not pattern:
         raise _Refused("pattern must be a non-empty string")
@@ -146,12 +147,11 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: froze
                        "you need instead")
     if status != 0:
         raise _Refused(f"search failed: {err.strip()[:300]}")
-    prefix, matches = f"{base}:", []
-    for line in out.splitlines():
-        rest = line[len(prefix):] if line.startswith(prefix) else line
-        path = rest.split(":", 1)[0]
-        if path in allowed and not is_secret_path(path):
-            matches.append(rest[:300])
+    prefix = f"{base}:"
+    found = [(rest.split(":", 1)[0], rest) for rest in
+             (line[len(prefix):] if line.startswith(prefix) else line for line in out.splitlines())]
+    ok = readable(allowed, {path for path, _ in found})  # judged together: one read for the new ones
+    matches = [rest[:300] for path, rest in found if path in ok and not is_secret_path(path)]
     return _capped(matches, f"{len(matches)} matching line(s) for {pattern!r}", MAX_MATCHES)
 
 
@@ -189,13 +189,13 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def _list_files(repo: GitRepo, base: str, input: dict[str, Any], allowed: frozenset[str]) -> str:
+def _list_files(repo: GitRepo, base: str, input: dict[str, Any], allowed: AbstractSet[str]) -> str:
     directory = check_path(input.get("path", ""), directory=True)
     prefix = f"{directory}/" if directory else ""
     files: list[str] = []
     dirs: dict[str, int] = {}
-    for path in allowed:
-        if path.startswith(prefix) and not is_secret_path(path):
+    for path in readable_under(allowed, prefix):
+        if not is_secret_path(path):
             rest = path[len(prefix):]
             if "/" in rest:
                 sub = rest.split("/", 1)[0]

@@ -8,7 +8,7 @@ Two kinds of term:
 Nothing is indexed ahead for the whole tree. A term no tree has seen costs one `git grep -P`
 over the tree (every such term of the run in one process: C speed, on every core), started on a
 cold run before the tree's listing is built so that the two overlap. Hits are cached per tree
-(`v3/terms/<tree>`) by path; a tree derived from a cached one (listing.py) takes each term's hits
+(`v4/terms/<tree>`) by path; a tree derived from a cached one (listing.py) takes each term's hits
 from there and reads only the paths that changed. Partial clones never run git grep (it would
 fetch absent blobs): their present blobs are read and scanned here.
 """

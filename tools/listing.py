@@ -1,10 +1,9 @@
 """A tree's index (`TreeIndex`): built once from the blobs, then derived commit to commit.
 
-Cold, every file is listed (`ls-tree`) and every blob the status needs is read once through one
-`cat-file --batch` (text or not, secret content), each result cached by blob id. When the cache
+Cold, every file is listed with its size (`ls-tree -l`) and given its status by path, mode and
+size; no blob is read (the content verdicts are taken when needed: textcheck.py). When the cache
 holds the index of another tree, the new one is derived from it instead: `diff-tree` names the
-paths that differ, only their blobs are sized and read, and the rest is kept as it was; so a
-commit that changed one file costs one blob, not the whole tree. Partial clones are always
+paths that differ, only their blobs are sized, and the rest is kept as it was. Partial clones are always
 listed afresh (their absent blobs are skipped with a note, never fetched); in another repository
 an absent blob (a damaged or trimmed copy) is skipped the same way, and derivation keeps it so.
 """
@@ -19,7 +18,7 @@ from diffcrew.tools import inventory
 from diffcrew.tools.ctxcache import ContextCache, read_blobs
 from diffcrew.tools.git import NO_LAZY_FETCH, GitRepo, TreeEntry
 from diffcrew.tools.gitconst import SUBMODULE_MODE, local_git
-from diffcrew.tools.textindex import TreeIndex, analyse_blob, classify, needs_content
+from diffcrew.tools.textindex import TreeIndex, classify
 
 ATTRIBUTES = ".gitattributes"
 
@@ -40,7 +39,7 @@ def load_index(repo: GitRepo, tree: str, store: ContextCache, max_file_bytes: in
     index = None if partial else _derive(repo, tree, store, max_file_bytes)
     if index is None:
         on_cold(partial)
-        index = _build(repo, tree, store, max_file_bytes)
+        index = _build(repo, tree, max_file_bytes)
     index.ignored = _finish_ignored(ignored)
     store.save_tree(index_key(tree, max_file_bytes), index.to_plain())
     return index
@@ -51,12 +50,11 @@ def index_key(tree: str, max_file_bytes: int) -> str:
     return f"{tree}-{max_file_bytes}"
 
 
-def _build(repo: GitRepo, tree: str, store: ContextCache, max_file_bytes: int) -> TreeIndex:
+def _build(repo: GitRepo, tree: str, max_file_bytes: int) -> TreeIndex:
     missing: list[str] = []
     entries = sorted(repo.ls_tree(tree, missing), key=lambda e: e.path)
-    records = _records(repo, store, entries, max_file_bytes)
     attrs = _attributes(repo, entries)
-    statuses = [classify(e, records.get(e.blob), attrs, max_file_bytes) for e in entries]
+    statuses = [classify(e, attrs, max_file_bytes) for e in entries]
     return TreeIndex(tree, [e.path for e in entries], [e.mode for e in entries], [e.blob for e in entries],
                      [e.size for e in entries], statuses, missing=missing)
 
@@ -91,11 +89,10 @@ def _derive(repo: GitRepo, tree: str, store: ContextCache, max_file_bytes: int) 
     new_entries = [TreeEntry(p, m, b, sizes[b]) for p, m, b in fresh if b in sizes]
     changed = {p for p, _, _ in changes}
     missing = [p for p in old.missing if p not in changed] + [p for p, _, b in fresh if b not in sizes]
-    records = _records(repo, store, new_entries, max_file_bytes)
     everything = sorted([*entries.values(), *new_entries], key=lambda e: e.path)
     attrs = _attributes(repo, everything)
     for entry in new_entries:
-        statuses[entry.path] = classify(entry, records.get(entry.blob), attrs, max_file_bytes)
+        statuses[entry.path] = classify(entry, attrs, max_file_bytes)
     return TreeIndex(tree, [e.path for e in everything], [e.mode for e in everything],
                      [e.blob for e in everything], [e.size for e in everything],
                      [statuses[e.path] for e in everything], missing=sorted(missing), derived_from=old.tree,
@@ -112,16 +109,6 @@ def _parse_diff_tree(out: str) -> list[tuple[str, str, str]]:
         _, new_mode, _, new_blob, status = meta[1:].split(" ")
         changes.append((path, new_mode, "" if status.startswith("D") else new_blob))
     return changes
-
-
-def _records(repo: GitRepo, store: ContextCache, entries: list[TreeEntry], max_file_bytes: int) -> dict[str, str]:
-    """blob id -> analysis, for the entries whose status needs their content (read only the new)."""
-    records = store.blobs.load()
-    wanted = list(dict.fromkeys(e.blob for e in entries if needs_content(e, max_file_bytes)
-                                and not isinstance(records.get(e.blob), str)))
-    fresh = {blob: analyse_blob(data) for blob, data in read_blobs(repo.root, wanted)}
-    store.blobs.add(fresh)
-    return {**records, **fresh}
 
 
 def _attributes(repo: GitRepo, entries: list[TreeEntry]) -> tuple[tuple[str, str], ...]:

@@ -77,6 +77,11 @@ class Scores:
         found = self.parts.setdefault(doc, {})
         found[reason] = found.get(reason, 0.0) + amount
 
+    def drop(self, doc: int) -> None:
+        """Take a document out of the ranking (its content cannot be shown)."""
+        self.score.pop(doc, None)
+        self.parts.pop(doc, None)
+
     def reasons(self, doc: int, limit: int = 6) -> tuple[str, ...]:
         """The reasons that weigh most, heaviest first."""
         found = self.parts.get(doc, {})

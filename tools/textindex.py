@@ -1,10 +1,14 @@
-"""What the ranking knows of a tree without reading its contents again: its files and their status.
+"""What the ranking knows of a tree without reading its contents: its files and their status.
 
-Each blob is analysed once (text or not, secret content) and the result cached by blob id; a
-tree's index (`TreeIndex`: paths, modes, blob ids, sizes, statuses) is assembled from those
-records and cached by tree id. Which files use which words is not kept here for the whole tree:
-`lexicon.py` finds it per request word with `git grep` and caches it per tree. Words are split
-from identifiers the same way on both sides (`word_parts`).
+A tree's index (`TreeIndex`: paths, modes, blob ids, sizes, statuses) is built from the listing
+alone and cached by tree id. A status is decided by path, mode and size: a secret or binary name,
+a link or submodule, a file over the size limit, a generated file (lock files, minified, vendored,
+`linguist-generated`), else a document. Whether a document's content is text and free of secrets
+is a separate verdict per blob (`analyse_blob`), checked when a file is about to be shown, read or
+modified (textcheck.py): reading every blob of a large tree for it would cost as much as searching
+the tree. Which files use which words is not kept here either: `lexicon.py` finds it per request
+word with `git grep` and caches it per tree. Words are split from identifiers the same way on both
+sides (`word_parts`).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ _PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _WORDS = re.compile(r"[A-Za-z0-9]+")
 
 # Per-file status, stored in the tree index.
-DOC = "doc"                 # text file used for ranking and context
-GENERATED = "generated"     # text, patchable, but not shown as context (lock files, minified, vendored)
+DOC = "doc"                 # a ranking document, shown as context when its content is text without secrets
+GENERATED = "generated"     # patchable when text, not shown as context (lock files, minified, vendored)
 BINARY, LARGE, SECRET, OTHER = "binary", "large", "secret", "other"
 
 
@@ -64,8 +68,9 @@ def path_words(path: str) -> set[str]:
     return found
 
 
-def classify(entry: TreeEntry, record: str | None, attrs: tuple[tuple[str, str], ...], max_bytes: int) -> str:
-    """The status of one file, from its path, mode, size and (when read) its content."""
+def classify(entry: TreeEntry, attrs: tuple[tuple[str, str], ...], max_bytes: int) -> str:
+    """The status of one file from its path, mode and size (its content is judged apart: a DOC or
+    GENERATED file is shown or patched only once its blob is found to be text without secrets)."""
     if inventory.is_secret_path(entry.path):
         return SECRET
     if entry.mode in (SUBMODULE_MODE, SYMLINK_MODE):
@@ -74,25 +79,15 @@ def classify(entry: TreeEntry, record: str | None, attrs: tuple[tuple[str, str],
         return BINARY
     if entry.size > max_bytes:
         return LARGE
-    if record is None or record == "binary":
-        return BINARY
-    if record == "secret":
-        return SECRET
     if inventory.generated_reason(entry.path) or inventory.matches_attributes(entry.path, attrs):
         return GENERATED
     return DOC
 
 
-def needs_content(entry: TreeEntry, max_bytes: int) -> bool:
-    """Whether the blob must be read to classify it (path rules decide the rest without reading)."""
-    return (entry.size <= max_bytes and entry.mode not in (SUBMODULE_MODE, SYMLINK_MODE)
-            and not inventory.is_binary_name(entry.path) and not inventory.is_secret_path(entry.path))
-
-
 @dataclass
 class TreeIndex:
-    """One tree's files (sorted by path) and each one's status; `docs` are the entries that are
-    ranking documents (status DOC), numbered by their position in `docs`. `derived_from` names the
+    """One tree's files (sorted by path) and each one's status (by path, mode and size); `docs` are
+    the entries that are ranking documents (status DOC), numbered by their position in `docs`. `derived_from` names the
     cached tree this one was derived from and `changed` the paths whose content differs from it,
     so that what is cached per tree (lexicon.py) carries over to the next commit."""
 

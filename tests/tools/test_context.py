@@ -114,7 +114,7 @@ def test_second_run_reuses_the_cache_and_a_one_file_change_reads_one_blob(tmp_pa
     repo = GitRepo(root)
     first = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
     assert (repo.common_dir / "diffcrew" / "cache").is_dir()
-    read: dict[str, list[str]] = {"listing": [], "lexicon": [], "context": []}
+    read: dict[str, list[str]] = {"textcheck": [], "lexicon": [], "context": []}
     searches: list[list[str]] = []
     original_grep = lexicon._Grep
 
@@ -133,7 +133,7 @@ def test_second_run_reuses_the_cache_and_a_one_file_change_reads_one_blob(tmp_pa
     monkeypatch.setattr(lexicon, "_Grep", grep)
     again = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
     assert again.ranked == first.ranked and again.text == first.text
-    assert not read["listing"] and not read["lexicon"] and not searches  # nothing analysed or searched
+    assert not read["textcheck"] and not read["lexicon"] and not searches  # nothing judged or searched
     assert len(read["context"]) <= 8  # only the few files rendered in full
     (root / "shop" / "cart.py").write_text("from shop.pricing import compute_total\n\n\nclass Cart:\n"
                                            "    def total(self):\n        return compute_total(self.items, 0.25)\n")
@@ -142,7 +142,7 @@ def test_second_run_reuses_the_cache_and_a_one_file_change_reads_one_blob(tmp_pa
         found.clear()
     changed = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
     cart = git(root, "rev-parse", "HEAD:shop/cart.py").strip()
-    assert read["listing"] == [cart]  # the tree's index: only the changed blob analysed
+    assert read["textcheck"] == [cart]  # the contents judged: only the changed blob
     assert read["lexicon"] == [cart] and not searches  # its words: only the changed blob read, no search
     assert "shop/cart.py" in [r.path for r in changed.ranked[:5]]
     cold = build_context(repo, repo.resolve("HEAD"), "Rename compute_total", cache=False)
@@ -187,3 +187,16 @@ def test_a_blob_missing_from_a_damaged_copy_is_noted_and_the_next_commit_is_stil
     index = ctxcache.ContextCache(repo.common_dir).load_tree(f"{tree}-{DEFAULT_MAX_FILE_BYTES}")
     assert index is not None and index["derived_from"] is not None  # derived, not listed afresh
     assert second.notes == first.notes and "misc/module_3.py" not in {f.path for f in second.files}
+
+
+def test_a_cache_of_an_earlier_format_is_removed_when_the_new_one_starts(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", app_files())
+    old = GitRepo(root).common_dir / "diffcrew" / "cache" / "v3" / "trees"
+    old.mkdir(parents=True)
+    (old / ("f" * 40)).write_bytes(b"an index of another format")
+    checks = old.parent.parent / "checks"  # another kind of cache stays
+    checks.mkdir()
+    repo = GitRepo(root)
+    ctx = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
+    assert ctx.ranked and not old.parent.exists() and checks.is_dir()
+    assert (old.parent.parent / ctxcache.FORMAT / "trees").is_dir()
