@@ -79,19 +79,36 @@ def _grep_args(terms: list[str], perl: bool) -> list[str]:
 
 def _parse(tree: str, out: str) -> dict[str, Counter[str]]:
     """path -> runs of identifier characters found, with counts, from `git grep -o -z` output
-    (`TREE:path\\0run\\n`)."""
+    (`TREE:path\\0run\\n`). The same line comes back for each use of an identifier in a file, so the
+    lines are counted first (at C speed) and each distinct one is split once."""
+    found: dict[str, Counter[str]] = {}
+    skip = len(tree) + 1
+    for line, count in Counter(out.split("\n")).items():
+        nul = line.find("\0")
+        if nul < 0:
+            if line:
+                return _parse_record_by_record(tree, out)  # a path with a newline in it
+            continue
+        runs = _RUN.findall(line, nul + 1)
+        if runs:
+            counts = found.setdefault(line[skip:nul], Counter())
+            for run in runs:
+                counts[run] += count
+    return found
+
+
+def _parse_record_by_record(tree: str, out: str) -> dict[str, Counter[str]]:
+    """_parse for output whose paths may hold newlines: each record's path ends at its NUL."""
     found: dict[str, Counter[str]] = {}
     skip, at = len(tree) + 1, 0
-    while True:
-        nul = out.find("\0", at)
-        if nul < 0:
-            return found
+    while (nul := out.find("\0", at)) >= 0:
         end = out.find("\n", nul)
         end = len(out) if end < 0 else end
-        runs = _RUN.findall(out[nul + 1:end])
+        runs = _RUN.findall(out, nul + 1, end)
         if runs:
             found.setdefault(out[at + skip:nul], Counter()).update(runs)
         at = end + 1
+    return found
 
 
 def _hits(term: str, tokens_by_path: dict[str, Counter[str]]) -> dict[str, Any]:
@@ -101,10 +118,9 @@ def _hits(term: str, tokens_by_path: dict[str, Counter[str]]) -> dict[str, Any]:
         word = term[len(WORD):]
         for path, runs in tokens_by_path.items():
             found: dict[str, int] = {}
-            for run, count in runs.items():
-                token = run.lstrip("0123456789")  # an identifier starts with a letter or '_'
-                if len(token) >= 2 and word in token.lower() and word in word_parts(token):
-                    found[token] = found.get(token, 0) + count
+            for run, count in runs.items():  # kept as written ('2parse' is not the name 'parse')
+                if len(run) >= 2 and word in run.lower() and word in word_parts(run):
+                    found[run] = count
             if found:
                 hits[path] = found
     else:
@@ -150,7 +166,8 @@ class Lexicon:
         for term in [t for t in wanted if not _RUN.fullmatch(t[2:])]:
             self.terms[term] = {}  # no identifier can hold it (identifiers are ASCII here)
             wanted.remove(term)
-        self._derive(wanted)
+        self._from_words([t for t in wanted if t.startswith(NAME)])
+        self._derive([t for t in wanted if t not in self.terms])
         left = [t for t in wanted if t not in self.terms]
         if left and self.partial is None:
             self.partial = self.repo.is_partial_clone()
@@ -162,6 +179,16 @@ class Lexicon:
                 self._scan(batch, self._every_doc())
         if len(self.terms) > known:
             self.store.save_terms(self.key, self.terms)
+
+    def _from_words(self, names: list[str]) -> None:
+        """Names that have a known word among their parts: every file using such a name as a token
+        already has it among that word's hits (the same runs, case kept), so no search is needed."""
+        for term in names:
+            name = term[len(NAME):]
+            word = next((w for w in sorted(word_parts(name)) if f"{WORD}{w}" in self.terms), None)
+            if word is not None:
+                self.terms[term] = {path: tokens[name] for path, tokens in self.terms[f"{WORD}{word}"].items()
+                                    if tokens.get(name)}
 
     def _every_doc(self) -> list[int]:
         assert self.index is not None

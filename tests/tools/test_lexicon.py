@@ -50,7 +50,7 @@ def test_git_grep_and_the_scan_find_the_same_terms(tmp_path: Path) -> None:
     searched, scanned = by_path(lexicon(repo, True)), by_path(lexicon(repo, False))
     assert searched == scanned
     parse = searched["w:parse"]
-    assert parse["src/parser.py"] == {"parseError": 1, "ParseError": 1, "parse_args": 1, "parse": 1, "x_parse": 1}
+    assert parse["src/parser.py"] == {"parseError": 1, "ParseError": 1, "parse_args": 1, "2parse": 1, "x_parse": 1}
     assert "docs/notes.md" not in parse  # 'Sparse' has no part 'parse'
     assert parse["src/sub dir/with: colon.py"] == {"PARSE_LIMIT": 1, "parse": 2}  # 'parser' is another word
     assert searched["n:parse"] == {"src/sub dir/with: colon.py": 1}  # '2parse' is not the token 'parse'
@@ -129,3 +129,29 @@ def test_nothing_is_searched_twice_in_a_run(tmp_path: Path, partial: bool) -> No
     before = dict(lex.terms)
     lex.prefetch(words=WORDS, names=NAMES)
     assert lex.terms == before
+
+
+def test_grep_output_is_counted_per_file_even_with_a_newline_in_a_path() -> None:
+    tree = "0123abcd"
+    plain = f"{tree}:a.py\0parse_args\n{tree}:a.py\0parse_args\n{tree}:b.py\0ParseError\n"
+    assert _parse(tree, plain) == {"a.py": {"parse_args": 2}, "b.py": {"ParseError": 1}}
+    odd = f"{tree}:odd\nname.py\0parse_args\n{tree}:odd\nname.py\0parse_args\n{tree}:c.py\0parser\n"
+    assert _parse(tree, odd) == {"odd\nname.py": {"parse_args": 2}, "c.py": {"parser": 1}}
+
+
+def test_names_with_a_known_word_are_taken_from_its_hits_without_a_search(tmp_path: Path, monkeypatch) -> None:
+    repo = GitRepo(make_repo(tmp_path / "repo", FILES))
+    searched = by_path(lexicon(repo, True))
+    from diffcrew.tools import lexicon as module
+    tree = tree_id(repo, "HEAD")
+    store = NoCache()
+    lex = Lexicon(repo, store, index_key(tree, 1 << 20))
+    lex.attach(load_index(repo, tree, store, 1 << 20), None)
+    lex.prefetch(words=WORDS)
+    greps: list[list[str]] = []
+    original = module._Grep
+    monkeypatch.setattr(module, "_Grep", lambda root, tree, terms, perl=True: greps.append(terms) or original(
+        root, tree, terms, perl))
+    lex.prefetch(names=NAMES)
+    assert greps == [["n:Parser"]]  # 'parser' is not among the words; the other names' words are
+    assert by_path(lex) == searched
