@@ -200,3 +200,37 @@ def test_a_cache_of_an_earlier_format_is_removed_when_the_new_one_starts(tmp_pat
     ctx = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
     assert ctx.ranked and not old.parent.exists() and checks.is_dir()
     assert (old.parent.parent / ctxcache.FORMAT / "trees").is_dir()
+
+
+def test_users_of_the_top_files_names_are_searched_for_only_on_a_tree_where_it_is_cheap(
+        tmp_path: Path, monkeypatch) -> None:
+    from diffcrew.tools import rank
+    files: dict[str, str | bytes] = {
+        "billing/pricing.py": "def compute_total(items):\n    return apply_discount_rules(items)\n\n\n"
+                              "def apply_discount_rules(items):\n    return items\n\n\n"
+                              "def compute_total_cents(items):\n    return 100\n",
+        "shop/checkout.py": "from billing.pricing import apply_discount_rules\n\n\ndef pay(items):\n"
+                            "    return apply_discount_rules(items)\n",
+        "reports/cents.py": "from billing.pricing import compute_total_cents\n\n\ndef report(items):\n"
+                            "    return compute_total_cents(items)\n",
+    }
+    files.update({f"misc/module_{n}.py": f"def helper_{n}(x):\n    return x + {n}\n" for n in range(20)})
+    searched: list[list[str]] = []
+    original = lexicon._Grep
+    monkeypatch.setattr(lexicon, "_Grep", lambda root, tree, terms, perl=True: searched.append(terms) or original(
+        root, tree, terms, perl))
+
+    def reasons(tmp: Path) -> dict[str, tuple[str, ...]]:
+        repo = GitRepo(make_repo(tmp, files))
+        return {r.path: r.reasons for r in build_context(repo, repo.resolve("HEAD"), "Round compute_total",
+                                                         cache=False).ranked}
+
+    small = reasons(tmp_path / "small")
+    assert "uses apply_discount_rules from pricing.py" in small["shop/checkout.py"]
+    assert any("n:apply_discount_rules" in terms for terms in searched)
+    searched.clear()
+    monkeypatch.setattr(rank, "NAME_SEARCH_BYTES", 100)  # as if the tree were large
+    large = reasons(tmp_path / "large")
+    assert not any(t.startswith("n:") for terms in searched for t in terms)  # only the request's words
+    assert "uses apply_discount_rules from pricing.py" not in large["shop/checkout.py"]
+    assert "uses compute_total_cents from pricing.py" in large["reports/cents.py"]  # found by the words
