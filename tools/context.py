@@ -22,7 +22,7 @@ from typing import AbstractSet, Any
 from diffcrew.tools import inventory, rank, repomap
 from diffcrew.tools.ctxcache import ContextCache, NoCache, read_blobs
 from diffcrew.tools.git import GitRepo, TreeEntry
-from diffcrew.tools.history import load_history
+from diffcrew.tools.history import HistoryLoad
 from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES
 from diffcrew.tools.lexicon import Lexicon
 from diffcrew.tools.listing import index_key, load_index, tree_id
@@ -85,6 +85,7 @@ def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 2
     """Rank the base commit's files for the request and render what fits the token budget."""
     store: ContextCache = ContextCache(repo.common_dir) if cache else NoCache()
     query = rank.parse_request(request)
+    history = HistoryLoad(repo.root, base, store)
     tree = tree_id(repo, base)
     lex = Lexicon(repo, store, index_key(tree, max_file_bytes))
     index = load_index(repo, tree, store, max_file_bytes,
@@ -102,7 +103,7 @@ def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 2
     _prepare(repo, store, index, scores.top(CANDIDATES), texts, outlines)
     rank.graph_pass(index, lex, query, scores, {d: tuple(s.name for s in o or ()) for d, o in outlines.items()},
                     allowed)
-    rank.history_pass(index, query, scores, load_history(repo.root, base, store), allowed)
+    rank.history_pass(index, query, scores, history.result(), allowed)
     head = _judged_head(index, scores, allowed, check)
     _prepare(repo, store, index, [d for d in head[:LISTED] if d in scores.score and d not in outlines], texts,
              outlines)

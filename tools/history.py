@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,29 @@ def load_history(root: Path, base: str, store: ContextCache) -> History:
         write_atomic(path, (commits, subjects))
         _prune(path.parent)
     return History(commits, subjects)
+
+
+class HistoryLoad:
+    """load_history started now in a thread (its `git log` runs alongside the tree's search); read
+    with result()."""
+
+    def __init__(self, root: Path, base: str, store: ContextCache) -> None:
+        self._found: list[History] = []
+        self._error: list[BaseException] = []
+        self._thread = threading.Thread(target=self._load, args=(root, base, store), daemon=True)
+        self._thread.start()
+
+    def _load(self, root: Path, base: str, store: ContextCache) -> None:
+        try:
+            self._found.append(load_history(root, base, store))
+        except BaseException as error:  # raised in the caller's thread, by result()
+            self._error.append(error)
+
+    def result(self) -> History:
+        self._thread.join()
+        if self._error:
+            raise self._error[0]
+        return self._found[0]
 
 
 _VERSION = re.compile(r"\bv?\d+(?:\.\d+)+\S*")
