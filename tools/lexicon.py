@@ -91,7 +91,10 @@ def _parse(tree: str, out: str) -> dict[str, Counter[str]]:
             continue
         runs = _RUN.findall(line, nul + 1)
         if runs:
-            counts = found.setdefault(line[skip:nul], Counter())
+            path = line[skip:nul]
+            counts = found.get(path)
+            if counts is None:
+                counts = found[path] = Counter()
             for run in runs:
                 counts[run] += count
     return found
@@ -111,23 +114,26 @@ def _parse_record_by_record(tree: str, out: str) -> dict[str, Counter[str]]:
     return found
 
 
-def _hits(term: str, tokens_by_path: dict[str, Counter[str]]) -> dict[str, Any]:
-    """The term's cached form: path -> {token: count} for a word, path -> count for a name."""
-    hits: dict[str, Any] = {}
-    if term.startswith(WORD):
-        word = term[len(WORD):]
-        for path, runs in tokens_by_path.items():
-            found: dict[str, int] = {}
-            for run, count in runs.items():  # kept as written ('2parse' is not the name 'parse')
-                if len(run) >= 2 and word in run.lower() and word in word_parts(run):
-                    found[run] = count
-            if found:
-                hits[path] = found
-    else:
-        name = term[len(NAME):]
-        for path, tokens in tokens_by_path.items():
-            if tokens.get(name):
-                hits[path] = tokens[name]
+def _hits(terms: list[str], tokens_by_path: dict[str, Counter[str]]) -> dict[str, dict[str, Any]]:
+    """Each term's cached form, in one pass over the runs found: path -> {token: count} for a word
+    (the tokens having it as a part, kept as written: '2parse' is not the name 'parse'), path ->
+    count for a name (the token itself)."""
+    words = {t[len(WORD):]: t for t in terms if t.startswith(WORD)}
+    names = {t[len(NAME):]: t for t in terms if t.startswith(NAME)}
+    hits: dict[str, dict[str, Any]] = {term: {} for term in terms}
+    for path, runs in tokens_by_path.items():
+        for run, count in runs.items():
+            if run in names:
+                hits[names[run]][path] = count
+            if len(run) < 2 or not words:
+                continue
+            lowered = run.lower()
+            inside = [word for word in words if word in lowered]
+            if inside:
+                parts = word_parts(run)
+                for word in inside:
+                    if word in parts:
+                        hits[words[word]].setdefault(path, {})[run] = count
     return hits
 
 
@@ -221,8 +227,7 @@ class Lexicon:
             self._scan(grep.terms, self._every_doc())
             return
         tokens = {p: t for p, t in _parse(grep.tree, out).items() if self.index.doc_of(p) is not None}
-        for term in grep.terms:
-            self.terms[term] = _hits(term, tokens)
+        self.terms.update(_hits(grep.terms, tokens))
 
     def _derive(self, wanted: list[str]) -> None:
         """Terms the parent tree knows: its hits, with the paths that changed read again."""
@@ -249,8 +254,8 @@ class Lexicon:
         found: dict[str, dict[str, Any]] = {term: dict(self.terms.get(term, {})) if merge else {} for term in terms}
 
         def add(blob: str, counts: Counter[str]) -> None:
-            for term in terms:
-                found[term].update(_hits(term, {path: counts for path in by_blob[blob]}))
+            for term, hits in _hits(terms, {path: counts for path in by_blob[blob]}).items():
+                found[term].update(hits)
 
         memo = self._tokens if len(by_blob) <= MEMO_BLOBS else {}  # a whole partial clone is not kept
         for blob in by_blob:
