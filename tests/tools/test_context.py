@@ -176,12 +176,14 @@ def test_a_blob_missing_from_a_damaged_copy_is_noted_and_the_next_commit_is_stil
     """Not a partial clone: an object gone from the store (a trimmed snapshot) is skipped, never a crash."""
     root = make_repo(tmp_path / "repo", app_files())
     repo = GitRepo(root)
-    lost = git(root, "rev-parse", "HEAD:misc/module_3.py").strip()
-    (repo.common_dir / "objects" / lost[:2] / lost[2:]).unlink()
-    first = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
-    assert first.notes and "misc/module_3.py" in first.notes[0]
+    before = repo.resolve("HEAD")
+    # Both commits are made before the object goes: `commit -a` would read a racily clean file's blob.
     (root / "shop" / "cart.py").write_text("from shop.pricing import compute_total\n")
     git(root, "commit", "-q", "-am", "change one file")
+    lost = git(root, "rev-parse", "HEAD:misc/module_3.py").strip()
+    (repo.common_dir / "objects" / lost[:2] / lost[2:]).unlink()
+    first = build_context(repo, before, "Rename compute_total")
+    assert first.notes and "misc/module_3.py" in first.notes[0]
     second = build_context(repo, repo.resolve("HEAD"), "Rename compute_total")
     tree = git(root, "rev-parse", "HEAD^{tree}").strip()
     index = ctxcache.ContextCache(repo.common_dir).load_tree(f"{tree}-{DEFAULT_MAX_FILE_BYTES}")
