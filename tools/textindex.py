@@ -60,12 +60,10 @@ def word_parts(token: str) -> frozenset[str]:
     return frozenset(parts)
 
 
-def path_words(path: str) -> set[str]:
-    """The words of a path: directories, file name (with and without extension) and their parts."""
-    found: set[str] = set()
-    for piece in _WORDS.findall(path):
-        found |= word_parts(piece)
-    return found
+def path_has_word(path: str, word: str) -> bool:
+    """Whether the word is one of the path's words: its directories', its file name's (with and
+    without extension) and their parts."""
+    return any(word in word_parts(piece) for piece in _WORDS.findall(path))
 
 
 def classify(entry: TreeEntry, attrs: tuple[tuple[str, str], ...], max_bytes: int) -> str:
@@ -154,7 +152,7 @@ class TreeIndex:
         at = lowered.find(word)
         while at >= 0:
             doc = bisect_right(starts, at) - 1
-            if word in path_words(self.doc_path(doc)):
+            if path_has_word(self.doc_path(doc), word):
                 found.append(doc)
             nxt = starts[doc + 1] if doc + 1 < len(starts) else len(lowered)
             at = lowered.find(word, nxt)
