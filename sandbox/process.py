@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Callable, Mapping
 
 from diffcrew.sandbox.checkenv import scrubbed_env
+from diffcrew.tools.liveness import start_time
 
 OUTPUT_CAP = 2_000_000  # bytes kept from the end of a command's output; enough for any verdict
 KILL_GRACE_S = 2.0
@@ -145,15 +146,6 @@ def kill_tagged(tag: str, rounds: int = 20, prefix: bool = False) -> int:
 def run_tag(pid: int, start: int | None = None) -> str:
     """The prefix of the tags of process `pid`'s checks: its pid and start time (PID reuse)."""
     return f"{pid}.{start if start is not None else start_time(pid)}"
-
-
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc), or None where there is no /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(text.rsplit(")", 1)[1].split()[19])
 
 
 def _pids() -> list[int]:

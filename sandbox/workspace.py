@@ -26,10 +26,11 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from diffcrew.sandbox.process import kill_tagged, run_tag, start_time
+from diffcrew.sandbox.process import kill_tagged, run_tag
 from diffcrew.tools.errors import GitError, UsageError
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
 from diffcrew.tools.gitconst import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE
+from diffcrew.tools.liveness import process_alive, start_time
 from diffcrew.tools.paths import path_problem
 from diffcrew.tools.statedir import worktrees_dir
 
@@ -186,33 +187,8 @@ def _admin_dir(repo: GitRepo, path: Path) -> Path | None:
 def _owner_alive(data: dict[str, object]) -> bool:
     if data.get("host") not in (None, socket.gethostname()):
         return True  # another machine's run (shared repo): we cannot tell, so leave it alone
-    raw = data.get("pid")
-    pid = raw if isinstance(raw, int) else 0
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, belongs to another user
-    state = _proc_stat(pid)
-    if state is None:
-        return True  # no /proc: trust kill(0)
-    if state[0] in ("Z", "X"):
-        return False
-    # A different start time means the PID was reused by an unrelated process.
-    return data.get("start") is None or data.get("start") == state[1]
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks) from /proc, or None where there is no /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[1].split()
-    return fields[0], int(fields[19])
+    pid, start = data.get("pid"), data.get("start")
+    return process_alive(pid if isinstance(pid, int) else 0, start if isinstance(start, int) else None)
 
 
 def _stop_orphans(pgid: int, path: Path) -> None:
