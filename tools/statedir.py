@@ -7,6 +7,7 @@ instead of joining "diffcrew" to a git directory itself.
         runs/<run-id>.jsonl      transcripts (`runs_dir`, `transcript_path`)
         cache/<kind>/...         the context cache and the check cache (`cache_dir`)
         worktrees/               records of the run's worktrees (`worktrees_dir`)
+        sandboxes/<name>/        the run's worktrees themselves, where checks run (`sandboxes_dir`)
         tmp/                     throwaway files: a git index, a command's input or output
                                  (`scratch_dir`; made and pruned by `tools/scratch.py`)
         redaction.key            the repository's redaction key (`redaction_key_path`)
@@ -25,6 +26,8 @@ from pathlib import Path
 from diffcrew.tools.errors import UsageError
 
 STATE_FOLDER = "diffcrew"
+SANDBOXES = "sandboxes"
+SANDBOX_PREFIX = "diffcrew-wt-"  # every sandbox's folder name starts so (prune and the verdict rely on it)
 
 
 def state_dir(common_dir: os.PathLike[str] | str) -> Path:
@@ -50,6 +53,12 @@ def cache_dir(common_dir: os.PathLike[str] | str, *kind: str) -> Path:
 def worktrees_dir(common_dir: os.PathLike[str] | str) -> Path:
     """The folder of the records of diffcrew's worktrees."""
     return state_dir(common_dir) / "worktrees"
+
+
+def sandboxes_dir(common_dir: os.PathLike[str] | str) -> Path:
+    """The folder of the run's worktrees (sandboxes): inside the git directory, so nothing is written
+    outside the repository and `git status` never shows them."""
+    return state_dir(common_dir) / SANDBOXES
 
 
 def scratch_dir(common_dir: os.PathLike[str] | str) -> Path:
