@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -129,3 +130,19 @@ def test_prune_stale_removes_the_worktree_of_a_killed_run_only(tmp_path: Path) -
         child.kill()
         child.wait()
     assert worktrees(root) == [str(root)]
+
+
+def test_prune_stale_still_removes_a_sandbox_an_older_diffcrew_left_in_the_temp_directory(tmp_path: Path) -> None:
+    """Before sandboxes moved into the state folder they lived in the system temp directory; a record
+    of a killed run of that version names one there, and the next run still removes it."""
+    root, repo, base = setup(tmp_path)
+    old = tmp_path / "elsewhere" / "diffcrew-wt-old-1a2b3c4d"
+    old.parent.mkdir()
+    git(root, "worktree", "add", "--detach", "-q", str(old), base)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid whose process is gone
+    record = sandboxes_dir(repo.common_dir).parent / "worktrees" / f"{old.name}.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"path": str(old), "pid": dead.pid, "start": None, "host": None}))
+    assert prune_stale(repo) == [str(old)]
+    assert not old.exists() and not record.exists() and worktrees(root) == [str(root)]
