@@ -42,6 +42,7 @@ from diffcrew.sandbox import load_checks, prune_stale
 from diffcrew.tools.git import GitRepo, TreeEntry
 from diffcrew.tools.gitcheck import clashing_branches, reach_remote, valid_branch_name
 from diffcrew.tools.redact import Redactor, repository_key
+from diffcrew.tools.scratch import scratch
 from diffcrew.tools.statedir import transcript_path, writable_state
 
 
@@ -144,6 +145,7 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     repo = GitRepo(options.repo)
     base = repo.resolve(options.base)
     writable_state(repo.common_dir)  # one clear line, before anything else, when .git is read-only
+    scratch(repo.common_dir)  # the same for its scratch folder; prunes what killed runs left there
     run_id = new_run_id()
     # A dry run checks a --branch it was given too, and makes none (so the default name is not its concern).
     branch = choose_branch(repo, options, run_id) if options.branch or not options.dry_run else None

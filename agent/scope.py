@@ -12,7 +12,6 @@ Windows `.GITHUB/workflows/x.yml` lands in `.github/workflows/`.
 from __future__ import annotations
 
 import fnmatch
-import tempfile
 import tomllib
 
 import git
@@ -51,9 +50,7 @@ def ignored_paths(repo: GitRepo, paths: list[str]) -> frozenset[str]:
     usable = [p for p in paths if path_problem(p) is None]
     if not usable:
         return frozenset()
-    with tempfile.TemporaryFile() as stdin:
-        stdin.write(("\0".join(usable) + "\0").encode("utf-8"))
-        stdin.seek(0)
+    with repo.input(("\0".join(usable) + "\0").encode("utf-8")) as stdin:
         try:
             out = repo.git.execute(["git", "check-ignore", "--no-index", "-z", "--stdin"], istream=stdin,
                                    strip_newline_in_stdout=False)

@@ -142,7 +142,7 @@ def _run(check: Check, files: list[str], workspace: Workspace) -> Outcome:
     if FILES in check.command and not files:
         return Outcome("pass", 0, "no changed files to check", 0.0)
     command = expand_files(check.command, files)
-    outcome = run_command(command, workspace.path, check.timeout, on_start=workspace.track)
+    outcome = run_command(command, workspace.path, check.timeout, workspace.repo.common_dir, on_start=workspace.track)
     return Outcome(outcome.status, outcome.exit_code, _relative(outcome.output, workspace.path), outcome.duration_s)
 
 

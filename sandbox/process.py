@@ -5,8 +5,8 @@ command and everything it started, not just the shell. What leaves the group (`s
 fork) is found by a tag in its environment, `<pid>.<start time>-<random>` of the diffcrew process,
 and killed when the check ends (kill_tagged); after a kill -9, the next run's prune_stale kills what
 carries the dead run's prefix. Output (stdout and stderr interleaved) goes to a temporary file
-rather than a pipe, so a chatty command can never block on a full pipe and a grandchild that keeps
-the pipe open can never hang us after the kill.
+(in the state folder: tools/scratch.py) rather than a pipe, so a chatty command can never block on
+a full pipe and a grandchild that keeps the pipe open can never hang us after the kill.
 
 The environment is an allowlist (sandbox.checkenv): the model key and the user's other credentials
 must not reach a test suite that may phone home, nor a pre-commit hook downloaded from the internet,
@@ -19,7 +19,6 @@ import os
 import secrets
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import IO, Callable, Mapping
 
 from diffcrew.sandbox.checkenv import scrubbed_env
+from diffcrew.tools.liveness import start_time
+from diffcrew.tools.scratch import scratch_file
 
 OUTPUT_CAP = 2_000_000  # bytes kept from the end of a command's output; enough for any verdict
 KILL_GRACE_S = 2.0
@@ -57,13 +58,14 @@ def stop_all() -> None:
             pass
 
 
-def run_command(command: str, cwd: Path, timeout: float, env: Mapping[str, str] | None = None,
+def run_command(command: str, cwd: Path, timeout: float, common_dir: Path, env: Mapping[str, str] | None = None,
                 on_start: Callable[[int | None], None] | None = None) -> Outcome:
-    """Run `command` through the shell in `cwd`; kill its whole process group at the timeout."""
+    """Run `command` through the shell in `cwd`; kill its whole process group at the timeout. The
+    output is captured in the state folder of the repository whose git common dir is `common_dir`."""
     started = time.monotonic()
     if _stopping.is_set():
         return Outcome("error", None, "not started: the run was interrupted", 0.0)
-    with tempfile.TemporaryFile() as sink:
+    with scratch_file(common_dir) as sink:
         tag = f"{run_tag(os.getpid())}-{secrets.token_hex(8)}"
         try:
             proc = subprocess.Popen(command, shell=True, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
@@ -145,15 +147,6 @@ def kill_tagged(tag: str, rounds: int = 20, prefix: bool = False) -> int:
 def run_tag(pid: int, start: int | None = None) -> str:
     """The prefix of the tags of process `pid`'s checks: its pid and start time (PID reuse)."""
     return f"{pid}.{start if start is not None else start_time(pid)}"
-
-
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc), or None where there is no /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(text.rsplit(")", 1)[1].split()[19])
 
 
 def _pids() -> list[int]:

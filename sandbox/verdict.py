@@ -4,9 +4,10 @@ A check that passes after the change is fine. One that fails (or times out) afte
 passed on the base is a new failure. When it fails on both, we compare outputs:
 
 1. Each line is normalised: the workspace path is already gone (outputs are made relative at
-   capture), other temp paths become <tmp>, hex ids and addresses become <hex>, durations <time>,
-   and free-standing numbers N (so line numbers that shift when code moves do not count, while
-   digits inside names such as test_2 or F401 are kept).
+   capture), temp paths become <tmp>, what still names a sandbox (another spelling of its path,
+   its folder's name: base and change run in different ones) becomes <sandbox>, hex ids and
+   addresses become <hex>, durations <time>, and free-standing numbers N (so line numbers that
+   shift when code moves do not count, while digits inside names such as test_2 or F401 are kept).
 2. A line is a *diagnostic* if it names a failure (FAIL, error, Traceback, assert, panic, ...),
    points at a place (`file.ext:N`, `file.ext(N`), or starts with a rule code (E501, F401, TS2304).
    Tally lines ("N failed, N passed", "Found N errors") are not diagnostics; their counts are
@@ -31,6 +32,8 @@ import re
 import tempfile
 from collections import Counter
 
+from diffcrew.tools.statedir import SANDBOX_PREFIX
+
 FAILURE_WORD = re.compile(
     r"\b(fail(ed|ure|ures|s)?|errors?|exception|traceback|panic(ked)?|fatal|assert(ion)?\w*|abort(ed)?"
     r"|segmentation fault|undefined|not found|cannot|unable|invalid|denied)\b|\bE\s{2,}", re.IGNORECASE)
@@ -46,6 +49,9 @@ HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f
 DURATION = re.compile(r"\b\d+(\.\d+)?\s*(ms|µs|us|ns|s|sec|secs|seconds?|min|minutes?|h)\b")
 NUMBER = re.compile(r"(?<![\w.])\d+(\.\d+)*(?![\w])")
 TEMP_PATH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s:'\"),]*")
+# A path up to and including a sandbox's folder (`.../.git/diffcrew/sandboxes/diffcrew-wt-<run>-<hex>`),
+# or that folder's name alone. Only tried on lines holding the name (the optional prefix backtracks).
+SANDBOX_PATH = re.compile(r"(?:[^\s:'\"(),]*/)?" + re.escape(SANDBOX_PREFIX) + r"[\w-]*")
 STOPPED_EARLY = re.compile(r"stopping after \d+ failures?|Interrupted: \d+ errors? during collection", re.IGNORECASE)
 STOPPED_NOTE = ("[diffcrew: this check stopped at its first failure (pytest -x or --maxfail), so it could not show "
                 "failures after that point; counted against the change. Drop -x from the check to compare whole runs]")
@@ -54,6 +60,8 @@ TRIM_HEAD_LINES, TRIM_TAIL_LINES, TRIM_CHARS = 20, 60, 8000
 
 def normalise(line: str) -> str:
     line = TEMP_PATH.sub("<tmp>", line.strip())
+    if SANDBOX_PREFIX in line:
+        line = SANDBOX_PATH.sub("<sandbox>", line)
     line = HEX.sub("<hex>", line)
     line = DURATION.sub("<time>", line)
     return NUMBER.sub("N", line)

@@ -1,8 +1,11 @@
 """The workspace: a temporary, detached git worktree at the base commit, owned by one run.
 
 The synthesizer writes the merged result here and the checks run here, so the user's checkout is
-never used. The worktree lives in the system temp directory (outside the user's tree) and is added
-with hooks disabled: `git worktree add` would otherwise run the user's post-checkout hook.
+never used. The worktree lives in the state folder, `<git-common-dir>/diffcrew/sandboxes/<name>/`
+(`statedir.sandboxes_dir`): nothing is written outside the repository, and being inside the git
+directory it never shows in the user's `git status`. Git commands run in it find its own `.git`
+file first, so they see the sandbox's worktree and index, not the user's. It is added with hooks
+disabled: `git worktree add` would otherwise run the user's post-checkout hook.
 
 Ownership: before the worktree is added, a record (path, PID, process start time, host) is written
 to <git-common-dir>/diffcrew/worktrees/. `remove()` deletes worktree and record; a run that dies
@@ -21,21 +24,21 @@ import shutil
 import signal
 import socket
 import stat
-import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
 
-from diffcrew.sandbox.process import kill_tagged, run_tag, start_time
+from diffcrew.sandbox.process import kill_tagged, run_tag
 from diffcrew.tools.errors import GitError, UsageError
 from diffcrew.tools.git import GitRepo, TreeChange, TreeEntry
 from diffcrew.tools.gitconst import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE
+from diffcrew.tools.liveness import process_alive, start_time
 from diffcrew.tools.paths import path_problem
-from diffcrew.tools.statedir import worktrees_dir
+from diffcrew.tools.statedir import SANDBOX_PREFIX, sandboxes_dir, unwritable, worktrees_dir
 
 # Command-level config (beats repo config): no hook of the user's runs in our worktree.
 NO_HOOKS = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": os.devnull}
-PREFIX = "diffcrew-wt-"
+PREFIX = SANDBOX_PREFIX
 
 
 def _registry(repo: GitRepo) -> Path:
@@ -54,8 +57,13 @@ class Workspace:
 
     @classmethod
     def create(cls, repo: GitRepo, base: str, run_id: str) -> "Workspace":
-        """`git worktree add --detach` at base in a fresh temp dir, owned by this process."""
-        path = Path(tempfile.gettempdir()).resolve() / f"{PREFIX}{_safe(run_id)}-{secrets.token_hex(4)}"
+        """`git worktree add --detach` at base in a fresh folder of the state folder, owned by this process."""
+        sandboxes = sandboxes_dir(repo.common_dir)
+        try:
+            sandboxes.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise unwritable(sandboxes, exc) from None
+        path = sandboxes.resolve() / f"{PREFIX}{_safe(run_id)}-{secrets.token_hex(4)}"
         record = _registry(repo) / f"{path.name}.json"
         record.parent.mkdir(parents=True, exist_ok=True)
         # The record comes before the directory, so that a signal or crash at any later moment leaves
@@ -142,8 +150,9 @@ def prune_stale(repo: GitRepo) -> list[str]:
             data = {}
         if data and _owner_alive(data):
             continue
-        path = Path(data.get("path") or Path(tempfile.gettempdir()) / record.stem)
-        # Only ever delete a directory we would have made: a damaged record must not aim rmtree elsewhere.
+        path = Path(data.get("path") or sandboxes_dir(repo.common_dir) / record.stem)
+        # Only ever delete a directory we would have made (a record of an older diffcrew names one in the
+        # system temp directory): a damaged record must not aim rmtree elsewhere.
         if path.is_absolute() and path.name.startswith(PREFIX):
             if data.get("pgid"):
                 _stop_orphans(int(data["pgid"]), path)
@@ -186,33 +195,8 @@ def _admin_dir(repo: GitRepo, path: Path) -> Path | None:
 def _owner_alive(data: dict[str, object]) -> bool:
     if data.get("host") not in (None, socket.gethostname()):
         return True  # another machine's run (shared repo): we cannot tell, so leave it alone
-    raw = data.get("pid")
-    pid = raw if isinstance(raw, int) else 0
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, belongs to another user
-    state = _proc_stat(pid)
-    if state is None:
-        return True  # no /proc: trust kill(0)
-    if state[0] in ("Z", "X"):
-        return False
-    # A different start time means the PID was reused by an unrelated process.
-    return data.get("start") is None or data.get("start") == state[1]
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks) from /proc, or None where there is no /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[1].split()
-    return fields[0], int(fields[19])
+    pid, start = data.get("pid"), data.get("start")
+    return process_alive(pid if isinstance(pid, int) else 0, start if isinstance(start, int) else None)
 
 
 def _stop_orphans(pgid: int, path: Path) -> None:
@@ -255,7 +239,7 @@ def _prune_empty_dirs(directory: Path, root: Path) -> None:
 def _rmtree(root: Path) -> None:
     """Delete `root`; a check may leave read-only files or dirs in it, so make those writable and retry.
 
-    Permissions are only ever changed inside `root`: never on its parent (the system temp dir).
+    Permissions are only ever changed inside `root`: never on its parent (the sandboxes folder).
     """
     def retry(func: object, path: str, exc_info: object) -> None:
         target = Path(path)

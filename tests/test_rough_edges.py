@@ -163,8 +163,9 @@ def test_the_demo_removes_its_repository_when_terminated(tmp_path: Path) -> None
     env["TMPDIR"] = str(tmp_path)
     child = subprocess.Popen([sys.executable, "-m", "diffcrew.agent", "demo", "-q"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60  # a bound, not a timing: the run's sandbox shows it is under way
-    while not any(p.name.startswith("diffcrew-wt-") for p in tmp_path.iterdir()) and child.poll() is None \
+    deadline = time.monotonic() + 60  # a bound, not a timing
+    # the run's sandbox (inside the demo repository's state folder) shows it is under way
+    while not any(tmp_path.glob("diffcrew-demo-*/.git/diffcrew/sandboxes/diffcrew-wt-*")) and child.poll() is None \
             and time.monotonic() < deadline:
         time.sleep(0.05)
     assert child.poll() is None, "the demo ended before it could be terminated"

@@ -1,20 +1,21 @@
 """Git through GitPython: read the base commit, and build a commit and branch from objects alone.
 
 Nothing here touches the user's working tree, index, HEAD or stash: trees are built in a
-temporary index file (GIT_INDEX_FILE), commits with `commit-tree` (which runs no hooks), and
-the branch is created with `update-ref` against the all-zero id, so an existing branch is never
-overwritten. Every command runs with GIT_OPTIONAL_LOCKS=0 so that even read-only commands never
-refresh the user's index behind their back.
+temporary index file (GIT_INDEX_FILE, in the state folder: tools/scratch.py), commits with
+`commit-tree` (which runs no hooks), and the branch is created with `update-ref` against the
+all-zero id, so an existing branch is never overwritten. Every command runs with
+GIT_OPTIONAL_LOCKS=0 so that even read-only commands never refresh the user's index behind their back.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 
 import git
 from gitdb.base import IStream
@@ -22,6 +23,7 @@ from gitdb.base import IStream
 from diffcrew.tools.errors import GitError, UsageError
 from diffcrew.tools.gitconst import FILE_MODE
 from diffcrew.tools.paths import path_problem
+from diffcrew.tools.scratch import scratch_file, scratch_folder
 
 ZERO_OID = "0" * 40
 SIGNING_HELP = ("fix the signing setup (`git commit -S` must work in this repository), or run with --no-sign "
@@ -114,7 +116,11 @@ class GitRepo:
         except git.GitCommandError as exc:
             raise GitError(f"git {args[0]} failed: {telling_line(stderr_of(exc)) or exc}") from None
 
-    @property
+    def input(self, data: bytes) -> BinaryIO:
+        """A command's standard input holding `data`: a file in the state folder, not the system temp dir."""
+        return scratch_file(self.common_dir, data)
+
+    @functools.cached_property
     def common_dir(self) -> Path:
         """The git directory shared by all worktrees (where diffcrew keeps transcripts and caches)."""
         value = Path(self._run("rev-parse", "--git-common-dir"))
@@ -180,9 +186,7 @@ class GitRepo:
         """Sizes of blobs known to be present, in one `cat-file --batch-check`."""
         if not blobs:
             return {}
-        with tempfile.TemporaryFile() as stdin:
-            stdin.write("".join(f"{b}\n" for b in dict.fromkeys(blobs)).encode())
-            stdin.seek(0)
+        with self.input("".join(f"{b}\n" for b in dict.fromkeys(blobs)).encode()) as stdin:
             out = self._run("cat-file", "--batch-check=%(objectname) %(objectsize)", istream=stdin,
                             env=NO_LAZY_FETCH)
         sizes = {}
@@ -244,7 +248,7 @@ class GitRepo:
         paths re-read from the working tree. It is built in a copy, so the index is not touched."""
         index = Path(self._run("rev-parse", "--git-path", "index"))  # honours GIT_INDEX_FILE
         index = index if index.is_absolute() else self.root / index
-        with tempfile.TemporaryDirectory(prefix="diffcrew-index-") as tmp:
+        with scratch_folder(self.common_dir) as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             if index.is_file():
                 shutil.copyfile(index, env["GIT_INDEX_FILE"])
@@ -252,9 +256,7 @@ class GitRepo:
                 self._run("update-index", "--", *refresh, env=env)
             tree = self._run("write-tree", env=env)
         parents = ["-p", "HEAD"] if self.repo.head.is_valid() else []
-        with tempfile.TemporaryFile() as stdin:
-            stdin.write(message.encode("utf-8"))
-            stdin.seek(0)
+        with self.input(message.encode("utf-8")) as stdin:
             return self._run("commit-tree", tree, *parents, "-F", "-", istream=stdin,
                              env={} if self._has_identity() else FALLBACK_IDENTITY)
 
@@ -269,13 +271,11 @@ class GitRepo:
                 records.append(f"0 {ZERO_OID}\t{change.path}")
             else:
                 records.append(f"{change.mode} {self.write_blob(change.data)}\t{change.path}")
-        with tempfile.TemporaryDirectory(prefix="diffcrew-index-") as tmp:
+        with scratch_folder(self.common_dir) as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             self._run("read-tree", base, env=env)
             if records:  # update-index refuses an empty list
-                with tempfile.TemporaryFile() as stdin:
-                    stdin.write(("\0".join(records) + "\0").encode("utf-8"))
-                    stdin.seek(0)
+                with self.input(("\0".join(records) + "\0").encode("utf-8")) as stdin:
                     self._run("update-index", "-z", "--index-info", env=env, istream=stdin)
             return self._run("write-tree", env=env)
 
@@ -283,9 +283,7 @@ class GitRepo:
         """A new commit object (no hooks run, no ref moved); falls back to a diffcrew identity.
         `sign`: signed as `git commit -S` would (gpg.format, user.signingkey, gpg.program)."""
         env = {} if self._has_identity() else FALLBACK_IDENTITY
-        with tempfile.TemporaryFile() as stdin:
-            stdin.write(message.encode("utf-8"))
-            stdin.seek(0)
+        with self.input(message.encode("utf-8")) as stdin:
             args = ["commit-tree", *(["-S"] if sign else []), tree, *(["-p", parent] if parent else []), "-F", "-"]
             try:
                 return self._run(*args, env=env, istream=stdin)

@@ -7,6 +7,9 @@ instead of joining "diffcrew" to a git directory itself.
         runs/<run-id>.jsonl      transcripts (`runs_dir`, `transcript_path`)
         cache/<kind>/...         the context cache and the check cache (`cache_dir`)
         worktrees/               records of the run's worktrees (`worktrees_dir`)
+        sandboxes/<name>/        the run's worktrees themselves, where checks run (`sandboxes_dir`)
+        tmp/                     throwaway files: a git index, a command's input or output
+                                 (`scratch_dir`; made and pruned by `tools/scratch.py`)
         redaction.key            the repository's redaction key (`redaction_key_path`)
 
 A repository whose git directory this user cannot write (another user's checkout, a read-only
@@ -23,6 +26,8 @@ from pathlib import Path
 from diffcrew.tools.errors import UsageError
 
 STATE_FOLDER = "diffcrew"
+SANDBOXES = "sandboxes"
+SANDBOX_PREFIX = "diffcrew-wt-"  # every sandbox's folder name starts so (prune and the verdict rely on it)
 
 
 def state_dir(common_dir: os.PathLike[str] | str) -> Path:
@@ -50,6 +55,17 @@ def worktrees_dir(common_dir: os.PathLike[str] | str) -> Path:
     return state_dir(common_dir) / "worktrees"
 
 
+def sandboxes_dir(common_dir: os.PathLike[str] | str) -> Path:
+    """The folder of the run's worktrees (sandboxes): inside the git directory, so nothing is written
+    outside the repository and `git status` never shows them."""
+    return state_dir(common_dir) / SANDBOXES
+
+
+def scratch_dir(common_dir: os.PathLike[str] | str) -> Path:
+    """The folder of throwaway files, instead of the system temp directory (see tools/scratch.py)."""
+    return state_dir(common_dir) / "tmp"
+
+
 def redaction_key_path(common_dir: os.PathLike[str] | str) -> Path:
     """The file holding the repository's redaction key."""
     return state_dir(common_dir) / "redaction.key"
@@ -64,7 +80,12 @@ def writable_state(common_dir: Path) -> Path:
         os.close(descriptor)
         os.unlink(probe)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UsageError(f"cannot write to {state} ({reason}): diffcrew keeps its transcripts and caches there; "
-                         "run it as a user who can write the repository's .git directory") from None
+        raise unwritable(state, exc) from None
     return state
+
+
+def unwritable(folder: Path, exc: OSError) -> UsageError:
+    """The one-line error for a state folder that cannot be written."""
+    reason = exc.strerror or type(exc).__name__
+    return UsageError(f"cannot write to {folder} ({reason}): diffcrew keeps its transcripts and caches there; "
+                      "run it as a user who can write the repository's .git directory")

@@ -22,6 +22,18 @@ def test_normalise_hides_what_changes_between_runs_but_keeps_names() -> None:
     assert normalise("a.py:12:5: F401 `os` imported but unused") == "a.py:N:N: F401 `os` imported but unused"
 
 
+def test_a_sandbox_named_another_way_compares_equal_between_base_and_change() -> None:
+    """Base and change run in different sandboxes (`<git-common-dir>/diffcrew/sandboxes/<name>`); the
+    exact path is stripped at capture, but not another spelling of it, nor the folder's name alone."""
+    change = ("E   error: /r/.git/diffcrew/sandboxes/../sandboxes/diffcrew-wt-20261202-ab12-5f3e9a0c/a.py:3 bad\n"
+              "FAILED: cannot build diffcrew-wt-20261202-ab12-5f3e9a0c (see log)\n")
+    base = change.replace("ab12-5f3e9a0c", "ab12-base-0d1c2b3a")
+    assert normalise(change.splitlines()[0]) == "E   error: <sandbox>/a.py:N bad"
+    assert normalise(change.splitlines()[1]) == normalise(base.splitlines()[1]) == \
+        "FAILED: cannot build <sandbox> (see log)"
+    assert not is_new_failure("fail", "fail", change, base)
+
+
 def test_same_failures_with_more_tests_and_shifted_lines_are_not_new() -> None:
     changed = PYTEST_BASE.replace(".F.", ".F....").replace("2 passed in 0.05s", "5 passed in 0.31s") \
         .replace("test_old.py:2:", "test_old.py:7:")
