@@ -138,7 +138,7 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: Abstr
     if not isinstance(pattern, str) or not pattern:
         raise _Refused("pattern must be a non-empty string")
     spec = ["--", f":(glob){check_path(glob)}"] if glob else []
-    status, out, err = _grep(repo, ["git", "grep", "-n", "-I", "-E", "--no-color", "-e", pattern, base, *spec])
+    status, out, err = _grep(repo, ["git", "grep", "-z", "-n", "-I", "-E", "--no-color", "-e", pattern, base, *spec])
     if status == 1 and not err.strip():
         return f"no match for {pattern!r}"
     if status != 0 and ("promisor remote" in err or "lazy fetching disabled" in err):
@@ -147,12 +147,30 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: Abstr
                        "you need instead")
     if status != 0:
         raise _Refused(f"search failed: {err.strip()[:300]}")
-    prefix = f"{base}:"
-    found = [(rest.split(":", 1)[0], rest) for rest in
-             (line[len(prefix):] if line.startswith(prefix) else line for line in out.splitlines())]
+    found = _grep_lines(out, f"{base}:")
     ok = readable(allowed, {path for path, _ in found})  # judged together: one read for the new ones
     matches = [rest[:300] for path, rest in found if path in ok and not is_secret_path(path)]
     return _capped(matches, f"{len(matches)} matching line(s) for {pattern!r}", MAX_MATCHES)
+
+
+def _grep_lines(out: str, prefix: str) -> list[tuple[str, str]]:
+    """(path, 'path:line:text') for each line `git grep -z -n` printed. The path and the line
+    number each end in a NUL, the text in a newline: a path is read whole, with any ':' or newline
+    in it (split at the first ':', `notes:old` would be taken for a file `notes`), and verbatim
+    (without -z, git quotes a path that is not plain ASCII)."""
+    found: list[tuple[str, str]] = []
+    at = 0
+    while at < len(out):
+        path_end = out.find("\0", at)
+        number_end = out.find("\0", path_end + 1) if path_end >= 0 else -1
+        if number_end < 0:
+            break
+        text_end = out.find("\n", number_end + 1)
+        text_end = len(out) if text_end < 0 else text_end
+        path = out[at:path_end].removeprefix(prefix)
+        found.append((path, f"{path}:{out[path_end + 1:number_end]}:{out[number_end + 1:text_end]}"))
+        at = text_end + 1
+    return found
 
 
 def _grep(repo: GitRepo, args: list[str]) -> tuple[int, str, str]:
