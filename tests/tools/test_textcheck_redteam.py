@@ -115,3 +115,15 @@ def test_a_denied_file_is_no_seed_of_the_history_pass(tmp_path: Path) -> None:
     repo, base = history_repo(tmp_path, files, "ops/runbook.py")
     ctx = build_context(repo, base, "billing total", deny=("ops/runbook.py",))
     assert "runbook" not in ctx.text and "ops/runbook.py" not in ctx.text_paths
+
+
+# A plan: nothing unreadable is offered to a worker, nor deleted whole into the review's diff
+
+
+def test_text_paths_combine_like_any_set(tmp_path: Path) -> None:
+    """`&`, `|`, `-` on an AbstractSet: Set builds the result with cls(items), which a TextPaths
+    (candidates, check) cannot take."""
+    repo, base = repo_of(tmp_path, {"a.py": "A = 1\n", "b.py": f"{KEY}"})
+    paths = build_context(repo, base, "a").text_paths
+    assert paths & {"a.py", "b.py"} == {"a.py"} and {"a.py", "b.py"} & paths == {"a.py"}
+    assert paths | {"c.py"} == {"a.py", "c.py"} and paths - {"a.py"} == frozenset()
