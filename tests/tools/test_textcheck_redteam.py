@@ -3,13 +3,19 @@ names, reached through the ranking's passes, the exploration tools, a plan or th
 
 from __future__ import annotations
 
+import marshal
 from pathlib import Path
 
+import pytest
 from conftest import git, make_repo
 
+from diffcrew.agent.planrules import plan_problems
+from diffcrew.agent.types import FileEdit, Plan
 from diffcrew.tools.context import build_context
+from diffcrew.tools.ctxcache import ContextCache
 from diffcrew.tools.explore import answer_tool
 from diffcrew.tools.git import GitRepo
+from diffcrew.tools.textcheck import ContentCheck, TextPaths
 
 AWS = "AKIAIOSFODNN7EXAMPLX"
 BODY = "MIIEowIBAAKCAQEAx7bodyOfTheKeyLine0042"  # one line of a key's body: no redaction rule knows it
@@ -117,7 +123,65 @@ def test_a_denied_file_is_no_seed_of_the_history_pass(tmp_path: Path) -> None:
     assert "runbook" not in ctx.text and "ops/runbook.py" not in ctx.text_paths
 
 
+def test_a_secret_reached_only_through_the_graph_pass_is_not_shown(tmp_path: Path) -> None:
+    """Never in the lexical top: only the graph pass scores it, after the first judgement."""
+    files: dict[str, str | bytes] = {
+        "billing/total.py": "def apply_discount_rates(items):\n    return items\n",
+        "ops/runbook.py": f"RATES = apply_discount_rates([])\n{KEY}",
+        "ops/ratesheet.bin.txt": b"RATES = apply_discount_rates([])\n\0\0\0",
+        "ops/latin.py": "RATES = apply_discount_rates([])  # caf\xe9\n".encode("latin-1")}
+    repo, base = repo_of(tmp_path, files)
+    ctx = build_context(repo, base, "billing total")
+    assert [r.path for r in ctx.ranked] == ["billing/total.py"]
+    assert BODY not in ctx.text and "\0" not in ctx.text and "ratesheet" not in "".join(ctx.ranked[0].reasons)
+
+
+def test_a_secret_named_in_the_request_is_not_shown(tmp_path: Path) -> None:
+    repo, base = repo_of(tmp_path, {"ops/runbook.py": f"STEPS = 1\n{KEY}", "ops/other.py": "STEPS = 2\n"})
+    ctx = build_context(repo, base, "update ops/runbook.py steps")
+    assert "ops/runbook.py" not in [r.path for r in ctx.ranked] and BODY not in ctx.text
+    assert "- ops/runbook.py" not in ctx.text  # the summary lists files: it names no secret
+
+
+# The exploration tools
+
+
+def test_no_tool_reaches_a_secret_through_a_link_a_twin_blob_or_a_line_range(tmp_path: Path) -> None:
+    import os
+
+    repo_root = make_repo(tmp_path / "repo", {"ops/runbook.py": f"STEPS = 1\n{KEY}", "ops/copy.txt": f"STEPS = 1\n{KEY}",
+                                              "ops/fine.py": "STEPS = 2\n"})
+    os.symlink("runbook.py", repo_root / "ops" / "link.py")
+    os.symlink("ops/runbook.py", repo_root / "top.py")
+    git(repo_root, "add", "-A")
+    git(repo_root, "commit", "-q", "-m", "links")
+    repo = GitRepo(repo_root)
+    base = repo.resolve("HEAD")
+    allowed = build_context(repo, base, "steps").text_paths
+    for path in ("ops/runbook.py", "ops/copy.txt", "ops/link.py", "top.py", "ops/./runbook.py"):
+        for lines in ({}, {"start_line": 2, "end_line": 2}):
+            answer = ask(repo, base, allowed, "read_file", path=path, **lines)
+            assert BODY not in answer and "STEPS = 1" not in answer, (path, answer)
+    assert BODY not in ask(repo, base, allowed, "search_code", pattern="MIIE|STEPS")
+    listed = ask(repo, base, allowed, "list_files", path="ops")
+    assert "fine.py" in listed and "runbook" not in listed and "copy.txt" not in listed
+
+
 # A plan: nothing unreadable is offered to a worker, nor deleted whole into the review's diff
+
+
+@pytest.mark.parametrize("action", ["modify", "delete"])
+def test_a_plan_may_not_touch_a_file_whose_content_cannot_be_shown(tmp_path: Path, action: str) -> None:
+    files: dict[str, str | bytes] = {"ops/runbook.py": f"STEPS = 1\n{KEY}", "ops/latin.txt": "caf\xe9\n".encode("latin-1"),
+                                     "ops/nul.txt": b"a\0b\n", "ops/lock.min.js": f"var k='{AWS}';\n",
+                                     "ops/fine.py": "STEPS = 2\n"}
+    repo, base = repo_of(tmp_path, files)
+    ctx = build_context(repo, base, "steps")
+    tree = {e.path: e for e in ctx.files}
+    for path in ("ops/runbook.py", "ops/latin.txt", "ops/nul.txt", "ops/lock.min.js"):
+        problems = plan_problems(Plan("x", (FileEdit(path, action, "edit it"),)), tree, ctx.text_paths)
+        assert problems and "not a UTF-8 text file" in problems[0], (path, problems)
+    assert plan_problems(Plan("x", (FileEdit("ops/fine.py", action, "edit it"),)), tree, ctx.text_paths) == []
 
 
 def test_text_paths_combine_like_any_set(tmp_path: Path) -> None:
@@ -127,3 +191,29 @@ def test_text_paths_combine_like_any_set(tmp_path: Path) -> None:
     paths = build_context(repo, base, "a").text_paths
     assert paths & {"a.py", "b.py"} == {"a.py"} and {"a.py", "b.py"} & paths == {"a.py"}
     assert paths | {"c.py"} == {"a.py", "c.py"} and paths - {"a.py"} == frozenset()
+
+
+# The cache of verdicts
+
+
+def test_a_damaged_or_stale_verdict_is_judged_again(tmp_path: Path) -> None:
+    repo, base = repo_of(tmp_path, {"a.py": "A = 1\n", "b.py": f"B = 2\n{KEY}"})
+    blobs = {e.path: e.blob for e in repo.ls_tree(base)}
+    store = ContextCache(repo.common_dir)
+    segments = store.root / "blobs"
+    segments.mkdir(parents=True)
+    # records of the wrong type, a damaged segment, and an earlier format's verdict that says "text"
+    (segments / "0-wrong.seg").write_bytes(marshal.dumps({blobs["a.py"]: 1, blobs["b.py"]: ("text",)}))
+    (segments / "1-damaged.seg").write_bytes(b"\x00not marshal")
+    old = store.root.parent / "v3" / "blobs"
+    old.mkdir(parents=True)
+    (old / "x.seg").write_bytes(marshal.dumps({blobs["b.py"]: "text"}))
+    paths = TextPaths(blobs, ContentCheck(repo.root, ContextCache(repo.common_dir)))
+    assert "a.py" in paths and "b.py" not in paths
+    assert ContextCache(repo.common_dir).blobs.load()[blobs["b.py"]] == "secret"  # the judged verdict, kept
+
+
+def test_a_blob_absent_from_the_store_is_never_readable(tmp_path: Path) -> None:
+    repo, base = repo_of(tmp_path, {"a.py": "A = 1\n"})
+    paths = TextPaths({"a.py": "0" * 40, "b.py": "f" * 40}, ContentCheck(repo.root, ContextCache(repo.common_dir)))
+    assert "a.py" not in paths and not set(paths)
