@@ -3,6 +3,7 @@ names, reached through the ranking's passes, the exploration tools, a plan or th
 
 from __future__ import annotations
 
+import json
 import marshal
 from pathlib import Path
 
@@ -217,3 +218,25 @@ def test_a_blob_absent_from_the_store_is_never_readable(tmp_path: Path) -> None:
     repo, base = repo_of(tmp_path, {"a.py": "A = 1\n"})
     paths = TextPaths({"a.py": "0" * 40, "b.py": "f" * 40}, ContentCheck(repo.root, ContextCache(repo.common_dir)))
     assert "a.py" not in paths and not set(paths)
+
+
+# `diffcrew context`: what it shows is what a run would send
+
+
+def test_context_show_and_json_leave_out_what_the_config_or_environment_denies(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    root = make_repo(tmp_path / "repo", {
+        ".diffcrew.toml": 'deny = ["ops/private.py"]\nmax_file_bytes = 200\n',
+        "ops/private.py": "PAYROLL = 'private figures'\n", "ops/salaries.py": "PAYROLL = 'salary figures'\n",
+        "ops/big.py": "PAYROLL = 'big figures'\n" + "#" * 300 + "\n", "ops/public.py": "PAYROLL = 1\n"})
+    args = ["context", "--repo", str(root), "payroll in ops/private.py ops/salaries.py ops/big.py"]
+    for env, path, hidden in (({}, "ops/private.py", "private figures"),
+                              ({"DIFFCREW_DENY": "ops/salaries.py"}, "ops/salaries.py", "salary figures")):
+        shown, report = run_cli([*args, "--show"], env=env), run_cli([*args, "--json"], env=env)
+        assert shown.exit_code == 0 and report.exit_code == 0, shown.output + report.output
+        assert "PAYROLL = 1" in shown.output  # the context is shown
+        for text in (hidden, "big figures"):  # denied; over the config's max_file_bytes
+            assert text not in shown.output and text not in report.output, (env, text)
+        ranked = [f["path"] for f in json.loads(report.output)["files"]]
+        assert "ops/public.py" in ranked and path not in ranked and "ops/big.py" not in ranked
