@@ -240,3 +240,45 @@ def test_context_show_and_json_leave_out_what_the_config_or_environment_denies(t
             assert text not in shown.output and text not in report.output, (env, text)
         ranked = [f["path"] for f in json.loads(report.output)["files"]]
         assert "ops/public.py" in ranked and path not in ranked and "ops/big.py" not in ranked
+
+
+# The cache is only a cache: judging a file while the run is under way never fails on it
+
+
+def test_a_full_disk_while_a_role_reads_costs_the_cache_not_the_run(tmp_path: Path, seam, monkeypatch) -> None:
+    """On a tree whose summary names directories only, a file outside the judged head is judged
+    when the planner reads it, after the run has begun and paid: its verdict is written to the
+    cache then. A full disk there failed the run with an internal error."""
+    import errno
+
+    from conftest import patch_turn, plan_turn, run_cli, summary_turn, udiff
+
+    from diffcrew.tools import context as context_module
+    from diffcrew.tools import ctxcache
+
+    files: dict[str, str | bytes] = {f"pkg/module_number_{n:03d}/implementation.py": f"VALUE_{n} = {n}\n"
+                                     for n in range(400)}
+    old, new = "def load(path):\n    return path\n", "def from_file(path):\n    return path\n"
+    repo = make_repo(tmp_path / "repo", {**files, "cfg.py": old})
+    full = {"disk": False}
+    real_write, real_build = ctxcache.write_atomic, context_module.build_context
+
+    def write_atomic(path: Path, value: object) -> None:
+        if full["disk"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, value)
+
+    def build_context(*args, **kwargs):  # the disk fills up once the context is built
+        ctx = real_build(*args, **kwargs)
+        full["disk"] = True
+        return ctx
+
+    monkeypatch.setattr(ctxcache, "write_atomic", write_atomic)
+    monkeypatch.setattr("diffcrew.agent.run.build_context", build_context)
+    seam.set_script({"orchestrator": [{"tool": "read_file", "input": {"path": "pkg/module_number_399/implementation.py"}},
+                                      plan_turn("Rename load.", [("cfg.py", "modify", "Rename load.")])],
+                     "worker:cfg.py": [patch_turn(udiff("cfg.py", old, new))], "synthesizer": [summary_turn()]})
+    result = run_cli(["run", "--repo", str(repo), "--yes", "rename load"], seam)
+    assert result.exit_code == 0, result.output
+    asks = [r for r in seam.requests if r.key == "orchestrator"]
+    assert "VALUE_399 = 399" in str(asks[1].body["messages"][-1])  # the file was read, judged text
