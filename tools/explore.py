@@ -18,6 +18,7 @@ from typing import AbstractSet, Any
 
 import git
 
+from diffcrew.tools.ctxcache import read_blobs
 from diffcrew.tools.git import NO_LAZY_FETCH, GitRepo
 from diffcrew.tools.inventory import is_secret_path
 from diffcrew.tools.gitconst import SYMLINK_MODE
@@ -107,7 +108,10 @@ def _resolve(repo: GitRepo, base: str, path: str, allowed: AbstractSet[str]) -> 
             if path not in allowed or is_secret_path(path):
                 raise _Refused(f"{path}: not readable (a secret, denied, binary or too large file)")
             return blob
-        target = repo.read_blob(blob).decode("utf-8", "replace")
+        link = dict(read_blobs(repo.root, [blob]))  # never fetched: a partial clone's absent blob stays absent
+        if blob not in link:
+            raise _Refused(f"{path}: a symlink whose blob is not in this partial clone (diffcrew never downloads it)")
+        target = link[blob].decode("utf-8", "replace")
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
         if path_problem(joined):  # absolute, '..' above the root, a .git part: the shared rule
             raise _Refused(f"{path}: a symlink that leads outside the repository")

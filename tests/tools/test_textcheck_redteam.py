@@ -282,3 +282,36 @@ def test_a_full_disk_while_a_role_reads_costs_the_cache_not_the_run(tmp_path: Pa
     assert result.exit_code == 0, result.output
     asks = [r for r in seam.requests if r.key == "orchestrator"]
     assert "VALUE_399 = 399" in str(asks[1].body["messages"][-1])  # the file was read, judged text
+
+
+# A partial clone: an absent blob is never fetched, a link's included
+
+
+def test_reading_a_symlink_in_a_partial_clone_fetches_nothing(tmp_path: Path) -> None:
+    """A link's target was read through GitPython's object store, which fetches an absent blob
+    from the promisor remote: read_file on a link downloaded it."""
+    import os
+    import warnings
+
+    source = make_repo(tmp_path / "source", {"app/small.py": "X = 1\n"})
+    os.symlink("small.py", source / "app" / "link.py")
+    git(source, "add", "-A")
+    git(source, "commit", "-q", "-m", "link")
+    git(source, "config", "uploadpack.allowFilter", "true")
+    git(source, "config", "uploadpack.allowAnySHA1InWant", "true")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--no-checkout", "--filter=blob:none", f"file://{source}", str(clone))
+
+    def absent() -> set[str]:
+        out = git(clone, "rev-list", "--objects", "--no-object-names", "--missing=print", "HEAD^{tree}")
+        return {line[1:] for line in out.splitlines() if line.startswith("?")}
+
+    before = absent()
+    assert len(before) == 2  # the file's blob and the link's
+    repo = GitRepo(clone)
+    base = repo.resolve("HEAD")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        allowed = build_context(repo, base, "x").text_paths
+    text = ask(repo, base, allowed, "read_file", path="app/link.py")
+    assert "partial clone" in text and absent() == before
