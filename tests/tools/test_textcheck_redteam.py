@@ -52,11 +52,13 @@ def test_search_code_takes_a_path_with_a_colon_whole(tmp_path: Path) -> None:
 def test_search_code_finds_files_whose_names_git_would_quote(tmp_path: Path) -> None:
     """Without -z git grep prints `"\\303\\274..."` for a non-ASCII name: its matches were dropped."""
     repo, base = repo_of(tmp_path, {"ünïcode.py": "def rare_marker():\n    pass\n", "plain.py": "rare_marker()\n",
-                                    "tab\tname.py": "rare_marker = 1\n"})
+                                    "tab\tname.py": "rare_marker = 1\n", "new\nline.py": "rare_marker = 2\n",
+                                    "key\nnotes.txt": f"rare_marker\n{KEY}", "plain.py:2:": f"rare_marker {AWS}\n"})
     allowed = build_context(repo, base, "marker").text_paths
     found = ask(repo, base, allowed, "search_code", pattern="rare_marker")
-    assert found.startswith("3 matching")
+    assert found.startswith("4 matching") and AWS not in found and "notes.txt" not in found
     assert "ünïcode.py:1:def rare_marker():" in found and "plain.py:1:" in found and "tab\tname.py:1:" in found
+    assert "new\nline.py:1:rare_marker = 2" in found
 
 
 def test_a_run_never_sends_a_key_from_a_colon_named_file(tmp_path: Path, seam) -> None:
@@ -183,6 +185,21 @@ def test_a_plan_may_not_touch_a_file_whose_content_cannot_be_shown(tmp_path: Pat
         problems = plan_problems(Plan("x", (FileEdit(path, action, "edit it"),)), tree, ctx.text_paths)
         assert problems and "not a UTF-8 text file" in problems[0], (path, problems)
     assert plan_problems(Plan("x", (FileEdit("ops/fine.py", action, "edit it"),)), tree, ctx.text_paths) == []
+
+
+def test_a_review_amendment_may_not_add_a_file_whose_content_cannot_be_shown(tmp_path: Path) -> None:
+    from diffcrew.agent.orchestrator import ReviewInputs, amendment_problems
+    from diffcrew.agent.planrules import PlanRules
+
+    repo, base = repo_of(tmp_path, {"ops/runbook.py": f"STEPS = 1\n{KEY}", "ops/fine.py": "STEPS = 2\n",
+                                    "ops/other.py": "STEPS = 3\n"})
+    ctx = build_context(repo, base, "steps")
+    inputs = ReviewInputs("steps", "m", repo, {e.path: e for e in ctx.files}, ctx.text_paths, PlanRules())
+    plan = Plan("x", (FileEdit("ops/fine.py", "modify", "edit it"),))
+    for action in ("modify", "delete"):
+        problems = amendment_problems(plan, Plan("y", (FileEdit("ops/runbook.py", action, "and this"),)), inputs)
+        assert problems and problems[0].startswith("ops/runbook.py: not a UTF-8 text file"), problems
+    assert amendment_problems(plan, Plan("y", (FileEdit("ops/other.py", "modify", "and this"),)), inputs) == []
 
 
 def test_text_paths_combine_like_any_set(tmp_path: Path) -> None:
