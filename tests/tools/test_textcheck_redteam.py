@@ -202,6 +202,20 @@ def test_a_review_amendment_may_not_add_a_file_whose_content_cannot_be_shown(tmp
     assert amendment_problems(plan, Plan("y", (FileEdit("ops/other.py", "modify", "and this"),)), inputs) == []
 
 
+def test_a_generated_file_is_patchable_only_when_its_content_may_be_shown(tmp_path: Path) -> None:
+    """`linguist-generated` files are no ranking documents, so no pass judges them: only text_paths does."""
+    repo, base = repo_of(tmp_path, {".gitattributes": "gen/* linguist-generated\n",
+                                    "gen/keys.py": f"STEPS = 1\nAWS = '{AWS}'\n", "gen/table.py": "STEPS = 2\n",
+                                    "gen/blob.py": b"STEPS = 3\0\0", "src/steps.py": "STEPS = 4\n"})
+    ctx = build_context(repo, base, "steps gen")
+    assert "gen/table.py" in ctx.text_paths and not {"gen/keys.py", "gen/blob.py"} & set(ctx.text_paths)
+    assert all(not r.path.startswith("gen/") for r in ctx.ranked) and AWS not in ctx.text
+    tree = {e.path: e for e in ctx.files}
+    assert plan_problems(Plan("x", (FileEdit("gen/keys.py", "modify", "edit it"),)), tree, ctx.text_paths)
+    listed = ask(repo, base, ctx.text_paths, "list_files", path="gen")
+    assert "table.py" in listed and "keys.py" not in listed and "blob.py" not in listed
+
+
 def test_text_paths_combine_like_any_set(tmp_path: Path) -> None:
     """`&`, `|`, `-` on an AbstractSet: Set builds the result with cls(items), which a TextPaths
     (candidates, check) cannot take."""
