@@ -103,6 +103,7 @@ def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 2
     _prepare(repo, store, index, scores.top(CANDIDATES), texts, outlines)
     rank.graph_pass(index, lex, query, scores, {d: tuple(s.name for s in o or ()) for d, o in outlines.items()},
                     allowed)
+    _keep_readable(index, check, scores, allowed, rank.CO_SEEDS)  # the graph pass may have lifted unjudged users
     rank.history_pass(index, query, scores, history.result(), allowed)
     head = _judged_head(index, scores, allowed, check)
     _prepare(repo, store, index, [d for d in head[:LISTED] if d in scores.score and d not in outlines], texts,

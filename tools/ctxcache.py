@@ -98,17 +98,22 @@ class SegmentStore:
         return self._records
 
     def add(self, records: dict[str, Any]) -> None:
-        """Persist new records; merge all segments into one when there are too many."""
+        """Persist new records; merge all segments into one when there are too many. A record that
+        cannot be written (a full disk) is kept for this run only: records are added while roles
+        read files (textcheck.py), and losing the cache must not fail a run under way."""
         if not records:
             return
         self.load().update(records)
-        segments = sorted(self.directory.glob("*.seg"))
-        if len(segments) >= MAX_SEGMENTS:
-            write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", self._records)
-            for old in segments:
-                old.unlink(missing_ok=True)
-        else:
-            write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", records)
+        try:
+            segments = sorted(self.directory.glob("*.seg"))
+            if len(segments) >= MAX_SEGMENTS:
+                write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", self._records)
+                for old in segments:
+                    old.unlink(missing_ok=True)
+            else:
+                write_atomic(self.directory / f"{uuid.uuid4().hex}.seg", records)
+        except OSError:
+            pass
 
 
 class ContextCache:

@@ -18,6 +18,7 @@ from typing import AbstractSet, Any
 
 import git
 
+from diffcrew.tools.ctxcache import read_blobs
 from diffcrew.tools.git import NO_LAZY_FETCH, GitRepo
 from diffcrew.tools.inventory import is_secret_path
 from diffcrew.tools.gitconst import SYMLINK_MODE
@@ -107,7 +108,10 @@ def _resolve(repo: GitRepo, base: str, path: str, allowed: AbstractSet[str]) -> 
             if path not in allowed or is_secret_path(path):
                 raise _Refused(f"{path}: not readable (a secret, denied, binary or too large file)")
             return blob
-        target = repo.read_blob(blob).decode("utf-8", "replace")
+        link = dict(read_blobs(repo.root, [blob]))  # never fetched: a partial clone's absent blob stays absent
+        if blob not in link:
+            raise _Refused(f"{path}: a symlink whose blob is not in this partial clone (diffcrew never downloads it)")
+        target = link[blob].decode("utf-8", "replace")
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
         if path_problem(joined):  # absolute, '..' above the root, a .git part: the shared rule
             raise _Refused(f"{path}: a symlink that leads outside the repository")
@@ -138,7 +142,7 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: Abstr
     if not isinstance(pattern, str) or not pattern:
         raise _Refused("pattern must be a non-empty string")
     spec = ["--", f":(glob){check_path(glob)}"] if glob else []
-    status, out, err = _grep(repo, ["git", "grep", "-n", "-I", "-E", "--no-color", "-e", pattern, base, *spec])
+    status, out, err = _grep(repo, ["git", "grep", "-z", "-n", "-I", "-E", "--no-color", "-e", pattern, base, *spec])
     if status == 1 and not err.strip():
         return f"no match for {pattern!r}"
     if status != 0 and ("promisor remote" in err or "lazy fetching disabled" in err):
@@ -147,12 +151,30 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: Abstr
                        "you need instead")
     if status != 0:
         raise _Refused(f"search failed: {err.strip()[:300]}")
-    prefix = f"{base}:"
-    found = [(rest.split(":", 1)[0], rest) for rest in
-             (line[len(prefix):] if line.startswith(prefix) else line for line in out.splitlines())]
+    found = _grep_lines(out, f"{base}:")
     ok = readable(allowed, {path for path, _ in found})  # judged together: one read for the new ones
     matches = [rest[:300] for path, rest in found if path in ok and not is_secret_path(path)]
     return _capped(matches, f"{len(matches)} matching line(s) for {pattern!r}", MAX_MATCHES)
+
+
+def _grep_lines(out: str, prefix: str) -> list[tuple[str, str]]:
+    """(path, 'path:line:text') for each line `git grep -z -n` printed. The path and the line
+    number each end in a NUL, the text in a newline: a path is read whole, with any ':' or newline
+    in it (split at the first ':', `notes:old` would be taken for a file `notes`), and verbatim
+    (without -z, git quotes a path that is not plain ASCII)."""
+    found: list[tuple[str, str]] = []
+    at = 0
+    while at < len(out):
+        path_end = out.find("\0", at)
+        number_end = out.find("\0", path_end + 1) if path_end >= 0 else -1
+        if number_end < 0:
+            break
+        text_end = out.find("\n", number_end + 1)
+        text_end = len(out) if text_end < 0 else text_end
+        path = out[at:path_end].removeprefix(prefix)
+        found.append((path, f"{path}:{out[path_end + 1:number_end]}:{out[number_end + 1:text_end]}"))
+        at = text_end + 1
+    return found
 
 
 def _grep(repo: GitRepo, args: list[str]) -> tuple[int, str, str]:

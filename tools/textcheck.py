@@ -13,12 +13,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
-from typing import AbstractSet
+from typing import AbstractSet, TypeVar
 
 from diffcrew.tools.ctxcache import ContextCache, read_blobs
 from diffcrew.tools.textindex import analyse_blob
 
 TEXT = "text"
+_S = TypeVar("_S")
 
 
 class ContentCheck:
@@ -76,6 +77,11 @@ class TextPaths(Set[str]):
         return self._all
 
     __hash__ = Set._hash  # hashable as the frozenset it stands for
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[_S], /) -> frozenset[_S]:
+        """What `&`, `|` and `-` make (Set builds it with cls(it)): the plain set of those paths."""
+        return frozenset(it)
 
 
 def readable(allowed: AbstractSet[str], paths: Iterable[str]) -> set[str]:

@@ -33,7 +33,8 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
       diffcrew context "rename Config.load to Config.from_file" --json
 
     Ranked files with their scores and why, the token count and the estimated cost of the
-    planning call. Secrets, binaries and generated files are left out, as in a run.
+    planning call. Secrets, binaries, generated files and what the config's `deny` and
+    `max_file_bytes` leave out are left out, as in a run.
     """
     from diffcrew.agent.orchestrator import planning_tokens
     from diffcrew.agent.pricing import PLAN_OUTPUT_ESTIMATE, estimate_cost
@@ -43,7 +44,9 @@ def context_command(request: str, repo: str, base: str, model: str, budget: int,
 
     git_repo = GitRepo(Path(repo))
     writable_state(git_repo.common_dir)  # the context cache lives there
-    ctx = build_context(git_repo, git_repo.resolve(base), request, budget)
+    settings, _ = cfg.layered(git_repo.root, {})  # the deny list and size limit a run would use here
+    ctx = build_context(git_repo, git_repo.resolve(base), request, budget, deny=settings["deny"],
+                        max_file_bytes=settings["max_file_bytes"])
     tokens = planning_tokens(request, ctx)
     cost = estimate_cost(model, tokens, PLAN_OUTPUT_ESTIMATE)
     report = {**context_report(ctx), "planning_input_tokens": tokens, "model": model,
