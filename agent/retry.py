@@ -49,10 +49,16 @@ def recorded_files(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def recorded_plan(entries: list[dict[str, Any]]) -> Plan | None:
-    """The plan as the run last held it: the planner's, with each review's amendment merged in."""
+    """The plan as the run last held it: the one its end recorded (an amendment the user declined is
+    not in it), else, for a run killed before its end, the planner's with each review's amendment
+    merged in."""
     first = next((e["plan"] for e in entries if e.get("kind") == "plan"), None)
     if first is None:
         return None
+    end: dict[str, Any] = next((e for e in reversed(entries) if e.get("kind") == "end"), {})
+    held = end.get("plan", (end.get("report") or {}).get("plan"))
+    if isinstance(held, dict):
+        return Plan.from_tool_input(held)
     plan = Plan.from_tool_input(first)
     for review in (e for e in entries if e.get("kind") == "review" and e.get("verdict") == "amended"):
         edits = tuple(FileEdit(e["path"], e["action"], e["instructions"]) for e in review.get("edits") or ())

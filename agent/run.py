@@ -15,7 +15,7 @@ import time
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal
+from typing import AbstractSet, Any, Callable, Literal
 
 from diffcrew.agent.config import MAX_REQUEST_BYTES, RunOptions
 from diffcrew.agent.errors import (BudgetExceeded, DiffcrewError, ExitCode, Interrupted, RunFailed,
@@ -28,7 +28,7 @@ from diffcrew.agent.llm.protocol import ModelClient
 from diffcrew.agent.llm.tracked import TrackedClient
 from diffcrew.agent.crew import Crew, CrewSetup
 from diffcrew.agent.orchestrator import PlanInputs, estimate_review_cost, plan_change
-from diffcrew.agent.planrules import PlanRules
+from diffcrew.agent.planrules import PlanRules, check_plan
 from diffcrew.agent.retry import FILES_RECORDED, Resume, file_record
 from diffcrew.agent.runref import short_id
 from diffcrew.agent.signals import interrupt_code, interrupt_reason, like_ctrl_c
@@ -187,7 +187,7 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     except Exception as exc:  # a bug: the traceback stays (for the report), but the record is closed
         made = run.outcome.commit
         transcript.append({"kind": "end", "status": "crashed", "exit_code": ExitCode.FAILED, "commit": made,
-                           "branch": run.outcome.branch if made else None,
+                           "branch": run.outcome.branch if made else None, "plan": _held(run),
                            "errors": [f"{type(exc).__name__}: {exc}"[:1000]]})
         transcript.close()
         raise
@@ -199,12 +199,17 @@ def run_change(options: RunOptions, progress: Progress, make_client: Callable[[]
     return report
 
 
+def _held(run: "_Run") -> dict[str, Any] | None:
+    """The plan as the run holds it now (with the amendments carried out), for a retry."""
+    return run.outcome.plan.to_dict() if run.outcome.plan else None
+
+
 def _interrupted(run: "_Run") -> Interrupted:
     """Close the transcript of an interrupted run; the error saying what is left (a branch, or nothing)."""
     made = run.outcome.branch if run.outcome.commit else None
     code, reason = interrupt_code(), interrupt_reason()
     run.transcript.append({"kind": "end", "status": "interrupted", "exit_code": code, "branch": made,
-                           "commit": run.outcome.commit})
+                           "commit": run.outcome.commit, "plan": _held(run)})
     run.transcript.close()
     if made:
         return Interrupted(f"{reason} after the branch {made} was made (commit {(run.outcome.commit or '')[:12]}); "
@@ -257,7 +262,7 @@ class _Run:
         try:
             rules = PlanRules(allowed=options.allow_paths, max_files=options.max_files,
                               max_file_bytes=options.max_file_bytes, scope=options.scope)
-            plan = self.resume.plan if self.resume else await plan_change(
+            plan = self._resumed(context.text_paths, rules) if self.resume else await plan_change(
                 client, PlanInputs(options.request, options.orchestrator_model, context, self.repo, options.plan_turns,
                                    options.orchestrator_effort, rules, submodules, self._emit))
             self._planned(plan, context.text)
@@ -288,6 +293,14 @@ class _Run:
             self.outcome.warnings.append(event.message)
         self.transcript.record(event)
         self.progress.emit(event)
+
+    def _resumed(self, text_paths: AbstractSet[str], rules: PlanRules) -> Plan:
+        """A retry's recorded plan, held to today's plan rules (the config, the files' contents)."""
+        assert self.resume is not None
+        problems = check_plan(self.resume.plan, self.repo, self.tree, text_paths, rules)
+        if problems:
+            raise UsageError(f"the plan of run {self.resume.of} cannot be carried out again: {problems[0]}")
+        return self.resume.plan
 
     def _planned(self, plan: Plan, context: str) -> None:
         self.outcome.plan = plan

@@ -198,3 +198,39 @@ def test_show_patch_prints_the_applied_diff_only_and_applies_back(tmp_path: Path
     done = json.loads(run_cli(["retry", "last", "--repo", str(repo), "--yes", "--json"], server).stdout)
     committed = run_cli(["show", done["run_id"], "--repo", str(repo), "--patch"]).stdout
     assert committed == git(repo, "diff", "--no-color", "--no-renames", done["base"], done["commit"])
+
+
+def test_a_recorded_plan_is_held_to_the_plan_rules_again(tmp_path: Path, server) -> None:
+    """A transcript is a file anyone can edit: the plan a retry carries out is checked as a
+    planner's would be, before any call."""
+    repo, failed = failed_run(tmp_path, server)
+    path = Path(failed["transcript"])
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    for entry in entries:
+        if entry.get("kind") == "end":
+            entry["report"]["plan"]["edits"].append(
+                {"path": ".git/hooks/pre-commit", "action": "create", "instructions": "run this"})
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    before, calls = snapshot(repo), len(server.requests)
+    again = run_cli(["retry", failed["run_id"], "--repo", str(repo), "--yes"], server)
+    assert again.exit_code == 2, again.output
+    assert f"the plan of run {failed['run_id']} cannot be carried out again: .git/hooks/pre-commit" in again.stderr
+    assert len(server.requests) == calls and snapshot(repo) == before and diffcrew_branches(repo) == []
+
+
+def test_an_amendment_the_user_declined_is_not_carried_out_by_a_retry(tmp_path: Path, seam) -> None:
+    from test_review import APP, MOD, MOD_NEW, PLAN_MOD_ONLY, RENAME, Declines, amend
+
+    from diffcrew.agent.config import RunOptions
+    from diffcrew.agent.retry import load_retry
+    from diffcrew.agent.run import run_change
+    from diffcrew.tools.git import GitRepo
+
+    repo = make_repo(tmp_path / "repo", {"mod.py": MOD, "app.py": APP})
+    seam.set_script({"orchestrator": [PLAN_MOD_ONLY], "worker:mod.py": [patch_turn(udiff("mod.py", MOD, MOD_NEW))],
+                     "review": [amend("the caller", [("app.py", "modify", "Use hello.")])],
+                     "synthesizer": [summary_turn()]})
+    report = run_change(RunOptions(request=RENAME, repo=repo), Declines(), lambda: seam)
+    assert "you declined the review's amendment (it adds app.py)" in report.errors[0]
+    _, resume = load_retry(GitRepo(repo), report.run_id, None)
+    assert [e.path for e in resume.plan.edits] == ["mod.py"] and resume.again == ()
