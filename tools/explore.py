@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import signal
 import subprocess
 from typing import AbstractSet, Any
@@ -29,6 +30,18 @@ from diffcrew.tools.textcheck import readable, readable_under
 MAX_LINES = 400
 MAX_CHARS = 20_000
 MAX_MATCHES = 200
+MAX_MATCH_CHARS = 300  # of one matching line
+_TOKEN_TAIL = re.compile(r"[^\s\"'`,;:=()\[\]{}<>]+\Z")
+
+
+def clip(text: str, limit: int) -> str:
+    """The text cut to at most `limit` characters, never inside a token: half a key or password is
+    no longer recognised by the redaction of what is sent (agent/llm/tracked.py), so the whole
+    token is dropped instead."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return _TOKEN_TAIL.sub("", cut) if _TOKEN_TAIL.match(text[limit]) else cut
 SEARCH_TIMEOUT_S = 10.0  # seconds one search_code call may take
 _searches: set[subprocess.Popen[bytes]] = set()  # running searches, killed when the run is interrupted
 
@@ -131,7 +144,7 @@ def _read_file(repo: GitRepo, base: str, input: dict[str, Any], allowed: Abstrac
     note = ""
     if len(chosen) > MAX_LINES or len(body) > MAX_CHARS:
         last = start + min(len(chosen), MAX_LINES) - 1
-        body = body[:MAX_CHARS]
+        body = clip(body, MAX_CHARS)
         note = (f"\n[output cut: {path} has {len(lines)} lines; shown from line {start}, at most {MAX_LINES} "
                 f"lines and {MAX_CHARS} characters (up to about line {last}); ask for a range with start_line]")
     return f"{path} (lines {start}-{min(end, len(lines))} of {len(lines)})\n{body}{note}"
@@ -153,7 +166,7 @@ def _search_code(repo: GitRepo, base: str, input: dict[str, Any], allowed: Abstr
         raise _Refused(f"search failed: {err.strip()[:300]}")
     found = _grep_lines(out, f"{base}:")
     ok = readable(allowed, {path for path, _ in found})  # judged together: one read for the new ones
-    matches = [rest[:300] for path, rest in found if path in ok and not is_secret_path(path)]
+    matches = [clip(rest, MAX_MATCH_CHARS) for path, rest in found if path in ok and not is_secret_path(path)]
     return _capped(matches, f"{len(matches)} matching line(s) for {pattern!r}", MAX_MATCHES)
 
 
@@ -234,4 +247,4 @@ def _capped(lines: list[str], head: str, limit: int) -> str:
     body = "\n".join(lines[:limit])
     cut = len(lines) > limit or len(body) > MAX_CHARS
     note = f"\n[output cut: showing {min(limit, len(lines))} of {len(lines)} lines; narrow the request]" if cut else ""
-    return f"{head}\n{body[:MAX_CHARS]}{note}"
+    return f"{head}\n{clip(body, MAX_CHARS)}{note}"

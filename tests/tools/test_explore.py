@@ -112,3 +112,18 @@ def test_control_characters_git_parts_and_long_names_are_refused(setup, name: st
     repo, base, allowed = setup
     text, is_error = answer_tool(repo, base, name, {"path": path}, allowed)
     assert is_error and ("control character" in text or ".git directory" in text or "longer than" in text), text
+
+
+def test_an_output_cut_never_leaves_half_a_token(tmp_path: Path) -> None:
+    from diffcrew.tools.explore import MAX_MATCH_CHARS, clip
+
+    assert clip("abc def ghijkl", 10) == "abc def " and clip("abc def gh ijkl", 10) == "abc def gh"
+    assert clip("TOKEN=abcdefgh", 9) == "TOKEN=" and clip("short", 10) == "short"
+    key = "AKIA" + "Q" * 36  # an access-key-like token across the cut
+    line = "x = 1  # " + "pad " * ((MAX_MATCH_CHARS - 20) // 4) + key
+    assert len(line.split(key)[0]) < MAX_MATCH_CHARS < len(line)
+    repo = GitRepo(make_repo(tmp_path / "repo", {"conf.py": line + "\n"}))
+    base = repo.resolve("HEAD")
+    allowed = build_context(repo, base, "pad").text_paths
+    found = answer_tool(repo, base, "search_code", {"pattern": "pad"}, allowed)[0]
+    assert "conf.py:1:x = 1" in found and "AKIA" not in found
