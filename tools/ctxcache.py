@@ -26,6 +26,10 @@ from typing import Any, Iterator
 
 from diffcrew.tools.statedir import cache_dir
 
+# What is cached is a function of git objects and of diffcrew's rules: bump FORMAT whenever a rule
+# behind a record changes (the statuses of textindex.classify, the content verdicts of
+# textindex.analyse_blob and inventory.has_secret_content, the lexicon's terms, the outlines), or
+# records made under the old rule would be trusted (a blob once judged "text" stays "text").
 FORMAT = "v4"  # v4: tree indexes hold path-level statuses; content verdicts are per blob
 MAX_SEGMENTS = 8
 KEEP_TREES = 8
