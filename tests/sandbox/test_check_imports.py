@@ -1,0 +1,70 @@
+"""A check's Python imports the change in the workspace, not the user's checkout that an editable
+install points at (sandbox.pyimports): real venvs, real git repos, real subprocesses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_repo, snapshot
+
+from diffcrew.sandbox.checks import Check, run_checks
+from diffcrew.sandbox.workspace import Workspace
+from diffcrew.tools.git import GitRepo, TreeChange
+
+PKG = "def answer():\n    return 0\n"
+CHECK = 'python -c "import sys, pkg; sys.exit(pkg.answer())"'
+# setuptools' editable mode: a .pth imports a finder module that maps the package to the checkout.
+FINDER = """import importlib.util, sys
+MAPPING = {"pkg": %r}
+class _Finder:
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name in MAPPING:
+            return importlib.util.spec_from_file_location(name, MAPPING[name] + "/__init__.py",
+                                                          submodule_search_locations=[MAPPING[name]])
+        return None
+def install():
+    sys.meta_path.append(_Finder)
+"""
+
+
+def editable_venv(tmp_path: Path, checkout: Path, style: str) -> Path:
+    """A venv whose site-packages holds an editable install of `checkout`'s src/pkg, in `style`."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [site] = list(venv.glob("lib/python*/site-packages"))
+    if style == "pth":  # pip -e with flit, hatch, pdm, setuptools' compat mode: a folder on sys.path
+        (site / "_pkg.pth").write_text(f"{checkout / 'src'}\n")
+    else:
+        (site / "__editable___pkg_finder.py").write_text(FINDER % str(checkout / "src" / "pkg"))
+        (site / "__editable___pkg.pth").write_text("import __editable___pkg_finder; __editable___pkg_finder.install()\n")
+    return venv
+
+
+@pytest.mark.parametrize("style", ["pth", "finder"])
+def test_a_check_imports_the_change_not_the_checkout_an_editable_install_points_at(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, style: str) -> None:
+    root = make_repo(tmp_path / "repo", {"src/pkg/__init__.py": PKG})
+    venv = editable_venv(tmp_path, root, style)
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}:{Path(sys.executable).parent}:/usr/bin:/bin")
+    before = snapshot(root)
+    repo = GitRepo(root)
+    base = repo.resolve("HEAD")
+    broken = {"src/pkg/__init__.py": PKG.replace("return 0", "return 3").encode()}
+    with Workspace.create(repo, base, "test") as ws:
+        ws.write([TreeChange(path, data) for path, data in broken.items()])
+        [result] = run_checks([Check("imports", CHECK, 60)], ws, repo, base, broken)
+    assert (result.status, result.base_status, result.verdict) == ("fail", "pass", "new-failure")
+    assert snapshot(root) == before
+
+
+def test_no_editable_install_leaves_the_check_environment_alone(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"src/pkg/__init__.py": PKG})
+    repo = GitRepo(root)
+    base = repo.resolve("HEAD")
+    with Workspace.create(repo, base, "test") as ws:
+        [result] = run_checks([Check("env", 'test -z "$PYTHONPATH"', 60)], ws, repo, base, {})
+    assert result.status == "pass", result.output
