@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from diffcrew.sandbox.nodelinks import link_packages
 from diffcrew.sandbox.process import Outcome, run_command, scrubbed_env
 from diffcrew.sandbox.pyimports import python_path
 from diffcrew.sandbox.syntax import parse_problems
@@ -37,9 +38,9 @@ from diffcrew.tools.git import GitRepo
 from diffcrew.tools.statedir import cache_dir
 
 __all__ = ["Check", "CheckResult", "run_checks", "scrubbed_env"]
-CACHE_VERSION = 2  # 2: checks import the workspace, not an editable install's checkout (pyimports)
+CACHE_VERSION = 2  # 2: checks import the workspace, not the checkout (pyimports, nodelinks)
 FILES = "{files}"
-# Each workspace's PYTHONPATH (sandbox.pyimports), asked once per workspace.
+# Each workspace's PYTHONPATH (sandbox.pyimports), asked once per workspace when its Node packages are linked.
 _python_paths: "weakref.WeakKeyDictionary[Workspace, str | None]" = weakref.WeakKeyDictionary()
 
 
@@ -152,8 +153,10 @@ def _run(check: Check, files: list[str], workspace: Workspace) -> Outcome:
 
 
 def _env(workspace: Workspace) -> dict[str, str] | None:
-    """The check's environment: ours, with PYTHONPATH pointing editable installs at the workspace."""
+    """The check's environment: ours, with PYTHONPATH pointing editable installs at the workspace.
+    The first call for a workspace also links its Node workspace packages (sandbox.nodelinks)."""
     if workspace not in _python_paths:
+        link_packages(workspace.repo.root, workspace.path)
         _python_paths[workspace] = python_path(workspace.repo.root, workspace.repo.common_dir, workspace.path)
     found = _python_paths[workspace]
     return None if found is None else {**os.environ, "PYTHONPATH": found}

@@ -3,6 +3,7 @@ install points at (sandbox.pyimports): real venvs, real git repos, real subproce
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,50 @@ def test_no_editable_install_leaves_the_check_environment_alone(tmp_path: Path) 
     with Workspace.create(repo, base, "test") as ws:
         [result] = run_checks([Check("env", 'test -z "$PYTHONPATH"', 60)], ws, repo, base, {})
     assert result.status == "pass", result.output
+
+
+def monorepo(tmp_path: Path, ignore: str = "node_modules\n") -> Path:
+    """npm workspaces as `npm install` leaves them: the checkout's node_modules links its packages."""
+    root = make_repo(tmp_path / "repo", {
+        ".gitignore": ignore, "package.json": '{"private": true, "workspaces": ["packages/*"]}\n',
+        "packages/a/package.json": '{"name": "a", "main": "index.js"}\n',
+        "packages/a/index.js": "module.exports = { answer: () => 0 };\n",
+        "packages/b/package.json": '{"name": "@s/b", "main": "index.js"}\n',
+        "packages/b/index.js": "module.exports = require('a');\n",
+        "test.js": "process.exit(require('@s/b').answer());\n"})
+    (root / "node_modules" / "@s").mkdir(parents=True)
+    (root / "node_modules" / "a").symlink_to("../packages/a")
+    (root / "node_modules" / "@s" / "b").symlink_to("../../packages/b")
+    (root / "node_modules" / "dep").mkdir()  # a downloaded package: found in the checkout, as before
+    return root
+
+
+def run_node_check(root: Path, command: str) -> tuple[str, str | None, str]:
+    repo = GitRepo(root)
+    base = repo.resolve("HEAD")
+    broken = {"packages/a/index.js": b"module.exports = { answer: () => 3 };\n"}
+    with Workspace.create(repo, base, "test") as ws:
+        ws.write([TreeChange(path, data) for path, data in broken.items()])
+        [result] = run_checks([Check("node", command, 60)], ws, repo, base, broken)
+    return result.verdict, result.base_status, result.output
+
+
+def test_a_check_resolves_workspace_packages_in_the_workspace_not_the_checkout(tmp_path: Path) -> None:
+    root = monorepo(tmp_path)
+    before = snapshot(root)
+    inside = ('test "$(cd node_modules/a && pwd -P)" = "$(pwd -P)/packages/a" && '
+              'test "$(cd node_modules/@s/b && pwd -P)" = "$(pwd -P)/packages/b" && '
+              'test ! -e node_modules/dep && test -z "$(git status --porcelain -- node_modules)" && grep -q 3 node_modules/a/index.js')
+    assert run_node_check(root, inside)[:2] == ("pass", None)  # grep finds the change: the links are the workspace's
+    assert snapshot(root) == before and sorted(p.name for p in (root / "node_modules").iterdir()) == ["@s", "a", "dep"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_node_running_a_workspace_package_sees_the_change(tmp_path: Path) -> None:
+    verdict, base_status, output = run_node_check(monorepo(tmp_path), "node test.js")
+    assert (verdict, base_status) == ("new-failure", "pass"), output
+
+
+def test_node_modules_that_git_does_not_ignore_gets_no_links(tmp_path: Path) -> None:
+    verdict, _, output = run_node_check(monorepo(tmp_path, ignore=""), "test ! -e node_modules")
+    assert verdict == "pass", output
