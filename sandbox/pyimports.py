@@ -58,9 +58,9 @@ def _import_places(env: dict[str, str], cwd: Path) -> list[str]:
     seen: set[str] = set()
     for name in INTERPRETERS:
         exe = shutil.which(name, path=env.get("PATH"))
-        if exe is None or os.path.realpath(exe) in seen:
+        if exe is None or exe in seen:  # not by realpath: two venvs share one interpreter, not one site-packages
             continue
-        seen.add(os.path.realpath(exe))
+        seen.add(exe)
         try:
             done = subprocess.run([exe, "-c", PROBE], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                   capture_output=True, timeout=PROBE_TIMEOUT, check=False)
