@@ -18,33 +18,40 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Mapping
 
 from diffcrew.sandbox.checkenv import scrubbed_env
 
 PROBE_TIMEOUT = 15.0
 INTERPRETERS = ("python3", "python")
-# The folders the interpreter imports from: sys.path, and the folders holding what setuptools'
-# editable finders (`__editable___<name>_finder`, loaded by a .pth at start-up) map names to.
+# The folders the interpreter imports from: sys.path, and for each package that setuptools' editable
+# finders (`__editable___<name>_finder`, loaded by a .pth at start-up) map to a folder whose path ends
+# with the package's name (`a.b` -> `/x/src/a/b`), the folder that holds it (`/x/src`). A package
+# mapped to a folder of another name (`pkg` -> `/x/lib`) cannot be reached through PYTHONPATH: left out.
 PROBE = """
 import json, os, sys
 places = [p for p in sys.path if p]
 for name, module in list(sys.modules.items()):
     mapping = getattr(module, "MAPPING", None)
     if name.startswith("__editable__") and isinstance(mapping, dict):
-        places += [os.path.dirname(str(p).rstrip(os.sep)) for p in mapping.values()]
+        for package, folder in mapping.items():
+            parts, folder = str(package).split("."), os.path.normpath(str(folder))
+            if folder.split(os.sep)[-len(parts):] == parts:
+                places.append(os.sep.join(folder.split(os.sep)[:-len(parts)]) or os.sep)
 print(json.dumps(places))
 """
 
 
-def python_path(checkout: Path, git_dir: Path, workspace: Path) -> str | None:
-    """PYTHONPATH for a check in `workspace`: the workspace's copy of each import place inside
-    `checkout`, then the PYTHONPATH the check would have had; None when nothing points at the checkout."""
-    env = scrubbed_env()
+def python_path(checkout: Path, git_dir: Path, workspace: Path, source: Mapping[str, str] | None = None) -> str | None:
+    """PYTHONPATH for a check in `workspace` (environment: `source`, default ours, scrubbed as a check's): the
+    workspace's copy of each import place inside `checkout`, then the PYTHONPATH the check would have had;
+    None when nothing points at the checkout."""
+    env = scrubbed_env(source)
     checkout, git_dir = checkout.resolve(), git_dir.resolve()
     redirected: list[str] = []
     for place in _import_places(env, workspace):
         target = _inside(Path(place), checkout, git_dir)
-        if target is not None:
+        if target is not None and (checkout / target).is_dir():  # not a finder's placeholder entry
             moved = str(workspace / target)
             if moved not in redirected:
                 redirected.append(moved)

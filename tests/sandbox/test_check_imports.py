@@ -12,6 +12,7 @@ import pytest
 from conftest import make_repo, snapshot
 
 from diffcrew.sandbox.checks import Check, run_checks
+from diffcrew.sandbox.pyimports import python_path
 from diffcrew.sandbox.workspace import Workspace
 from diffcrew.tools.git import GitRepo, TreeChange
 
@@ -60,6 +61,21 @@ def test_a_check_imports_the_change_not_the_checkout_an_editable_install_points_
         [result] = run_checks([Check("imports", CHECK, 60)], ws, repo, base, broken)
     assert (result.status, result.base_status, result.verdict) == ("fail", "pass", "new-failure")
     assert snapshot(root) == before
+
+
+def test_a_package_mapped_to_a_folder_of_another_name_is_not_redirected(tmp_path: Path) -> None:
+    """`pkg` -> `<checkout>/src/lib` (package-dir): PYTHONPATH cannot name it, and putting the folder above
+    it first would make `src`'s other folders importable as packages, as no clean checkout does."""
+    root = make_repo(tmp_path / "repo", {"src/lib/__init__.py": PKG})
+    venv = editable_venv(tmp_path, root, "finder")
+    finder = next(venv.glob("lib/python*/site-packages/__editable___pkg_finder.py"))
+    finder.write_text(finder.read_text().replace(str(root / "src" / "pkg"), str(root / "src" / "lib")))
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+    assert python_path(root, root / ".git", tmp_path, env) is None
+    finder.write_text(finder.read_text().replace(str(root / "src" / "lib"), str(root / "src" / "pkg")))
+    shutil.rmtree(finder.parent / "__pycache__", ignore_errors=True)  # same size, same second: the old bytecode would be used
+    (root / "src" / "pkg").mkdir()
+    assert python_path(root, root / ".git", tmp_path, env) == str(tmp_path / "src")
 
 
 def test_no_editable_install_leaves_the_check_environment_alone(tmp_path: Path) -> None:
