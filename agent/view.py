@@ -235,6 +235,11 @@ def _checks_done(results: "tuple[CheckResult, ...]", verbose: bool) -> list[str]
 def check_line(check: "CheckResult") -> str:
     colour = "green" if not check.new_failure else "red"
     note = "" if check.new_failure or check.status == "pass" else " (failed on the base too)"
+    if check.status == "error" and not check.new_failure:
+        # It could not run at all (not found, not executable) on either side: nothing was checked.
+        said = next((line.strip() for line in reversed(check.output.splitlines()) if line.strip()
+                     and not line.startswith("[diffcrew:")), "")
+        note = " (could not run, on the base either: nothing was checked" + (f"; {said[:120]})" if said else ")")
     return (f"  check   {check.name}: " + click.style(check.status, fg=colour)
             + f"{note} in {check.duration_s:.1f} s")
 

@@ -22,11 +22,14 @@ import json
 import os
 import shlex
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from diffcrew.sandbox.nodelinks import link_packages
 from diffcrew.sandbox.process import Outcome, run_command, scrubbed_env
+from diffcrew.sandbox.pyimports import python_path
 from diffcrew.sandbox.syntax import parse_problems
 from diffcrew.sandbox.verdict import STOPPED_NOTE, files_named, is_new_failure, new_lines, stopped_early, trim
 from diffcrew.sandbox.workspace import Workspace
@@ -35,8 +38,10 @@ from diffcrew.tools.git import GitRepo
 from diffcrew.tools.statedir import cache_dir
 
 __all__ = ["Check", "CheckResult", "run_checks", "scrubbed_env"]
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: checks import the workspace, not the checkout (pyimports, nodelinks)
 FILES = "{files}"
+# Each workspace's PYTHONPATH (sandbox.pyimports), asked once per workspace when its Node packages are linked.
+_python_paths: "weakref.WeakKeyDictionary[Workspace, str | None]" = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -142,8 +147,19 @@ def _run(check: Check, files: list[str], workspace: Workspace) -> Outcome:
     if FILES in check.command and not files:
         return Outcome("pass", 0, "no changed files to check", 0.0)
     command = expand_files(check.command, files)
-    outcome = run_command(command, workspace.path, check.timeout, workspace.repo.common_dir, on_start=workspace.track)
+    outcome = run_command(command, workspace.path, check.timeout, workspace.repo.common_dir, env=_env(workspace),
+                          on_start=workspace.track)
     return Outcome(outcome.status, outcome.exit_code, _relative(outcome.output, workspace.path), outcome.duration_s)
+
+
+def _env(workspace: Workspace) -> dict[str, str] | None:
+    """The check's environment: ours, with PYTHONPATH pointing editable installs at the workspace.
+    The first call for a workspace also links its Node workspace packages (sandbox.nodelinks)."""
+    if workspace not in _python_paths:
+        link_packages(workspace.repo.root, workspace.path)
+        _python_paths[workspace] = python_path(workspace.repo.root, workspace.repo.common_dir, workspace.path)
+    found = _python_paths[workspace]
+    return None if found is None else {**os.environ, "PYTHONPATH": found}
 
 
 def expand_files(command: str, files: list[str]) -> str:

@@ -33,7 +33,7 @@ from diffcrew.agent.llm.protocol import ModelReply, ModelRequest, TransientModel
 from diffcrew.agent.llm.scripted import ScriptedClient
 from diffcrew.agent.run import run_change
 from diffcrew.agent.types import FileEdit, Plan, Usage
-from diffcrew.agent.view import PlainView, QuietView, choose_view, colour_diffstat
+from diffcrew.agent.view import PlainView, QuietView, check_line, choose_view, colour_diffstat
 from diffcrew.sandbox import CheckResult
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -520,3 +520,13 @@ def test_replay_quiet_and_verbose(tmp_path: Path, server) -> None:
     assert verbose.exit_code == 0, verbose.output
     calls = [line for line in verbose.stderr.splitlines() if line.startswith("  call    ")]
     assert len(calls) == 5 and calls[0].startswith("  call    orchestrator: ")  # plan, 2 workers, review, summary
+
+
+def test_a_check_that_could_not_run_on_either_side_says_nothing_was_checked() -> None:
+    """A check whose command is not found in the sandbox (say `.venv/bin/python`, a folder of the user's
+    checkout that no commit holds) errs on the base too: not counted, so the line must say it never ran."""
+    output = "/bin/sh: 1: .venv/bin/python: not found\n\n[diffcrew: this check also fails on the base commit (error); not counted]"
+    line = click.unstyle(check_line(check(".venv/bin/python -m pytest", "error", output=output)))
+    assert line == ("  check   .venv/bin/python -m pytest: error (could not run, on the base either: nothing was "
+                    "checked; /bin/sh: 1: .venv/bin/python: not found) in 0.5 s")
+    assert click.unstyle(check_line(check("pytest -q", "fail"))) == "  check   pytest -q: fail (failed on the base too) in 0.5 s"
