@@ -25,7 +25,7 @@ import time
 import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from diffcrew.sandbox.nodelinks import link_packages
 from diffcrew.sandbox.process import Outcome, run_command, scrubbed_env
@@ -152,14 +152,25 @@ def _run(check: Check, files: list[str], workspace: Workspace) -> Outcome:
     return Outcome(outcome.status, outcome.exit_code, _relative(outcome.output, workspace.path), outcome.duration_s)
 
 
-def _env(workspace: Workspace) -> dict[str, str] | None:
-    """The check's environment: ours, with PYTHONPATH pointing editable installs at the workspace.
-    The first call for a workspace also links its Node workspace packages (sandbox.nodelinks)."""
+def _env(workspace: Workspace) -> dict[str, str]:
+    """The check's environment: ours, with PYTHONPATH pointing editable installs at the workspace and
+    the common tools' caches kept in it. The first call for a workspace also links its Node workspace
+    packages (sandbox.nodelinks)."""
     if workspace not in _python_paths:
         link_packages(workspace.repo.root, workspace.path)
         _python_paths[workspace] = python_path(workspace.repo.root, workspace.repo.common_dir, workspace.path)
     found = _python_paths[workspace]
-    return None if found is None else {**os.environ, "PYTHONPATH": found}
+    return {**os.environ, **tool_caches(workspace.path, os.environ), **({"PYTHONPATH": found} if found else {})}
+
+
+def tool_caches(workspace: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """pytest's, ruff's and mypy's caches in the workspace, where a checkout of the commit keeps them.
+    The workspace sits below the user's checkout: a tool that finds its config only there (an
+    untracked pytest.ini or ruff.toml) takes the checkout for its project root, and would write its
+    cache into the user's working tree."""
+    pytest_cache = shlex.quote(str(workspace / ".pytest_cache"))
+    return {"PYTEST_ADDOPTS": f"{env.get('PYTEST_ADDOPTS', '')} -o cache_dir={pytest_cache}".strip(),
+            "RUFF_CACHE_DIR": str(workspace / ".ruff_cache"), "MYPY_CACHE_DIR": str(workspace / ".mypy_cache")}
 
 
 def expand_files(command: str, files: list[str]) -> str:

@@ -195,3 +195,19 @@ def test_a_scratch_folder_that_cannot_be_made_is_one_clear_line(tmp_path: Path, 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot write to" in lines[0] and "diffcrew/tmp" in lines[0], result.stderr
     assert seam.requests == []  # refused before any model call
+
+
+def test_tools_that_take_the_checkout_above_for_their_root_keep_their_caches_in_the_sandbox(
+        tmp_path: Path, seam) -> None:
+    """The sandbox sits below the user's checkout: with an untracked pytest.ini there (and none in the
+    commit), pytest takes the checkout for its rootdir, and its cache must still not land in it."""
+    repo = make_repo(tmp_path / "repo", {**FILES, "test_ok.py": "def test_ok():\n    assert True\n"})
+    (repo / "pytest.ini").write_text("[pytest]\n")  # the user's own, not committed
+    before = snapshot(repo)
+    seam.set_script(four_file_script())
+    check = f"{sys.executable} -m pytest -q -p no:randomly test_ok.py && {sys.executable} -m pytest -q --lf test_ok.py"
+    result = run_cli(["run", "--repo", str(repo), "--yes", "--json", "--check", check, "type the greeting"], seam)
+    assert result.exit_code == 0, result.output
+    (checked,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] != "syntax"]
+    assert checked["status"] == "pass", checked
+    assert not (repo / ".pytest_cache").exists() and snapshot(repo) == before
