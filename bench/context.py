@@ -40,7 +40,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from diffcrew.tools.context import MissingBlobsWarning, build_context, is_text
+from diffcrew.tools.context import MissingBlobsWarning, build_context
+from diffcrew.tools.textindex import is_text
 from diffcrew.tools.ctxcache import read_blobs
 from diffcrew.tools.git import GitRepo
 from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES

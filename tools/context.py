@@ -27,7 +27,7 @@ from diffcrew.tools.inventory import DEFAULT_MAX_FILE_BYTES
 from diffcrew.tools.lexicon import Lexicon
 from diffcrew.tools.listing import index_key, load_index, tree_id
 from diffcrew.tools.textcheck import ContentCheck, TextPaths
-from diffcrew.tools.textindex import DOC, GENERATED, SECRET, TreeIndex
+from diffcrew.tools.textindex import DOC, GENERATED, SECRET, TreeIndex, text_of
 from diffcrew.tools.tokens import estimate_tokens, tokens_in
 
 CANDIDATES = 40      # files whose outline is parsed for the graph pass and the rendering
@@ -58,17 +58,6 @@ class RepoContext:
 
 class MissingBlobsWarning(UserWarning):
     """Files of the base commit left out because their blobs are absent (a partial clone)."""
-
-
-def is_text(data: bytes) -> bool:
-    """Text means UTF-8 without NUL bytes: what diffcrew can show a model and patch safely."""
-    if b"\0" in data[:8192]:
-        return False
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def fenced(text: str, info: str = "") -> str:
@@ -111,8 +100,9 @@ def build_context(repo: GitRepo, base: str, request: str, budget_tokens: int = 2
     ranked = [RankedFile(paths[docs[d]], round(scores.score.get(d, 0.0), 3), scores.reasons(d)) for d in head]
     by_path = {paths[docs[d]]: o for d, o in outlines.items()}
     notes = _missing_note(index.missing)
-    text_paths = TextPaths({p: b for p, b, s in zip(paths, index.blobs, statuses) if s in (DOC, GENERATED)}, check)
-    visible = _visible(index, statuses, check, budget_tokens // 10)
+    patchable = {p: b for p, b, s in zip(paths, index.blobs, statuses) if s in (DOC, GENERATED)}
+    text_paths = TextPaths(patchable, check)
+    visible = _visible(paths, statuses, patchable, check, budget_tokens // 10)
     text = render(_Render(len(paths), visible, ranked, texts, by_path, budget_tokens, notes))
     files = tuple(TreeEntry(p, m, b, s) for p, m, b, s in zip(paths, index.modes, index.blobs, index.sizes))
     return RepoContext(base, files, tuple(ranked), text, estimate_tokens(text), text_paths, notes)
@@ -135,16 +125,16 @@ def _keep_readable(index: TreeIndex, check: ContentCheck, scores: rank.Scores, a
         judged.update(top)
 
 
-def _visible(index: TreeIndex, statuses: list[str], check: ContentCheck, budget: int) -> list[str]:
+def _visible(paths: list[str], statuses: list[str], patchable: dict[str, str], check: ContentCheck,
+             budget: int) -> list[str]:
     """The paths the tree summary may name: not secret by path, nor by content when the summary is
-    small enough to list files one by one (a directory's file count names no file)."""
-    visible = [p for p, s in zip(index.paths, statuses) if s != SECRET]
+    small enough to list files one by one (a directory's file count names no file). `patchable`:
+    path -> blob of the files whose content decides."""
+    visible = [p for p, s in zip(paths, statuses) if s != SECRET]
     if not _lists_files(visible, budget):
         return visible
-    judged = {b: p for p, b, s in zip(index.paths, index.blobs, statuses) if s in (DOC, GENERATED)}
-    verdicts = check.verdicts(judged)
-    secret = {p for p, b, s in zip(index.paths, index.blobs, statuses)
-              if s in (DOC, GENERATED) and verdicts.get(b) == SECRET}
+    verdicts = check.verdicts(patchable.values())
+    secret = {p for p, b in patchable.items() if verdicts.get(b) == SECRET}
     return [p for p in visible if p not in secret]
 
 
@@ -173,9 +163,10 @@ def _read_texts(repo: GitRepo, items: list[tuple[str, str]]) -> dict[str, str]:
         by_blob.setdefault(blob, []).append(path)
     texts: dict[str, str] = {}
     for blob, data in read_blobs(repo.root, list(by_blob)):
-        if is_text(data):
+        text = text_of(data)
+        if text is not None:
             for path in by_blob[blob]:
-                texts[path] = data.decode("utf-8")
+                texts[path] = text
     return texts
 
 
@@ -303,5 +294,4 @@ def context_report(ctx: RepoContext, limit: int = 50) -> dict[str, Any]:
     return {**report, "notes": list(ctx.notes)} if ctx.notes else report
 
 
-__all__ = ["MissingBlobsWarning", "RankedFile", "RepoContext", "build_context", "context_report", "fenced",
-           "is_text"]
+__all__ = ["MissingBlobsWarning", "RankedFile", "RepoContext", "build_context", "context_report", "fenced"]

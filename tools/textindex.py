@@ -32,13 +32,26 @@ GENERATED = "generated"     # patchable when text, not shown as context (lock fi
 BINARY, LARGE, SECRET, OTHER = "binary", "large", "secret", "other"
 
 
+def text_of(data: bytes) -> str | None:
+    """A blob's text, or None when it is not text: text means UTF-8 without NUL bytes, what diffcrew
+    can show a model and patch safely."""
+    if b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def is_text(data: bytes) -> bool:
+    """Whether a blob is text (`text_of`)."""
+    return text_of(data) is not None
+
+
 def analyse_blob(data: bytes) -> str:
     """What one blob's content says: "text", "binary" (NUL bytes, not UTF-8) or "secret"."""
-    if b"\0" in data[:8192]:
-        return "binary"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    text = text_of(data)
+    if text is None:
         return "binary"
     return "secret" if inventory.has_secret_content(text) else "text"
 
