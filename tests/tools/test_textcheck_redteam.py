@@ -77,11 +77,15 @@ def test_a_run_never_sends_a_key_from_a_colon_named_file(tmp_path: Path, seam) -
 # The ranking: what is lifted by a pass is judged before it is used
 
 
-def history_repo(tmp_path: Path, files: dict[str, str | bytes], secret: str) -> tuple[GitRepo, str]:
-    """`secret` and ops/ledger.py changed together in three more commits."""
+def history_repo(tmp_path: Path, runbook: str) -> tuple[GitRepo, str]:
+    """billing/total.py defines a function ops/runbook.py (text: `runbook`) uses; ops/runbook.py and
+    ops/ledger.py changed together in three more commits."""
+    files: dict[str, str | bytes] = {
+        "billing/total.py": "def apply_discount_rates(items):\n    return items\n",
+        "ops/runbook.py": runbook, "ops/ledger.py": "LEDGER = []\n", "docs/readme.md": "hello\n"}
     root = make_repo(tmp_path / "repo", files)
     for n in range(3):
-        (root / secret).write_text(f"{files[secret]!s}# {n}\n")
+        (root / "ops" / "runbook.py").write_text(f"{runbook}# {n}\n")
         (root / "ops" / "ledger.py").write_text(f"LEDGER = [{n}]\n")
         git(root, "add", "-A")
         git(root, "commit", "-q", "-m", f"change {n}")
@@ -93,11 +97,7 @@ def test_a_secret_file_lifted_by_the_graph_pass_is_no_seed_of_the_history_pass(t
     """ops/runbook.py uses the top file's function (the graph pass lifts it into the top five) and
     holds a key; its co-change partner was lifted with 'changes with runbook.py', naming a file the
     summary hides, on the strength of a file that cannot be shown."""
-    files: dict[str, str | bytes] = {
-        "billing/total.py": "def apply_discount_rates(items):\n    return items\n",
-        "ops/runbook.py": f"RATES = apply_discount_rates([])\nAWS = '{AWS}'\n",
-        "ops/ledger.py": "LEDGER = []\n", "docs/readme.md": "hello\n"}
-    repo, base = history_repo(tmp_path, files, "ops/runbook.py")
+    repo, base = history_repo(tmp_path, f"RATES = apply_discount_rates([])\nAWS = '{AWS}'\n")
     ctx = build_context(repo, base, "billing total")
     assert ctx.ranked[0].path == "billing/total.py"
     assert "runbook" not in ctx.text and AWS not in ctx.text
@@ -106,22 +106,14 @@ def test_a_secret_file_lifted_by_the_graph_pass_is_no_seed_of_the_history_pass(t
 
 def test_the_same_partner_is_lifted_by_a_readable_seed(tmp_path: Path) -> None:
     """The control: with the key taken out, the history pass does lift the partner."""
-    files: dict[str, str | bytes] = {
-        "billing/total.py": "def apply_discount_rates(items):\n    return items\n",
-        "ops/runbook.py": "RATES = apply_discount_rates([])\n",
-        "ops/ledger.py": "LEDGER = []\n", "docs/readme.md": "hello\n"}
-    repo, base = history_repo(tmp_path, files, "ops/runbook.py")
+    repo, base = history_repo(tmp_path, "RATES = apply_discount_rates([])\n")
     ctx = build_context(repo, base, "billing total")
     ledger = next(r for r in ctx.ranked if r.path == "ops/ledger.py")
     assert "changes with runbook.py" in ledger.reasons
 
 
 def test_a_denied_file_is_no_seed_of_the_history_pass(tmp_path: Path) -> None:
-    files: dict[str, str | bytes] = {
-        "billing/total.py": "def apply_discount_rates(items):\n    return items\n",
-        "ops/runbook.py": "RATES = apply_discount_rates([])\n",
-        "ops/ledger.py": "LEDGER = []\n", "docs/readme.md": "hello\n"}
-    repo, base = history_repo(tmp_path, files, "ops/runbook.py")
+    repo, base = history_repo(tmp_path, "RATES = apply_discount_rates([])\n")
     ctx = build_context(repo, base, "billing total", deny=("ops/runbook.py",))
     assert "runbook" not in ctx.text and "ops/runbook.py" not in ctx.text_paths
 
